@@ -1,0 +1,66 @@
+//! `app(state)`: the whole gateway as an axum `Router`, testable without a socket.
+//!
+//! Layers, outermost first: raw-path guard and request context -> authentication -> token
+//! scoping -> routes. The layers wrap the router from outside, so they run before route
+//! matching (and the guard may strip `APP_ROOT_PATH` from the URI the router sees).
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+
+use crate::error::ApiError;
+use crate::pipeline::{self, RequestContext};
+use crate::state::AppState;
+use crate::{admin, mcp, rpc, scoping, wellknown};
+
+/// Paths no route matched: a malformed server MCP path gets C-MCP-01/02's answer.
+async fn fallback(req: Request) -> Response {
+    let path = req
+        .extensions()
+        .get::<RequestContext>()
+        .map(|c| c.app_path.as_str().to_owned())
+        .unwrap_or_default();
+    let trimmed = path.strip_suffix('/').unwrap_or(&path);
+    if trimmed.starts_with("/servers/") && trimmed.ends_with("/mcp") {
+        return ApiError::not_found("Invalid server identifier").into_response();
+    }
+    pipeline::not_found().await
+}
+
+/// The gateway.
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(admin::routes())
+        .route("/rpc", post(rpc::rpc_endpoint))
+        .route("/rpc/", post(rpc::rpc_endpoint))
+        .route("/mcp", any(mcp::mcp_endpoint))
+        .route("/mcp/", any(mcp::mcp_endpoint))
+        .route(
+            "/mcp/{*rest}",
+            any(|| async { ApiError::not_found("Not found") }),
+        )
+        .route("/servers/{id}/mcp", any(mcp::mcp_endpoint))
+        .route("/servers/{id}/mcp/", any(mcp::mcp_endpoint))
+        .route(
+            "/servers/{id}/.well-known/{file}",
+            get(wellknown::server_well_known),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(wellknown::protected_resource_query),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/{*rest}",
+            get(wellknown::protected_resource),
+        )
+        .route("/.well-known/{file}", get(wellknown::well_known_file))
+        .fallback(fallback)
+        .with_state(state.clone());
+    Router::new()
+        .fallback_service(routes)
+        .layer(from_fn_with_state(state.clone(), scoping::scoping_layer))
+        .layer(from_fn_with_state(state.clone(), pipeline::auth_layer))
+        .layer(from_fn_with_state(state, pipeline::guard_layer))
+}

@@ -1,0 +1,156 @@
+//! Settings of the reference gateway: CLI flags with environment fallbacks.
+//!
+//! Names follow ContextForge's settings wherever one exists (`HOST`, `PORT`, `JWT_SECRET_KEY`,
+//! `PLATFORM_ADMIN_EMAIL`, ...), so an operator can point the same environment at either gateway.
+
+use std::net::IpAddr;
+
+use clap::Parser;
+use ipnet::IpNet;
+
+/// Every knob the reference understands. `Settings::default_for_tests()` gives the in-process
+/// defaults the harness and the unit tests use.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "mcpgw-reference",
+    version,
+    about = "Spec-faithful reference MCP gateway"
+)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 4444)]
+    pub port: u16,
+    /// HS256 signing key; a random one is generated (and printed) when absent.
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true)]
+    pub jwt_secret_key: Option<String>,
+    /// Expected `aud` claim.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "mcpgateway-api")]
+    pub jwt_audience: String,
+    /// Expected `iss` claim.
+    #[arg(long, env = "JWT_ISSUER", default_value = "mcpgateway")]
+    pub jwt_issuer: String,
+    /// Deployment environment, compared with a token's `env` claim.
+    #[arg(long, env = "ENVIRONMENT", default_value = "development")]
+    pub environment: String,
+    /// Refuse tokens without `exp`.
+    #[arg(long, env = "REQUIRE_TOKEN_EXPIRATION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_token_expiration: bool,
+    /// Refuse tokens without `jti`.
+    #[arg(long, env = "REQUIRE_JTI", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_jti: bool,
+    /// Email of the platform administrator created at start.
+    #[arg(
+        long,
+        env = "PLATFORM_ADMIN_EMAIL",
+        default_value = "admin@example.com"
+    )]
+    pub platform_admin_email: String,
+    /// Postgres URL; without it the store is in memory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Redis URL; without it sessions live in this process only.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Require a token on REST and `/rpc`.
+    #[arg(long, env = "AUTH_REQUIRED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auth_required: bool,
+    /// Require a token on the MCP transport; inherits `AUTH_REQUIRED` when unset.
+    #[arg(long, env = "MCP_REQUIRE_AUTH", action = clap::ArgAction::Set)]
+    pub mcp_require_auth: Option<bool>,
+    /// Path prefix the gateway is mounted under behind a proxy (e.g. `/gw`).
+    #[arg(long, env = "APP_ROOT_PATH", default_value = "")]
+    pub app_root_path: String,
+    /// Peers whose `X-Forwarded-*` headers are believed (comma-separated IPs or CIDRs). Empty by
+    /// default: forwarded headers from anyone else are ignored (decision D3).
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_ipnet)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest accepted request body in bytes; larger bodies get 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest accepted request head (request line plus headers) in bytes; larger get 431.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
+    /// Issue `mcp-session-id` on initialize and keep per-session state.
+    #[arg(long, env = "USE_STATEFUL_SESSIONS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub use_stateful_sessions: bool,
+    /// Answer MCP POSTs with `application/json`; when false, with a one-shot SSE stream.
+    #[arg(long, env = "JSON_RESPONSE_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub json_response_enabled: bool,
+    /// Serve the RFC 9728 and other `/.well-known` endpoints.
+    #[arg(long, env = "WELL_KNOWN_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub well_known_enabled: bool,
+    /// `Origin` values accepted on the MCP transport (comma-separated). Requests without an
+    /// `Origin` header are always accepted; loopback origins are accepted when the list is empty.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Lifetime in minutes of the admin token printed at start.
+    #[arg(long, env = "TOKEN_EXPIRY", default_value_t = 10080)]
+    pub token_expiry_minutes: u64,
+    /// Shared secret that signs requests forwarded between cluster workers.
+    #[arg(long, env = "CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// Re-create a known defect (only in builds with the `defects` feature).
+    #[arg(
+        long = "inject-defect",
+        env = "MCPGW_INJECT_DEFECT",
+        value_delimiter = ','
+    )]
+    pub inject_defect: Vec<String>,
+}
+
+fn parse_ipnet(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("not an IP address or CIDR: {s:?}"))
+}
+
+impl Settings {
+    /// Defaults as if no flag and no environment variable were given, with a fixed secret.
+    pub fn default_for_tests() -> Self {
+        let mut s = Settings::parse_from(["mcpgw-reference"]);
+        // `parse_from` still reads the environment; tests must not depend on the caller's shell.
+        s.jwt_secret_key = Some("reference-test-secret".to_owned());
+        s.jwt_audience = "mcpgateway-api".to_owned();
+        s.jwt_issuer = "mcpgateway".to_owned();
+        s.environment = "development".to_owned();
+        s.require_token_expiration = true;
+        s.require_jti = true;
+        s.platform_admin_email = "admin@example.com".to_owned();
+        s.database_url = None;
+        s.redis_url = None;
+        s.auth_required = true;
+        s.mcp_require_auth = None;
+        s.app_root_path = String::new();
+        s.trusted_proxies = Vec::new();
+        s.max_body_bytes = 4 * 1024 * 1024;
+        s.max_header_bytes = 64 * 1024;
+        s.use_stateful_sessions = false;
+        s.json_response_enabled = true;
+        s.well_known_enabled = true;
+        s.allowed_origins = Vec::new();
+        s.cluster_secret = None;
+        s.inject_defect = Vec::new();
+        s.host = IpAddr::from([127, 0, 0, 1]);
+        s.port = 0;
+        s
+    }
+
+    /// Whether the MCP transport demands a token.
+    pub fn mcp_requires_auth(&self) -> bool {
+        self.mcp_require_auth.unwrap_or(self.auth_required)
+    }
+
+    /// `APP_ROOT_PATH` without a trailing slash, with a leading one (or empty).
+    pub fn root_path(&self) -> &str {
+        let p = self.app_root_path.trim_end_matches('/');
+        if p.is_empty() || !p.starts_with('/') {
+            ""
+        } else {
+            p
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The outer request pipeline, in order: raw-path guard (D8) and request context, then
+//! authentication. Token scoping (`scoping::scoping_layer`) follows, then routing.
+//!
+//! These layers wrap the whole router (see `app`), so they run before route matching and the
+//! router only ever sees a path the guard accepted, with `APP_ROOT_PATH` removed.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+
+use crate::auth::{self, AuthOutcome, Caller, Presented};
+use crate::defects::Defect;
+use crate::error::ApiError;
+use crate::paths::{self, AppPath, GuardRejection};
+use crate::state::AppState;
+
+/// Facts about the request computed once by the guard layer.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// Decoded, root-stripped path (what scoping and handlers reason about).
+    pub app_path: AppPath,
+    /// The TCP peer.
+    pub peer: IpAddr,
+    /// The client per D3: the peer, or the `X-Forwarded-For` client when the peer is trusted.
+    pub client_ip: IpAddr,
+    /// `X-Forwarded-Proto` / `X-Forwarded-Host`, only when the peer is a trusted proxy.
+    pub forwarded_proto: Option<String>,
+    pub forwarded_host: Option<String>,
+}
+
+impl RequestContext {
+    /// The public base URL of this gateway as the client addressed it:
+    /// `{scheme}://{host}{root}`. Scheme and host come from forwarded headers only when a
+    /// trusted proxy sent them (D3); a scheme other than http/https becomes https.
+    pub fn public_base(&self, headers: &HeaderMap, root: &str, fallback_host: &str) -> String {
+        let scheme = match self.forwarded_proto.as_deref().map(str::to_ascii_lowercase) {
+            Some(s) if s == "http" || s == "https" => s,
+            Some(_) => "https".to_owned(),
+            None => "http".to_owned(),
+        };
+        let host = self
+            .forwarded_host
+            .clone()
+            .or_else(|| {
+                headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .filter(|h| is_plausible_host(h))
+            .unwrap_or_else(|| fallback_host.to_owned());
+        format!("{scheme}://{host}{root}")
+    }
+}
+
+/// A Host header we are willing to echo into URLs: host[:port], no spaces, quotes or slashes.
+fn is_plausible_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+}
+
+fn first_header(headers: &HeaderMap, name: &str) -> Option<String> {
+    let v = headers.get(name)?.to_str().ok()?;
+    let first = v.split(',').next()?.trim();
+    (!first.is_empty()).then(|| first.to_owned())
+}
+
+/// The rejection for a path the guard refused; its shape depends on the area it aims at.
+fn guard_rejection(raw_app_path: &str, why: GuardRejection) -> ApiError {
+    if raw_app_path.starts_with("/servers/") || raw_app_path.starts_with("/servers\\") {
+        ApiError::not_found("Invalid server identifier")
+    } else if raw_app_path.starts_with("/.well-known/oauth-protected-resource/") {
+        ApiError::not_found("Invalid server_id format. Must be a valid UUID or server name.")
+    } else {
+        ApiError::BadRequest(format!("Invalid request path: {}", why.reason()))
+    }
+}
+
+/// Outermost layer: refuse crafted paths, strip the root path, record the request context.
+pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let raw = req.uri().path().to_owned();
+    let raw_app = paths::strip_root(&raw, state.settings.root_path()).to_owned();
+
+    let mut routed_path = raw_app.clone();
+    if let Err(why) = paths::check_raw_path(&raw_app) {
+        if why == GuardRejection::DotSegment && state.defects.has(Defect::NormaliseDotSegments) {
+            routed_path = crate::defects::remove_dot_segments(&raw_app);
+        } else {
+            return guard_rejection(&raw_app, why).into_response();
+        }
+    }
+    let Some(decoded) = paths::decode_path(&routed_path) else {
+        return ApiError::BadRequest("Invalid request path: path is not UTF-8".to_owned())
+            .into_response();
+    };
+
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
+    let trust_all = state.defects.has(Defect::TrustXffFromAnyone);
+    let proxies = &state.settings.trusted_proxies;
+    let peer_trusted = trust_all || proxies.iter().any(|n| n.contains(&peer));
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let client_ip = if trust_all {
+        xff.and_then(|x| x.split(',').next())
+            .and_then(|x| x.trim().parse().ok())
+            .unwrap_or(peer)
+    } else {
+        paths_client_ip(peer, xff, proxies)
+    };
+    let ctx = RequestContext {
+        app_path: AppPath(decoded.into_owned()),
+        peer,
+        client_ip,
+        forwarded_proto: peer_trusted
+            .then(|| first_header(req.headers(), "x-forwarded-proto"))
+            .flatten(),
+        forwarded_host: peer_trusted
+            .then(|| first_header(req.headers(), "x-forwarded-host"))
+            .flatten(),
+    };
+
+    if routed_path != raw {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{routed_path}?{q}"),
+            None => routed_path.clone(),
+        };
+        match pq.parse::<Uri>() {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => {
+                return ApiError::BadRequest("Invalid request path".to_owned()).into_response();
+            }
+        }
+    }
+    req.extensions_mut().insert(ctx);
+    next.run(req).await
+}
+
+fn paths_client_ip(peer: IpAddr, xff: Option<&str>, proxies: &[ipnet::IpNet]) -> IpAddr {
+    crate::scoping::ip::client_ip(peer, xff, proxies)
+}
+
+/// Authenticate whatever credential the request presents; record the outcome.
+pub async fn auth_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let skip = req
+        .extensions()
+        .get::<RequestContext>()
+        .is_some_and(|c| paths::is_scoping_skip_path(c.app_path.as_str()));
+    let outcome = if skip {
+        AuthOutcome::Missing
+    } else {
+        authenticate(&state, req.headers()).await
+    };
+    req.extensions_mut().insert(outcome);
+    next.run(req).await
+}
+
+/// Turn the presented credential into an outcome.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome {
+    let (token, cookie_only) = match auth::presented_token(headers) {
+        Presented::Missing => return AuthOutcome::Missing,
+        Presented::OtherScheme => {
+            return AuthOutcome::Rejected("Invalid authentication credentials".to_owned());
+        }
+        Presented::Bearer(t) if t.is_empty() => return AuthOutcome::EmptyBearer,
+        Presented::Bearer(t) => (t, false),
+        Presented::Cookie { token, with_header } => (token, !with_header),
+    };
+    match auth::authenticate_token(&token, &state.jwt, &state.store, state.now_secs()).await {
+        Ok(caller) => AuthOutcome::Authenticated {
+            caller: Arc::new(caller),
+            cookie_only,
+        },
+        Err(auth::AuthError::Token(detail)) => AuthOutcome::Rejected(detail),
+        Err(auth::AuthError::Store(e)) => AuthOutcome::Unavailable(e),
+    }
+}
+
+/// The authenticated caller of a REST or `/rpc` request. Missing credentials get 401
+/// "Authorization token required" (302 to the login page for browsers), unless
+/// `AUTH_REQUIRED=false`, which admits the anonymous, public-only caller.
+#[derive(Debug, Clone)]
+pub struct RestCaller(pub Arc<Caller>);
+
+impl FromRequestParts<AppState> for RestCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let outcome = parts
+            .extensions
+            .get::<AuthOutcome>()
+            .cloned()
+            .unwrap_or(AuthOutcome::Missing);
+        match outcome {
+            AuthOutcome::Authenticated {
+                caller,
+                cookie_only,
+            } => {
+                if cookie_only && !auth::is_browser_request(&parts.headers) {
+                    return Err(ApiError::unauthorized(
+                        "Cookie authentication not allowed for API requests. Use Authorization header.",
+                    )
+                    .into_response());
+                }
+                Ok(RestCaller(caller))
+            }
+            AuthOutcome::Missing | AuthOutcome::EmptyBearer if !state.settings.auth_required => {
+                Ok(RestCaller(Arc::new(Caller::anonymous())))
+            }
+            AuthOutcome::Missing if auth::is_browser_request(&parts.headers) => {
+                let to = format!("{}/admin/login", state.settings.root_path());
+                Err(Redirect::to(&to).into_response())
+            }
+            AuthOutcome::Missing | AuthOutcome::EmptyBearer => {
+                Err(ApiError::unauthorized("Authorization token required").into_response())
+            }
+            AuthOutcome::Rejected(detail) => Err(ApiError::unauthorized(detail).into_response()),
+            AuthOutcome::Unavailable(e) => Err(ApiError::ServiceUnavailable(format!(
+                "Service unavailable: {e}"
+            ))
+            .into_response()),
+        }
+    }
+}
+
+/// Read a request body up to `limit` bytes: 413 beyond it.
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::PayloadTooLarge)
+        }
+        Err(_) => Err(ApiError::BadRequest(
+            "Failed to read request body".to_owned(),
+        )),
+    }
+}
+
+/// A JSON body parsed into `T`, with 413 for size, 400 for malformed JSON and 422 for the wrong
+/// shape (FastAPI's split, which ContextForge clients expect).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(req.into_body(), state.settings.max_body_bytes).await?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
+        serde_json::from_value(value)
+            .map(JsonBody)
+            .map_err(|e| ApiError::Unprocessable(format!("Invalid request body: {e}")))
+    }
+}
+
+/// 404 for anything no route matched.
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"detail": "Not found"})),
+    )
+        .into_response()
+}

@@ -1,0 +1,619 @@
+//! JSON-RPC method dispatch, shared by `/rpc` and the MCP transport.
+//!
+//! Every request runs inside a *server scope*: the whole catalogue, or one virtual server (from
+//! the path, from `params.server_id`, or from a server-scoped token, D2). Inside a server scope,
+//! anything outside that server is refused with `-32003` whether or not it exists elsewhere, so
+//! a scoped caller cannot probe other servers (D12).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::envelope::{ACCESS_DENIED, INVALID_PARAMS, METHOD_NOT_FOUND, NOT_FOUND, RpcError};
+use super::protocol;
+use crate::auth::{Caller, TeamScope};
+use crate::scoping::ownership::visible_to;
+use crate::scoping::permissions::grants;
+use crate::state::AppState;
+use crate::store::{Integration, Prompt, Resource, Server, Tool};
+use crate::upstream::{self, UpstreamError};
+
+/// Which endpoint the request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `POST /rpc`: also accepts the legacy "method = tool name" form.
+    Rpc,
+    /// Streamable HTTP (`/mcp`, `/servers/{id}/mcp`).
+    Mcp,
+}
+
+/// The catalogue a request sees.
+#[derive(Debug, Clone)]
+pub enum ServerScope {
+    Global,
+    Server(Arc<Server>),
+    /// A server id that resolves to nothing the caller can see: an empty catalogue.
+    Unknown(String),
+}
+
+impl ServerScope {
+    pub fn is_server_bound(&self) -> bool {
+        !matches!(self, ServerScope::Global)
+    }
+}
+
+/// Everything a method handler needs.
+#[derive(Debug)]
+pub struct RpcContext<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+    pub scope: ServerScope,
+    pub transport: Transport,
+}
+
+/// What a method needs beyond authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    Open,
+    Permission(&'static str),
+    /// An unrestricted platform administrator only.
+    Admin,
+}
+
+fn rule_for(method: &str) -> Rule {
+    match method {
+        "initialize" | "ping" => Rule::Open,
+        m if m.starts_with("notifications/") => Rule::Open,
+        "tools/list" | "list_tools" | "completion/complete" => Rule::Permission("tools.read"),
+        "tools/call" => Rule::Permission("tools.execute"),
+        m if m.starts_with("resources/") => Rule::Permission("resources.read"),
+        m if m.starts_with("prompts/") => Rule::Permission("prompts.read"),
+        "list_gateways" => Rule::Permission("gateways.read"),
+        "roots/list" | "list_roots" | "logging/setLevel" => Rule::Admin,
+        m if is_catch_all(m) || is_unsupported_namespace(m) => Rule::Open,
+        // The legacy form: the method is a tool name.
+        _ => Rule::Permission("tools.execute"),
+    }
+}
+
+/// Namespaces answered with an empty success (C-RPC-18).
+fn is_catch_all(m: &str) -> bool {
+    [
+        "roots/",
+        "sampling/",
+        "elicitation/",
+        "completion/",
+        "logging/",
+    ]
+    .iter()
+    .any(|p| m.starts_with(p))
+}
+
+/// Namespaces that are never tool names (C-RPC-14).
+fn is_unsupported_namespace(m: &str) -> bool {
+    m.starts_with("extensions/") || m.starts_with("io.modelcontextprotocol/")
+}
+
+fn check_rule(caller: &Caller, method: &str) -> Result<(), RpcError> {
+    let allowed = match rule_for(method) {
+        Rule::Open => true,
+        Rule::Permission(p) => caller
+            .scopes
+            .restricting_permissions()
+            .is_none_or(|perms| grants(perms, p)),
+        Rule::Admin => caller.is_admin && caller.teams == TeamScope::AdminBypass,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(RpcError::access_denied(method))
+    }
+}
+
+/// Run `method` with `params` in `ctx`.
+pub async fn dispatch(
+    ctx: &RpcContext<'_>,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    check_rule(ctx.caller, method)?;
+    match method {
+        "initialize" => Ok(initialize_result(params, ctx.transport)),
+        "ping" => Ok(json!({})),
+        m if m.starts_with("notifications/") => Ok(json!({})),
+        "tools/list" => {
+            let tools = tools_in_scope(ctx).await?;
+            Ok(json!({"tools": tools.iter().map(|t| mcp_tool(t)).collect::<Vec<_>>()}))
+        }
+        "list_tools" => {
+            let tools = tools_in_scope(ctx).await?;
+            Ok(Value::Array(tools.iter().map(|t| legacy_tool(t)).collect()))
+        }
+        "tools/call" => {
+            let name = params
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| RpcError::new(INVALID_PARAMS, "Missing tool name in parameters"))?;
+            let arguments = arguments_of(params.get("arguments"))?;
+            let tool = tool_for_call(ctx, name, false).await?;
+            invoke_tool(ctx.state, &tool, &arguments).await
+        }
+        "resources/list" => {
+            let items = resources_in_scope(ctx).await?;
+            Ok(json!({"resources": items.iter().map(|r| mcp_resource(r)).collect::<Vec<_>>()}))
+        }
+        "resources/templates/list" => Ok(json!({"resourceTemplates": []})),
+        "resources/read" => {
+            let uri = required_uri(params)?;
+            let resource = resource_for_read(ctx, uri).await?;
+            read_resource(ctx.state, &resource).await
+        }
+        "resources/subscribe" | "resources/unsubscribe" => {
+            required_uri(params)?;
+            Ok(json!({}))
+        }
+        "prompts/list" => {
+            let items = prompts_in_scope(ctx).await?;
+            Ok(json!({"prompts": items.iter().map(|p| mcp_prompt(p)).collect::<Vec<_>>()}))
+        }
+        "prompts/get" => {
+            let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
+                RpcError::new(INVALID_PARAMS, "Missing prompt name in parameters")
+            })?;
+            let arguments = arguments_of(params.get("arguments"))?;
+            let prompt = prompt_for_get(ctx, name).await?;
+            get_prompt(ctx.state, &prompt, &arguments).await
+        }
+        "roots/list" | "list_roots" => Ok(json!({"roots": []})),
+        "completion/complete" => {
+            Ok(json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
+        }
+        "list_gateways" => {
+            let gateways = ctx.state.store.gateways.list().await.map_err(store_error)?;
+            let visible: Vec<Value> = gateways
+                .iter()
+                .filter(|g| visible_to(&g.owned, ctx.caller.viewer()))
+                .map(
+                    |g| json!({"id": g.id, "name": g.name, "url": g.url, "transport": g.transport}),
+                )
+                .collect();
+            Ok(Value::Array(visible))
+        }
+        m if is_catch_all(m) => Ok(json!({})),
+        m if is_unsupported_namespace(m) => Err(method_not_found(m)),
+        m if ctx.transport == Transport::Rpc => {
+            // Legacy form: `{"method": "<tool name>", "params": {...arguments}}`. The server scope
+            // applies exactly as for tools/call (D2); only the error for a miss differs.
+            let mut arguments = params.clone();
+            arguments.remove("server_id");
+            let tool = tool_for_call(ctx, m, true).await?;
+            invoke_tool(ctx.state, &tool, &arguments).await
+        }
+        m => Err(method_not_found(m)),
+    }
+}
+
+fn method_not_found(m: &str) -> RpcError {
+    RpcError::new(METHOD_NOT_FOUND, format!("Method not found: {m}")).with_data(json!({}))
+}
+
+fn store_error(e: crate::store::StoreError) -> RpcError {
+    RpcError::internal(e.to_string())
+}
+
+fn arguments_of(v: Option<&Value>) -> Result<Map<String, Value>, RpcError> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(_) => Err(RpcError::new(
+            INVALID_PARAMS,
+            "Tool arguments must be an object",
+        )),
+    }
+}
+
+fn required_uri(params: &Map<String, Value>) -> Result<&str, RpcError> {
+    params.get("uri").and_then(Value::as_str).ok_or_else(|| {
+        RpcError::new(INVALID_PARAMS, "Missing resource URI in parameters")
+            .with_data(Value::Object(params.clone()))
+    })
+}
+
+/// The `initialize` result.
+pub fn initialize_result(params: &Map<String, Value>, transport: Transport) -> Value {
+    let requested = params.get("protocolVersion").and_then(Value::as_str);
+    let list_changed = transport == Transport::Rpc;
+    json!({
+        "protocolVersion": protocol::negotiate(requested),
+        "capabilities": {
+            "tools": {"listChanged": list_changed},
+            "resources": {"subscribe": false, "listChanged": list_changed},
+            "prompts": {"listChanged": list_changed},
+            "logging": {},
+            "completions": {},
+        },
+        "serverInfo": {"name": "mcpgw-reference", "version": env!("CARGO_PKG_VERSION")},
+    })
+}
+
+// ---- catalogue views ------------------------------------------------------------------------
+
+fn usable<T>(enabled: bool, owned: &crate::store::Owned, caller: &Caller) -> bool {
+    let _ = std::marker::PhantomData::<T>;
+    enabled && visible_to(owned, caller.viewer())
+}
+
+async fn tools_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Tool>>, RpcError> {
+    let store = &ctx.state.store;
+    let candidates = match &ctx.scope {
+        ServerScope::Global => store.tools.list().await.map_err(store_error)?,
+        ServerScope::Server(s) => {
+            let mut out = Vec::with_capacity(s.associated_tools.len());
+            for id in &s.associated_tools {
+                if let Some(t) = store.tools.get(id).await.map_err(store_error)? {
+                    out.push(t);
+                }
+            }
+            out
+        }
+        ServerScope::Unknown(_) => Vec::new(),
+    };
+    Ok(candidates
+        .into_iter()
+        .filter(|t| usable::<Tool>(t.enabled, &t.owned, ctx.caller))
+        .collect())
+}
+
+async fn resources_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Resource>>, RpcError> {
+    let store = &ctx.state.store;
+    let candidates = match &ctx.scope {
+        ServerScope::Global => store.resources.list().await.map_err(store_error)?,
+        ServerScope::Server(s) => {
+            let mut out = Vec::new();
+            for id in &s.associated_resources {
+                if let Some(r) = store.resources.get(id).await.map_err(store_error)? {
+                    out.push(r);
+                }
+            }
+            out
+        }
+        ServerScope::Unknown(_) => Vec::new(),
+    };
+    Ok(candidates
+        .into_iter()
+        .filter(|r| usable::<Resource>(r.enabled, &r.owned, ctx.caller))
+        .collect())
+}
+
+async fn prompts_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Prompt>>, RpcError> {
+    let store = &ctx.state.store;
+    let candidates = match &ctx.scope {
+        ServerScope::Global => store.prompts.list().await.map_err(store_error)?,
+        ServerScope::Server(s) => {
+            let mut out = Vec::new();
+            for id in &s.associated_prompts {
+                if let Some(p) = store.prompts.get(id).await.map_err(store_error)? {
+                    out.push(p);
+                }
+            }
+            out
+        }
+        ServerScope::Unknown(_) => Vec::new(),
+    };
+    Ok(candidates
+        .into_iter()
+        .filter(|p| usable::<Prompt>(p.enabled, &p.owned, ctx.caller))
+        .collect())
+}
+
+fn outside_scope(kind: &str, name: &str) -> RpcError {
+    RpcError::new(
+        ACCESS_DENIED,
+        format!("{kind} not available on this server: {name}"),
+    )
+}
+
+/// The tool `name` as this context may call it.
+async fn tool_for_call(
+    ctx: &RpcContext<'_>,
+    name: &str,
+    legacy: bool,
+) -> Result<Arc<Tool>, RpcError> {
+    let found = ctx
+        .state
+        .store
+        .tools
+        .find_by_name(name)
+        .await
+        .map_err(store_error)?;
+    let usable_tool = found.filter(|t| usable::<Tool>(t.enabled, &t.owned, ctx.caller));
+    match &ctx.scope {
+        ServerScope::Global => usable_tool.ok_or_else(|| {
+            if legacy {
+                method_not_found(name)
+            } else {
+                RpcError::new(METHOD_NOT_FOUND, format!("Tool not found: {name}"))
+                    .with_data(Value::Null)
+            }
+        }),
+        ServerScope::Server(s) => usable_tool
+            .filter(|t| s.associated_tools.iter().any(|id| *id == t.id))
+            .ok_or_else(|| outside_scope("Tool", name)),
+        ServerScope::Unknown(_) => Err(outside_scope("Tool", name)),
+    }
+}
+
+async fn resource_for_read(ctx: &RpcContext<'_>, uri: &str) -> Result<Arc<Resource>, RpcError> {
+    let found = ctx
+        .state
+        .store
+        .resources
+        .find_by_name(uri)
+        .await
+        .map_err(store_error)?;
+    let usable_res = found.filter(|r| usable::<Resource>(r.enabled, &r.owned, ctx.caller));
+    match &ctx.scope {
+        ServerScope::Global => usable_res.ok_or_else(|| {
+            RpcError::new(NOT_FOUND, format!("Resource not found: {uri}"))
+                .with_data(json!({"uri": uri}))
+        }),
+        ServerScope::Server(s) => usable_res
+            .filter(|r| s.associated_resources.iter().any(|id| *id == r.id))
+            .ok_or_else(|| outside_scope("Resource", uri)),
+        ServerScope::Unknown(_) => Err(outside_scope("Resource", uri)),
+    }
+}
+
+async fn prompt_for_get(ctx: &RpcContext<'_>, name: &str) -> Result<Arc<Prompt>, RpcError> {
+    let found = ctx
+        .state
+        .store
+        .prompts
+        .find_by_name(name)
+        .await
+        .map_err(store_error)?;
+    let usable_prompt = found.filter(|p| usable::<Prompt>(p.enabled, &p.owned, ctx.caller));
+    match &ctx.scope {
+        ServerScope::Global => usable_prompt.ok_or_else(|| {
+            RpcError::new(NOT_FOUND, format!("Prompt not found: {name}"))
+                .with_data(json!({"name": name}))
+        }),
+        ServerScope::Server(s) => usable_prompt
+            .filter(|p| s.associated_prompts.iter().any(|id| *id == p.id))
+            .ok_or_else(|| outside_scope("Prompt", name)),
+        ServerScope::Unknown(_) => Err(outside_scope("Prompt", name)),
+    }
+}
+
+// ---- invocation ------------------------------------------------------------------------------
+
+fn failed_result(e: &UpstreamError) -> Value {
+    json!({"content": [{"type": "text", "text": format!("Tool invocation failed: {e}")}], "isError": true})
+}
+
+/// Run a tool. Upstream failures become `isError` results, so the model sees them; a JSON-RPC
+/// error from an upstream MCP server is relayed as it came.
+pub async fn invoke_tool(
+    state: &AppState,
+    tool: &Tool,
+    arguments: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    match tool.integration {
+        Integration::Rest => Ok(
+            upstream::rest::call_rest_tool(&state.upstream, tool, arguments)
+                .await
+                .unwrap_or_else(|e| failed_result(&e)),
+        ),
+        Integration::Mcp => {
+            let Some(url) = tool.url.as_deref() else {
+                return Ok(failed_result(&UpstreamError::BadUrl(String::new())));
+            };
+            let params = json!({"name": tool.original_name, "arguments": arguments});
+            match upstream::mcp::call_once(&state.upstream, url, "tools/call", params).await {
+                Ok(msg) => relay(msg),
+                Err(e) => Ok(failed_result(&e)),
+            }
+        }
+    }
+}
+
+/// Turn an upstream JSON-RPC response into our result or error.
+fn relay(msg: Value) -> Result<Value, RpcError> {
+    if let Some(err) = msg.get("error") {
+        let code = err
+            .get("code")
+            .and_then(Value::as_i64)
+            .filter(|c| *c != 0)
+            .unwrap_or(-32603);
+        let message = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("Upstream error")
+            .to_owned();
+        let mut e = RpcError::new(code, message);
+        if let Some(d) = err.get("data") {
+            e = e.with_data(d.clone());
+        }
+        return Err(e);
+    }
+    msg.get("result")
+        .cloned()
+        .ok_or_else(|| RpcError::internal("upstream response without result"))
+}
+
+async fn read_resource(state: &AppState, r: &Resource) -> Result<Value, RpcError> {
+    if let Some(text) = &r.content {
+        let mut item = json!({"uri": r.uri, "text": text});
+        if let Some(mt) = &r.mime_type {
+            item["mimeType"] = json!(mt);
+        }
+        return Ok(json!({"contents": [item]}));
+    }
+    let url = gateway_url(state, r.gateway_id.as_deref()).await?;
+    let msg = upstream::mcp::call_once(
+        &state.upstream,
+        &url,
+        "resources/read",
+        json!({"uri": r.uri}),
+    )
+    .await
+    .map_err(|e| RpcError::internal(e.to_string()))?;
+    relay(msg)
+}
+
+async fn gateway_url(state: &AppState, gateway_id: Option<&str>) -> Result<String, RpcError> {
+    let id =
+        gateway_id.ok_or_else(|| RpcError::internal("item has neither content nor gateway"))?;
+    let g = state
+        .store
+        .gateways
+        .get(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| RpcError::internal("gateway of this item is gone"))?;
+    Ok(g.url.clone())
+}
+
+/// Fill `{{ name }}` placeholders.
+pub fn render_template(template: &str, arguments: &Map<String, Value>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let key = after[..end].trim();
+        match arguments.get(key) {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(other) => out.push_str(&other.to_string()),
+            None => {}
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+async fn get_prompt(
+    state: &AppState,
+    p: &Prompt,
+    arguments: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    let missing: Vec<&str> = p
+        .arguments
+        .iter()
+        .filter(|a| a.required && !arguments.contains_key(&a.name))
+        .map(|a| a.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(RpcError::new(
+            INVALID_PARAMS,
+            format!("Missing required arguments: {}", missing.join(", ")),
+        )
+        .with_data(json!({"name": p.name})));
+    }
+    if let Some(template) = &p.template {
+        let text = render_template(template, arguments);
+        let mut out =
+            json!({"messages": [{"role": "user", "content": {"type": "text", "text": text}}]});
+        if let Some(d) = &p.description {
+            out["description"] = json!(d);
+        }
+        return Ok(out);
+    }
+    let url = gateway_url(state, p.gateway_id.as_deref()).await?;
+    let msg = upstream::mcp::call_once(
+        &state.upstream,
+        &url,
+        "prompts/get",
+        json!({"name": p.original_name, "arguments": arguments}),
+    )
+    .await
+    .map_err(|e| RpcError::internal(e.to_string()))?;
+    relay(msg)
+}
+
+// ---- wire shapes -----------------------------------------------------------------------------
+
+/// A tool as MCP `tools/list` shows it.
+pub fn mcp_tool(t: &Tool) -> Value {
+    let mut v = json!({"name": t.name, "inputSchema": t.input_schema});
+    if let Some(d) = &t.description {
+        v["description"] = json!(d);
+    }
+    if let Some(a) = t
+        .annotations
+        .as_ref()
+        .filter(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+    {
+        v["annotations"] = a.clone();
+    }
+    v
+}
+
+/// A tool as the legacy `list_tools` shows it.
+pub fn legacy_tool(t: &Tool) -> Value {
+    json!({
+        "id": t.id, "name": t.name, "originalName": t.original_name, "description": t.description,
+        "inputSchema": t.input_schema, "integrationType": t.integration, "url": t.url,
+    })
+}
+
+pub fn mcp_resource(r: &Resource) -> Value {
+    let mut v = json!({"uri": r.uri, "name": r.name});
+    if let Some(d) = &r.description {
+        v["description"] = json!(d);
+    }
+    if let Some(m) = &r.mime_type {
+        v["mimeType"] = json!(m);
+    }
+    v
+}
+
+pub fn mcp_prompt(p: &Prompt) -> Value {
+    let args: Vec<Value> = p
+        .arguments
+        .iter()
+        .map(|a| json!({"name": a.name, "description": a.description.clone().unwrap_or_default(), "required": a.required}))
+        .collect();
+    let mut v = json!({"name": p.name, "arguments": args});
+    if let Some(d) = &p.description {
+        v["description"] = json!(d);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_fill_placeholders() {
+        let mut args = Map::new();
+        args.insert("language".into(), json!("rust"));
+        args.insert("n".into(), json!(3));
+        assert_eq!(
+            render_template("Review {{ language }} x{{n}} {{missing}}!", &args),
+            "Review rust x3 !"
+        );
+        assert_eq!(render_template("open {{ never", &args), "open {{ never");
+    }
+
+    #[test]
+    fn rules() {
+        assert_eq!(rule_for("tools/list"), Rule::Permission("tools.read"));
+        assert_eq!(rule_for("logging/foo"), Rule::Open);
+        assert_eq!(rule_for("extensions/x"), Rule::Open);
+        assert_eq!(rule_for("roots/list"), Rule::Admin);
+        assert_eq!(rule_for("my-tool"), Rule::Permission("tools.execute"));
+    }
+
+    #[test]
+    fn relay_never_passes_on_code_zero() {
+        let e = relay(json!({"error": {"code": 0, "message": "x"}})).unwrap_err();
+        assert_eq!(e.code, -32603);
+    }
+}

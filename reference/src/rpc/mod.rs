@@ -1,0 +1,117 @@
+//! `POST /rpc`: JSON-RPC 2.0 over plain HTTP (§2).
+
+pub mod dispatch;
+pub mod envelope;
+pub mod inject;
+pub mod protocol;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use crate::auth::Caller;
+use crate::defects::Defect;
+use crate::pipeline::{RestCaller, read_body};
+use crate::scoping::ownership::visible_to;
+use crate::scoping::server::validate_server_access;
+use crate::state::AppState;
+use dispatch::{RpcContext, ServerScope, Transport};
+use envelope::{ACCESS_DENIED, RpcError};
+
+/// A JSON response with a status.
+pub fn json_response(status: u16, body: &Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (status, axum::Json(body)).into_response()
+}
+
+/// An error envelope, with D9's rule that no code is 0 (unless the defect is injected).
+pub fn error_response(state: &AppState, id: &Value, err: &RpcError) -> Response {
+    let mut err = err.clone();
+    if state.defects.has(Defect::JsonrpcErrorCodeZero) && err.code == ACCESS_DENIED {
+        err.code = 0;
+    }
+    json_response(err.http_status, &envelope::error_body(id, &err))
+}
+
+/// The server scope of a `/rpc` call: `params.server_id` when given (a scoped token may only
+/// name its own server: otherwise HTTP 403 with -32003), else the token's own server (D2), else
+/// the whole catalogue.
+pub async fn rpc_scope(
+    state: &AppState,
+    caller: &Caller,
+    params: &Map<String, Value>,
+) -> Result<ServerScope, RpcError> {
+    let requested = match params.get("server_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => return Err(RpcError::invalid_request()),
+    };
+    let token_server = caller.scoped_server();
+    let Some(wanted) = requested.or(token_server) else {
+        return Ok(ServerScope::Global);
+    };
+    let resolved = state
+        .store
+        .resolve_server(wanted)
+        .await
+        .map_err(|e| RpcError::internal(e.to_string()))?
+        .filter(|s| s.enabled);
+    if requested.is_some() {
+        let canonical = resolved.as_ref().map_or(wanted, |s| s.id.as_str());
+        if !validate_server_access(token_server, canonical) {
+            return Err(RpcError::new(
+                ACCESS_DENIED,
+                format!("Token not authorized for server: {wanted}"),
+            )
+            .with_status(403));
+        }
+    }
+    Ok(match resolved {
+        Some(s) if visible_to(&s.owned, caller.viewer()) => ServerScope::Server(s),
+        _ => ServerScope::Unknown(wanted.to_owned()),
+    })
+}
+
+/// `POST /rpc` and `POST /rpc/`.
+pub async fn rpc_endpoint(
+    State(state): State<AppState>,
+    RestCaller(caller): RestCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(body) = protocol::check_version_header(&headers) {
+        return json_response(400, &body);
+    }
+    let bytes = match read_body(body, state.settings.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let request = match envelope::parse_request(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            let (status, body) = e.into_response_body();
+            return json_response(status, &body);
+        }
+    };
+    // ContextForge answers notifications on /rpc with a body carrying a generated id (C-RPC-07).
+    let id = request
+        .id
+        .clone()
+        .unwrap_or_else(|| Value::String(uuid::Uuid::new_v4().to_string()));
+    let scope = match rpc_scope(&state, &caller, &request.params).await {
+        Ok(s) => s,
+        Err(e) => return error_response(&state, &id, &e),
+    };
+    let ctx = RpcContext {
+        state: &state,
+        caller: &caller,
+        scope,
+        transport: Transport::Rpc,
+    };
+    match dispatch::dispatch(&ctx, &request.method, &request.params).await {
+        Ok(result) => json_response(200, &envelope::result_body(&id, result)),
+        Err(e) => error_response(&state, &id, &e),
+    }
+}

@@ -1,0 +1,398 @@
+//! Token scoping: what a verified token may reach, decided before routing.
+//!
+//! Steps, in order (each a pure function in its own module, gathered here):
+//! team membership, ownership of the item the path names, server restriction (after name
+//! resolution, D4), IP restriction (client IP per D3), time restriction, permission map (§1.4,
+//! D7). `decide` is the pure combination; `scoping_layer` gathers its inputs from the store.
+
+pub mod ip;
+pub mod ownership;
+pub mod permissions;
+pub mod server;
+pub mod time;
+
+use std::net::IpAddr;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+
+use crate::auth::{AuthOutcome, Caller, TeamScope};
+use crate::defects::Defect;
+use crate::error::ApiError;
+use crate::paths::{self, RestrictionTarget};
+use crate::pipeline::RequestContext;
+use crate::state::AppState;
+use crate::store::Kind;
+use ownership::Ownership;
+
+/// The item a path names, for the ownership check: `/{kind}/{key}[/...]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnershipTarget<'a> {
+    pub kind: Kind,
+    pub key: &'a str,
+    /// The path is exactly `/{kind}/{key}` (optionally with a trailing slash).
+    pub exact: bool,
+}
+
+/// Which item, if any, the path names. Servers are named by id or name (D4); tools, resources,
+/// prompts and gateways by canonical id only, so `/tools/preview` names no tool.
+pub fn ownership_target(path: &str) -> Option<OwnershipTarget<'_>> {
+    let rest = path.strip_prefix('/')?;
+    let (first, tail) = rest.split_once('/')?;
+    let kind = match first {
+        "servers" => Kind::Server,
+        "tools" => Kind::Tool,
+        "resources" => Kind::Resource,
+        "prompts" => Kind::Prompt,
+        "gateways" => Kind::Gateway,
+        _ => return None,
+    };
+    let (key, after) = tail.split_once('/').map_or((tail, ""), |(k, a)| (k, a));
+    let addressable = match kind {
+        Kind::Server => crate::ids::is_canonical_id(key) || crate::ids::is_valid_server_name(key),
+        _ => crate::ids::is_canonical_id(key),
+    };
+    if key.is_empty() || !addressable {
+        return None;
+    }
+    Some(OwnershipTarget {
+        kind,
+        key,
+        exact: after.is_empty(),
+    })
+}
+
+/// Everything `decide` looks at, gathered beforehand.
+#[derive(Debug, Clone)]
+pub struct ScopeInput<'a> {
+    pub caller: &'a Caller,
+    pub method: &'a str,
+    /// The app path with `/v1` removed.
+    pub path: &'a str,
+    pub client_ip: IpAddr,
+    pub now: Timestamp,
+    /// The caller is still a member of every team its token names.
+    pub still_member: bool,
+    /// The ownership check's target and outcome, when the path names an item.
+    pub ownership: Option<(OwnershipTarget<'a>, Ownership)>,
+    pub restriction_target: RestrictionTarget<'a>,
+    /// The canonical id of the server the path names, when it resolved.
+    pub resolved_server: Option<&'a str>,
+}
+
+/// Decide a request. `Ok(())` lets it through to routing.
+pub fn decide(input: &ScopeInput<'_>) -> Result<(), ApiError> {
+    let caller = input.caller;
+    if !input.still_member {
+        return Err(ApiError::Forbidden(
+            "Token is invalid: User is no longer a member of the associated team".to_owned(),
+        ));
+    }
+    if let Some((target, outcome)) = input.ownership {
+        match outcome {
+            Ownership::Allowed => {}
+            Ownership::NotFound
+                if input.method == "DELETE"
+                    && target.exact
+                    && matches!(target.kind, Kind::Server | Kind::Gateway) =>
+            {
+                return Err(ApiError::not_found("Resource not found"));
+            }
+            Ownership::NotFound | Ownership::Denied => return Err(ApiError::access_denied()),
+        }
+    }
+    if !server::check_server_restriction(
+        caller.scoped_server(),
+        input.restriction_target,
+        input.resolved_server,
+    ) {
+        return Err(ApiError::access_denied());
+    }
+    if let Some(list) = caller.scopes.ip_restrictions.as_deref()
+        && !ip::ip_allowed(list, input.client_ip)
+    {
+        return Err(ApiError::access_denied());
+    }
+    time::check_time_restrictions(caller.scopes.time_restrictions.as_ref(), input.now)
+        .map_err(ApiError::Forbidden)?;
+    if !permissions::permission_allows(
+        caller.scopes.restricting_permissions(),
+        input.method,
+        input.path,
+    ) {
+        return Err(ApiError::access_denied());
+    }
+    Ok(())
+}
+
+async fn still_member(state: &AppState, caller: &Caller) -> Result<bool, ApiError> {
+    let (TeamScope::Teams(teams), Some(email)) = (&caller.teams, caller.email.as_deref()) else {
+        return Ok(true);
+    };
+    if caller.token_use.as_deref() == Some("session") {
+        return Ok(true);
+    }
+    for id in teams {
+        let team = state.store.teams.get(id).await.map_err(unavailable)?;
+        if !team.is_some_and(|t| t.has_member(email)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn unavailable(e: crate::store::StoreError) -> ApiError {
+    ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
+}
+
+async fn lookup_owned(
+    state: &AppState,
+    target: OwnershipTarget<'_>,
+) -> Result<(Option<crate::store::Owned>, Option<String>), ApiError> {
+    let store = &state.store;
+    let found = match target.kind {
+        Kind::Server => {
+            let s = store
+                .resolve_server(target.key)
+                .await
+                .map_err(unavailable)?;
+            return Ok((s.as_ref().map(|s| s.owned.clone()), s.map(|s| s.id.clone())));
+        }
+        Kind::Tool => store
+            .tools
+            .get(target.key)
+            .await
+            .map_err(unavailable)?
+            .map(|t| t.owned.clone()),
+        Kind::Resource => store
+            .resources
+            .get(target.key)
+            .await
+            .map_err(unavailable)?
+            .map(|t| t.owned.clone()),
+        Kind::Prompt => store
+            .prompts
+            .get(target.key)
+            .await
+            .map_err(unavailable)?
+            .map(|t| t.owned.clone()),
+        Kind::Gateway => store
+            .gateways
+            .get(target.key)
+            .await
+            .map_err(unavailable)?
+            .map(|t| t.owned.clone()),
+        _ => None,
+    };
+    Ok((found, None))
+}
+
+/// Gather the inputs for `decide` and run it.
+pub async fn check_request(
+    state: &AppState,
+    caller: &Caller,
+    method: &str,
+    ctx: &RequestContext,
+) -> Result<(), ApiError> {
+    let defects = state.defects;
+    let path = paths::strip_v1(ctx.app_path.as_str());
+
+    let mut target = paths::restriction_target(path);
+    if defects.has(Defect::PrefixGeneralEndpoints) && target == RestrictionTarget::Other {
+        target = crate::defects::prefix_general_target(path);
+    }
+    if defects.has(Defect::RpcNotGeneralEndpoint) && matches!(path, "/rpc" | "/rpc/") {
+        target = RestrictionTarget::Other;
+    }
+
+    let ownership_tgt = match caller.teams {
+        TeamScope::AdminBypass => None,
+        TeamScope::Teams(_) => ownership_target(path),
+    };
+    let mut resolved: Option<String> = None;
+    let mut ownership = None;
+    if let Some(t) = ownership_tgt {
+        let (owned, server_id) = lookup_owned(state, t).await?;
+        resolved = server_id;
+        ownership = Some((
+            t,
+            ownership::ownership_decision(owned.as_ref(), caller.viewer()),
+        ));
+    }
+    if let RestrictionTarget::Server(segment) = target
+        && resolved.is_none()
+        && caller.scoped_server().is_some()
+        && !defects.has(Defect::ScopeBeforeNameResolution)
+    {
+        resolved = state
+            .store
+            .resolve_server(segment)
+            .await
+            .map_err(unavailable)?
+            .map(|s| s.id.clone());
+    }
+    if defects.has(Defect::ScopeBeforeNameResolution) {
+        resolved = None;
+    }
+
+    let input = ScopeInput {
+        caller,
+        method,
+        path,
+        client_ip: ctx.client_ip,
+        now: state.now(),
+        still_member: still_member(state, caller).await?,
+        ownership,
+        restriction_target: target,
+        resolved_server: resolved.as_deref(),
+    };
+    decide(&input)
+}
+
+/// Middleware: token scoping for authenticated requests outside the skip paths.
+pub async fn scoping_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(ctx) = req.extensions().get::<RequestContext>() else {
+        return next.run(req).await;
+    };
+    let Some(AuthOutcome::Authenticated { caller, .. }) = req.extensions().get::<AuthOutcome>()
+    else {
+        return next.run(req).await;
+    };
+    if paths::is_scoping_skip_path(ctx.app_path.as_str()) {
+        return next.run(req).await;
+    }
+    match check_request(&state, caller, req.method().as_str(), ctx).await {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Scopes;
+
+    #[test]
+    fn ownership_targets() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            ownership_target(&format!("/servers/{id}/mcp")),
+            Some(OwnershipTarget {
+                kind: Kind::Server,
+                key: id,
+                exact: false
+            })
+        );
+        assert_eq!(
+            ownership_target(&format!("/servers/{id}")),
+            Some(OwnershipTarget {
+                kind: Kind::Server,
+                key: id,
+                exact: true
+            })
+        );
+        assert_eq!(
+            ownership_target(&format!("/servers/{id}/")),
+            Some(OwnershipTarget {
+                kind: Kind::Server,
+                key: id,
+                exact: true
+            })
+        );
+        assert_eq!(
+            ownership_target("/servers/gdrive/mcp").map(|t| t.key),
+            Some("gdrive")
+        );
+        assert_eq!(ownership_target("/tools/preview"), None);
+        assert_eq!(ownership_target("/servers"), None);
+        assert_eq!(ownership_target("/servers/hello world/mcp"), None);
+    }
+
+    fn caller(scopes: Scopes) -> Caller {
+        Caller {
+            scopes,
+            ..Caller::anonymous()
+        }
+    }
+
+    fn input<'a>(caller: &'a Caller, method: &'a str, path: &'a str) -> ScopeInput<'a> {
+        ScopeInput {
+            caller,
+            method,
+            path,
+            client_ip: "127.0.0.1".parse().unwrap(),
+            now: "2026-11-23T12:00:00Z".parse().unwrap(),
+            still_member: true,
+            ownership: None,
+            restriction_target: paths::restriction_target(path),
+            resolved_server: None,
+        }
+    }
+
+    #[test]
+    fn c_scope_34_delete_of_a_missing_server_is_404_other_misses_403() {
+        let c = caller(Scopes::default());
+        let id = "0123456789abcdef0123456789abcdef";
+        let path = format!("/servers/{id}");
+        let mut i = input(&c, "DELETE", &path);
+        i.ownership = Some((ownership_target(&path).unwrap(), Ownership::NotFound));
+        assert_eq!(decide(&i), Err(ApiError::not_found("Resource not found")));
+        let mcp = format!("/servers/{id}/mcp");
+        let mut i = input(&c, "POST", &mcp);
+        i.ownership = Some((ownership_target(&mcp).unwrap(), Ownership::NotFound));
+        assert_eq!(decide(&i), Err(ApiError::access_denied()), "C-SCOPE-33");
+    }
+
+    #[test]
+    fn c_scope_31_former_team_members_are_refused() {
+        let c = caller(Scopes::default());
+        let mut i = input(&c, "GET", "/tools");
+        i.still_member = false;
+        assert_eq!(
+            decide(&i),
+            Err(ApiError::Forbidden(
+                "Token is invalid: User is no longer a member of the associated team".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn steps_run_in_order_restriction_before_ip_before_permissions() {
+        let scopes = Scopes {
+            server_id: Some("S".into()),
+            permissions: Some(vec!["tools.read".into()]),
+            ip_restrictions: Some(vec!["10.0.0.0/8".into()]),
+            ..Scopes::default()
+        };
+        let c = caller(scopes);
+        assert_eq!(
+            decide(&input(&c, "GET", "/tools")),
+            Err(ApiError::access_denied())
+        );
+        let mut ok_ip = input(&c, "POST", "/rpc");
+        ok_ip.client_ip = "10.1.1.1".parse().unwrap();
+        assert_eq!(decide(&ok_ip), Ok(()));
+        assert_eq!(
+            decide(&input(&c, "POST", "/rpc")),
+            Err(ApiError::access_denied())
+        );
+    }
+
+    #[test]
+    fn c_scope_26_time_denials_carry_their_detail() {
+        let c = caller(Scopes {
+            time_restrictions: Some(serde_json::json!({"weekdays_only": true})),
+            ..Scopes::default()
+        });
+        let mut i = input(&c, "POST", "/rpc");
+        i.now = "2026-11-22T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            decide(&i),
+            Err(ApiError::Forbidden(
+                "Request not allowed at this time by token restrictions".into()
+            ))
+        );
+    }
+}

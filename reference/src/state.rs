@@ -1,0 +1,101 @@
+//! What every handler shares: settings, store, verification keys, clock, sessions, defects.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::auth::JwtConfig;
+use crate::config::Settings;
+use crate::defects::Defects;
+use crate::store::Store;
+use crate::upstream::UpstreamClient;
+
+/// The time source. Tests fix it to make time restrictions deterministic.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    System,
+    Fixed(Timestamp),
+}
+
+impl Clock {
+    pub fn now(self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
+/// Shared state behind an `Arc`; cheap to clone into every handler.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub settings: Settings,
+    pub store: Store,
+    pub jwt: JwtConfig,
+    pub clock: Clock,
+    pub defects: Defects,
+    pub upstream: UpstreamClient,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Build the state. `settings.jwt_secret_key` must be set (the binary generates one).
+    pub fn new(settings: Settings, store: Store) -> Result<Self, String> {
+        let defects = Defects::from_names(&settings.inject_defect)?;
+        let secret = settings
+            .jwt_secret_key
+            .clone()
+            .ok_or_else(|| "JWT_SECRET_KEY is not set".to_owned())?;
+        let jwt = JwtConfig {
+            secret: secret.into_bytes(),
+            audience: settings.jwt_audience.clone(),
+            issuer: settings.jwt_issuer.clone(),
+            environment: settings.environment.clone(),
+            require_exp: settings.require_token_expiration,
+            require_jti: settings.require_jti,
+        };
+        Ok(AppState(Arc::new(Inner {
+            settings,
+            store,
+            jwt,
+            clock: Clock::System,
+            defects,
+            upstream: UpstreamClient::new(),
+        })))
+    }
+
+    /// The same state with a fixed clock (tests).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        let inner = Arc::try_unwrap(self.0).unwrap_or_else(|arc| Inner {
+            settings: arc.settings.clone(),
+            store: arc.store.clone(),
+            jwt: arc.jwt.clone(),
+            clock: arc.clock,
+            defects: arc.defects,
+            upstream: arc.upstream.clone(),
+        });
+        AppState(Arc::new(Inner { clock, ..inner }))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn now_secs(&self) -> i64 {
+        self.clock.now().as_second()
+    }
+
+    /// RFC 3339 time for stored records.
+    pub fn now_rfc3339(&self) -> String {
+        self.clock.now().to_string()
+    }
+}

@@ -1,0 +1,263 @@
+//! A minimal MCP client over Streamable HTTP, for upstream servers registered as gateways.
+//!
+//! Each operation opens a short session: `initialize`, `notifications/initialized`, the call, and
+//! a `DELETE` of the session when the upstream issued one. Responses may be JSON or an SSE
+//! stream; the JSON-RPC response with the request's id is taken from either.
+
+use bytes::Bytes;
+use http::Method;
+use serde_json::{Value, json};
+
+use super::{UpstreamClient, UpstreamError};
+
+/// The protocol version this client asks for.
+pub const CLIENT_PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// An open upstream session.
+#[derive(Debug)]
+pub struct McpSession<'a> {
+    client: &'a UpstreamClient,
+    url: String,
+    session_id: Option<String>,
+    protocol_version: String,
+    next_id: u64,
+}
+
+/// Pull the JSON-RPC message answering `id` out of a JSON or SSE body.
+pub fn extract_response(
+    body: &[u8],
+    content_type: Option<&str>,
+    id: u64,
+) -> Result<Value, UpstreamError> {
+    let is_sse = content_type.is_some_and(|c| c.starts_with("text/event-stream"));
+    let matches = |v: &Value| v.get("id").and_then(Value::as_u64) == Some(id);
+    if !is_sse {
+        let v: Value = serde_json::from_slice(body)
+            .map_err(|e| UpstreamError::Protocol(format!("bad JSON: {e}")))?;
+        return Ok(v);
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut data = String::new();
+    for line in text.lines().chain(std::iter::once("")) {
+        if let Some(rest) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
+            }
+            data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+        } else if line.is_empty() && !data.is_empty() {
+            if let Ok(v) = serde_json::from_str::<Value>(&data)
+                && matches(&v)
+            {
+                return Ok(v);
+            }
+            data.clear();
+        }
+    }
+    Err(UpstreamError::Protocol(
+        "no response in the event stream".to_owned(),
+    ))
+}
+
+impl<'a> McpSession<'a> {
+    /// Open a session with `initialize` and `notifications/initialized`.
+    pub async fn open(
+        client: &'a UpstreamClient,
+        url: &str,
+    ) -> Result<McpSession<'a>, UpstreamError> {
+        let mut s = McpSession {
+            client,
+            url: url.to_owned(),
+            session_id: None,
+            protocol_version: CLIENT_PROTOCOL_VERSION.to_owned(),
+            next_id: 0,
+        };
+        let init = s
+            .request(
+                "initialize",
+                json!({
+                    "protocolVersion": CLIENT_PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "mcpgw-reference", "version": env!("CARGO_PKG_VERSION")},
+                }),
+            )
+            .await?;
+        if let Some(v) = init.get("protocolVersion").and_then(Value::as_str) {
+            s.protocol_version = v.to_owned();
+        }
+        s.notify("notifications/initialized").await?;
+        Ok(s)
+    }
+
+    fn headers(&self) -> Vec<(String, String)> {
+        let mut h = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            (
+                "accept".to_owned(),
+                "application/json, text/event-stream".to_owned(),
+            ),
+            (
+                "mcp-protocol-version".to_owned(),
+                self.protocol_version.clone(),
+            ),
+        ];
+        if let Some(sid) = &self.session_id {
+            h.push(("mcp-session-id".to_owned(), sid.clone()));
+        }
+        h
+    }
+
+    async fn notify(&mut self, method: &str) -> Result<(), UpstreamError> {
+        let body =
+            serde_json::to_vec(&json!({"jsonrpc": "2.0", "method": method})).unwrap_or_default();
+        let resp = self
+            .client
+            .send(Method::POST, &self.url, &self.headers(), Bytes::from(body))
+            .await?;
+        if !resp.status.is_success() {
+            return Err(UpstreamError::Status {
+                status: resp.status.as_u16(),
+                body: String::from_utf8_lossy(&resp.body).into_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Send a request and return its `result`; a JSON-RPC error becomes `Err(Protocol)` unless
+    /// the caller wants it raw (see [`Self::request_raw`]).
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+        let msg = self.request_raw(method, params).await?;
+        if let Some(err) = msg.get("error") {
+            return Err(UpstreamError::Protocol(format!("upstream error: {err}")));
+        }
+        msg.get("result")
+            .cloned()
+            .ok_or_else(|| UpstreamError::Protocol("response without result".to_owned()))
+    }
+
+    /// Send a request and return the whole JSON-RPC response message.
+    pub async fn request_raw(
+        &mut self,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, UpstreamError> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let body = serde_json::to_vec(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )
+        .unwrap_or_default();
+        let resp = self
+            .client
+            .send(Method::POST, &self.url, &self.headers(), Bytes::from(body))
+            .await?;
+        if !resp.status.is_success() {
+            return Err(UpstreamError::Status {
+                status: resp.status.as_u16(),
+                body: String::from_utf8_lossy(&resp.body).into_owned(),
+            });
+        }
+        if self.session_id.is_none()
+            && let Some(sid) = resp
+                .headers
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+        {
+            self.session_id = Some(sid.to_owned());
+        }
+        let ct = resp
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        extract_response(&resp.body, ct, id)
+    }
+
+    /// End the session (best effort).
+    pub async fn close(self) {
+        if let Some(sid) = &self.session_id {
+            let headers = vec![
+                ("mcp-session-id".to_owned(), sid.clone()),
+                (
+                    "mcp-protocol-version".to_owned(),
+                    self.protocol_version.clone(),
+                ),
+            ];
+            let _ = self
+                .client
+                .send(Method::DELETE, &self.url, &headers, Bytes::new())
+                .await;
+        }
+    }
+}
+
+/// What an upstream offers.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub capabilities: Value,
+    pub tools: Vec<Value>,
+    pub resources: Vec<Value>,
+    pub prompts: Vec<Value>,
+}
+
+/// Discover an upstream's tools, resources and prompts.
+pub async fn discover(client: &UpstreamClient, url: &str) -> Result<Discovery, UpstreamError> {
+    let mut s = McpSession::open(client, url).await?;
+    let list = |v: Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let tools = list(s.request("tools/list", json!({})).await?, "tools");
+    // Resources and prompts are optional capabilities; an upstream without them answers an error.
+    let resources = s
+        .request("resources/list", json!({}))
+        .await
+        .map(|v| list(v, "resources"))
+        .unwrap_or_default();
+    let prompts = s
+        .request("prompts/list", json!({}))
+        .await
+        .map(|v| list(v, "prompts"))
+        .unwrap_or_default();
+    s.close().await;
+    Ok(Discovery {
+        capabilities: json!({"tools": {"listChanged": false}, "resources": {}, "prompts": {}}),
+        tools,
+        resources,
+        prompts,
+    })
+}
+
+/// Run one method on an upstream in its own session, returning the whole response message so
+/// upstream JSON-RPC errors can be relayed.
+pub async fn call_once(
+    client: &UpstreamClient,
+    url: &str,
+    method: &str,
+    params: Value,
+) -> Result<Value, UpstreamError> {
+    let mut s = McpSession::open(client, url).await?;
+    let out = s.request_raw(method, params).await;
+    s.close().await;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_found_in_sse_streams() {
+        let body = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n\n";
+        let v = extract_response(body, Some("text/event-stream"), 3).unwrap();
+        assert_eq!(v["id"], 3);
+        assert!(extract_response(body, Some("text/event-stream"), 4).is_err());
+        let j = extract_response(
+            br#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            Some("application/json"),
+            1,
+        )
+        .unwrap();
+        assert_eq!(j["result"], json!({}));
+    }
+}
