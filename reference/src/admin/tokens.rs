@@ -89,12 +89,11 @@ fn check_containment(caller: &Caller, server: Option<&str>, perms: &[String]) ->
     }
     if let Some(own) = caller.scopes.restricting_permissions()
         && !own.iter().any(|p| p == "*")
+        && (perms.is_empty() || perms.iter().any(|p| !grants(own, p)))
     {
-        if perms.is_empty() || perms.iter().any(|p| !grants(own, p)) {
-            return Err(ApiError::Forbidden(
-                "Requested permissions exceed the caller's own permissions".to_owned(),
-            ));
-        }
+        return Err(ApiError::Forbidden(
+            "Requested permissions exceed the caller's own permissions".to_owned(),
+        ));
     }
     Ok(())
 }
@@ -141,10 +140,11 @@ pub async fn create(
             "Invalid IP address or CIDR: {bad}"
         )));
     }
-    let server_id = match scope.server_id.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(normalize_id(s).unwrap_or_else(|| s.to_owned())),
-    };
+    let server_id = scope
+        .server_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| normalize_id(s).unwrap_or_else(|| s.to_owned()));
     check_containment(&caller, server_id.as_deref(), &scope.permissions)?;
 
     let owner_email = match body.user_email.filter(|e| *e != caller_email) {

@@ -76,10 +76,10 @@ impl Store {
     /// A server by canonical id, else by name (D4). Segments that are neither a canonical id nor
     /// a valid name are never looked up.
     pub async fn resolve_server(&self, id_or_name: &str) -> StoreResult<Option<Arc<Server>>> {
-        if crate::ids::is_canonical_id(id_or_name) {
-            if let Some(s) = self.servers.get(id_or_name).await? {
-                return Ok(Some(s));
-            }
+        if crate::ids::is_canonical_id(id_or_name)
+            && let Some(s) = self.servers.get(id_or_name).await?
+        {
+            return Ok(Some(s));
         }
         if crate::ids::is_valid_server_name(id_or_name) {
             return self.servers.find_by_name(id_or_name).await;
