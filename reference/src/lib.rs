@@ -21,6 +21,7 @@ pub mod scoping;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod testing;
 pub mod upstream;
 pub mod wellknown;
 
