@@ -33,7 +33,7 @@ async fn run(settings: &mut Settings) -> Result<(), String> {
         .map_err(|e| format!("failed to bind {}:{}: {e}", settings.host, settings.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     settings.port = addr.port();
-    let state = AppState::new(settings.clone(), Store::memory())?;
+    let state = AppState::new(settings.clone(), store)?;
     bootstrap::ensure_admin(&state)
         .await
         .map_err(|e| format!("failed to create the admin user: {e}"))?;

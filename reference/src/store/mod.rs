@@ -3,6 +3,7 @@
 
 pub mod memory;
 pub mod model;
+pub mod postgres;
 
 use std::sync::Arc;
 
