@@ -22,12 +22,15 @@ async fn run(settings: &mut Settings) -> Result<(), String> {
     if generated {
         settings.jwt_secret_key = Some(random_secret());
     }
-    if settings.database_url.is_some() || settings.redis_url.is_some() {
-        return Err(
-            "DATABASE_URL / REDIS_URL (cluster mode) are not supported by this build yet"
-                .to_owned(),
-        );
+    if settings.redis_url.is_some() {
+        return Err("REDIS_URL (cluster mode) is not supported by this build yet".to_owned());
     }
+    let store = match &settings.database_url {
+        Some(url) => mcpgw_reference::store::postgres::connect(url)
+            .await
+            .map_err(|e| format!("failed to open the Postgres store: {e}"))?,
+        None => Store::memory(),
+    };
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await
         .map_err(|e| format!("failed to bind {}:{}: {e}", settings.host, settings.port))?;
