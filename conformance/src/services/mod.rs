@@ -62,7 +62,7 @@ async fn docker_answers() -> bool {
 
 enum RedisHandle {
     Url,
-    Container(ContainerAsync<Redis>),
+    Container(Box<ContainerAsync<Redis>>),
     Native(native::Process),
 }
 
@@ -189,7 +189,7 @@ async fn wait_redis(url: &str) -> Result<(), String> {
 #[allow(dead_code)]
 enum PgHandle {
     Url,
-    Container(ContainerAsync<Postgres>),
+    Container(Box<ContainerAsync<Postgres>>),
     Native(native::Process),
 }
 
