@@ -111,7 +111,7 @@ impl RedisService {
             return Ok(RedisService {
                 url,
                 provider: Provider::Container,
-                handle: RedisHandle::Container(c),
+                handle: RedisHandle::Container(Box::new(c)),
             });
         }
         if services_required() {
@@ -240,7 +240,7 @@ impl PostgresService {
             return Ok(PostgresService {
                 url,
                 provider: Provider::Container,
-                _handle: PgHandle::Container(c),
+                _handle: PgHandle::Container(Box::new(c)),
             });
         }
         if services_required() {
