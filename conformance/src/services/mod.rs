@@ -60,9 +60,11 @@ async fn docker_answers() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+// One handle per running service: variant sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum RedisHandle {
     Url,
-    Container(Box<ContainerAsync<Redis>>),
+    Container(ContainerAsync<Redis>),
     Native(native::Process),
 }
 
@@ -111,7 +113,7 @@ impl RedisService {
             return Ok(RedisService {
                 url,
                 provider: Provider::Container,
-                handle: RedisHandle::Container(Box::new(c)),
+                handle: RedisHandle::Container(c),
             });
         }
         if services_required() {
@@ -186,10 +188,10 @@ async fn wait_redis(url: &str) -> Result<(), String> {
 }
 
 /// Held only so that dropping the service stops what it started.
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 enum PgHandle {
     Url,
-    Container(Box<ContainerAsync<Postgres>>),
+    Container(ContainerAsync<Postgres>),
     Native(native::Process),
 }
 
@@ -240,7 +242,7 @@ impl PostgresService {
             return Ok(PostgresService {
                 url,
                 provider: Provider::Container,
-                _handle: PgHandle::Container(Box::new(c)),
+                _handle: PgHandle::Container(c),
             });
         }
         if services_required() {
