@@ -195,7 +195,19 @@ pub async fn create(
         .settings
         .require_token_expiration
         .then_some(DEFAULT_EXPIRY_DAYS));
-    let expires_at = days.map(|d| (now + jiff::SignedDuration::from_hours(24 * d)).to_string());
+    // Checked: a lifetime past what a timestamp can hold is the caller's error, not a panic.
+    let too_long = || ApiError::Unprocessable("expires_in_days is too large".to_owned());
+    let lifetime = match days {
+        None => None,
+        Some(d) => {
+            let secs = d.checked_mul(86_400).ok_or_else(too_long)?;
+            let until = now
+                .checked_add(jiff::SignedDuration::from_secs(secs))
+                .map_err(|_| too_long())?;
+            Some((secs, until))
+        }
+    };
+    let expires_at = lifetime.map(|(_, until)| until.to_string());
     let jti = uuid::Uuid::new_v4().to_string();
     let time_restrictions = scope.time_restrictions.unwrap_or_else(|| json!({}));
     let scopes_claim = json!({
@@ -213,7 +225,7 @@ pub async fn create(
         token_use: Some("api"),
         jti: jti.clone(),
         now: now.as_second(),
-        lifetime: days.map(|d| d * 86_400),
+        lifetime: lifetime.map(|(secs, _)| secs),
         issuer: &state.settings.jwt_issuer,
         audience: &state.settings.jwt_audience,
         environment: &state.settings.environment,
