@@ -424,6 +424,15 @@ async fn c_auth_14_permissive_rpc_serves_public_tools_to_anonymous_callers() {
         })
         .unwrap_or_default();
     assert_eq!(names, vec!["public-tool"]);
+    // A token that fails is still refused: permissive does not mean "ignore bad credentials".
+    let r = gw
+        .send(
+            gw.req("POST", "/rpc")
+                .bearer("garbage")
+                .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text());
     // The admin API still needs a user.
     let r = gw
         .send(
@@ -487,4 +496,31 @@ async fn d5_empty_bearer_on_an_oauth_server_gets_resource_metadata() {
         "{}",
         r.text()
     );
+}
+
+/// Lifetimes far beyond what a timestamp can hold are refused, not overflowed.
+#[tokio::test]
+async fn c_auth_11_absurd_token_lifetimes_are_422_not_a_panic() {
+    let gw = gateway().await;
+    for days in [
+        json!(i64::MAX),
+        json!(106_751_991_167_300_i64),
+        json!(10_000_000),
+        json!(1e300),
+    ] {
+        let r = create_token(
+            &gw,
+            &gw.admin,
+            json!({"name": "forever", "expires_in_days": days}),
+        )
+        .await;
+        assert!(r.status == 422, "{days}: {} {}", r.status, r.text());
+    }
+    let r = create_token(
+        &gw,
+        &gw.admin,
+        json!({"name": "long", "expires_in_days": 3650}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
 }

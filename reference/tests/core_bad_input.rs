@@ -208,7 +208,7 @@ async fn non_utf8_header_values_are_4xx_never_5xx() {
         ),
         ("GET", "/health".to_owned()),
     ];
-    let headers: [(&str, &[u8]); 10] = [
+    let headers: [(&str, &[u8]); 11] = [
         ("authorization", b"Bearer \xff\xfe"),
         ("authorization", b"\xc3\x28"),
         ("cookie", b"jwt_token=\xff"),
@@ -218,6 +218,7 @@ async fn non_utf8_header_values_are_4xx_never_5xx() {
         ("x-forwarded-host", b"h\xffst"),
         ("host", b"gw\xff.example.com"),
         ("accept", b"application/json\xff"),
+        ("content-type", b"application/json\xff"),
         ("mcp-session-id", b"\xff\xff"),
     ];
     for (method, path) in &targets {
@@ -313,6 +314,42 @@ async fn d8_traversal_variants_never_reach_rest_or_rpc_routes() {
                 r.text()
             );
         }
+    }
+}
+
+/// The guard answers in the shape of the area a path aims at.
+#[tokio::test]
+async fn d8_rejections_name_the_reason() {
+    let gw = TestGateway::new().await;
+    for (path, status, detail) in [
+        ("/tools/../rpc", 400, "Invalid request path: dot segment"),
+        (
+            "/tools/%2E%2e/rpc",
+            400,
+            "Invalid request path: dot segment",
+        ),
+        (
+            "/tools%2frpc",
+            400,
+            "Invalid request path: encoded path separator",
+        ),
+        ("//rpc", 400, "Invalid request path: empty path segment"),
+        ("/rpc;x", 400, "Invalid request path: path parameter"),
+        ("/rpc%00", 400, "Invalid request path: control byte"),
+        ("/rpc%ff", 400, "Invalid request path: path is not UTF-8"),
+        ("/servers/../tools", 404, "Invalid server identifier"),
+        ("/servers//mcp", 404, "Invalid server identifier"),
+        (
+            "/.well-known/oauth-protected-resource/servers/%2e%2e/mcp",
+            404,
+            "Invalid server_id format. Must be a valid UUID or server name.",
+        ),
+    ] {
+        let r = gw
+            .send(gw.req("POST", path).bearer(&gw.admin).json(&ping()))
+            .await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        assert_eq!(r.json(), json!({"detail": detail}), "{path}");
     }
 }
 

@@ -327,7 +327,11 @@ async fn c_rpc_12_tools_call_of_an_unknown_tool() {
         .rpc("/rpc", &gw.admin, "tools/call", json!({"name": "nope"}))
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(error_of(&r), (-32601, "Tool not found: nope".to_owned()));
+    assert_eq!(
+        r.json(),
+        json!({"jsonrpc": "2.0", "id": 1,
+            "error": {"code": -32601, "message": "Tool not found: nope", "data": null}})
+    );
 }
 
 #[tokio::test]
@@ -336,8 +340,8 @@ async fn c_rpc_13_unknown_method_is_method_not_found() {
     let r = gw.rpc("/rpc", &gw.admin, "foo/bar", json!({})).await;
     assert_eq!(r.status, 200);
     assert_eq!(
-        error_of(&r),
-        (-32601, "Method not found: foo/bar".to_owned())
+        r.json()["error"],
+        json!({"code": -32601, "message": "Method not found: foo/bar", "data": {}})
     );
 }
 
@@ -353,10 +357,12 @@ async fn c_rpc_14_extension_namespaces_are_method_not_found() {
 #[tokio::test]
 async fn c_rpc_15_missing_uri_and_prompt_name() {
     let gw = TestGateway::new().await;
-    let r = gw.rpc("/rpc", &gw.admin, "resources/read", json!({})).await;
+    let r = gw
+        .rpc("/rpc", &gw.admin, "resources/read", json!({"other": 1}))
+        .await;
     assert_eq!(
-        error_of(&r),
-        (-32602, "Missing resource URI in parameters".to_owned())
+        r.json()["error"],
+        json!({"code": -32602, "message": "Missing resource URI in parameters", "data": {"other": 1}})
     );
     let r = gw.rpc("/rpc", &gw.admin, "prompts/get", json!({})).await;
     assert_eq!(
@@ -589,4 +595,96 @@ async fn d12_scoped_calls_do_not_reveal_whether_a_tool_exists_elsewhere() {
             .await;
     assert_eq!(unknown.status, forbidden.status);
     assert_eq!(error_of(&unknown).0, error_of(&forbidden).0);
+}
+
+#[tokio::test]
+async fn c_rpc_06_params_over_256_kib_are_invalid_requests() {
+    let gw = TestGateway::new().await;
+    let big = "x".repeat(256 * 1024);
+    let r = gw.rpc("/rpc", &gw.admin, "ping", json!({"pad": big})).await;
+    invalid_request(&r, json!(1));
+    let r = gw
+        .rpc("/rpc", &gw.admin, "ping", json!({"pad": "x".repeat(1000)}))
+        .await;
+    assert_eq!(r.json()["result"], json!({}), "{}", r.text());
+}
+
+/// C-SCOPE-12 refuses `GET /gateways` to a server-scoped token; D2 narrows such a token to its
+/// server everywhere, so the legacy `list_gateways` method must not list them either.
+#[tokio::test]
+async fn d2_scoped_token_cannot_list_gateways_over_rpc() {
+    let f = fixture().await;
+    let upstream =
+        f.gw.state
+            .store
+            .gateways
+            .insert(mcpgw_reference::store::Gateway {
+                id: "0123456789abcdef0123456789abcdef".to_owned(),
+                name: "hidden-upstream".to_owned(),
+                slug: "hidden-upstream".to_owned(),
+                url: "http://10.1.2.3/mcp".to_owned(),
+                transport: "STREAMABLEHTTP".to_owned(),
+                description: None,
+                owned: mcpgw_reference::store::Owned::default(),
+                enabled: true,
+                capabilities: json!({}),
+                tags: vec![],
+                created_at: String::new(),
+            })
+            .await;
+    assert!(upstream.is_ok());
+    let r =
+        f.gw.rpc("/rpc", &f.gw.admin, "list_gateways", json!({}))
+            .await;
+    assert!(r.text().contains("hidden-upstream"), "{}", r.text());
+    let r =
+        f.gw.rpc("/rpc", &f.gw.scoped(&f.s), "list_gateways", json!({}))
+            .await;
+    assert!(!r.text().contains("hidden-upstream"), "{}", r.text());
+    assert_eq!(error_of(&r).0, -32003, "{}", r.text());
+}
+
+#[tokio::test]
+async fn initialize_negotiates_the_protocol_version_on_rpc() {
+    let gw = TestGateway::new().await;
+    for (asked, answered) in [
+        ("2025-03-26", "2025-03-26"),
+        ("2025-06-18", "2025-06-18"),
+        ("1999-01-01", "2025-11-25"),
+    ] {
+        let r = gw
+            .rpc(
+                "/rpc",
+                &gw.admin,
+                "initialize",
+                json!({"protocolVersion": asked, "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"}}),
+            )
+            .await;
+        let v = r.json();
+        assert_eq!(
+            v["result"]["protocolVersion"],
+            answered,
+            "{asked}: {}",
+            r.text()
+        );
+        assert_eq!(v["result"]["serverInfo"]["name"], "mcpgw-reference");
+        assert!(v["result"]["capabilities"]["tools"].is_object());
+    }
+}
+
+#[tokio::test]
+async fn c_rpc_19_login_redirect_respects_the_root_path() {
+    let mut settings = mcpgw_reference::Settings::default_for_tests();
+    settings.app_root_path = "/gw".to_owned();
+    let gw = TestGateway::with_settings(settings).await;
+    let r = gw
+        .send(
+            gw.req("POST", "/gw/rpc")
+                .header("accept", "text/html")
+                .json(&ping()),
+        )
+        .await;
+    assert_eq!(r.status, 302, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/gw/admin/login"));
 }

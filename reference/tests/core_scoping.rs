@@ -669,6 +669,22 @@ async fn c_scope_34_delete_of_a_missing_server_is_404_resource_not_found() {
         assert_eq!(r.status, 404, "{p}: {}", r.text());
         assert_eq!(r.json(), json!({"detail": "Resource not found"}), "{p}");
     }
+    // Gateways are looked up the same way; a missing tool, resource or prompt is "Access denied".
+    let r = gw
+        .send(
+            gw.req("DELETE", &format!("/gateways/{missing}"))
+                .bearer(&tok),
+        )
+        .await;
+    assert_eq!(r.status, 404, "gateway: {}", r.text());
+    assert_eq!(r.json(), json!({"detail": "Resource not found"}));
+    for kind in ["tools", "resources", "prompts"] {
+        denied(
+            &gw.send(gw.req("DELETE", &format!("/{kind}/{missing}")).bearer(&tok))
+                .await,
+            kind,
+        );
+    }
     // Only the exact DELETE is a 404; any other miss is "Access denied".
     denied(
         &get(&gw, &format!("/servers/{missing}"), &tok).await,
@@ -999,5 +1015,55 @@ async fn d4_api_tokens_minted_for_a_server_name_carry_its_canonical_id() {
     assert_eq!(
         f.gw.tool_names("/servers/alpha/mcp", &tok, json!({})).await,
         vec!["s-tool"]
+    );
+}
+
+#[tokio::test]
+async fn c_scope_14_root_path_is_stripped_on_a_segment_boundary_before_scoping() {
+    let mut settings = Settings::default_for_tests();
+    settings.app_root_path = "/gw".to_owned();
+    let gw = TestGateway::with_settings(settings).await;
+    let (s, t) = gw.alpha_and_beta().await;
+    let scoped = gw.scoped(&s);
+    denied(
+        &call(&gw, "POST", &format!("/gw/servers/{t}/mcp"), &scoped).await,
+        "/gw/servers/T/mcp",
+    );
+    let r = call(&gw, "POST", &format!("/gw/servers/{s}/mcp"), &scoped).await;
+    assert_eq!(r.status, 200, "/gw/servers/S/mcp: {}", r.text());
+    assert_eq!(
+        gw.tool_names("/gw/rpc", &scoped, json!({})).await,
+        vec!["s-tool"]
+    );
+    // `/gwx` is not under `/gw`: nothing is stripped, and the path is no general endpoint.
+    denied(&call(&gw, "POST", "/gwx/rpc", &scoped).await, "/gwx/rpc");
+}
+
+/// Session tokens (`token_use: "session"`) carry no team list: the user's current memberships
+/// count, so joining or leaving a team takes effect at once.
+#[tokio::test]
+async fn session_tokens_take_their_teams_from_the_store() {
+    let gw = TestGateway::new().await;
+    let (team, p) = team_fixture(&gw).await;
+    let now = gw.state.now_secs();
+    let session = gw.sign(
+        &json!({"sub": USER, "jti": "s1", "iat": now, "exp": now + 600,
+        "iss": "mcpgateway", "aud": "mcpgateway-api", "token_use": "session",
+        "user": {"email": USER, "is_admin": false}}),
+    );
+    assert_eq!(
+        get(&gw, &format!("/servers/{p}"), &session).await.status,
+        200
+    );
+    let r = gw
+        .send(
+            gw.req("DELETE", &format!("/teams/{team}/members/{USER}"))
+                .bearer(&gw.admin),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    denied(
+        &get(&gw, &format!("/servers/{p}"), &session).await,
+        "after leaving the team",
     );
 }

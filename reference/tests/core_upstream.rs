@@ -53,6 +53,12 @@ fn answer(req: &Request) -> ResponseTemplate {
                 "Add_Numbers" => (args["a"].as_f64().unwrap_or(0.0)
                     + args["b"].as_f64().unwrap_or(0.0))
                 .to_string(),
+                // A misbehaving upstream: ContextForge's own transport answers code 0 (D9).
+                "code-zero" => {
+                    return ResponseTemplate::new(200)
+                        .set_body_json(json!({"jsonrpc": "2.0", "id": id,
+                        "error": {"code": 0, "message": "denied upstream"}}));
+                }
                 _ => {
                     return ResponseTemplate::new(200)
                         .set_body_json(json!({"jsonrpc": "2.0", "id": id,
@@ -273,7 +279,7 @@ async fn tools_call_through_an_upstream_mcp_server() {
 }
 
 #[tokio::test]
-async fn upstream_jsonrpc_errors_are_relayed_with_their_code() {
+async fn d9_upstream_jsonrpc_errors_are_relayed_with_their_code_never_0() {
     let f = Fixture::new().await;
     // Make the gateway's record point at a name the upstream no longer knows.
     let echo = f.id_of("/tools", "name", "up-stream-echo").await;
@@ -307,6 +313,39 @@ async fn upstream_jsonrpc_errors_are_relayed_with_their_code() {
     assert_eq!(
         r.json()["error"],
         json!({"code": -32602, "message": "Unknown tool: gone"})
+    );
+    // D9: code 0 is never passed on.
+    let mut tool = (*f
+        .gw
+        .state
+        .store
+        .tools
+        .get(&echo)
+        .await
+        .ok()
+        .flatten()
+        .expect("tool"))
+    .clone();
+    tool.original_name = "code-zero".to_owned();
+    f.gw.state
+        .store
+        .tools
+        .upsert(tool)
+        .await
+        .expect("in-memory store");
+    let r =
+        f.gw.rpc(
+            "/rpc",
+            &f.gw.admin,
+            "tools/call",
+            json!({"name": "up-stream-echo"}),
+        )
+        .await;
+    assert_eq!(
+        r.json()["error"],
+        json!({"code": -32603, "message": "denied upstream"}),
+        "{}",
+        r.text()
     );
 }
 

@@ -29,12 +29,24 @@ async fn http_get(authority: &str, path: &str, token: Option<&str>) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-#[tokio::test]
-async fn binary_starts_with_zero_setup_and_serves_health() {
+/// The running binary and what it printed.
+struct Running {
+    _child: tokio::process::Child,
+    /// `127.0.0.1:PORT`
+    authority: String,
+    url: String,
+    token: String,
+    /// The `JWT_SECRET_KEY=` line, when the secret was generated.
+    generated_secret: Option<String>,
+}
+
+/// Start the binary with `--port 0`, only `env` in its environment, and read its banner.
+async fn start(env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcpgw-reference"))
         .args(["--port", "0"])
         // No settings from the caller's environment: the defaults must be enough.
         .env_clear()
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -53,7 +65,9 @@ async fn binary_starts_with_zero_setup_and_serves_health() {
             } else if let Some(v) = line.strip_prefix("JWT_SECRET_KEY=") {
                 secret = Some(v.to_owned());
             }
-            if url.is_some() && token.is_some() && secret.is_some() {
+            // The banner ends with the secret line when one was generated, else with TOKEN=.
+            let generated = !env.iter().any(|(k, _)| *k == "JWT_SECRET_KEY");
+            if url.is_some() && token.is_some() && (secret.is_some() || !generated) {
                 break;
             }
         }
@@ -62,32 +76,90 @@ async fn binary_starts_with_zero_setup_and_serves_health() {
         .await
         .expect("the binary prints its URL");
     let url = url.expect("a URL= line");
-    let token = token.expect("a TOKEN= line");
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("URL= is http://127.0.0.1:PORT..., got {url}"));
+    let port: u16 = rest
+        .split('/')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("URL= carries a port: {url}"));
+    assert_ne!(port, 0, "the real port is printed, not 0");
+    Running {
+        _child: child,
+        authority: format!("127.0.0.1:{port}"),
+        url,
+        token: token.expect("a TOKEN= line"),
+        generated_secret: secret,
+    }
+}
+
+#[tokio::test]
+async fn binary_starts_with_zero_setup_and_serves_health() {
+    let run = start(&[]).await;
     assert!(
-        secret.is_some_and(|s| s.contains("generated")),
+        run.generated_secret
+            .as_deref()
+            .is_some_and(|s| s.contains("generated")),
         "a generated secret is announced"
     );
-
-    let authority = url.strip_prefix("http://127.0.0.1:").map(|port| {
-        let port: u16 = port
-            .trim_end_matches('/')
-            .parse()
-            .expect("URL= carries the real port");
-        assert_ne!(port, 0, "the real port is printed, not 0");
-        format!("127.0.0.1:{port}")
-    });
-    let authority = authority.unwrap_or_else(|| panic!("URL= is http://127.0.0.1:PORT, got {url}"));
-
-    let health = http_get(&authority, "/health", None).await;
+    let health = http_get(&run.authority, "/health", None).await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains(r#"{"status":"healthy"}"#), "{health}");
     // The printed token is the administrator's and works.
-    let servers = http_get(&authority, "/servers", Some(&token)).await;
+    let servers = http_get(&run.authority, "/servers", Some(&run.token)).await;
     assert!(servers.starts_with("HTTP/1.1 200"), "{servers}");
-    let refused = http_get(&authority, "/servers", None).await;
+    let refused = http_get(&run.authority, "/servers", None).await;
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+}
 
-    child.kill().await.expect("stop the binary");
+#[tokio::test]
+async fn binary_reads_contextforges_setting_names_from_the_environment() {
+    let run = start(&[
+        ("JWT_SECRET_KEY", "env-secret"),
+        ("PLATFORM_ADMIN_EMAIL", "boss@example.com"),
+        ("APP_ROOT_PATH", "/gw"),
+        ("MCP_REQUIRE_AUTH", "false"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8,127.0.0.1"),
+    ])
+    .await;
+    assert!(run.url.ends_with("/gw"), "{}", run.url);
+    assert!(
+        run.generated_secret.is_none(),
+        "a given secret is not replaced"
+    );
+    // The token is signed with JWT_SECRET_KEY and speaks for PLATFORM_ADMIN_EMAIL.
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&["mcpgateway-api"]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        &run.token,
+        &jsonwebtoken::DecodingKey::from_secret(b"env-secret"),
+        &validation,
+    )
+    .expect("the token verifies with JWT_SECRET_KEY")
+    .claims;
+    assert_eq!(claims["sub"], "boss@example.com");
+    let health = http_get(&run.authority, "/gw/health", None).await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let servers = http_get(&run.authority, "/gw/servers", Some(&run.token)).await;
+    assert!(servers.starts_with("HTTP/1.1 200"), "{servers}");
+}
+
+#[tokio::test]
+async fn binary_refuses_cluster_urls_it_cannot_serve_yet() {
+    let status = Command::new(env!("CARGO_BIN_EXE_mcpgw-reference"))
+        .args(["--port", "0"])
+        .env_clear()
+        .env("DATABASE_URL", "postgres://127.0.0.1:9/none")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .expect("the binary runs");
+    assert!(
+        !status.success(),
+        "an unsupported DATABASE_URL must not be ignored silently"
+    );
 }
 
 #[test]
