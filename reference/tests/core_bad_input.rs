@@ -416,6 +416,12 @@ async fn no_method_path_or_token_combination_yields_5xx() {
             "/%",
             "/%2",
             "/servers/%e2%80%ae/mcp",
+            "/servers?include_inactive=%ff",
+            "/servers?include_inactive=true&include_inactive=false",
+            "/tools?%zz=%",
+            "/servers/alpha/state?activate=%ff",
+            "/.well-known/oauth-protected-resource?server_id=%ff",
+            "/rpc?x=%00",
         ]
         .iter()
         .map(|p| (*p).to_owned()),
@@ -556,4 +562,121 @@ async fn oversized_body_gets_413_on_a_real_socket() {
         "{:?}",
         status_line(&r)
     );
+}
+
+// ---- generated input ------------------------------------------------------------------------
+
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Path pieces that exercise the guard, the router and the classifiers together.
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("servers".to_owned()),
+            Just("mcp".to_owned()),
+            Just("rpc".to_owned()),
+            Just("tools".to_owned()),
+            Just(".well-known".to_owned()),
+            Just("oauth-protected-resource".to_owned()),
+            Just("alpha".to_owned()),
+            Just("0123456789abcdef0123456789abcdef".to_owned()),
+            Just("..".to_owned()),
+            Just("%2e%2E".to_owned()),
+            Just("%25".to_owned()),
+            Just("%2f".to_owned()),
+            Just("%ff".to_owned()),
+            Just("%c0%ae".to_owned()),
+            Just("%00".to_owned()),
+            Just(";x".to_owned()),
+            Just(String::new()),
+            "[a-zA-Z0-9_.~-]{1,12}",
+            "(%[0-9a-fA-F]{2}){1,4}",
+        ]
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        (prop::collection::vec(piece(), 0..6), any::<bool>()).prop_map(|(parts, slash)| {
+            let mut p = format!("/{}", parts.join("/"));
+            if slash {
+                p.push('/');
+            }
+            p
+        })
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            "\\PC{0,12}".prop_map(Value::from),
+            Just(json!("tools/list")),
+            Just(json!("2.0")),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("jsonrpc".to_owned()),
+                        Just("id".to_owned()),
+                        Just("method".to_owned()),
+                        Just("params".to_owned()),
+                        Just("name".to_owned()),
+                        Just("server_id".to_owned()),
+                        Just("uri".to_owned()),
+                        "[a-z_]{1,8}",
+                    ],
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_generated_path_yields_5xx(p in path(), method in prop::sample::select(vec!["GET", "POST", "DELETE"]), scoped in any::<bool>()) {
+            let rt = runtime();
+            rt.block_on(async {
+                let gw = TestGateway::new().await;
+                let (s, _) = gw.alpha_and_beta().await;
+                let token = if scoped { gw.scoped(&s) } else { gw.admin.clone() };
+                if let Some(r) = gw.try_send(gw.req(method, &p).bearer(&token).json(&ping())).await {
+                    prop_assert!(r.status.as_u16() < 500, "{} {}: {} {}", method, p, r.status, r.text());
+                }
+                Ok(())
+            })?;
+        }
+
+        #[test]
+        fn no_generated_rpc_body_yields_5xx(body in json_value(), scoped in any::<bool>()) {
+            let rt = runtime();
+            rt.block_on(async {
+                let gw = TestGateway::new().await;
+                let (s, _) = gw.alpha_and_beta().await;
+                let token = if scoped { gw.scoped(&s) } else { gw.admin.clone() };
+                for path in ["/rpc", "/mcp"] {
+                    let r = gw.post_json(path, Some(&token), &body).await;
+                    prop_assert!(r.status.as_u16() < 500, "{} {}: {} {}", path, body, r.status, r.text());
+                    if let Some(code) = r.json()["error"]["code"].as_i64() {
+                        prop_assert_ne!(code, 0, "D9: {}", r.text());
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
 }
