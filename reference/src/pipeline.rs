@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 
@@ -225,8 +225,9 @@ impl FromRequestParts<AppState> for RestCaller {
                 Ok(RestCaller(Arc::new(Caller::anonymous())))
             }
             AuthOutcome::Missing if auth::is_browser_request(&parts.headers) => {
+                // ContextForge answers 302 Found (C-RPC-19); axum's `Redirect::to` would be 303.
                 let to = format!("{}/admin/login", state.settings.root_path());
-                Err(Redirect::to(&to).into_response())
+                Err((StatusCode::FOUND, [(header::LOCATION, to)]).into_response())
             }
             AuthOutcome::Missing | AuthOutcome::EmptyBearer => {
                 Err(ApiError::unauthorized("Authorization token required").into_response())

@@ -78,6 +78,17 @@ pub fn effective_permissions(perms: &[String]) -> Vec<String> {
     out
 }
 
+/// The id a token's `server_id` is written as: a dashed or upper-case UUID becomes the canonical
+/// id, and a server name the id of the server it names now (D4: scoping compares canonical ids,
+/// so a name left in a token would match nothing). Anything else is kept as given.
+async fn canonical_server_id(state: &AppState, given: &str) -> ApiResult<String> {
+    if let Some(id) = normalize_id(given) {
+        return Ok(id);
+    }
+    let named = state.store.resolve_server(given).await.map_err(store_err)?;
+    Ok(named.map_or_else(|| given.to_owned(), |s| s.id.clone()))
+}
+
 /// A token may not widen its creator's own restrictions.
 fn check_containment(caller: &Caller, server: Option<&str>, perms: &[String]) -> ApiResult<()> {
     if let Some(own) = caller.scoped_server()
@@ -140,11 +151,10 @@ pub async fn create(
             "Invalid IP address or CIDR: {bad}"
         )));
     }
-    let server_id = scope
-        .server_id
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| normalize_id(s).unwrap_or_else(|| s.to_owned()));
+    let server_id = match scope.server_id.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(canonical_server_id(&state, s).await?),
+    };
     check_containment(&caller, server_id.as_deref(), &scope.permissions)?;
 
     let owner_email = match body.user_email.filter(|e| *e != caller_email) {
@@ -185,7 +195,19 @@ pub async fn create(
         .settings
         .require_token_expiration
         .then_some(DEFAULT_EXPIRY_DAYS));
-    let expires_at = days.map(|d| (now + jiff::SignedDuration::from_hours(24 * d)).to_string());
+    // Checked: a lifetime past what a timestamp can hold is the caller's error, not a panic.
+    let too_long = || ApiError::Unprocessable("expires_in_days is too large".to_owned());
+    let lifetime = match days {
+        None => None,
+        Some(d) => {
+            let secs = d.checked_mul(86_400).ok_or_else(too_long)?;
+            let until = now
+                .checked_add(jiff::SignedDuration::from_secs(secs))
+                .map_err(|_| too_long())?;
+            Some((secs, until))
+        }
+    };
+    let expires_at = lifetime.map(|(_, until)| until.to_string());
     let jti = uuid::Uuid::new_v4().to_string();
     let time_restrictions = scope.time_restrictions.unwrap_or_else(|| json!({}));
     let scopes_claim = json!({
@@ -203,7 +225,7 @@ pub async fn create(
         token_use: Some("api"),
         jti: jti.clone(),
         now: now.as_second(),
-        lifetime: days.map(|d| d * 86_400),
+        lifetime: lifetime.map(|(secs, _)| secs),
         issuer: &state.settings.jwt_issuer,
         audience: &state.settings.jwt_audience,
         environment: &state.settings.environment,

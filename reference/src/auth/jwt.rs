@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn c_auth_07_alg_none_and_hs512_are_invalid() {
-        use base64_url as b64;
+        use crate::testing::base64url as b64;
         let payload = b64(&serde_json::to_vec(&good()).unwrap());
         let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), payload);
         assert_eq!(verify(&none, &cfg(), NOW), Err(TokenError::Invalid));
@@ -283,20 +283,5 @@ mod tests {
         assert_eq!(verify(&hs512, &cfg(), NOW), Err(TokenError::Invalid));
         assert_eq!(verify("garbage", &cfg(), NOW), Err(TokenError::Invalid));
         assert_eq!(verify("", &cfg(), NOW), Err(TokenError::Invalid));
-    }
-
-    fn base64_url(bytes: &[u8]) -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
     }
 }

@@ -168,6 +168,11 @@ pub async fn dispatch(
         "completion/complete" => {
             Ok(json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
         }
+        // The upstreams behind the catalogue are outside any one server: a server-scoped token
+        // sees none of them, as `GET /gateways` refuses it (D2, C-SCOPE-12).
+        "list_gateways" if ctx.caller.scoped_server().is_some() => {
+            Err(RpcError::access_denied(method))
+        }
         "list_gateways" => {
             let gateways = ctx.state.store.gateways.list().await.map_err(store_error)?;
             let visible: Vec<Value> = gateways

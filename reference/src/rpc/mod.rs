@@ -52,10 +52,15 @@ pub async fn rpc_scope(
     let Some(wanted) = requested.or(token_server) else {
         return Ok(ServerScope::Global);
     };
-    let resolved = state
-        .store
-        .resolve_server(wanted)
-        .await
+    // A requested server resolves by id or name (D4). The token's own restriction is a canonical
+    // id and is looked up as one: a name in a token denotes no server, because the name could
+    // later be given to another server.
+    let lookup = if requested.is_some() {
+        state.store.resolve_server(wanted).await
+    } else {
+        state.store.servers.get(wanted).await
+    };
+    let resolved = lookup
         .map_err(|e| RpcError::internal(e.to_string()))?
         .filter(|s| s.enabled);
     if requested.is_some() {

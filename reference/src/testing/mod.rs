@@ -46,6 +46,8 @@ pub struct TestRequest {
     /// Sent exactly as written (query string included).
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// Headers whose values are arbitrary bytes (obs-text, invalid UTF-8), sent after `headers`.
+    pub raw_headers: Vec<(String, Vec<u8>)>,
     pub body: Bytes,
     pub peer: SocketAddr,
 }
@@ -58,6 +60,17 @@ impl TestRequest {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
+    }
+
+    /// A header whose value is raw bytes, for non-UTF-8 header tests.
+    pub fn header_bytes(mut self, name: &str, value: &[u8]) -> Self {
+        self.raw_headers.push((name.to_owned(), value.to_vec()));
+        self
+    }
+
+    /// Send the token as the `jwt_token` cookie.
+    pub fn cookie_token(self, token: &str) -> Self {
+        self.header("cookie", &format!("jwt_token={token}"))
     }
 
     pub fn json(mut self, body: &Value) -> Self {
@@ -92,7 +105,8 @@ impl TestGateway {
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
-        let state = AppState::new(settings, Store::memory()).expect("test settings are valid");
+        let state = AppState::new(with_test_defects(settings), Store::memory())
+            .expect("test settings are valid");
         Self::from_state(state).await
     }
 
@@ -112,7 +126,7 @@ impl TestGateway {
 
     /// The same gateway with a fixed clock.
     pub async fn with_clock(settings: Settings, now: &str) -> Self {
-        let state = AppState::new(settings, Store::memory())
+        let state = AppState::new(with_test_defects(settings), Store::memory())
             .expect("test settings are valid")
             .with_clock(Clock::Fixed(now.parse().expect("an RFC 3339 timestamp")));
         Self::from_state(state).await
@@ -123,6 +137,7 @@ impl TestGateway {
             method: Method::from_bytes(method.as_bytes()).expect("a valid method"),
             path: path.to_owned(),
             headers: Vec::new(),
+            raw_headers: Vec::new(),
             body: Bytes::new(),
             peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
         }
@@ -142,6 +157,9 @@ impl TestGateway {
         let mut builder = Request::builder().method(r.method).uri(r.path.as_str());
         for (k, v) in &r.headers {
             builder = builder.header(k.as_str(), HeaderValue::from_bytes(v.as_bytes()).ok()?);
+        }
+        for (k, v) in &r.raw_headers {
+            builder = builder.header(k.as_str(), HeaderValue::from_bytes(v).ok()?);
         }
         let mut request = builder.body(Body::from(r.body)).ok()?;
         request.extensions_mut().insert(ConnectInfo(r.peer));
@@ -199,6 +217,25 @@ impl TestGateway {
         r.json()["id"].as_str().expect("server id").to_owned()
     }
 
+    /// The checklist's S and T: public servers "alpha" (REST tool `s-tool`) and "beta" (REST
+    /// tool `t-tool`); returns their ids. The tools point at a closed loopback port, so a call
+    /// that runs comes back as an `isError` result.
+    pub async fn alpha_and_beta(&self) -> (String, String) {
+        let (s_tool, _) = self
+            .create_rest_tool("s-tool", "http://127.0.0.1:9/s", json!({}))
+            .await;
+        let (t_tool, _) = self
+            .create_rest_tool("t-tool", "http://127.0.0.1:9/t", json!({}))
+            .await;
+        let s = self
+            .create_server("alpha", json!({"associated_tools": [s_tool]}))
+            .await;
+        let t = self
+            .create_server("beta", json!({"associated_tools": [t_tool]}))
+            .await;
+        (s, t)
+    }
+
     /// Create a REST tool calling `url`; returns (id, callable name).
     pub async fn create_rest_tool(&self, name: &str, url: &str, extra: Value) -> (String, String) {
         let mut tool = json!({"name": name, "integration_type": "REST", "request_type": "POST", "url": url,
@@ -213,6 +250,133 @@ impl TestGateway {
             v["id"].as_str().expect("tool id").to_owned(),
             v["name"].as_str().expect("tool name").to_owned(),
         )
+    }
+
+    /// Create a resource with inline `content`; returns its id.
+    pub async fn create_resource(&self, uri: &str, content: &str, extra: Value) -> String {
+        let mut resource = json!({"uri": uri, "name": uri, "content": content});
+        merge(&mut resource, extra);
+        let r = self
+            .admin_json("POST", "/resources", &json!({"resource": resource}))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "create resource {uri}: {}",
+            r.text()
+        );
+        r.json()["id"].as_str().expect("resource id").to_owned()
+    }
+
+    /// Create a prompt with an inline `template`; returns (id, callable name).
+    pub async fn create_prompt(
+        &self,
+        name: &str,
+        template: &str,
+        extra: Value,
+    ) -> (String, String) {
+        let mut prompt = json!({"name": name, "template": template});
+        merge(&mut prompt, extra);
+        let r = self
+            .admin_json("POST", "/prompts", &json!({"prompt": prompt}))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "create prompt {name}: {}",
+            r.text()
+        );
+        let v = r.json();
+        (
+            v["id"].as_str().expect("prompt id").to_owned(),
+            v["name"].as_str().expect("prompt name").to_owned(),
+        )
+    }
+
+    /// Register an upstream MCP server at `url` (`POST /gateways`); returns the gateway as the
+    /// API shows it.
+    pub async fn register_gateway(&self, name: &str, url: &str) -> Value {
+        let r = self
+            .admin_json("POST", "/gateways", &json!({"name": name, "url": url}))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "register gateway {name}: {}",
+            r.text()
+        );
+        r.json()
+    }
+
+    /// Replace a server's associated tools, resources and prompts (ids).
+    pub async fn associate(
+        &self,
+        server_id: &str,
+        tools: &[&str],
+        resources: &[&str],
+        prompts: &[&str],
+    ) {
+        let r = self
+            .admin_json(
+                "PUT",
+                &format!("/servers/{server_id}"),
+                &json!({"associated_tools": tools, "associated_resources": resources,
+                    "associated_prompts": prompts}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "associate with {server_id}: {}",
+            r.text()
+        );
+    }
+
+    /// POST a JSON body (any shape) to `path`, with `token` when given.
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> TestResponse {
+        let mut r = self
+            .req("POST", path)
+            .header("accept", "application/json, text/event-stream")
+            .json(body);
+        if let Some(t) = token {
+            r = r.bearer(t);
+        }
+        self.send(r).await
+    }
+
+    /// The tool names `tools/list` returns on `path` (`/rpc`, `/mcp`, `/servers/S/mcp`).
+    pub async fn tool_names(&self, path: &str, token: &str, params: Value) -> Vec<String> {
+        let r = self.rpc(path, token, "tools/list", params).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "tools/list on {path}: {}",
+            r.text()
+        );
+        let mut names: Vec<String> = r.json()["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("tools/list on {path} has no tools: {}", r.text()))
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The claims of a token signed with the gateway's key (signature checked, nothing else).
+    pub fn claims_of(&self, token: &str) -> Value {
+        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<Value>(
+            token,
+            &DecodingKey::from_secret(&self.state.jwt.secret),
+            &validation,
+        )
+        .expect("a token signed with the gateway's key")
+        .claims
     }
 
     /// Create a user (not an administrator unless `admin`).
@@ -278,6 +442,17 @@ impl TestGateway {
         bootstrap::token_for(&self.state, email, admin, teams, scopes, Some(3600))
     }
 
+    /// A token for a non-administrator `email` with these `teams` (`None`: `"teams": null`) and
+    /// `scopes`.
+    pub fn user_token(
+        &self,
+        email: &str,
+        teams: Option<Vec<String>>,
+        scopes: Option<Value>,
+    ) -> String {
+        self.token(email, false, teams, scopes)
+    }
+
     /// An admin-bypass token restricted to `server_id` (the checklist's "scoped(S)").
     pub fn scoped(&self, server_id: &str) -> String {
         let email = self.state.settings.platform_admin_email.clone();
@@ -299,6 +474,36 @@ impl TestGateway {
     pub fn sign(&self, claims: &Value) -> String {
         crate::auth::jwt::sign(claims, &self.state.jwt.secret)
     }
+}
+
+/// Unpadded base64url, for hand-made tokens (`alg: none`, relabelled headers).
+pub fn base64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// In builds with the `defects` feature, `MCPGW_TEST_INJECT_DEFECT=name[,name]` switches defects
+/// on in every `TestGateway`, so a test run can prove that the tests catch them (each defect
+/// must make some test fail). Without the feature the variable is ignored.
+fn with_test_defects(mut settings: Settings) -> Settings {
+    if cfg!(feature = "defects")
+        && let Ok(names) = std::env::var("MCPGW_TEST_INJECT_DEFECT")
+    {
+        settings
+            .inject_defect
+            .extend(names.split(',').map(str::to_owned));
+    }
+    settings
 }
 
 /// Merge `extra`'s keys into `base` (both objects).
