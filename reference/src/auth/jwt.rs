@@ -86,6 +86,13 @@ pub fn verify(token: &str, cfg: &JwtConfig, now: i64) -> Result<Claims, TokenErr
             }
         }
     }
+    // PyJWT refuses a non-numeric `iat` and one in the future (ImmatureSignatureError).
+    if let Some(iat) = &claims.iat {
+        let iat = numeric(iat).ok_or(TokenError::Invalid)?;
+        if iat > now_f {
+            return Err(TokenError::Invalid);
+        }
+    }
     if let Some(nbf) = &claims.nbf {
         let nbf = numeric(nbf).ok_or(TokenError::Invalid)?;
         if nbf > now_f {
@@ -266,6 +273,18 @@ mod tests {
             m.insert("env".into(), json!("development"));
         });
         assert!(verify(&same, &cfg(), NOW).is_ok());
+    }
+
+    #[test]
+    fn iat_must_be_a_past_number() {
+        let future = with(|m| {
+            m.insert("iat".into(), json!(NOW + 60));
+        });
+        assert_eq!(verify(&future, &cfg(), NOW), Err(TokenError::Invalid));
+        let text = with(|m| {
+            m.insert("iat".into(), json!("yesterday"));
+        });
+        assert_eq!(verify(&text, &cfg(), NOW), Err(TokenError::Invalid));
     }
 
     #[test]
