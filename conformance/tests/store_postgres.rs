@@ -72,4 +72,10 @@ async fn postgres_tables_keep_the_table_contract_and_survive_a_restart() {
     assert!(again.teams.delete("2").await.unwrap());
     assert!(!again.teams.delete("2").await.unwrap());
     assert!(store.teams.get("2").await.unwrap().is_none());
+
+    // Token usage is shared by every worker on the database.
+    store.usage.record("j", 10_000).await.unwrap();
+    again.usage.record("j", 10_000 + 3600).await.unwrap();
+    let c = store.usage.counts("j", 10_000 + 3601).await.unwrap();
+    assert_eq!((c.last_hour, c.last_day), (1, 2));
 }

@@ -1067,3 +1067,28 @@ async fn session_tokens_take_their_teams_from_the_store() {
         "after leaving the team",
     );
 }
+
+#[tokio::test]
+async fn c_scope_29_usage_limit_gives_429_after_the_limit() {
+    let gw = TestGateway::new().await;
+    let token = gw.admin_with_scopes(json!({"usage_limits": {"requests_per_hour": 1}}));
+    let first = gw.rpc("/rpc", &token, "ping", json!({})).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let second = gw.rpc("/rpc", &token, "ping", json!({})).await;
+    assert_eq!(second.status, 429);
+    assert_eq!(
+        second.json(),
+        json!({"detail": "Hourly request limit exceeded"})
+    );
+}
+
+#[tokio::test]
+async fn c_scope_30_non_positive_usage_limits_are_ignored() {
+    let gw = TestGateway::new().await;
+    for limit in [0, -1] {
+        let token = gw.admin_with_scopes(json!({"usage_limits": {"requests_per_hour": limit}}));
+        for _ in 0..3 {
+            assert_eq!(gw.rpc("/rpc", &token, "ping", json!({})).await.status, 200);
+        }
+    }
+}

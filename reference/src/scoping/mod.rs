@@ -25,6 +25,7 @@ use crate::paths::{self, RestrictionTarget};
 use crate::pipeline::RequestContext;
 use crate::state::AppState;
 use crate::store::Kind;
+use crate::store::usage::{UsageCounts, has_limits, usage_decision};
 use ownership::Ownership;
 
 /// The item a path names, for the ownership check: `/{kind}/{key}[/...]`.
@@ -80,6 +81,8 @@ pub struct ScopeInput<'a> {
     pub restriction_target: RestrictionTarget<'a>,
     /// The canonical id of the server the path names, when it resolved.
     pub resolved_server: Option<&'a str>,
+    /// Requests this token made before this one (only counted when it has usage limits).
+    pub usage: UsageCounts,
 }
 
 /// Decide a request. `Ok(())` lets it through to routing.
@@ -124,6 +127,8 @@ pub fn decide(input: &ScopeInput<'_>) -> Result<(), ApiError> {
     ) {
         return Err(ApiError::access_denied());
     }
+    usage_decision(caller.scopes.usage_limits.as_ref(), input.usage)
+        .map_err(|detail| ApiError::TooManyRequests(detail.to_owned()))?;
     Ok(())
 }
 
@@ -237,18 +242,43 @@ pub async fn check_request(
         resolved = None;
     }
 
+    // Usage is counted only for tokens that carry limits, so everyone else pays nothing.
+    let counted_jti = caller
+        .jti
+        .as_deref()
+        .filter(|_| has_limits(caller.scopes.usage_limits.as_ref()));
+    let now = state.now();
+    let usage = match counted_jti {
+        Some(jti) => state
+            .store
+            .usage
+            .counts(jti, now.as_second())
+            .await
+            .map_err(unavailable)?,
+        None => UsageCounts::default(),
+    };
     let input = ScopeInput {
         caller,
         method,
         path,
         client_ip: ctx.client_ip,
-        now: state.now(),
+        now,
         still_member: still_member(state, caller).await?,
         ownership,
         restriction_target: target,
         resolved_server: resolved.as_deref(),
+        usage,
     };
-    decide(&input)
+    decide(&input)?;
+    if let Some(jti) = counted_jti {
+        state
+            .store
+            .usage
+            .record(jti, now.as_second())
+            .await
+            .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 /// Middleware: token scoping for authenticated requests outside the skip paths.
@@ -328,6 +358,7 @@ mod tests {
             ownership: None,
             restriction_target: paths::restriction_target(path),
             resolved_server: None,
+            usage: UsageCounts::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod memory;
 pub mod model;
 pub mod postgres;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ pub struct Store {
     pub prompts: Arc<dyn Table<Prompt>>,
     pub tokens: Arc<dyn Table<ApiToken>>,
     pub revocations: Arc<dyn Table<Revocation>>,
+    pub usage: Arc<dyn usage::UsageLog>,
 }
 
 impl std::fmt::Debug for Store {
@@ -71,6 +73,7 @@ impl Store {
             prompts: Arc::new(MemoryTable::<Prompt>::default()),
             tokens: Arc::new(MemoryTable::<ApiToken>::default()),
             revocations: Arc::new(MemoryTable::<Revocation>::default()),
+            usage: Arc::new(usage::MemoryUsageLog::default()),
         }
     }
 

@@ -59,7 +59,8 @@ pub async fn connect(url: &str) -> StoreResult<Store> {
         resources: Arc::new(PgTable::<Resource>::new(pool.clone())),
         prompts: Arc::new(PgTable::<Prompt>::new(pool.clone())),
         tokens: Arc::new(PgTable::<ApiToken>::new(pool.clone())),
-        revocations: Arc::new(PgTable::<Revocation>::new(pool)),
+        revocations: Arc::new(PgTable::<Revocation>::new(pool.clone())),
+        usage: Arc::new(PgUsageLog { pool }),
     })
 }
 
@@ -86,6 +87,12 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
         .await
         .map_err(unavailable)?;
     }
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS mcpgw_token_usage (jti TEXT NOT NULL, at BIGINT NOT NULL);
+         CREATE INDEX IF NOT EXISTS mcpgw_token_usage_jti_at ON mcpgw_token_usage (jti, at)",
+    )
+    .await
+    .map_err(unavailable)?;
     let current: Option<i32> = tx
         .query_opt("SELECT max(version) FROM mcpgw_schema", &[])
         .await
@@ -209,5 +216,43 @@ impl<T: Entity> Table<T> for PgTable<T> {
             .await
             .map_err(unavailable)?;
         Ok(n > 0)
+    }
+}
+
+/// Token usage counted in Postgres, shared by every worker.
+pub struct PgUsageLog {
+    pool: Pool,
+}
+
+#[async_trait]
+impl super::usage::UsageLog for PgUsageLog {
+    async fn counts(&self, jti: &str, now: i64) -> StoreResult<super::usage::UsageCounts> {
+        let client = self.pool.get().await.map_err(unavailable)?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE at > $2 - 3600), count(*) FROM mcpgw_token_usage
+                 WHERE jti = $1 AND at > $2 - 86400 AND at <= $2",
+                &[&jti, &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        let hour: i64 = row.get(0);
+        let day: i64 = row.get(1);
+        Ok(super::usage::UsageCounts {
+            last_hour: hour as u64,
+            last_day: day as u64,
+        })
+    }
+
+    async fn record(&self, jti: &str, now: i64) -> StoreResult<()> {
+        let client = self.pool.get().await.map_err(unavailable)?;
+        client
+            .execute(
+                "INSERT INTO mcpgw_token_usage (jti, at) VALUES ($1, $2)",
+                &[&jti, &now],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
