@@ -230,8 +230,8 @@ impl super::usage::UsageLog for PgUsageLog {
         let client = self.pool.get().await.map_err(unavailable)?;
         let row = client
             .query_one(
-                "SELECT count(*) FILTER (WHERE at > $2 - 3600), count(*) FROM mcpgw_token_usage
-                 WHERE jti = $1 AND at > $2 - 86400 AND at <= $2",
+                "SELECT count(*) FILTER (WHERE at > $2::BIGINT - 3600), count(*) FROM mcpgw_token_usage
+                 WHERE jti = $1 AND at > $2::BIGINT - 86400 AND at <= $2::BIGINT",
                 &[&jti, &now],
             )
             .await
