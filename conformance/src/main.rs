@@ -1,1 +1,2 @@
+//! `mcpgw-conformance`: run conformance scenarios against a gateway.
 fn main() {}

@@ -1,0 +1,2 @@
+//! One libtest trial per scenario (filled in with the runner).
+fn main() {}
