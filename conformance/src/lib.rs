@@ -1,8 +1,22 @@
 //! `mcpgw-conformance`: the conformance harness for MCP gateways.
 //!
-//! Scenarios (YAML, [`scenario`]) are run against a [`target`] (the in-process reference or any
-//! URL with a profile); each step is one check with a verdict ([`verdict`]); results go to the
-//! terminal and to reports ([`report`]), and are compared with a [`baseline`] of known failures.
+//! Scenarios (YAML, [`scenario`]) are run ([`runner`]) against a [`target`] (the in-process
+//! reference or any URL with a profile). Fixtures are made through the target's admin API
+//! ([`provision`]), with upstream MCP servers the harness runs itself ([`upstream`]). Requests go
+//! out byte for byte ([`client`]). Each step is one check with a [`verdict`]; results go to the
+//! terminal and to reports ([`report`]) and are compared with a [`baseline`] of known failures.
 // The fuzzing oracle lives in `oracle/` (owned by the fuzzing work): add `pub mod oracle;` here.
 
+pub mod baseline;
+pub mod cli;
+pub mod client;
+pub mod defects;
+pub mod provision;
+pub mod report;
+pub mod runner;
 pub mod scenario;
+pub mod snapshot;
+pub mod target;
+pub mod tokens;
+pub mod upstream;
+pub mod verdict;
