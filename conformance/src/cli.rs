@@ -182,7 +182,8 @@ pub fn default_dir(given: Option<&Path>, name: &str) -> PathBuf {
     if local.is_dir() {
         return std::fs::canonicalize(&local).unwrap_or(local);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
+    std::fs::canonicalize(&repo).unwrap_or(repo)
 }
 
 /// Load and select scenarios.

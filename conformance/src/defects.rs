@@ -5,16 +5,25 @@ use mcpgw_reference::defects::Defect;
 use serde::Serialize;
 
 use crate::runner::{self, RunOptions};
-use crate::scenario::Loaded;
+use crate::scenario::{Capability, Loaded};
 use crate::target::{Target, TargetConfig, TargetSpec};
 use crate::verdict::Verdict;
 
-/// Defects the in-process reference cannot exhibit, and why. The one place to update when a
-/// target that can exhibit them (a cluster) lands.
-pub const NOT_EXHIBITABLE: &[(Defect, &str)] = &[(
-    Defect::ForwardedNoServerId,
-    "needs cluster target (forwarding between workers)",
-)];
+/// Defects that only show on a target with a capability. When the in-process reference lacks
+/// it (a cluster; stateful sessions until the transport work lands) the defect is reported as
+/// not run instead of undetected. The one place to update when such a target lands.
+pub const NEEDS_CAPABILITY: &[(Defect, Capability)] = &[
+    (Defect::ForwardedNoServerId, Capability::Cluster),
+    (Defect::DeleteKeepsSession, Capability::Stateful),
+];
+
+/// Whether the in-process reference (as configured) has a capability. A single process is
+/// never a cluster.
+fn has_capability(cfg: &TargetConfig, c: Capability) -> bool {
+    c != Capability::Cluster
+        && (cfg.profile.capabilities.contains(&c) || cfg.with.contains(&c))
+        && !cfg.without.contains(&c)
+}
 
 /// What one defect run found.
 #[derive(Debug, Clone, Serialize)]
@@ -51,10 +60,10 @@ pub async fn run_matrix(
             defect: defect.name().to_owned(),
             origin: defect.origin().to_owned(),
             caught_by: Vec::new(),
-            skipped: NOT_EXHIBITABLE
+            skipped: NEEDS_CAPABILITY
                 .iter()
-                .find(|(d, _)| *d == defect)
-                .map(|(_, why)| (*why).to_owned()),
+                .find(|(d, c)| *d == defect && !has_capability(base, *c))
+                .map(|(_, c)| format!("needs a {} target", c.name())),
             untestable: Vec::new(),
         };
         if row.skipped.is_none() {

@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod cli;
 pub mod client;
 pub mod defects;
+pub mod libtest;
 pub mod provision;
 pub mod report;
 pub mod runner;

@@ -58,9 +58,46 @@ pub enum Op {
     Excludes(Box<Matcher>),
 }
 
-/// A compiled regular expression that remembers its source.
+/// A regular expression and its source (which may hold `${...}` references until run time).
 #[derive(Debug, Clone)]
-pub struct PatternRegex(pub Regex);
+pub struct PatternRegex {
+    pub source: String,
+    pub regex: Regex,
+}
+
+impl PatternRegex {
+    /// Compile `src`. `${...}` references are checked with a stand-in value, since the real one
+    /// is only known at run time (it is inserted as is, not escaped).
+    pub fn new(src: &str) -> Result<PatternRegex, String> {
+        let probe = crate::scenario::subst::parse(src)
+            .map(|pieces| {
+                pieces
+                    .into_iter()
+                    .map(|p| match p {
+                        crate::scenario::subst::Piece::Text(t) => t,
+                        crate::scenario::subst::Piece::Var { .. } => "x".to_owned(),
+                    })
+                    .collect::<String>()
+            })
+            .unwrap_or_else(|_| src.to_owned());
+        Regex::new(&probe).map_err(|e| {
+            format!(
+                "`$matches` is not a valid regex: {}",
+                e.to_string().replace('\n', " ")
+            )
+        })?;
+        Ok(PatternRegex::compiled(src))
+    }
+
+    /// `src` compiled; a pattern that does not compile matches nothing (and says so in messages).
+    fn compiled(src: &str) -> PatternRegex {
+        PatternRegex {
+            source: src.to_owned(),
+            regex: Regex::new(src)
+                .unwrap_or_else(|_| Regex::new(r"[^\s\S]").expect("static regex")),
+        }
+    }
+}
 
 /// The operators, as written in scenarios.
 pub const OPERATORS: &[&str] = &[
@@ -353,8 +390,8 @@ impl Op {
                 _ => fail(format!("expected a string starting with {p:?}")),
             },
             Op::Matches(re) => match a {
-                Value::String(s) if re.0.is_match(s) => Ok(()),
-                _ => fail(format!("expected a string matching /{}/", re.0.as_str())),
+                Value::String(s) if re.regex.is_match(s) => Ok(()),
+                _ => fail(format!("expected a string matching /{}/", re.source)),
             },
             Op::Len(m) => {
                 let len = match a {
@@ -419,7 +456,7 @@ impl Op {
             ),
             Op::Contains(v) => Op::Contains(map_value(v, f)?),
             Op::StartsWith(p) => Op::StartsWith(s(p, f)?),
-            Op::Matches(re) => Op::Matches(re.clone()),
+            Op::Matches(re) => Op::Matches(PatternRegex::compiled(&s(&re.source, f)?)),
             Op::Len(m) => Op::Len(Box::new(m.map_strings(f)?)),
             Op::Absent(b) => Op::Absent(*b),
             Op::Present(b) => Op::Present(*b),
@@ -441,7 +478,7 @@ impl Op {
             Op::Eq(v) | Op::Ne(v) | Op::Contains(v) => v.clone(),
             Op::In(vs) => Value::Array(vs.clone()),
             Op::StartsWith(s) => Value::String(s.clone()),
-            Op::Matches(re) => Value::String(re.0.as_str().to_owned()),
+            Op::Matches(re) => Value::String(re.source.clone()),
             Op::Len(m) | Op::Not(m) | Op::Includes(m) | Op::Excludes(m) => m.to_value(),
             Op::Absent(b) | Op::Present(b) => Value::Bool(*b),
             Op::Gte(n) | Op::Lte(n) => serde_json::Number::from_f64(*n)
@@ -578,9 +615,7 @@ fn read_op<'de, A: MapAccess<'de>>(op: &str, key: &str, map: &mut A) -> Result<O
         "starts_with" => Op::StartsWith(map.next_value()?),
         "matches" => {
             let src: String = map.next_value()?;
-            let re = Regex::new(&src)
-                .map_err(|e| de::Error::custom(format!("`$matches` is not a valid regex: {e}")))?;
-            Op::Matches(PatternRegex(re))
+            Op::Matches(PatternRegex::new(&src).map_err(de::Error::custom)?)
         }
         "len" => Op::Len(Box::new(map.next_value()?)),
         "absent" => Op::Absent(map.next_value()?),
