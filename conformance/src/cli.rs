@@ -164,6 +164,12 @@ fn parse_capability(s: &str) -> Result<Capability, String> {
     })
 }
 
+/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
 /// A usage or configuration error: exit code 2.
 struct Usage(String);
 
@@ -287,7 +293,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }),
         Command::Schema => {
-            print!("{}", scenario::json_schema());
+            out(&scenario::json_schema());
             Ok(ExitCode::SUCCESS)
         }
     };
@@ -350,7 +356,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
         baseline_summary,
         started.elapsed().as_millis() as u64,
     );
-    print!("{}", terminal::render(&report, args.transcripts));
+    out(&terminal::render(&report, args.transcripts));
     if let Some(dir) = &args.report_dir {
         report.write_all(dir)?;
         println!("reports written to {}", dir.display());
@@ -376,7 +382,7 @@ async fn run_defects(args: DefectsArgs) -> Result<ExitCode, Usage> {
         eprintln!("defect {name}: running {} scenario(s)", scenarios.len());
     })
     .await?;
-    print!("{}", defects::render(&rows));
+    out(&defects::render(&rows));
     println!("in {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
