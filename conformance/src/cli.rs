@@ -20,7 +20,14 @@ use crate::target::{PROFILES, Profile, Target, TargetConfig, TargetSpec};
 /// Conformance harness for MCP gateways: runs YAML scenarios against a gateway (by default the
 /// in-process reference) and gates CI on the result.
 #[derive(Debug, Parser)]
-#[command(name = "mcpgw-conformance", version)]
+#[command(
+    name = "mcpgw-conformance",
+    version,
+    after_help = "Exit codes: 0 nothing unexpected, 1 failures (FAIL or UNTESTABLE not in the baseline, \
+                  or a baseline entry that now passes), 2 usage or configuration error \
+                  (malformed scenario, unreachable target, refused credentials).\n\
+                  Scenario format: scenarios/README.md."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -74,7 +81,8 @@ pub struct TargetArgs {
     #[arg(long, env = "MCPGW_TARGET_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// What kind of gateway the target is: reference | contextforge.
-    #[arg(long, env = "MCPGW_TARGET_PROFILE", default_value = "reference")]
+    #[arg(long, env = "MCPGW_TARGET_PROFILE", default_value = "reference",
+          value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
     pub profile: String,
     /// Add a capability to the profile's (repeatable), e.g. `--with stateful`.
     #[arg(long = "with", value_name = "CAPABILITY", value_parser = parse_capability)]
