@@ -330,4 +330,60 @@ mod tests {
         assert_eq!(r.header("X-A").as_deref(), Some("1, 2"));
         assert_eq!(&r.body[..], b"{}");
     }
+
+    /// Accept one connection, return the request head it received, answer 400.
+    async fn capture_one() -> (String, tokio::task::JoinHandle<Vec<u8>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let handle = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            s.write_all(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\nconnection: close\r\n\r\nno",
+            )
+            .await
+            .unwrap();
+            buf
+        });
+        (addr, handle)
+    }
+
+    async fn first_line_sent(target: &str) -> (String, Transport, u16) {
+        let (addr, handle) = capture_one().await;
+        let req = WireRequest {
+            method: "GET".into(),
+            target: target.into(),
+            headers: vec![("host".into(), addr.clone())],
+            body: Bytes::new(),
+        };
+        let ex = send(&addr, req, Duration::from_secs(5)).await;
+        let head = handle.await.unwrap();
+        let line = head.split(|b| *b == b'\r').next().unwrap().to_vec();
+        (
+            String::from_utf8(line).unwrap(),
+            ex.transport,
+            ex.response.map_or(0, |r| r.status),
+        )
+    }
+
+    #[tokio::test]
+    async fn targets_reach_the_wire_byte_for_byte() {
+        let (line, t, status) = first_line_sent("/servers/../rpc?x=%2e%2E").await;
+        assert_eq!(line, "GET /servers/../rpc?x=%2e%2E HTTP/1.1");
+        assert_eq!((t, status), (Transport::Hyper, 400));
+        let (line, t, status) = first_line_sent("/servers/hello world/mcp").await;
+        assert_eq!(line, "GET /servers/hello world/mcp HTTP/1.1");
+        assert_eq!((t, status), (Transport::Raw, 400));
+        let (line, t, _) = first_line_sent("/a\u{1}b").await;
+        assert_eq!(line, "GET /a\u{1}b HTTP/1.1");
+        assert_eq!(t, Transport::Raw);
+    }
 }

@@ -733,7 +733,17 @@ pub async fn cleanup(target: &Target, p: &mut Provisioned) -> Vec<String> {
             .call(&format!("delete {path}"), &method, &path, None)
             .await
         {
-            errors.push(e.to_string());
+            // A step may have deleted it already (e.g. revoked a token): 404, or ContextForge's
+            // 409 for a second token revocation, means it is gone.
+            let status = e
+                .exchange
+                .as_ref()
+                .and_then(|x| x.response.as_ref())
+                .map(|r| r.status);
+            let gone = status == Some(404) || (status == Some(409) && path.starts_with("/tokens/"));
+            if !gone {
+                errors.push(e.to_string());
+            }
         }
     }
     errors

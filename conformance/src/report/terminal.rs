@@ -62,6 +62,16 @@ pub fn render(report: &Report, transcripts: bool) -> String {
             }
         }
     }
+    for sc in report
+        .scenarios
+        .iter()
+        .filter(|s| !s.cleanup_errors.is_empty())
+    {
+        let _ = writeln!(out, "\ncleanup of {} left fixtures behind:", sc.id);
+        for e in &sc.cleanup_errors {
+            let _ = writeln!(out, "    - {e}");
+        }
+    }
     let s = &report.summary;
     let _ = writeln!(
         out,
