@@ -291,7 +291,11 @@ async fn run_step(
                         p.saved.insert(name.clone(), v);
                     }
                     None => messages.push(format!(
-                        "cannot save `{name}`: {from:?} is not in the response"
+                        "cannot save `{name}`: the response has no {}",
+                        match from {
+                            SaveFrom::Header(h) => format!("header `{h}`"),
+                            SaveFrom::Pointer(p) => format!("JSON value at `{p}`"),
+                        }
                     )),
                 }
             }

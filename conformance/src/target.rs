@@ -173,6 +173,14 @@ impl Target {
         let (bases, admin_token, jwt, embedded, kind, defects, replay_args) = match &cfg.spec {
             TargetSpec::Reference { defects } => {
                 let mut settings = mcpgw_reference::Settings::default_for_tests();
+                // The embedded reference runs in the modes the capabilities claim, so switching
+                // `stateful` / `sse-response` on (in the profile or with --with) tests them.
+                let wanted = |c: Capability| {
+                    (cfg.profile.capabilities.contains(&c) || cfg.with.contains(&c))
+                        && !cfg.without.contains(&c)
+                };
+                settings.use_stateful_sessions = wanted(Capability::Stateful);
+                settings.json_response_enabled = !wanted(Capability::SseResponse);
                 settings.jwt_secret_key = None;
                 settings.platform_admin_email = cfg.admin_email.clone();
                 settings.inject_defect = defects.clone();
