@@ -21,9 +21,41 @@ pub struct WireRequest {
     pub method: String,
     /// The request target (path and query), sent byte for byte.
     pub target: String,
+    /// Credentials are shortened when serialised (reports must not carry usable tokens).
+    #[serde(serialize_with = "ser_request_headers")]
     pub headers: Vec<(String, String)>,
     #[serde(serialize_with = "ser_body")]
     pub body: Bytes,
+}
+
+/// A header value fit for a report: `authorization`/`cookie` values are cut after 12
+/// characters of the credential, enough to tell tokens apart and useless to replay.
+pub fn shown_header_value(name: &str, value: &str) -> String {
+    if !(name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie")) {
+        return value.to_owned();
+    }
+    let (scheme, cred) = value.split_once(' ').unwrap_or(("", value));
+    if cred.len() <= 12 {
+        return value.to_owned();
+    }
+    let cut: String = cred.chars().take(12).collect();
+    if scheme.is_empty() {
+        format!("{cut}…(redacted)")
+    } else {
+        format!("{scheme} {cut}…(redacted)")
+    }
+}
+
+fn ser_request_headers<S: serde::Serializer>(
+    headers: &[(String, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(headers.len()))?;
+    for (k, v) in headers {
+        seq.serialize_element(&(k, shown_header_value(k, v)))?;
+    }
+    seq.end()
 }
 
 /// A complete response.

@@ -134,12 +134,7 @@ pub fn transcript_text(ex: &Exchange) -> String {
         ex.transport
     );
     for (k, v) in &r.headers {
-        let v = if k.eq_ignore_ascii_case("authorization") {
-            redact_bearer(v)
-        } else {
-            v.clone()
-        };
-        let _ = writeln!(out, "> {k}: {v}");
+        let _ = writeln!(out, "> {k}: {}", crate::client::shown_header_value(k, v));
     }
     if !r.body.is_empty() {
         let _ = writeln!(out, ">\n{}", clip(&String::from_utf8_lossy(&r.body)));
@@ -160,14 +155,6 @@ pub fn transcript_text(ex: &Exchange) -> String {
         (None, None) => {}
     }
     out
-}
-
-/// `Bearer eyJhbGc...` -> `Bearer eyJhbGc…(redacted)`: enough to tell tokens apart.
-fn redact_bearer(v: &str) -> String {
-    match v.split_once(' ') {
-        Some((scheme, tok)) if tok.len() > 12 => format!("{scheme} {}…(redacted)", &tok[..12]),
-        _ => v.to_owned(),
-    }
 }
 
 /// The transcript behind a non-passing row of [`non_passing`].

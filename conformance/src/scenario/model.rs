@@ -428,7 +428,8 @@ impl TokenFixture {
             || !self.without.is_empty()
             || self.signing_key.is_some()
             || self.algorithm.is_some()
-            || self.teams.as_ref().is_some_and(|t| t.len() > 1)
+            // `POST /tokens` takes one team_id; without one ContextForge picks the personal team.
+            || self.teams.as_ref().is_some_and(|t| t.len() != 1)
     }
 }
 
