@@ -1,2 +1,25 @@
-//! harness
+//! `mcpgw-conformance`: the conformance harness for MCP gateways.
+//!
+//! Scenarios (YAML, [`scenario`]) are run ([`runner`]) against a [`target`] (the in-process
+//! reference or any URL with a profile). Fixtures are made through the target's admin API
+//! ([`provision`]), with upstream MCP servers the harness runs itself ([`upstream`]). Requests go
+//! out byte for byte ([`client`]). Each step is one check with a [`verdict`]; results go to the
+//! terminal and to reports ([`report`]) and are compared with a [`baseline`] of known failures.
+//! Redis and Postgres for cluster targets and tests come from [`services`].
+// The fuzzing oracle lives in `oracle/` (owned by the fuzzing work): add `pub mod oracle;` here.
+
+pub mod baseline;
+pub mod cli;
+pub mod client;
+pub mod defects;
+pub mod libtest;
+pub mod provision;
+pub mod report;
+pub mod runner;
+pub mod scenario;
 pub mod services;
+pub mod snapshot;
+pub mod target;
+pub mod tokens;
+pub mod upstream;
+pub mod verdict;

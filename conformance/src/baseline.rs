@@ -1,0 +1,245 @@
+//! Baselines: known failures of a target, so a regression gate works on a gateway that is not
+//! (yet) conformant. A new failure fails the run, and so does a listed failure that now passes
+//! (the entry is stale and must be removed, so the gate tightens as the gateway improves).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::verdict::{ScenarioResult, Verdict};
+
+/// A baseline file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    /// What the baseline is for (e.g. `contextforge 1.1.0`); informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub known_failures: Vec<KnownFailure>,
+}
+
+/// One known failure.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFailure {
+    /// A scenario id (`rpc/foo`: any failing check of it) or a check id (`rpc/foo:step`).
+    pub scenario: String,
+    pub reason: String,
+    #[serde(default)]
+    pub link: String,
+}
+
+/// Why a baseline could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("failed to read baseline {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("failed to parse baseline {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("failed to write baseline {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// How a run compares with a baseline.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Comparison {
+    /// Failing checks (or UNTESTABLE scenarios) no entry covers.
+    pub new_failures: Vec<String>,
+    /// Failing checks an entry covers.
+    pub known: Vec<String>,
+    /// Entries whose scenario ran and no longer fails.
+    pub stale: Vec<KnownFailure>,
+}
+
+impl Comparison {
+    /// Whether anything unexpected happened.
+    pub fn is_clean(&self) -> bool {
+        self.new_failures.is_empty() && self.stale.is_empty()
+    }
+}
+
+impl Baseline {
+    pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        serde_saphyr::from_str(&text).map_err(|e| BaselineError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), BaselineError> {
+        let mut text = String::from(
+            "# Known failures of a target: `mcpgw-conformance run --baseline FILE`.\n\
+             # A new failure fails the run, and so does an entry that now passes.\n\
+             # Regenerate with --bless (reasons and links of entries that stay are kept).\n",
+        );
+        text.push_str(&serde_saphyr::to_string(self).unwrap_or_default());
+        std::fs::write(path, text).map_err(|source| BaselineError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    fn covers(&self, scenario: &str, check: Option<&str>) -> bool {
+        self.known_failures
+            .iter()
+            .any(|k| k.scenario == scenario || check.is_some_and(|c| k.scenario == c))
+    }
+
+    /// Compare results with this baseline.
+    pub fn compare(&self, results: &[ScenarioResult]) -> Comparison {
+        let mut cmp = Comparison::default();
+        let mut failing: BTreeSet<String> = BTreeSet::new();
+        let mut ran: BTreeSet<&str> = BTreeSet::new();
+        for r in results {
+            if r.verdict == Verdict::NotApplicable {
+                continue;
+            }
+            ran.insert(&r.id);
+            if r.verdict == Verdict::Untestable {
+                failing.insert(r.id.clone());
+                let bucket = if self.covers(&r.id, None) {
+                    &mut cmp.known
+                } else {
+                    &mut cmp.new_failures
+                };
+                bucket.push(r.id.clone());
+            }
+            for c in r.checks.iter().filter(|c| c.verdict.is_failure()) {
+                failing.insert(r.id.clone());
+                failing.insert(c.id.clone());
+                let bucket = if self.covers(&r.id, Some(&c.id)) {
+                    &mut cmp.known
+                } else {
+                    &mut cmp.new_failures
+                };
+                bucket.push(c.id.clone());
+            }
+        }
+        for k in &self.known_failures {
+            let scenario = k.scenario.split(':').next().unwrap_or_default();
+            if ran.contains(scenario) && !failing.contains(&k.scenario) {
+                cmp.stale.push(k.clone());
+            }
+        }
+        cmp
+    }
+
+    /// The baseline that matches `results`: entries that still fail are kept (with their reason
+    /// and link), stale ones dropped, new failures added as `scenario:check` entries.
+    pub fn blessed(&self, results: &[ScenarioResult]) -> Baseline {
+        let cmp = self.compare(results);
+        let mut known_failures: Vec<KnownFailure> = self
+            .known_failures
+            .iter()
+            .filter(|k| !cmp.stale.contains(k))
+            .cloned()
+            .collect();
+        for id in &cmp.new_failures {
+            known_failures.push(KnownFailure {
+                scenario: id.clone(),
+                reason: "TODO: explain why this fails on this target".to_owned(),
+                link: String::new(),
+            });
+        }
+        known_failures.sort_by(|a, b| a.scenario.cmp(&b.scenario));
+        Baseline {
+            target: self.target.clone(),
+            known_failures,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Level;
+    use crate::verdict::CheckResult;
+
+    fn result(id: &str, checks: &[(&str, Verdict)]) -> ScenarioResult {
+        let checks: Vec<CheckResult> = checks
+            .iter()
+            .map(|(n, v)| CheckResult {
+                id: format!("{id}:{n}"),
+                name: (*n).to_owned(),
+                level: Level::Must,
+                verdict: *v,
+                messages: vec![],
+                transcript: None,
+                upstream: vec![],
+            })
+            .collect();
+        ScenarioResult {
+            id: id.to_owned(),
+            area: "a".into(),
+            title: String::new(),
+            spec: vec![],
+            level: Level::Must,
+            path: String::new(),
+            verdict: ScenarioResult::worst(&checks),
+            reason: None,
+            provisioning_transcript: None,
+            checks,
+            cleanup_errors: vec![],
+            replay: String::new(),
+            duration_ms: 0,
+        }
+    }
+
+    fn entry(s: &str) -> KnownFailure {
+        KnownFailure {
+            scenario: s.into(),
+            reason: "r".into(),
+            link: "l".into(),
+        }
+    }
+
+    #[test]
+    fn new_known_and_stale() {
+        let b = Baseline {
+            target: None,
+            known_failures: vec![entry("a/x"), entry("a/y:two"), entry("a/z")],
+        };
+        let results = vec![
+            result("a/x", &[("one", Verdict::Fail)]),
+            result("a/y", &[("one", Verdict::Fail), ("two", Verdict::Fail)]),
+            result("a/z", &[("one", Verdict::Pass)]),
+        ];
+        let c = b.compare(&results);
+        assert_eq!(c.new_failures, vec!["a/y:one"]);
+        assert_eq!(c.known, vec!["a/x:one", "a/y:two"]);
+        assert_eq!(c.stale, vec![entry("a/z")]);
+        let blessed = b.blessed(&results);
+        let ids: Vec<_> = blessed
+            .known_failures
+            .iter()
+            .map(|k| k.scenario.as_str())
+            .collect();
+        assert_eq!(ids, vec!["a/x", "a/y:one", "a/y:two"]);
+        assert_eq!(blessed.known_failures[0].reason, "r");
+        assert!(blessed.compare(&results).is_clean());
+    }
+
+    #[test]
+    fn entries_for_scenarios_that_did_not_run_are_not_stale() {
+        let b = Baseline {
+            target: None,
+            known_failures: vec![entry("a/other")],
+        };
+        assert!(
+            b.compare(&[result("a/x", &[("one", Verdict::Pass)])])
+                .is_clean()
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The `cargo test` entry: one libtest trial per scenario (libtest-mimic).
+//!
+//! The target comes from the environment, as in CI: `MCPGW_TARGET_URL` (+ `MCPGW_TARGET_TOKEN`
+//! or `MCPGW_TARGET_JWT_SECRET`, `MCPGW_TARGET_PROFILE`); unset, the in-process reference.
+//! `MCPGW_BASELINE` names a baseline file whose known failures then pass. Scenarios needing a
+//! capability the target lacks are reported as ignored. Finding no scenario is a failure, never
+//! a silently green run.
+//!
+//! Use it from a test target with `harness = false`:
+//! `fn main() { mcpgw_conformance::libtest::main(Path::new("scenarios")) }`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::baseline::Baseline;
+use crate::report::transcript_text;
+use crate::runner::{self, RunOptions};
+use crate::scenario;
+use crate::snapshot::SnapshotStore;
+use crate::target::{Profile, Target, TargetConfig, TargetSpec};
+use crate::verdict::Verdict;
+
+/// The target described by `MCPGW_TARGET_*`.
+pub fn config_from_env() -> Result<TargetConfig, String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut cfg = TargetConfig::reference();
+    if let Some(p) = var("MCPGW_TARGET_PROFILE") {
+        cfg.profile =
+            Profile::named(&p).ok_or_else(|| format!("unknown MCPGW_TARGET_PROFILE {p:?}"))?;
+    }
+    if let Some(url) = var("MCPGW_TARGET_URL") {
+        cfg.spec = TargetSpec::Url {
+            urls: url.split(',').map(str::to_owned).collect(),
+            token: var("MCPGW_TARGET_TOKEN"),
+            jwt_secret: var("MCPGW_TARGET_JWT_SECRET"),
+        };
+    }
+    if let Some(email) = var("PLATFORM_ADMIN_EMAIL") {
+        cfg.admin_email = email;
+    }
+    Ok(cfg)
+}
+
+/// Run every scenario under `dir` as a libtest trial, then exit.
+pub fn main(dir: &Path) -> ! {
+    let args = Arguments::from_args();
+    let loaded = scenario::load_dir(dir).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !loaded.is_empty(),
+        "no scenario found under {}: refusing to report a green run",
+        dir.display()
+    );
+    crate::snapshot::quiet_snapshot_panics();
+    let rt = Arc::new(tokio::runtime::Runtime::new().expect("a tokio runtime"));
+    let cfg = config_from_env().unwrap_or_else(|e| panic!("{e}"));
+    let target = Arc::new(
+        rt.block_on(Target::start(&cfg))
+            .unwrap_or_else(|e| panic!("failed to start the target: {e}")),
+    );
+    let baseline = std::env::var_os("MCPGW_BASELINE")
+        .map(|p| Arc::new(Baseline::load(Path::new(&p)).unwrap_or_else(|e| panic!("{e}"))));
+    let opts = Arc::new(RunOptions {
+        snapshots: Some(SnapshotStore {
+            dir: crate::cli::default_dir(None, "snapshots"),
+            profile: cfg.profile.name.clone(),
+        }),
+        ..RunOptions::default()
+    });
+    let trials = loaded
+        .into_iter()
+        .map(|l| {
+            let id = l.scenario.id.clone();
+            let area = id.split('/').next().unwrap_or_default().to_owned();
+            let missing = runner::needed_capabilities(&l.scenario)
+                .into_iter()
+                .any(|c| !target.has(c));
+            let (rt, target, opts, baseline) =
+                (rt.clone(), target.clone(), opts.clone(), baseline.clone());
+            Trial::test(id, move || {
+                let r = rt.block_on(runner::run_scenario(&target, &l, &opts));
+                if let Some(b) = &baseline
+                    && b.compare(std::slice::from_ref(&r)).is_clean()
+                {
+                    return Ok(());
+                }
+                match r.verdict {
+                    Verdict::Pass | Verdict::Warn | Verdict::NotApplicable => Ok(()),
+                    Verdict::Untestable => Err(Failed::from(format!(
+                        "UNTESTABLE: {}\nreplay: {}",
+                        r.reason.unwrap_or_default(),
+                        r.replay
+                    ))),
+                    Verdict::Fail => {
+                        let mut msg = String::new();
+                        for c in r.checks.iter().filter(|c| c.verdict == Verdict::Fail) {
+                            msg.push_str(&format!("FAIL {}\n", c.id));
+                            for m in &c.messages {
+                                msg.push_str(&format!("  - {m}\n"));
+                            }
+                            if let Some(ex) = &c.transcript {
+                                msg.push_str(&transcript_text(ex));
+                            }
+                        }
+                        msg.push_str(&format!("replay: {}", r.replay));
+                        Err(Failed::from(msg))
+                    }
+                }
+            })
+            .with_kind(area)
+            .with_ignored_flag(missing)
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit()
+}

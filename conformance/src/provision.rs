@@ -1,0 +1,750 @@
+//! Fixtures: created through the target's admin API before a scenario's steps and deleted
+//! afterwards (also when a step or the provisioning itself fails).
+//!
+//! The admin API is ContextForge's (see `docs/research/contextforge-api.md`), which the reference
+//! speaks too: wrapped bodies for servers/tools/resources/prompts, `POST /gateways` unwrapped,
+//! `POST /teams/` with its trailing slash, `POST /tokens` with `expires_in_days`. Names are read
+//! back from responses, never assumed (gateway tools become `<gateway slug>-<tool slug>`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::client::{self, Exchange, WireRequest};
+use crate::scenario::subst::{self, Lookup};
+use crate::scenario::{Fixtures, TokenFixture, TokenSource, Visibility};
+use crate::target::Target;
+use crate::tokens::{self, TokenInputs};
+use crate::upstream::{McpUpstream, Received, RestEcho};
+
+/// Why a fixture could not be made.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("failed to {what}: {detail}")]
+pub struct ProvisionError {
+    /// e.g. `create server S`
+    pub what: String,
+    pub detail: String,
+    /// The admin request that failed, when there was one.
+    pub exchange: Option<Box<Exchange>>,
+}
+
+fn perr(what: impl Into<String>, detail: impl Into<String>) -> ProvisionError {
+    ProvisionError {
+        what: what.into(),
+        detail: detail.into(),
+        exchange: None,
+    }
+}
+
+/// An entity created on the target.
+#[derive(Debug, Clone, Default)]
+pub struct Entity {
+    pub id: String,
+    pub name: String,
+    /// Resources only.
+    pub uri: String,
+}
+
+/// A token made for a scenario.
+#[derive(Debug, Clone)]
+pub struct MadeToken {
+    pub jwt: String,
+    /// The API token id, when made with `POST /tokens`.
+    pub id: Option<String>,
+}
+
+/// A harness-run upstream and its gateway registration.
+#[derive(Debug)]
+pub struct MadeUpstream {
+    pub server: McpUpstream,
+    pub gateway_id: String,
+    pub url: String,
+}
+
+/// What one scenario run provisioned.
+#[derive(Debug, Default)]
+pub struct Provisioned {
+    /// Unique per scenario run; fixture names end with it.
+    pub run_id: String,
+    pub base_url: String,
+    pub host: String,
+    pub root: String,
+    pub users: BTreeMap<String, String>,
+    pub teams: BTreeMap<String, Entity>,
+    pub upstreams: BTreeMap<String, MadeUpstream>,
+    pub rest_echoes: BTreeMap<String, RestEcho>,
+    /// `rest key` or `upstream.tool` -> tool.
+    pub tools: BTreeMap<String, Entity>,
+    /// `resource key` or `upstream.resource name` -> resource.
+    pub resources: BTreeMap<String, Entity>,
+    /// `prompt key` or `upstream.prompt` -> prompt.
+    pub prompts: BTreeMap<String, Entity>,
+    pub servers: BTreeMap<String, Entity>,
+    pub tokens: BTreeMap<String, MadeToken>,
+    /// Values saved by steps.
+    pub saved: BTreeMap<String, String>,
+    /// Deletions to run at cleanup, in creation order (run in reverse).
+    cleanup: Vec<(String, String)>,
+}
+
+impl Lookup for Provisioned {
+    fn lookup(&self, path: &[&str]) -> Result<String, String> {
+        let missing = || format!("`{}` was not provisioned", path.join("."));
+        let entity = |e: Option<&Entity>, f: &str| -> Result<String, String> {
+            let e = e.ok_or_else(missing)?;
+            Ok(match f {
+                "id" => e.id.clone(),
+                "uri" => e.uri.clone(),
+                _ => e.name.clone(),
+            })
+        };
+        match path {
+            ["servers", k, f] => entity(self.servers.get(*k), f),
+            ["teams", k, f] => entity(self.teams.get(*k), f),
+            ["users", k, _] => self.users.get(*k).cloned().ok_or_else(missing),
+            ["tokens", k] => self
+                .tokens
+                .get(*k)
+                .map(|t| t.jwt.clone())
+                .ok_or_else(missing),
+            ["tokens", k, _] => self
+                .tokens
+                .get(*k)
+                .and_then(|t| t.id.clone())
+                .ok_or_else(|| {
+                    format!("token `{k}` has no id (only `source: api` tokens have one)")
+                }),
+            ["upstreams", k, "url"] => self
+                .upstreams
+                .get(*k)
+                .map(|u| u.url.clone())
+                .ok_or_else(missing),
+            ["upstreams", k, _] => self
+                .upstreams
+                .get(*k)
+                .map(|u| u.gateway_id.clone())
+                .ok_or_else(missing),
+            ["tools", k, f] => entity(self.tools.get(*k), f),
+            ["resources", k, f] => entity(self.resources.get(*k), f),
+            ["prompts", k, f] => entity(self.prompts.get(*k), f),
+            [kind @ ("tools" | "resources" | "prompts"), up, item, f] => {
+                let key = format!("{up}.{item}");
+                let map = match *kind {
+                    "tools" => &self.tools,
+                    "resources" => &self.resources,
+                    _ => &self.prompts,
+                };
+                entity(map.get(&key), f)
+            }
+            ["saved", name] => self.saved.get(*name).cloned().ok_or_else(|| {
+                format!("`{name}` was not saved (did the step that saves it fail?)")
+            }),
+            ["target", "base"] => Ok(self.base_url.clone()),
+            ["target", "host"] => Ok(self.host.clone()),
+            ["target", "root"] => Ok(self.root.clone()),
+            ["run", "id"] => Ok(self.run_id.clone()),
+            _ => Err(format!("unknown reference `{}`", path.join("."))),
+        }
+    }
+}
+
+impl Provisioned {
+    /// Nothing provisioned yet, for a run with this id against `base`.
+    pub fn new(run_id: String, base: &crate::target::Base) -> Provisioned {
+        Provisioned {
+            run_id,
+            base_url: base.url.clone(),
+            host: base.authority.clone(),
+            root: base.root.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Requests received by an upstream or REST echo so far.
+    pub async fn received(&self, key: &str) -> Option<Vec<Received>> {
+        if let Some(u) = self.upstreams.get(key) {
+            return Some(u.server.received().await);
+        }
+        if let Some(e) = self.rest_echoes.get(key) {
+            return Some(e.received().await);
+        }
+        None
+    }
+
+    /// Every (value, placeholder) pair worth hiding in snapshots, longest value first.
+    pub fn redactions(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut add = |v: &str, p: String| {
+            if v.len() >= 4 {
+                out.push((v.to_owned(), format!("[{p}]")));
+            }
+        };
+        for (k, e) in &self.servers {
+            add(&e.id, format!("servers.{k}.id"));
+            add(&e.name, format!("servers.{k}.name"));
+        }
+        for (k, e) in &self.teams {
+            add(&e.id, format!("teams.{k}.id"));
+            add(&e.name, format!("teams.{k}.name"));
+        }
+        for (k, e) in &self.tools {
+            add(&e.id, format!("tools.{k}.id"));
+            add(&e.name, format!("tools.{k}.name"));
+        }
+        for (k, e) in &self.resources {
+            add(&e.id, format!("resources.{k}.id"));
+            add(&e.uri, format!("resources.{k}.uri"));
+            add(&e.name, format!("resources.{k}.name"));
+        }
+        for (k, e) in &self.prompts {
+            add(&e.id, format!("prompts.{k}.id"));
+            add(&e.name, format!("prompts.{k}.name"));
+        }
+        for (k, email) in &self.users {
+            add(email, format!("users.{k}.email"));
+        }
+        for (k, u) in &self.upstreams {
+            add(&u.url, format!("upstreams.{k}.url"));
+            add(&u.gateway_id, format!("upstreams.{k}.gateway_id"));
+        }
+        for (k, t) in &self.tokens {
+            add(&t.jwt, format!("tokens.{k}"));
+        }
+        for (k, v) in &self.saved {
+            add(v, format!("saved.{k}"));
+        }
+        add(&self.base_url, "target.base".to_owned());
+        add(&self.host, "target.host".to_owned());
+        add(&self.run_id, "run.id".to_owned());
+        out.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        out
+    }
+}
+
+/// Talks to the admin API with the target's admin token.
+struct Admin<'a> {
+    target: &'a Target,
+}
+
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Admin<'_> {
+    async fn call(
+        &self,
+        what: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), ProvisionError> {
+        let base = &self.target.bases[0];
+        let mut headers = vec![
+            ("host".to_owned(), base.authority.clone()),
+            (
+                "authorization".to_owned(),
+                format!("Bearer {}", self.target.admin_token),
+            ),
+            ("accept".to_owned(), "application/json".to_owned()),
+        ];
+        let body = match body {
+            Some(b) => {
+                headers.push(("content-type".to_owned(), "application/json".to_owned()));
+                let bytes = Bytes::from(b.to_string());
+                headers.push(("content-length".to_owned(), bytes.len().to_string()));
+                bytes
+            }
+            None => Bytes::new(),
+        };
+        let req = WireRequest {
+            method: method.to_owned(),
+            target: format!("{}{path}", base.root),
+            headers,
+            body,
+        };
+        let ex = client::send(&base.authority, req, ADMIN_TIMEOUT).await;
+        let Some(resp) = &ex.response else {
+            return Err(ProvisionError {
+                what: what.to_owned(),
+                detail: ex.error.clone().unwrap_or_default(),
+                exchange: Some(Box::new(ex)),
+            });
+        };
+        let status = resp.status;
+        let value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            let detail = format!(
+                "{method} {path} -> {status}: {}",
+                resp.text().chars().take(300).collect::<String>()
+            );
+            return Err(ProvisionError {
+                what: what.to_owned(),
+                detail,
+                exchange: Some(Box::new(ex)),
+            });
+        }
+        Ok((status, value))
+    }
+
+    /// GET a list endpoint; accepts a bare array or `{"<key>": [...]}`.
+    async fn list(&self, what: &str, path: &str, key: &str) -> Result<Vec<Value>, ProvisionError> {
+        let (_, v) = self.call(what, "GET", path, None).await?;
+        Ok(match v {
+            Value::Array(a) => a,
+            Value::Object(mut o) => match o.remove(key) {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        })
+    }
+}
+
+fn str_of(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A random lowercase run id of 6 characters.
+pub fn new_run_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..6].to_owned()
+}
+
+/// Create every fixture. On error, what was created so far is in `p` and must be cleaned up.
+pub async fn provision(
+    target: &Target,
+    fixtures: &Fixtures,
+    p: &mut Provisioned,
+) -> Result<(), ProvisionError> {
+    let admin = Admin { target };
+    let run = p.run_id.clone();
+    let fixture_name = |key: &str| format!("{key}-{run}");
+    let host = target.upstream_host.clone();
+
+    for (k, u) in &fixtures.users {
+        let email = format!("{}-{run}@example.com", k.to_lowercase());
+        let what = format!("create user {k}");
+        admin
+            .call(
+                &what,
+                "POST",
+                "/auth/email/admin/users",
+                Some(json!({"email": email, "password": "Conformance-Harness-Passw0rd!", "full_name": k, "is_admin": u.admin})),
+            )
+            .await?;
+        p.cleanup
+            .push(("DELETE".into(), format!("/auth/email/admin/users/{email}")));
+        p.users.insert(k.clone(), email);
+    }
+
+    for (k, t) in &fixtures.teams {
+        let name = fixture_name(k);
+        let what = format!("create team {k}");
+        let (_, v) = admin
+            .call(
+                &what,
+                "POST",
+                "/teams/",
+                Some(json!({"name": name, "visibility": "private"})),
+            )
+            .await?;
+        let id = str_of(&v, "id");
+        p.cleanup.push(("DELETE".into(), format!("/teams/{id}")));
+        for m in &t.members {
+            let email = p.users.get(m).cloned().unwrap_or_default();
+            admin
+                .call(
+                    &format!("add {m} to team {k}"),
+                    "POST",
+                    &format!("/teams/{id}/members"),
+                    Some(json!({"email": email, "role": "member"})),
+                )
+                .await?;
+        }
+        p.teams.insert(
+            k.clone(),
+            Entity {
+                id,
+                name,
+                uri: String::new(),
+            },
+        );
+    }
+    let team_id = |team: &Option<String>, p: &Provisioned| -> Option<String> {
+        team.as_ref()
+            .and_then(|t| p.teams.get(t))
+            .map(|t| t.id.clone())
+    };
+    let ownership = |vis: Visibility, team: Option<String>| {
+        let mut o = serde_json::Map::new();
+        o.insert("visibility".into(), json!(vis.as_str()));
+        if let Some(t) = team {
+            o.insert("team_id".into(), json!(t));
+        }
+        o
+    };
+
+    for (k, u) in &fixtures.upstreams {
+        let mut spec = u.clone();
+        for r in &mut spec.resources {
+            r.uri = subst::render(&r.uri, p).map_err(|e| perr(format!("start upstream {k}"), e))?;
+        }
+        let server = McpUpstream::start(&host, spec.clone())
+            .await
+            .map_err(|e| perr(format!("start upstream {k}"), e.to_string()))?;
+        let url = server.url();
+        let mut body = json!({"name": fixture_name(&k.to_lowercase()), "url": url, "transport": "STREAMABLEHTTP"});
+        if let Some(o) = body.as_object_mut() {
+            o.extend(ownership(u.visibility, team_id(&u.team, p)));
+        }
+        let what = format!("register upstream {k} as a gateway");
+        let (_, v) = admin.call(&what, "POST", "/gateways", Some(body)).await?;
+        let gateway_id = str_of(&v, "id");
+        p.cleanup
+            .push(("DELETE".into(), format!("/gateways/{gateway_id}")));
+        p.upstreams.insert(
+            k.clone(),
+            MadeUpstream {
+                server,
+                gateway_id: gateway_id.clone(),
+                url,
+            },
+        );
+        let of_gateway =
+            |v: &Value| v.get("gatewayId").and_then(Value::as_str) == Some(gateway_id.as_str());
+        let tools = admin
+            .list(&format!("list tools of upstream {k}"), "/tools", "tools")
+            .await?;
+        for t in &spec.tools {
+            let found = tools
+                .iter()
+                .find(|v| of_gateway(v) && str_of(v, "originalName") == t.name)
+                .ok_or_else(|| {
+                    perr(
+                        format!("find tool {k}.{}", t.name),
+                        "the gateway did not discover it (GET /tools)",
+                    )
+                })?;
+            p.tools.insert(
+                format!("{k}.{}", t.name),
+                Entity {
+                    id: str_of(found, "id"),
+                    name: str_of(found, "name"),
+                    uri: String::new(),
+                },
+            );
+        }
+        if !spec.resources.is_empty() {
+            let list = admin
+                .list(
+                    &format!("list resources of upstream {k}"),
+                    "/resources",
+                    "resources",
+                )
+                .await?;
+            for r in &spec.resources {
+                let found = list
+                    .iter()
+                    .find(|v| of_gateway(v) && str_of(v, "uri") == r.uri)
+                    .ok_or_else(|| {
+                        perr(
+                            format!("find resource {k}.{}", r.name),
+                            "the gateway did not discover it (GET /resources)",
+                        )
+                    })?;
+                p.resources.insert(
+                    format!("{k}.{}", r.name),
+                    Entity {
+                        id: str_of(found, "id"),
+                        name: str_of(found, "name"),
+                        uri: r.uri.clone(),
+                    },
+                );
+            }
+        }
+        if !spec.prompts.is_empty() {
+            let list = admin
+                .list(
+                    &format!("list prompts of upstream {k}"),
+                    "/prompts",
+                    "prompts",
+                )
+                .await?;
+            for pr in &spec.prompts {
+                let found = list
+                    .iter()
+                    .find(|v| of_gateway(v) && str_of(v, "originalName") == pr.name)
+                    .ok_or_else(|| {
+                        perr(
+                            format!("find prompt {k}.{}", pr.name),
+                            "the gateway did not discover it (GET /prompts)",
+                        )
+                    })?;
+                p.prompts.insert(
+                    format!("{k}.{}", pr.name),
+                    Entity {
+                        id: str_of(found, "id"),
+                        name: str_of(found, "name"),
+                        uri: String::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    for (k, t) in &fixtures.rest_tools {
+        let echo = RestEcho::start(&host)
+            .await
+            .map_err(|e| perr(format!("start the echo for REST tool {k}"), e.to_string()))?;
+        let mut tool = json!({
+            "name": fixture_name(&k.to_lowercase()),
+            "integration_type": "REST",
+            "request_type": t.request_type,
+            "url": echo.url(),
+            "description": t.description.clone().unwrap_or_else(|| format!("conformance REST tool {k}")),
+            "input_schema": t.input_schema.clone().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+        });
+        if let Some(o) = tool.as_object_mut() {
+            o.extend(ownership(t.visibility, team_id(&t.team, p)));
+        }
+        let (_, v) = admin
+            .call(
+                &format!("create REST tool {k}"),
+                "POST",
+                "/tools",
+                Some(json!({"tool": tool})),
+            )
+            .await?;
+        let id = str_of(&v, "id");
+        p.cleanup.push(("DELETE".into(), format!("/tools/{id}")));
+        p.tools.insert(
+            k.clone(),
+            Entity {
+                id,
+                name: str_of(&v, "name"),
+                uri: String::new(),
+            },
+        );
+        p.rest_echoes.insert(k.clone(), echo);
+    }
+
+    for (k, r) in &fixtures.resources {
+        let uri = match &r.uri {
+            Some(u) => subst::render(u, p).map_err(|e| perr(format!("create resource {k}"), e))?,
+            None => format!("test://{}", fixture_name(&k.to_lowercase())),
+        };
+        let mut body = json!({"resource": {"uri": uri, "name": fixture_name(&k.to_lowercase()), "content": r.content, "mime_type": r.mime_type}});
+        if let Some(o) = body.as_object_mut() {
+            o.extend(ownership(r.visibility, team_id(&r.team, p)));
+        }
+        let (_, v) = admin
+            .call(
+                &format!("create resource {k}"),
+                "POST",
+                "/resources",
+                Some(body),
+            )
+            .await?;
+        let id = str_of(&v, "id");
+        p.cleanup
+            .push(("DELETE".into(), format!("/resources/{id}")));
+        p.resources.insert(
+            k.clone(),
+            Entity {
+                id,
+                name: str_of(&v, "name"),
+                uri,
+            },
+        );
+    }
+
+    for (k, pr) in &fixtures.prompts {
+        let mut body = json!({"prompt": {"name": fixture_name(&k.to_lowercase()), "template": pr.template, "arguments": pr.arguments}});
+        if let Some(o) = body.as_object_mut() {
+            o.extend(ownership(pr.visibility, team_id(&pr.team, p)));
+        }
+        let (_, v) = admin
+            .call(
+                &format!("create prompt {k}"),
+                "POST",
+                "/prompts",
+                Some(body),
+            )
+            .await?;
+        let id = str_of(&v, "id");
+        p.cleanup.push(("DELETE".into(), format!("/prompts/{id}")));
+        p.prompts.insert(
+            k.clone(),
+            Entity {
+                id,
+                name: str_of(&v, "name"),
+                uri: String::new(),
+            },
+        );
+    }
+
+    for (k, s) in &fixtures.servers {
+        let ids = |list: &[String], map: &BTreeMap<String, Entity>| -> Vec<String> {
+            list.iter()
+                .filter_map(|r| map.get(r))
+                .map(|e| e.id.clone())
+                .collect()
+        };
+        let mut server = json!({
+            "name": fixture_name(k),
+            "description": format!("conformance server {k}"),
+            "associated_tools": ids(&s.tools, &p.tools),
+            "associated_resources": ids(&s.resources, &p.resources),
+            "associated_prompts": ids(&s.prompts, &p.prompts),
+        });
+        if let (Some(oauth), Some(o)) = (&s.oauth, server.as_object_mut()) {
+            o.insert("oauth_enabled".into(), json!(true));
+            o.insert(
+                "oauth_config".into(),
+                serde_json::to_value(oauth).unwrap_or_default(),
+            );
+        }
+        let mut body = json!({"server": server});
+        if let Some(o) = body.as_object_mut() {
+            o.extend(ownership(s.visibility, team_id(&s.team, p)));
+        }
+        let what = format!("create server {k}");
+        let (_, v) = admin.call(&what, "POST", "/servers", Some(body)).await?;
+        let id = str_of(&v, "id");
+        p.cleanup.push(("DELETE".into(), format!("/servers/{id}")));
+        if !s.enabled {
+            admin
+                .call(
+                    &format!("disable server {k}"),
+                    "POST",
+                    &format!("/servers/{id}/state?activate=false"),
+                    None,
+                )
+                .await?;
+        }
+        p.servers.insert(
+            k.clone(),
+            Entity {
+                id,
+                name: str_of(&v, "name"),
+                uri: String::new(),
+            },
+        );
+    }
+
+    for (k, t) in &fixtures.tokens {
+        let made = make_token(&admin, target, k, t, p).await?;
+        if let Some(id) = &made.id {
+            p.cleanup.push(("DELETE".into(), format!("/tokens/{id}")));
+        }
+        p.tokens.insert(k.clone(), made);
+    }
+    Ok(())
+}
+
+async fn make_token(
+    admin: &Admin<'_>,
+    target: &Target,
+    key: &str,
+    t: &TokenFixture,
+    p: &Provisioned,
+) -> Result<MadeToken, ProvisionError> {
+    let what = format!("make token {key}");
+    let email = match &t.user {
+        Some(u) => p.users.get(u).cloned().unwrap_or_default(),
+        None => target.admin_email.clone(),
+    };
+    let admin_flag = t.admin.unwrap_or(t.user.is_none());
+    let teams = t.teams.as_ref().map(|keys| {
+        keys.iter()
+            .filter_map(|k| p.teams.get(k).map(|e| e.id.clone()))
+            .collect::<Vec<_>>()
+    });
+    let server_id = match (&t.server, &t.server_id) {
+        (Some(s), _) => p.servers.get(s).map(|e| e.id.clone()),
+        (None, Some(raw)) => Some(subst::render(raw, p).map_err(|e| perr(&what, e))?),
+        (None, None) => None,
+    };
+    let inputs = TokenInputs {
+        fixture: t,
+        email: email.clone(),
+        admin: admin_flag,
+        teams,
+        server_id,
+    };
+    let sign = match t.source {
+        TokenSource::Sign => true,
+        TokenSource::Api => false,
+        TokenSource::Auto => target.jwt.is_some() || t.needs_signing(),
+    };
+    if sign {
+        let keys = target.jwt.as_ref().ok_or_else(|| {
+            perr(
+                &what,
+                "signing needs the target's JWT secret (--jwt-secret)",
+            )
+        })?;
+        let claims = tokens::claims(&inputs, keys, tokens::now_secs());
+        let secret = t.signing_key.clone().unwrap_or_else(|| keys.secret.clone());
+        let alg = t.algorithm.unwrap_or(crate::scenario::Algorithm::HS256);
+        return Ok(MadeToken {
+            jwt: tokens::sign_claims(&claims, secret.as_bytes(), alg),
+            id: None,
+        });
+    }
+    let mut body = json!({
+        "name": format!("{key}-{}", p.run_id),
+        "description": "conformance harness",
+        "expires_in_days": 1,
+    });
+    let o = body.as_object_mut().expect("object literal");
+    if let Some(scopes) = tokens::scopes(&inputs) {
+        o.insert("scope".into(), scopes);
+    }
+    if t.user.is_some() {
+        o.insert("user_email".into(), json!(email));
+    }
+    if let Some([team]) = inputs.teams.as_deref() {
+        o.insert("team_id".into(), json!(team));
+    }
+    let (_, v) = admin.call(&what, "POST", "/tokens", Some(body)).await?;
+    let jwt = str_of(&v, "access_token");
+    if jwt.is_empty() {
+        return Err(perr(
+            &what,
+            format!("POST /tokens answered no access_token: {v}"),
+        ));
+    }
+    let id = v
+        .get("token")
+        .map(|t| str_of(t, "id"))
+        .filter(|s| !s.is_empty());
+    Ok(MadeToken { jwt, id })
+}
+
+/// Delete everything `p` created, newest first. Returns what could not be deleted.
+pub async fn cleanup(target: &Target, p: &mut Provisioned) -> Vec<String> {
+    let admin = Admin { target };
+    let mut errors = Vec::new();
+    while let Some((method, path)) = p.cleanup.pop() {
+        if let Err(e) = admin
+            .call(&format!("delete {path}"), &method, &path, None)
+            .await
+        {
+            // A step may have deleted it already (e.g. revoked a token): 404, or ContextForge's
+            // 409 for a second token revocation, means it is gone.
+            let status = e
+                .exchange
+                .as_ref()
+                .and_then(|x| x.response.as_ref())
+                .map(|r| r.status);
+            let gone = status == Some(404) || (status == Some(409) && path.starts_with("/tokens/"));
+            if !gone {
+                errors.push(e.to_string());
+            }
+        }
+    }
+    errors
+}

@@ -1,0 +1,128 @@
+//! The terminal: a progress bar while scenarios run, then the non-passing checks (with replay
+//! commands) and a summary table by area.
+
+use std::fmt::Write as _;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Report, non_passing, transcript_text};
+use crate::verdict::{ScenarioResult, Verdict};
+
+/// Progress over scenarios (drawn on stderr only when it is a terminal).
+#[derive(Debug)]
+pub struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    pub fn new(total: usize, enabled: bool) -> Progress {
+        let bar = ProgressBar::new(total as u64);
+        if enabled {
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+        } else {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        Progress { bar }
+    }
+
+    /// A scenario finished.
+    pub fn done(&self, r: &ScenarioResult) {
+        if !matches!(r.verdict, Verdict::Pass | Verdict::NotApplicable) {
+            self.bar
+                .println(format!("{:<14} {}", r.verdict.as_str(), r.id));
+        }
+        self.bar.set_message(r.id.clone());
+        self.bar.inc(1);
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The text printed after a run.
+pub fn render(report: &Report, transcripts: bool) -> String {
+    let mut out = String::new();
+    for (scenario, id, verdict, messages) in non_passing(report) {
+        let _ = writeln!(out, "\n{verdict} {id}  ({})", scenario.spec.join(", "));
+        let _ = writeln!(out, "    {}", scenario.title);
+        for m in &messages {
+            let _ = writeln!(out, "    - {m}");
+        }
+        let _ = writeln!(out, "    replay: {}", scenario.replay);
+        if transcripts {
+            let ex = super::row_transcript(scenario, &id, verdict);
+            if let Some(ex) = ex {
+                for line in transcript_text(ex).lines() {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+    }
+    for sc in report
+        .scenarios
+        .iter()
+        .filter(|s| !s.cleanup_errors.is_empty())
+    {
+        let _ = writeln!(out, "\ncleanup of {} left fixtures behind:", sc.id);
+        for e in &sc.cleanup_errors {
+            let _ = writeln!(out, "    - {e}");
+        }
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5}",
+        "area", "total", "PASS", "FAIL", "WARN", "N/A", "UNTST"
+    );
+    let row = |out: &mut String, name: &str, c: &crate::verdict::Counts| {
+        let _ = writeln!(
+            out,
+            "{:<14} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5}",
+            name,
+            c.total(),
+            c.pass,
+            c.fail,
+            c.warn,
+            c.not_applicable,
+            c.untestable
+        );
+    };
+    for (area, c) in &s.by_area {
+        row(&mut out, area, c);
+    }
+    row(&mut out, "all scenarios", &s.scenarios);
+    row(&mut out, "all checks", &s.checks);
+    if let Some(b) = &report.baseline {
+        let _ = writeln!(
+            out,
+            "\nbaseline {}: {} new failure(s), {} known failure(s), {} stale entr(y/ies)",
+            b.path,
+            b.comparison.new_failures.len(),
+            b.comparison.known.len(),
+            b.comparison.stale.len()
+        );
+        for id in &b.comparison.new_failures {
+            let _ = writeln!(out, "  new failure: {id}");
+        }
+        for k in &b.comparison.stale {
+            let _ = writeln!(
+                out,
+                "  stale (now passes, remove it or --bless): {}",
+                k.scenario
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} against {} ({} profile) in {:.1} s",
+        if s.failed { "FAILED" } else { "ok" },
+        report.target.urls.join(", "),
+        report.target.profile,
+        s.duration_ms as f64 / 1000.0
+    );
+    out
+}

@@ -1,0 +1,432 @@
+//! Running scenarios: capability check, fixtures, steps, verdicts, cleanup.
+//!
+//! A scenario is NOT-APPLICABLE when the target lacks a capability it needs (declared in
+//! `requires`, or implied: locally signed tokens need `jwt-secret`, `via: N` needs `cluster`),
+//! UNTESTABLE when a fixture cannot be made, and otherwise the worst verdict of its checks.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::client::{self, WireRequest, WireResponse};
+use crate::provision::{self, Provisioned};
+use crate::scenario::subst::{self, Lookup};
+use crate::scenario::{Capability, Expect, Loaded, Matcher, SaveFrom, Scenario, Step, TokenSource};
+use crate::snapshot::{self, SnapshotStore};
+use crate::target::Target;
+use crate::upstream::Received;
+use crate::verdict::{CheckResult, ScenarioResult, Verdict};
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Per request.
+    pub timeout: Duration,
+    /// Scenarios run at once.
+    pub jobs: usize,
+    /// Where snapshots live; `None` skips `expect.snapshot`.
+    pub snapshots: Option<SnapshotStore>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            timeout: Duration::from_secs(15),
+            jobs: 8,
+            snapshots: None,
+        }
+    }
+}
+
+/// Capabilities a scenario needs, declared or implied.
+pub fn needed_capabilities(s: &Scenario) -> BTreeSet<Capability> {
+    let mut caps: BTreeSet<Capability> = s.requires.iter().copied().collect();
+    if s.fixtures
+        .tokens
+        .values()
+        .any(|t| t.needs_signing() || t.source == TokenSource::Sign)
+    {
+        caps.insert(Capability::JwtSecret);
+    }
+    if s.steps.iter().any(|st| st.via > 0) {
+        caps.insert(Capability::Cluster);
+    }
+    caps
+}
+
+/// Run every scenario, `opts.jobs` at a time; `done` is called as each finishes. Results are
+/// returned in the order of `scenarios`.
+pub async fn run_all(
+    target: &Target,
+    scenarios: &[Loaded],
+    opts: &RunOptions,
+    done: &(dyn Fn(&ScenarioResult) + Sync),
+) -> Vec<ScenarioResult> {
+    let mut results: Vec<(usize, ScenarioResult)> =
+        futures_util::stream::iter(scenarios.iter().enumerate())
+            .map(|(i, l)| async move {
+                let r = run_scenario(target, l, opts).await;
+                done(&r);
+                (i, r)
+            })
+            .buffer_unordered(opts.jobs.max(1))
+            .collect()
+            .await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Run one scenario.
+pub async fn run_scenario(target: &Target, loaded: &Loaded, opts: &RunOptions) -> ScenarioResult {
+    let started = Instant::now();
+    let s = &loaded.scenario;
+    let mut result = ScenarioResult {
+        id: s.id.clone(),
+        area: s.id.split('/').next().unwrap_or_default().to_owned(),
+        title: s.title.clone(),
+        spec: s.spec.clone(),
+        level: s.level,
+        path: loaded.path.display().to_string(),
+        verdict: Verdict::Pass,
+        reason: None,
+        provisioning_transcript: None,
+        checks: Vec::new(),
+        cleanup_errors: Vec::new(),
+        replay: target.replay_command(&s.id),
+        duration_ms: 0,
+    };
+    let missing: Vec<&str> = needed_capabilities(s)
+        .into_iter()
+        .filter(|c| !target.has(*c))
+        .map(Capability::name)
+        .collect();
+    if !missing.is_empty() {
+        result.verdict = Verdict::NotApplicable;
+        result.reason = Some(format!(
+            "the target ({} profile) lacks: {}",
+            target.profile.name,
+            missing.join(", ")
+        ));
+        return result;
+    }
+
+    let base = &target.bases[0];
+    let mut p = Provisioned::new(provision::new_run_id(), base);
+    match provision::provision(target, &s.fixtures, &mut p).await {
+        Err(e) => {
+            result.verdict = Verdict::Untestable;
+            result.reason = Some(e.to_string());
+            result.provisioning_transcript = e.exchange.map(|b| *b);
+        }
+        Ok(()) => {
+            for step in &s.steps {
+                let check = run_step(target, s, step, &mut p, opts, &loaded.path).await;
+                result.checks.push(check);
+            }
+            result.verdict = ScenarioResult::worst(&result.checks);
+        }
+    }
+    result.cleanup_errors = provision::cleanup(target, &mut p).await;
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    result
+}
+
+/// Build the wire request of a step.
+fn build_request(
+    target: &Target,
+    step: &Step,
+    p: &Provisioned,
+) -> Result<(String, WireRequest), String> {
+    let base = target
+        .bases
+        .get(step.via)
+        .ok_or_else(|| format!("the target has no worker {}", step.via))?;
+    let r = &step.request;
+    let path = subst::render(&r.path, p)?;
+    let mut headers: Vec<(String, Option<String>)> =
+        vec![("host".to_owned(), Some(base.authority.clone()))];
+    let body = match (&r.json, &r.body) {
+        (Some(j), _) => {
+            headers.push((
+                "content-type".to_owned(),
+                Some("application/json".to_owned()),
+            ));
+            headers.push((
+                "accept".to_owned(),
+                Some("application/json, text/event-stream".to_owned()),
+            ));
+            Bytes::from(subst::render_json(j, p)?.to_string())
+        }
+        (None, Some(b)) => Bytes::from(subst::render(b, p)?),
+        (None, None) => Bytes::new(),
+    };
+    if let Some(t) = &r.token {
+        headers.push((
+            "authorization".to_owned(),
+            Some(format!("Bearer {}", p.lookup(&["tokens", t])?)),
+        ));
+    }
+    for (name, value) in &r.headers {
+        let value = value.as_ref().map(|v| subst::render(v, p)).transpose()?;
+        match headers
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
+            Some(slot) => *slot = (name.clone(), value),
+            None => headers.push((name.clone(), value)),
+        }
+    }
+    let mut headers: Vec<(String, String)> = headers
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    let has_length = headers.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+    });
+    let wants_length = !body.is_empty() || matches!(r.method.as_str(), "POST" | "PUT" | "PATCH");
+    if !has_length && wants_length {
+        headers.push(("content-length".to_owned(), body.len().to_string()));
+    }
+    Ok((
+        base.authority.clone(),
+        WireRequest {
+            method: r.method.clone(),
+            target: format!("{}{path}", base.root),
+            headers,
+            body,
+        },
+    ))
+}
+
+/// The body as JSON: plain JSON, or the last JSON `data:` event of an SSE stream.
+pub fn body_json(resp: &WireResponse) -> Option<Value> {
+    let is_sse = resp
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/event-stream"));
+    if !is_sse {
+        return serde_json::from_slice(&resp.body).ok();
+    }
+    let text = resp.text();
+    let mut last = None;
+    let mut data = String::new();
+    for line in text.lines().chain(std::iter::once("")) {
+        if let Some(rest) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
+            }
+            data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+        } else if line.is_empty() && !data.is_empty() {
+            if let Ok(v) = serde_json::from_str::<Value>(&data) {
+                last = Some(v);
+            }
+            data.clear();
+        }
+    }
+    last
+}
+
+fn render_matcher(m: &Matcher, p: &Provisioned) -> Result<Matcher, String> {
+    m.map_strings(&mut |s| subst::render(s, p).map(Value::String))
+}
+
+async fn run_step(
+    target: &Target,
+    s: &Scenario,
+    step: &Step,
+    p: &mut Provisioned,
+    opts: &RunOptions,
+    path: &std::path::Path,
+) -> CheckResult {
+    let level = step.level.unwrap_or(s.level);
+    let mut check = CheckResult {
+        id: format!("{}:{}", s.id, step.name),
+        name: step.name.clone(),
+        level,
+        verdict: Verdict::Pass,
+        messages: Vec::new(),
+        transcript: None,
+        upstream: Vec::new(),
+    };
+    let (authority, req) = match build_request(target, step, p) {
+        Ok(r) => r,
+        Err(e) => {
+            check.verdict = Verdict::broken(level);
+            check
+                .messages
+                .push(format!("cannot build the request: {e}"));
+            return check;
+        }
+    };
+    let mut seen_before = Vec::new();
+    for key in step.expect.upstream.keys() {
+        seen_before.push(p.received(key).await.map(|r| r.len()).unwrap_or(0));
+    }
+    let exchange = client::send(&authority, req, opts.timeout).await;
+    let mut messages = Vec::new();
+    match &exchange.response {
+        None => messages.push(format!(
+            "no response: {}",
+            exchange.error.clone().unwrap_or_default()
+        )),
+        Some(resp) => {
+            evaluate(&step.expect, resp, p, &mut messages);
+            for (i, (key, up)) in step.expect.upstream.iter().enumerate() {
+                let all = p.received(key).await.unwrap_or_default();
+                let new: Vec<Received> = all.into_iter().skip(seen_before[i]).collect();
+                check_upstream(key, up, &new, p, &mut messages);
+                check.upstream.push((key.clone(), new));
+            }
+            if let (Some(name), Some(store)) = (&step.expect.snapshot, &opts.snapshots) {
+                let value = snapshot::redacted_response(resp, &p.redactions());
+                if let Err(e) = store.check(&s.id, &step.name, name, path, &value) {
+                    messages.push(e);
+                }
+            }
+            for (name, from) in &step.save {
+                match save_value(from, resp) {
+                    Some(v) => {
+                        p.saved.insert(name.clone(), v);
+                    }
+                    None => messages.push(format!(
+                        "cannot save `{name}`: the response has no {}",
+                        match from {
+                            SaveFrom::Header(h) => format!("header `{h}`"),
+                            SaveFrom::Pointer(p) => format!("JSON value at `{p}`"),
+                        }
+                    )),
+                }
+            }
+        }
+    }
+    if !messages.is_empty() {
+        check.verdict = Verdict::broken(level);
+    }
+    check.messages = messages;
+    check.transcript = Some(exchange);
+    check
+}
+
+fn save_value(from: &SaveFrom, resp: &WireResponse) -> Option<String> {
+    match from {
+        SaveFrom::Header(h) => resp.header(h),
+        SaveFrom::Pointer(ptr) => body_json(resp)?.pointer(ptr).map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+    }
+}
+
+/// Compare a response with the step's expectations; push one message per broken expectation.
+fn evaluate(e: &Expect, resp: &WireResponse, p: &Provisioned, out: &mut Vec<String>) {
+    let mut check = |what: &str, m: &Matcher, actual: Option<&Value>| match render_matcher(m, p) {
+        Err(err) => out.push(format!("{what}: {err}")),
+        Ok(m) => {
+            if let Err(mm) = m.check(actual) {
+                out.push(format!("{what}: {mm}"));
+            }
+        }
+    };
+    if let Some(m) = &e.status {
+        check("status", m, Some(&Value::from(resp.status)));
+    }
+    for (name, m) in &e.headers {
+        let v = resp.header(name).map(Value::String);
+        check(&format!("header {name}"), m, v.as_ref());
+    }
+    if let Some(m) = &e.body {
+        check("body", m, Some(&Value::String(resp.text())));
+    }
+    if e.json.is_some() || !e.pointers.is_empty() {
+        match body_json(resp) {
+            None => out.push(format!(
+                "body: expected JSON, got {:?}",
+                resp.text().chars().take(200).collect::<String>()
+            )),
+            Some(j) => {
+                if let Some(m) = &e.json {
+                    check("json", m, Some(&j));
+                }
+                for (ptr, m) in &e.pointers {
+                    check(&format!("pointer {ptr}"), m, j.pointer(ptr));
+                }
+            }
+        }
+    }
+}
+
+fn check_upstream(
+    key: &str,
+    up: &crate::scenario::UpstreamExpect,
+    received: &[Received],
+    p: &Provisioned,
+    out: &mut Vec<String>,
+) {
+    let is_rest = p.rest_echoes.contains_key(key);
+    let params = match up.params.as_ref().map(|m| render_matcher(m, p)).transpose() {
+        Ok(m) => m,
+        Err(e) => {
+            out.push(format!("upstream {key}: {e}"));
+            return;
+        }
+    };
+    let selected: Vec<&Received> = received
+        .iter()
+        .filter(|r| {
+            let (method, body_params) = if is_rest {
+                (Some(r.http_method.as_str()), Some(&r.body))
+            } else {
+                (
+                    r.body.get("method").and_then(Value::as_str),
+                    r.body.get("params"),
+                )
+            };
+            up.method.as_deref().is_none_or(|m| method == Some(m))
+                && params.as_ref().is_none_or(|m| m.check(body_params).is_ok())
+        })
+        .collect();
+    let what = match &up.method {
+        Some(m) => format!("upstream {key} {m}"),
+        None => format!("upstream {key}"),
+    };
+    let count = up.count.clone().unwrap_or_else(|| {
+        serde_json::from_value(serde_json::json!({"$gte": 1})).expect("static matcher")
+    });
+    if let Err(mm) = count.check(Some(&Value::from(selected.len()))) {
+        let methods: Vec<String> = received
+            .iter()
+            .map(|r| {
+                if is_rest {
+                    r.http_method.clone()
+                } else {
+                    r.body
+                        .get("method")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_owned()
+                }
+            })
+            .collect();
+        out.push(format!(
+            "{what}: number of matching requests: {mm} (received during the step: [{}])",
+            methods.join(", ")
+        ));
+    }
+    for r in &selected {
+        for (h, m) in &up.headers {
+            let m = match render_matcher(m, p) {
+                Ok(m) => m,
+                Err(e) => {
+                    out.push(format!("{what}: {e}"));
+                    continue;
+                }
+            };
+            let v = r.header(h).map(Value::String);
+            if let Err(mm) = m.check(v.as_ref()) {
+                out.push(format!("{what}: header {h}: {mm}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,629 @@
+//! Reading scenario files: YAML parsing (serde-saphyr) and the checks that need more than one
+//! field (ids match file paths, references point at declared fixtures, saved names exist).
+//!
+//! Every problem is reported as `path:line:column: field: message`, and every file is checked
+//! before any request is sent, so one run lists all malformed files at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::model::{Fixtures, Scenario, Step, TokenSource};
+use super::subst::{self, Declared, Piece};
+
+/// A scenario read from disk.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    /// The file it came from.
+    pub path: PathBuf,
+}
+
+/// One problem in one scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    /// 1-based; `None` when the problem has no single place.
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    /// Where in the document, e.g. `steps[1].expect.status` (empty: the whole file).
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in a set of scenario files.
+#[derive(Debug, Clone)]
+pub struct LoadErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.0 {
+            writeln!(f, "{e}")?;
+        }
+        write!(
+            f,
+            "{} problem(s) in scenario files; nothing was sent to the target",
+            self.0.len()
+        )
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+static SLUG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").expect("static regex"));
+static KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$").expect("static regex"));
+
+/// Every `*.yaml` / `*.yml` file under `root`, sorted.
+pub fn scenario_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Load and check every scenario under `root`. Fails with all problems of all files.
+pub fn load_dir(root: &Path) -> Result<Vec<Loaded>, LoadErrors> {
+    let files = scenario_files(root).map_err(|e| {
+        LoadErrors(vec![ScenarioError {
+            path: root.to_path_buf(),
+            line: None,
+            column: None,
+            field: String::new(),
+            message: format!("cannot read the scenario directory: {e}"),
+        }])
+    })?;
+    let mut loaded = Vec::new();
+    let mut errors = Vec::new();
+    for path in files {
+        match load_file(root, &path) {
+            Ok(l) => loaded.push(l),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
+    for l in &loaded {
+        if let Some(first) = seen.insert(&l.scenario.id, &l.path) {
+            errors.push(ScenarioError {
+                path: l.path.clone(),
+                line: line_of(&std::fs::read_to_string(&l.path).unwrap_or_default(), "id:"),
+                column: None,
+                field: "id".to_owned(),
+                message: format!(
+                    "duplicate id `{}` (also in {})",
+                    l.scenario.id,
+                    first.display()
+                ),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(LoadErrors(errors))
+    }
+}
+
+/// Load one file; `root` is the scenario directory its id is relative to.
+pub fn load_file(root: &Path, path: &Path) -> Result<Loaded, Vec<ScenarioError>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ScenarioError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        }]
+    })?;
+    let scenario = parse_str(path, &text)?;
+    let mut errors = Vec::new();
+    if let Some(expected) = expected_id(root, path)
+        && scenario.id != expected
+    {
+        errors.push(ScenarioError {
+            path: path.to_path_buf(),
+            line: line_of(&text, "id:"),
+            column: None,
+            field: "id".to_owned(),
+            message: format!(
+                "id `{}` does not match the file's place; expected `{expected}` (id = <area>/<file name>)",
+                scenario.id
+            ),
+        });
+    }
+    if errors.is_empty() {
+        Ok(Loaded {
+            scenario,
+            path: path.to_path_buf(),
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// `root/area/slug.yaml` -> `area/slug`.
+fn expected_id(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let no_ext = rel.with_extension("");
+    let parts: Vec<_> = no_ext
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
+}
+
+/// Parse and check one scenario text; `path` is only used in messages.
+pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, Vec<ScenarioError>> {
+    let mut field = String::new();
+    let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize::<_, Scenario>(de).map_err(|e| {
+            field = e.path().to_string();
+            e.into_inner()
+        })
+    });
+    let scenario = parsed.map_err(|e| {
+        let loc = e.location();
+        vec![ScenarioError {
+            path: path.to_path_buf(),
+            line: loc.map(|l| l.line()),
+            column: loc.map(|l| l.column()),
+            field: if field == "." {
+                String::new()
+            } else {
+                field.clone()
+            },
+            message: plain_message(&e),
+        }]
+    })?;
+    let problems = check(&scenario);
+    if problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(problems
+            .into_iter()
+            .map(|(field, hint, message)| ScenarioError {
+                path: path.to_path_buf(),
+                line: hint.and_then(|h| line_of(text, &h)),
+                column: None,
+                field,
+                message,
+            })
+            .collect())
+    }
+}
+
+/// serde-saphyr's message without its source snippet and location suffix (we print those).
+fn plain_message(e: &serde_saphyr::Error) -> String {
+    let full = e.without_snippet().to_string();
+    let first = full.lines().next().unwrap_or("").trim().to_owned();
+    // Drop a trailing " at line N column M" the library may add; the location is printed apart.
+    let first = match first.find(" at line ") {
+        Some(i) => first[..i].to_owned(),
+        None => first,
+    };
+    match first.as_str() {
+        "expected sequence start" => "expected a list (`[a, b]` or `- a` lines)".to_owned(),
+        "expected mapping start" => "expected a map (`{a: 1}` or `a: 1` lines)".to_owned(),
+        _ => first,
+    }
+}
+
+/// The 1-based line of the first line containing `needle` (after leading spaces and `- `).
+fn line_of(text: &str, needle: &str) -> Option<u64> {
+    text.lines()
+        .position(|l| l.trim_start().trim_start_matches("- ").starts_with(needle))
+        .map(|i| i as u64 + 1)
+}
+
+/// (field, text that locates the line, message)
+type Problem = (String, Option<String>, String);
+
+struct Decl<'a>(&'a Fixtures);
+
+impl Declared for Decl<'_> {
+    fn has(&self, kind: &str, key: &str) -> bool {
+        let f = self.0;
+        match kind {
+            "servers" => f.servers.contains_key(key),
+            "users" => f.users.contains_key(key),
+            "teams" => f.teams.contains_key(key),
+            "tokens" => f.tokens.contains_key(key),
+            "upstreams" => f.upstreams.contains_key(key),
+            "rest_tools" => f.rest_tools.contains_key(key),
+            "resources" => f.resources.contains_key(key),
+            "prompts" => f.prompts.contains_key(key),
+            _ => false,
+        }
+    }
+
+    fn has_upstream_item(&self, kind: &str, up: &str, name: &str) -> bool {
+        let Some(u) = self.0.upstreams.get(up) else {
+            return false;
+        };
+        match kind {
+            "tools" => u.tools.iter().any(|t| t.name == name),
+            "resources" => u.resources.iter().any(|r| r.name == name),
+            "prompts" => u.prompts.iter().any(|p| p.name == name),
+            _ => false,
+        }
+    }
+}
+
+/// Checks that need the whole scenario.
+pub fn check(s: &Scenario) -> Vec<Problem> {
+    let mut p: Vec<Problem> = Vec::new();
+    let mut push = |field: &str, hint: Option<String>, msg: String| {
+        p.push((field.to_owned(), hint, msg));
+    };
+    let id_ok = s.id.split_once('/').is_some_and(|(area, slug)| {
+        SLUG.is_match(area) && slug.split('/').all(|part| SLUG.is_match(part))
+    });
+    if !id_ok {
+        push(
+            "id",
+            Some("id:".into()),
+            format!(
+                "`{}` is not `<area>/<slug>` (lowercase letters, digits, `-`)",
+                s.id
+            ),
+        );
+    }
+    if s.title.trim().is_empty() {
+        push("title", Some("title:".into()), "must not be empty".into());
+    }
+    if s.spec.is_empty() || s.spec.iter().any(|r| r.trim().is_empty()) {
+        push(
+            "spec",
+            Some("spec:".into()),
+            "list at least one reference (checklist id, decision, issue, RFC section)".into(),
+        );
+    }
+    if s.steps.is_empty() {
+        push(
+            "steps",
+            Some("steps:".into()),
+            "a scenario needs at least one step".into(),
+        );
+    }
+    check_fixtures(&s.fixtures, &mut push);
+
+    let decl = Decl(&s.fixtures);
+    let mut names = BTreeSet::new();
+    let mut saved: Vec<String> = Vec::new();
+    for (i, step) in s.steps.iter().enumerate() {
+        let hint = Some(format!("name: {}", step.name));
+        let at = |f: &str| format!("steps[{i}].{f}");
+        if !SLUG.is_match(&step.name) {
+            push(
+                &at("name"),
+                hint.clone(),
+                format!(
+                    "`{}` is not a slug (lowercase letters, digits, `-`)",
+                    step.name
+                ),
+            );
+        }
+        if !names.insert(step.name.as_str()) {
+            push(
+                &at("name"),
+                hint.clone(),
+                format!("duplicate step name `{}`", step.name),
+            );
+        }
+        check_step(step, &decl, &saved, &mut |f, m| {
+            push(&at(f), hint.clone(), m)
+        });
+        saved.extend(step.save.keys().cloned());
+    }
+    p
+}
+
+fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, String)) {
+    let keys = f
+        .users
+        .keys()
+        .map(|k| ("users", k))
+        .chain(f.teams.keys().map(|k| ("teams", k)))
+        .chain(f.upstreams.keys().map(|k| ("upstreams", k)))
+        .chain(f.rest_tools.keys().map(|k| ("rest_tools", k)))
+        .chain(f.resources.keys().map(|k| ("resources", k)))
+        .chain(f.prompts.keys().map(|k| ("prompts", k)))
+        .chain(f.servers.keys().map(|k| ("servers", k)))
+        .chain(f.tokens.keys().map(|k| ("tokens", k)));
+    for (kind, key) in keys {
+        if !KEY.is_match(key) {
+            push(
+                &format!("fixtures.{kind}.{key}"),
+                Some(format!("{key}:")),
+                "a fixture key is a letter then up to 31 letters, digits, `_` or `-`".into(),
+            );
+        }
+    }
+    let d = Decl(f);
+    let team_ref = |field: String,
+                    team: &Option<String>,
+                    push: &mut dyn FnMut(&str, Option<String>, String)| {
+        if let Some(t) = team
+            && !f.teams.contains_key(t)
+        {
+            push(
+                &field,
+                Some(format!("team: {t}")),
+                format!("no team `{t}` in fixtures.teams"),
+            );
+        }
+    };
+    for (k, t) in &f.teams {
+        for m in &t.members {
+            if !f.users.contains_key(m) {
+                push(
+                    &format!("fixtures.teams.{k}.members"),
+                    Some(format!("{k}:")),
+                    format!("no user `{m}` in fixtures.users"),
+                );
+            }
+        }
+    }
+    for (k, u) in &f.upstreams {
+        team_ref(format!("fixtures.upstreams.{k}.team"), &u.team, push);
+        let mut names = BTreeSet::new();
+        for t in &u.tools {
+            if !names.insert(&t.name) {
+                push(
+                    &format!("fixtures.upstreams.{k}.tools"),
+                    Some(format!("{k}:")),
+                    format!("duplicate tool `{}`", t.name),
+                );
+            }
+        }
+    }
+    for (k, t) in &f.rest_tools {
+        team_ref(format!("fixtures.rest_tools.{k}.team"), &t.team, push);
+    }
+    for (k, r) in &f.resources {
+        team_ref(format!("fixtures.resources.{k}.team"), &r.team, push);
+    }
+    for (k, pr) in &f.prompts {
+        team_ref(format!("fixtures.prompts.{k}.team"), &pr.team, push);
+    }
+    for (k, s) in &f.servers {
+        team_ref(format!("fixtures.servers.{k}.team"), &s.team, push);
+        let lists = [
+            ("tools", &s.tools),
+            ("resources", &s.resources),
+            ("prompts", &s.prompts),
+        ];
+        for (kind, list) in lists {
+            for item in list {
+                let ok = match item.split_once('.') {
+                    Some((up, name)) => d.has_upstream_item(kind, up, name),
+                    None => {
+                        let local = if kind == "tools" { "rest_tools" } else { kind };
+                        d.has(local, item)
+                    }
+                };
+                if !ok {
+                    push(
+                        &format!("fixtures.servers.{k}.{kind}"),
+                        Some(format!("{k}:")),
+                        format!(
+                            "`{item}` names no {kind} fixture; write `<upstream>.<name>` or a key of fixtures.{}",
+                            if kind == "tools" { "rest_tools" } else { kind }
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for (k, t) in &f.tokens {
+        let field = format!("fixtures.tokens.{k}");
+        if let Some(u) = &t.user
+            && !f.users.contains_key(u)
+        {
+            push(
+                &field,
+                Some(format!("{k}:")),
+                format!("no user `{u}` in fixtures.users"),
+            );
+        }
+        if let Some(s) = &t.server
+            && !f.servers.contains_key(s)
+        {
+            push(
+                &field,
+                Some(format!("{k}:")),
+                format!("no server `{s}` in fixtures.servers"),
+            );
+        }
+        if t.server.is_some() && t.server_id.is_some() {
+            push(
+                &field,
+                Some(format!("{k}:")),
+                "give `server` or `server_id`, not both".into(),
+            );
+        }
+        for team in t.teams.iter().flatten() {
+            if !f.teams.contains_key(team) {
+                push(
+                    &field,
+                    Some(format!("{k}:")),
+                    format!("no team `{team}` in fixtures.teams"),
+                );
+            }
+        }
+        if t.source == TokenSource::Api && t.needs_signing() {
+            push(
+                &field,
+                Some(format!("{k}:")),
+                "`source: api` cannot make this token (claims, without, signing_key, algorithm or several teams need local signing)".into(),
+            );
+        }
+        if let Some(sid) = &t.server_id {
+            check_template(sid, &d, &[], &mut |m| {
+                push(&field, Some(format!("{k}:")), m)
+            });
+        }
+    }
+}
+
+fn check_template(s: &str, d: &dyn Declared, saved: &[String], push: &mut dyn FnMut(String)) {
+    match subst::parse(s) {
+        Err(e) => push(e),
+        Ok(pieces) => {
+            for piece in pieces {
+                if let Piece::Var { expr, path, .. } = piece
+                    && let Err(e) = subst::check_reference(&path, d, saved)
+                {
+                    push(format!("`${{{expr}}}`: {e}"));
+                }
+            }
+        }
+    }
+}
+
+fn check_step(step: &Step, d: &Decl<'_>, saved: &[String], push: &mut dyn FnMut(&str, String)) {
+    let r = &step.request;
+    if r.method.is_empty() || !r.method.bytes().all(|b| b.is_ascii_graphic()) {
+        push(
+            "request.method",
+            format!("`{}` is not an HTTP method token", r.method),
+        );
+    }
+    if r.json.is_some() && r.body.is_some() {
+        push("request", "give `json` or `body`, not both".into());
+    }
+    if let Some(t) = &r.token
+        && !d.0.tokens.contains_key(t)
+    {
+        push(
+            "request.token",
+            format!("no token `{t}` in fixtures.tokens"),
+        );
+    }
+    check_template(&r.path, d, saved, &mut |m| push("request.path", m));
+    for (name, v) in &r.headers {
+        if let Some(v) = v {
+            check_template(v, d, saved, &mut |m| {
+                push(&format!("request.headers.{name}"), m)
+            });
+        }
+    }
+    if let Some(b) = &r.body {
+        check_template(b, d, saved, &mut |m| push("request.body", m));
+    }
+    if let Some(j) = &r.json {
+        for s in subst::json_strings(j) {
+            check_template(&s, d, saved, &mut |m| push("request.json", m));
+        }
+    }
+    let e = &step.expect;
+    if e.status.is_none()
+        && e.headers.is_empty()
+        && e.json.is_none()
+        && e.pointers.is_empty()
+        && e.body.is_none()
+        && e.upstream.is_empty()
+        && e.snapshot.is_none()
+    {
+        push(
+            "expect",
+            "a step must expect something (at least `status`)".into(),
+        );
+    }
+    let mut matchers: Vec<(String, &super::matcher::Matcher)> = Vec::new();
+    matchers.extend(e.status.iter().map(|m| ("expect.status".to_owned(), m)));
+    matchers.extend(e.json.iter().map(|m| ("expect.json".to_owned(), m)));
+    matchers.extend(e.body.iter().map(|m| ("expect.body".to_owned(), m)));
+    matchers.extend(
+        e.headers
+            .iter()
+            .map(|(h, m)| (format!("expect.headers.{h}"), m)),
+    );
+    for (ptr, m) in &e.pointers {
+        if !ptr.is_empty() && !ptr.starts_with('/') {
+            push(
+                &format!("expect.pointers.{ptr}"),
+                "a JSON pointer starts with `/` (e.g. `/error/code`)".into(),
+            );
+        }
+        matchers.push((format!("expect.pointers.{ptr}"), m));
+    }
+    for (up, u) in &e.upstream {
+        if !d.0.upstreams.contains_key(up) && !d.0.rest_tools.contains_key(up) {
+            push(
+                &format!("expect.upstream.{up}"),
+                format!("no upstream or REST tool `{up}` in fixtures"),
+            );
+        }
+        matchers.extend(
+            u.params
+                .iter()
+                .map(|m| (format!("expect.upstream.{up}.params"), m)),
+        );
+        matchers.extend(
+            u.headers
+                .iter()
+                .map(|(h, m)| (format!("expect.upstream.{up}.headers.{h}"), m)),
+        );
+    }
+    for (field, m) in matchers {
+        for s in m.strings() {
+            check_template(&s, d, saved, &mut |msg| push(&field, msg));
+        }
+    }
+    if let Some(name) = &e.snapshot
+        && !SLUG.is_match(name)
+    {
+        push(
+            "expect.snapshot",
+            format!("`{name}` is not a slug (lowercase letters, digits, `-`)"),
+        );
+    }
+    for (name, from) in &step.save {
+        if !KEY.is_match(name) {
+            push(
+                &format!("save.{name}"),
+                "a saved name is a letter then letters, digits, `_` or `-`".into(),
+            );
+        }
+        if let super::model::SaveFrom::Pointer(p) = from
+            && !p.is_empty()
+            && !p.starts_with('/')
+        {
+            push(
+                &format!("save.{name}"),
+                "a JSON pointer starts with `/`".into(),
+            );
+        }
+    }
+}

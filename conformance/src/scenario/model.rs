@@ -1,0 +1,540 @@
+//! The scenario file format: one YAML file is one [`Scenario`].
+//!
+//! Every struct refuses unknown fields, so a typo is an error with its line, never a silently
+//! ignored expectation. The doc comments here are the field descriptions of the generated JSON
+//! Schema (`scenarios/schema.json`), which editors use to validate and complete scenario files.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::matcher::Matcher;
+
+/// One conformance scenario: fixtures to provision, then steps (checks) to run in order.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// `<area>/<slug>`; must equal the file's path under `scenarios/` without `.yaml`.
+    pub id: String,
+    /// One line saying what must hold.
+    pub title: String,
+    /// Longer explanation (why it matters, what a failure means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// References: checklist ids (`C-SCOPE-01`), decisions (`D4`), upstream issues
+    /// (`issue 2192`), RFC sections (`RFC 9728 §3`). At least one.
+    pub spec: Vec<String>,
+    /// `MUST`: a broken check is FAIL. `SHOULD`: a broken check is WARN.
+    #[serde(default)]
+    pub level: Level,
+    /// Capabilities the target needs; when one is missing the scenario is NOT-APPLICABLE.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Capability>,
+    /// What to create before the steps run (through the target's admin API) and delete after.
+    #[serde(default)]
+    pub fixtures: Fixtures,
+    /// The checks, run in order. Each step is one check with id `<scenario id>:<step name>`.
+    pub steps: Vec<Step>,
+}
+
+/// How strictly a scenario (or a step) is required.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Level {
+    /// Broken -> FAIL.
+    #[default]
+    #[serde(rename = "MUST")]
+    Must,
+    /// Broken -> WARN.
+    #[serde(rename = "SHOULD")]
+    Should,
+}
+
+/// Something a target may or may not be able to do. A scenario that requires a capability the
+/// target's profile lacks is NOT-APPLICABLE there.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Stateful Streamable HTTP sessions (`mcp-session-id`, GET streams, DELETE).
+    Stateful,
+    /// OAuth-enabled virtual servers (`oauth_enabled`, RFC 9728 metadata).
+    Oauth,
+    /// Virtual servers resolve by name as well as by id (D4).
+    NameResolution,
+    /// Several workers behind one address (`via: N` picks a worker).
+    Cluster,
+    /// The target trusts the harness's address as a proxy (`X-Forwarded-*` honoured).
+    TrustedProxy,
+    /// MCP POSTs may be answered with an SSE stream.
+    SseResponse,
+    /// The target's JWT secret is known, so tokens can be signed locally with any claims.
+    JwtSecret,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 7] = [
+        Capability::Stateful,
+        Capability::Oauth,
+        Capability::NameResolution,
+        Capability::Cluster,
+        Capability::TrustedProxy,
+        Capability::SseResponse,
+        Capability::JwtSecret,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Stateful => "stateful",
+            Capability::Oauth => "oauth",
+            Capability::NameResolution => "name-resolution",
+            Capability::Cluster => "cluster",
+            Capability::TrustedProxy => "trusted-proxy",
+            Capability::SseResponse => "sse-response",
+            Capability::JwtSecret => "jwt-secret",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Capability> {
+        Capability::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// Fixtures, keyed by names local to the scenario. Each gets a unique name per run
+/// (`<key>-<run id>`) and is deleted after the scenario, also when it fails.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fixtures {
+    /// Users (email `<key>-<run id>@example.com`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, UserFixture>,
+    /// Teams owned by the administrator, with members.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub teams: BTreeMap<String, TeamFixture>,
+    /// MCP servers the harness itself runs and registers as gateways (`POST /gateways`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstreams: BTreeMap<String, UpstreamFixture>,
+    /// REST tools (`POST /tools`) pointing at an HTTP echo the harness runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rest_tools: BTreeMap<String, RestToolFixture>,
+    /// Resources with static content (`POST /resources`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, ResourceFixture>,
+    /// Prompt templates (`POST /prompts`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prompts: BTreeMap<String, PromptFixture>,
+    /// Virtual servers (`POST /servers`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub servers: BTreeMap<String, ServerFixture>,
+    /// Tokens; by default for the platform administrator with an admin bypass.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tokens: BTreeMap<String, TokenFixture>,
+}
+
+/// Who may see a fixture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    #[default]
+    Public,
+    Team,
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Team => "team",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+/// A user.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserFixture {
+    /// Make the user a platform administrator.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A team.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamFixture {
+    /// Keys of `users` to add as members.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// An MCP server run by the harness (wiremock, Streamable HTTP, JSON responses).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFixture {
+    #[serde(default)]
+    pub tools: Vec<UpstreamTool>,
+    #[serde(default)]
+    pub resources: Vec<UpstreamResource>,
+    #[serde(default)]
+    pub prompts: Vec<UpstreamPrompt>,
+    /// Visibility of the gateway and of what it discovers.
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Key of the owning team (with `visibility: team`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+/// A tool of an upstream.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTool {
+    /// The upstream's own name (the gateway exposes it under a prefixed name:
+    /// use `${tools.<upstream>.<name>.name}`).
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema of the arguments (default `{type: object}`).
+    #[serde(
+        default,
+        rename = "inputSchema",
+        alias = "input_schema",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub input_schema: Option<Value>,
+    /// The `tools/call` result to answer; default: one text item with the arguments as JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+}
+
+/// A resource of an upstream.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamResource {
+    pub uri: String,
+    pub name: String,
+    /// Text returned by `resources/read`.
+    #[serde(default)]
+    pub text: String,
+    #[serde(default = "text_plain", rename = "mimeType", alias = "mime_type")]
+    pub mime_type: String,
+}
+
+fn text_plain() -> String {
+    "text/plain".to_owned()
+}
+
+/// A prompt of an upstream.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamPrompt {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub arguments: Vec<PromptArgument>,
+    /// Message text; `{{arg}}` is replaced by the argument's value.
+    #[serde(default)]
+    pub text: String,
+}
+
+/// A prompt argument.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptArgument {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// A REST tool calling the harness's HTTP echo, which answers
+/// `{"ok": true, "received_method", "received_path", "received_body"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestToolFixture {
+    /// HTTP method the gateway uses towards the echo.
+    #[serde(default = "post")]
+    pub request_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema of the arguments (default: any object).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<Value>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Key of the owning team (with `visibility: team`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+fn post() -> String {
+    "POST".to_owned()
+}
+
+/// A resource with static content.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceFixture {
+    /// The URI; `${run.id}` keeps it unique per run (default `test://<key>-<run id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default = "text_plain")]
+    pub mime_type: String,
+    #[serde(default)]
+    pub visibility: Visibility,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+/// A prompt template (`{{ var }}` placeholders).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromptFixture {
+    pub template: String,
+    #[serde(default)]
+    pub arguments: Vec<PromptArgument>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+/// A virtual server.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFixture {
+    /// Tools: `<upstream>.<tool>` or a `rest_tools` key.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Resources: `<upstream>.<resource name>` or a `resources` key.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Prompts: `<upstream>.<prompt>` or a `prompts` key.
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Key of the owning team (with `visibility: team`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Enable OAuth with this configuration (RFC 9728 metadata).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OauthFixture>,
+    /// `false` disables the server after creating it.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// OAuth configuration of a server (`oauth_config`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OauthFixture {
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+}
+
+/// A token. Signed locally when the target's JWT secret is known (or when `claims`,
+/// `without`, `signing_key` or `algorithm` ask for something the admin API cannot make),
+/// otherwise created with `POST /tokens` and revoked afterwards.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenFixture {
+    /// Key of `users`; default: the platform administrator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Admin bypass (`teams: null` + `is_admin: true`). Default: true for the platform
+    /// administrator, false for `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<bool>,
+    /// Team keys written to the `teams` claim. Absent: no `teams` claim for a non-admin
+    /// (public-only), `null` for an admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<Vec<String>>,
+    /// Key of `servers`: `scopes.server_id` becomes that server's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// A literal `scopes.server_id` (e.g. an id that does not exist); `${...}` allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
+    /// `scopes.permissions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
+    /// `scopes.ip_restrictions` (IPs or CIDRs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_restrictions: Vec<String>,
+    /// `scopes.time_restrictions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_restrictions: Option<Value>,
+    /// Raw claims merged over the generated ones (needs the JWT secret). `exp`, `iat` and `nbf`
+    /// below 1000000000 are relative to now in seconds (`exp: -60` expired a minute ago).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<serde_json::Map<String, Value>>,
+    /// Claims to remove (e.g. `[exp]`, `[jti]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without: Vec<String>,
+    /// Sign with this key instead of the target's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
+    /// Signature algorithm: HS256 (default), HS384, HS512 or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<Algorithm>,
+    /// Where the token comes from: `auto` (default), `api` (`POST /tokens`) or `sign`.
+    #[serde(default)]
+    pub source: TokenSource,
+}
+
+/// Signature algorithm of a locally signed token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Algorithm {
+    HS256,
+    HS384,
+    HS512,
+    #[serde(rename = "none")]
+    None,
+}
+
+/// Where a token comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenSource {
+    /// Signed locally when the JWT secret is known, else `POST /tokens`.
+    #[default]
+    Auto,
+    /// Always `POST /tokens` (revoked afterwards); `${tokens.KEY.id}` is its id.
+    Api,
+    /// Always signed locally (the scenario needs the `jwt-secret` capability).
+    Sign,
+}
+
+impl TokenFixture {
+    /// Whether only local signing can make this token.
+    pub fn needs_signing(&self) -> bool {
+        self.source == TokenSource::Sign
+            || self.claims.is_some()
+            || !self.without.is_empty()
+            || self.signing_key.is_some()
+            || self.algorithm.is_some()
+            // `POST /tokens` takes one team_id; without one ContextForge picks the personal team.
+            || self.teams.as_ref().is_some_and(|t| t.len() != 1)
+    }
+}
+
+/// One check: a request and what its response must look like.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Unique within the scenario (`[a-z0-9][a-z0-9-]*`); the check id is `<scenario id>:<name>`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Overrides the scenario's level for this check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// Cluster targets: the worker to send to (0-based). Anything but 0 requires `cluster`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub via: usize,
+    pub request: Request,
+    pub expect: Expect,
+    /// Values to keep for later steps as `${saved.NAME}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub save: BTreeMap<String, SaveFrom>,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+
+/// The request of a step.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// HTTP method, sent as written (`POST`, `GET`, `DELETE`, even `BREW`).
+    pub method: String,
+    /// Request target, sent byte for byte after `${...}` substitution: no normalisation of
+    /// `.`/`..`, percent-encoding or slashes. Query strings go here too.
+    pub path: String,
+    /// Key of `tokens`: sends `Authorization: Bearer <token>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Headers to send. `null` suppresses a default header (`host`, `content-type`, `accept`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Option<String>>,
+    /// A JSON body (adds `content-type: application/json` and
+    /// `accept: application/json, text/event-stream` unless given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Value>,
+    /// A raw body, sent as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// What the response must look like. Every field given must hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The HTTP status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Matcher>,
+    /// Response headers by (case-insensitive) name; repeated headers are joined with `, `.
+    /// `{$absent: true}` requires a header to be missing.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Matcher>,
+    /// The body parsed as JSON (an SSE body: the last `data:` event), matched as a subset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<Matcher>,
+    /// JSON pointers into the body (`/error/code`), each with its own matcher.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pointers: BTreeMap<String, Matcher>,
+    /// The raw body as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Matcher>,
+    /// What harness-run upstreams received while this step ran, by upstream (or REST tool) key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstream: BTreeMap<String, UpstreamExpect>,
+    /// Compare the redacted response with the stored snapshot of this name (insta).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+/// What an upstream received during a step.
+///
+/// The requests considered are those whose JSON-RPC `method` (for a REST tool: HTTP method)
+/// equals `method` and whose `params` (REST: JSON body) match `params`. `count` is matched
+/// against their number (default: at least one) and `headers` must hold for each of them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamExpect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Matcher>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Matcher>,
+    /// How many requests were selected (default `{$gte: 1}`; `0` asserts none arrived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<Matcher>,
+}
+
+/// Where a saved value comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SaveFrom {
+    /// A response header.
+    Header(String),
+    /// A JSON pointer into the response body (strings saved as is, other values as JSON).
+    Pointer(String),
+}

@@ -1,0 +1,348 @@
+//! Targets (where requests go) and profiles (what a kind of gateway can do).
+//!
+//! A target is the in-process reference (spawned on an ephemeral loopback port, optionally with
+//! injected defects) or any running gateway at a URL. A profile names the capabilities of a kind
+//! of gateway; scenarios requiring a capability the profile lacks are NOT-APPLICABLE. Both
+//! profiles provision through the same ContextForge-shaped admin API (see `provision`).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::scenario::Capability;
+use crate::tokens::{JwtKeys, admin_claims, sign_claims};
+
+/// What a kind of gateway can do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub capabilities: BTreeSet<Capability>,
+}
+
+/// The profiles the harness knows.
+pub const PROFILES: &[&str] = &["reference", "contextforge"];
+
+impl Profile {
+    /// A profile by name.
+    pub fn named(name: &str) -> Option<Profile> {
+        use Capability::*;
+        let caps: &[Capability] = match name {
+            // The reference's transport is stateless JSON for now: `stateful` and
+            // `sse-response` are switched on here when the transport work lands.
+            "reference" => &[Oauth, NameResolution],
+            // ContextForge 1.1.0 as started by peers/contextforge/run.sh: stateless JSON mode,
+            // no name resolution (PR 4237 unmerged), single worker.
+            "contextforge" => &[Oauth],
+            _ => return None,
+        };
+        Some(Profile {
+            name: name.to_owned(),
+            capabilities: caps.iter().copied().collect(),
+        })
+    }
+}
+
+/// One address of a target (a cluster has several).
+#[derive(Debug, Clone, Serialize)]
+pub struct Base {
+    /// `http://host:port/root` without a trailing slash.
+    pub url: String,
+    /// `host:port` to connect to and to send as `Host`.
+    pub authority: String,
+    /// The path prefix (`APP_ROOT_PATH`), empty or `/x`.
+    pub root: String,
+}
+
+impl Base {
+    /// Parse `http://host:port[/root]`.
+    pub fn parse(url: &str) -> Result<Base, TargetError> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            TargetError::Config(format!("{url:?}: only http:// targets are supported"))
+        })?;
+        let (authority, root) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            return Err(TargetError::Config(format!("{url:?} has no host")));
+        }
+        let authority = if authority.contains(':') && !authority.ends_with(']') {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        Ok(Base {
+            url: format!("http://{authority}{root}"),
+            authority,
+            root: root.to_owned(),
+        })
+    }
+}
+
+/// Where to run the suite.
+#[derive(Debug, Clone)]
+pub enum TargetSpec {
+    /// The reference gateway in this process, with these defects injected.
+    Reference { defects: Vec<String> },
+    /// A running gateway.
+    Url {
+        /// One URL per worker; the first is worker 0.
+        urls: Vec<String>,
+        token: Option<String>,
+        jwt_secret: Option<String>,
+    },
+}
+
+/// Everything needed to start a target.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    pub spec: TargetSpec,
+    pub profile: Profile,
+    /// Capabilities added to / removed from the profile's.
+    pub with: Vec<Capability>,
+    pub without: Vec<Capability>,
+    pub admin_email: String,
+    pub jwt_audience: String,
+    pub jwt_issuer: String,
+    /// Address the harness's upstream servers listen on (and the gateway connects to).
+    pub upstream_host: String,
+}
+
+impl TargetConfig {
+    /// The in-process reference with its defaults.
+    pub fn reference() -> TargetConfig {
+        TargetConfig {
+            spec: TargetSpec::Reference {
+                defects: Vec::new(),
+            },
+            profile: Profile::named("reference").expect("built-in profile"),
+            with: Vec::new(),
+            without: Vec::new(),
+            admin_email: "admin@example.com".to_owned(),
+            jwt_audience: "mcpgateway-api".to_owned(),
+            jwt_issuer: "mcpgateway".to_owned(),
+            upstream_host: "127.0.0.1".to_owned(),
+        }
+    }
+}
+
+/// Why a target could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("{0}")]
+    Config(String),
+    #[error("failed to start the in-process reference: {0}")]
+    Spawn(String),
+}
+
+/// Who was tested, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetIdentity {
+    /// `reference (in-process)` or `url`.
+    pub kind: String,
+    pub urls: Vec<String>,
+    pub profile: String,
+    pub capabilities: Vec<String>,
+    /// Defects injected into the in-process reference.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub defects: Vec<String>,
+}
+
+/// A running target.
+#[derive(Debug)]
+pub struct Target {
+    pub bases: Vec<Base>,
+    /// An admin-bypass token for the platform administrator.
+    pub admin_token: String,
+    pub admin_email: String,
+    /// Present when tokens can be signed locally.
+    pub jwt: Option<JwtKeys>,
+    pub profile: Profile,
+    pub capabilities: BTreeSet<Capability>,
+    pub upstream_host: String,
+    pub identity: TargetIdentity,
+    /// Arguments that select this target again on the command line (for replay commands).
+    pub replay_args: String,
+    _embedded: Option<mcpgw_reference::Embedded>,
+}
+
+impl Target {
+    /// Start (or connect to) the target.
+    pub async fn start(cfg: &TargetConfig) -> Result<Target, TargetError> {
+        let (bases, admin_token, jwt, embedded, kind, defects, replay_args) = match &cfg.spec {
+            TargetSpec::Reference { defects } => {
+                let mut settings = mcpgw_reference::Settings::default_for_tests();
+                // The embedded reference runs in the modes the capabilities claim, so switching
+                // `stateful` / `sse-response` on (in the profile or with --with) tests them.
+                let wanted = |c: Capability| {
+                    (cfg.profile.capabilities.contains(&c) || cfg.with.contains(&c))
+                        && !cfg.without.contains(&c)
+                };
+                settings.use_stateful_sessions = wanted(Capability::Stateful);
+                settings.json_response_enabled = !wanted(Capability::SseResponse);
+                settings.jwt_secret_key = None;
+                settings.platform_admin_email = cfg.admin_email.clone();
+                settings.inject_defect = defects.clone();
+                let e = mcpgw_reference::spawn_embedded(settings)
+                    .await
+                    .map_err(TargetError::Spawn)?;
+                let secret = e.state.settings.jwt_secret_key.clone().unwrap_or_default();
+                let jwt = JwtKeys {
+                    secret,
+                    audience: e.state.settings.jwt_audience.clone(),
+                    issuer: e.state.settings.jwt_issuer.clone(),
+                };
+                let replay = if defects.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --inject-defect {}", defects.join(","))
+                };
+                (
+                    vec![Base::parse(&e.url())?],
+                    e.admin_token.clone(),
+                    Some(jwt),
+                    Some(e),
+                    "reference (in-process)".to_owned(),
+                    defects.clone(),
+                    replay,
+                )
+            }
+            TargetSpec::Url {
+                urls,
+                token,
+                jwt_secret,
+            } => {
+                if urls.is_empty() {
+                    return Err(TargetError::Config("no target URL given".to_owned()));
+                }
+                let bases = urls
+                    .iter()
+                    .map(|u| Base::parse(u))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let jwt = jwt_secret.as_ref().map(|s| JwtKeys {
+                    secret: s.clone(),
+                    audience: cfg.jwt_audience.clone(),
+                    issuer: cfg.jwt_issuer.clone(),
+                });
+                let admin_token = match (token, &jwt) {
+                    (Some(t), _) => t.clone(),
+                    (None, Some(keys)) => sign_claims(
+                        &admin_claims(&cfg.admin_email, keys),
+                        keys.secret.as_bytes(),
+                        crate::scenario::Algorithm::HS256,
+                    ),
+                    (None, None) => {
+                        return Err(TargetError::Config(
+                            "a URL target needs admin credentials: --token (MCPGW_TARGET_TOKEN) or \
+                             --jwt-secret (MCPGW_TARGET_JWT_SECRET)"
+                                .to_owned(),
+                        ));
+                    }
+                };
+                let replay = format!(
+                    " --target {} --profile {}",
+                    urls.join(","),
+                    cfg.profile.name
+                );
+                (
+                    bases,
+                    admin_token,
+                    jwt,
+                    None,
+                    "url".to_owned(),
+                    Vec::new(),
+                    replay,
+                )
+            }
+        };
+        let mut capabilities = cfg.profile.capabilities.clone();
+        if jwt.is_some() {
+            capabilities.insert(Capability::JwtSecret);
+        }
+        if bases.len() > 1 {
+            capabilities.insert(Capability::Cluster);
+        }
+        capabilities.extend(cfg.with.iter().copied());
+        for c in &cfg.without {
+            capabilities.remove(c);
+        }
+        let identity = TargetIdentity {
+            kind,
+            urls: bases.iter().map(|b| b.url.clone()).collect(),
+            profile: cfg.profile.name.clone(),
+            capabilities: capabilities.iter().map(|c| c.name().to_owned()).collect(),
+            defects,
+        };
+        let target = Target {
+            bases,
+            admin_token,
+            admin_email: cfg.admin_email.clone(),
+            jwt,
+            profile: cfg.profile.clone(),
+            capabilities,
+            upstream_host: cfg.upstream_host.clone(),
+            identity,
+            replay_args,
+            _embedded: embedded,
+        };
+        target.check_reachable().await?;
+        Ok(target)
+    }
+
+    /// Fail early, with a clear message, when the target does not answer or refuses the admin.
+    async fn check_reachable(&self) -> Result<(), TargetError> {
+        let base = &self.bases[0];
+        let req = crate::client::WireRequest {
+            method: "GET".to_owned(),
+            target: format!("{}/servers", base.root),
+            headers: vec![
+                ("host".to_owned(), base.authority.clone()),
+                (
+                    "authorization".to_owned(),
+                    format!("Bearer {}", self.admin_token),
+                ),
+            ],
+            body: bytes::Bytes::new(),
+        };
+        let ex =
+            crate::client::send(&base.authority, req, std::time::Duration::from_secs(10)).await;
+        match ex.response {
+            None => Err(TargetError::Config(format!(
+                "cannot reach the target at {}: {}",
+                base.url,
+                ex.error.unwrap_or_default()
+            ))),
+            Some(r) if r.status == 401 || r.status == 403 => Err(TargetError::Config(format!(
+                "the target refused the admin credentials (GET /servers -> {}: {}); check --token / --jwt-secret",
+                r.status,
+                r.text().chars().take(200).collect::<String>()
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Whether the target has a capability.
+    pub fn has(&self, c: Capability) -> bool {
+        self.capabilities.contains(&c)
+    }
+
+    /// The replay command for one scenario.
+    pub fn replay_command(&self, scenario_id: &str) -> String {
+        format!(
+            "mcpgw-conformance run{} --scenario {scenario_id}",
+            self.replay_args
+        )
+    }
+}
+
+/// A JSON summary of a profile, for `--help`-like listings.
+pub fn describe_profiles() -> serde_json::Value {
+    json!(
+        PROFILES
+            .iter()
+            .filter_map(|p| Profile::named(p))
+            .map(|p| json!({"name": p.name, "capabilities": p.capabilities.iter().map(|c| c.name()).collect::<Vec<_>>()}))
+            .collect::<Vec<_>>()
+    )
+}

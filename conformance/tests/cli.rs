@@ -1,0 +1,213 @@
+//! The command line end to end: exit codes, reports, baselines, snapshots in CI, and that a
+//! malformed scenario stops the run before any request is sent.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcpgw-conformance");
+const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("CI").env_remove("INSTA_UPDATE");
+    for k in [
+        "MCPGW_TARGET_URL",
+        "MCPGW_TARGET_TOKEN",
+        "MCPGW_TARGET_JWT_SECRET",
+        "MCPGW_BASELINE",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test]
+async fn malformed_scenario_exits_2_before_any_request() {
+    let gateway = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rpc")).unwrap();
+    std::fs::write(
+        dir.path().join("rpc/bad.yaml"),
+        "id: rpc/bad\ntitle: t\nspec: [x]\nsteps:\n  - name: a\n    request: {method: GET, path: /}\n    expect: {stauts: 200}\n",
+    )
+    .unwrap();
+    let uri = gateway.uri();
+    let o = run(
+        &[
+            "run",
+            "--quiet",
+            "--scenarios",
+            dir.path().to_str().unwrap(),
+            "--target",
+            &uri,
+            "--token",
+            "t",
+        ],
+        &[],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("rpc/bad.yaml:7:") && out.contains("stauts"),
+        "{out}"
+    );
+    assert!(gateway.received_requests().await.unwrap().is_empty());
+}
+
+#[test]
+fn failures_exit_1_and_write_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let o = run(
+        &[
+            "run",
+            "--quiet",
+            "--scenarios",
+            SCENARIOS,
+            "--scenario",
+            "traversal/dot-segments-are-refused",
+            "--inject-defect",
+            "normalise-dot-segments",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("replay: mcpgw-conformance run --inject-defect normalise-dot-segments --scenario traversal/dot-segments-are-refused"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["summary"]["failed"], true);
+    assert_eq!(report["scenarios"][0]["checks"][0]["verdict"], "FAIL");
+    assert!(
+        report["scenarios"][0]["checks"][0]["transcript"]["request"]["target"]
+            .as_str()
+            .unwrap()
+            .contains("/../")
+    );
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+    assert!(
+        std::fs::read_to_string(reports.join("summary.md"))
+            .unwrap()
+            .contains("FAILED")
+    );
+}
+
+#[test]
+fn baseline_accepts_known_failures_and_rejects_stale_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.yaml");
+    let b = baseline.to_str().unwrap();
+    let defect = ["--inject-defect", "normalise-dot-segments"];
+    let base = [
+        "run",
+        "--quiet",
+        "--scenarios",
+        SCENARIOS,
+        "--scenario",
+        "traversal/",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| (*s).to_owned()).collect()
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    let v = with(&[&defect[..], &["--baseline", b]].concat());
+    let o = run(&args(&v), &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a missing baseline is a usage error: {}",
+        text(&o)
+    );
+
+    let v = with(&[&defect[..], &["--baseline", b, "--bless"]].concat());
+    let o = run(&args(&v), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let written = std::fs::read_to_string(&baseline).unwrap();
+    assert!(
+        written.contains("traversal/dot-segments-are-refused:literal"),
+        "{written}"
+    );
+
+    let v = with(&[&defect[..], &["--baseline", b]].concat());
+    let o = run(&args(&v), &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "known failures only: {}",
+        text(&o)
+    );
+
+    let v = with(&["--baseline", b]);
+    let o = run(&args(&v), &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "entries that now pass fail the run: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("stale"), "{}", text(&o));
+}
+
+fn snapshot_run(snapshots: &Path, ci: bool) -> Output {
+    let env: &[(&str, &str)] = if ci { &[("CI", "true")] } else { &[] };
+    run(
+        &[
+            "run",
+            "--quiet",
+            "--scenarios",
+            SCENARIOS,
+            "--scenario",
+            "rpc/parse-error-is-http-400",
+            "--snapshots",
+            snapshots.to_str().unwrap(),
+        ],
+        env,
+    )
+}
+
+#[test]
+fn pending_snapshots_fail_and_are_written_only_outside_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    let pending = dir
+        .path()
+        .join("reference/rpc/parse-error-is-http-400__parse-error.snap.new");
+
+    let o = snapshot_run(dir.path(), true);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!pending.exists(), "CI must not write pending snapshots");
+
+    let o = snapshot_run(dir.path(), false);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        pending.exists(),
+        "a local run writes the pending snapshot for review"
+    );
+
+    std::fs::rename(&pending, pending.with_extension("")).unwrap();
+    let o = snapshot_run(dir.path(), true);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "an accepted snapshot passes: {}",
+        text(&o)
+    );
+}
