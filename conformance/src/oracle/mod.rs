@@ -7,6 +7,9 @@
 //! segment shapes, where the reference uses regular expressions. Two independent encodings of
 //! the same rules can disagree; each disagreement is a defect in one of them.
 //!
+//! `DISAGREEMENTS.md` (next to this file) lists every disagreement the differential tests found
+//! and which side was wrong.
+//!
 //! Where the spec does not decide a case, the oracle says so ([`Verdict::Unspecified`]) instead
 //! of guessing, and the tests accept either answer there. Every such case carries the reason.
 //!
@@ -18,6 +21,7 @@
 //! - [`inject`]: server-id injection into a JSON-RPC body (§3.3, D11).
 //! - [`envelope`]: what a JSON-RPC body is: parse error, invalid request, or a request (§2).
 //! - [`segments`]: the segment shapes the tables above are written in.
+//! - [`strategies`]: proptest generators for the inputs these rules are about.
 
 pub mod classify;
 pub mod envelope;
@@ -25,6 +29,7 @@ pub mod inject;
 pub mod permissions;
 pub mod raw_path;
 pub mod segments;
+pub mod strategies;
 
 /// The oracle's answer to a yes/no question about a gateway rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,11 +2,12 @@
 //! grants (§1.1, layer 1).
 //!
 //! The map is a list of rows tried in order; the first row whose methods and [`Shape`] match
-//! decides. The spec lists the rows of the MCP-facing families completely (tools, resources,
-//! prompts, servers, `/rpc`, `/sse`, `/mcp`, plugins); in those an unmatched path is denied.
-//! For the other families it lists only "main entries" (gateways, tokens, metrics, ...), so
-//! the oracle decides only the rows it was given and leaves the rest of those families
-//! undecided. A first segment that belongs to no family at all is denied (an unmatched path).
+//! decides. The spec lists the rows of the MCP-facing families (tools, resources, prompts,
+//! servers, `/rpc`, `/sse`, `/mcp`, plugins, gateways); in those an unmatched path is denied,
+//! except PUT/DELETE on a prompt, which the spec seems to have left out. For other families it
+//! gives single rows (tokens, metrics, ...), so the oracle decides only those rows and leaves the
+//! rest of each family undecided, as it does for families the spec never mentions (`/teams`).
+//! A first segment that belongs to no family at all is denied (an unmatched path).
 
 use super::Verdict;
 use super::classify::normalise;
@@ -47,6 +48,7 @@ const fn row(
 
 /// §1.4's rows, in the spec's order, with D7's row placed before the generic `/servers` rows
 /// it overrides.
+#[rustfmt::skip]
 const ROWS: &[Row] = &[
     row(GET, &[Lit("plugins")], Open, "plugins.read"),
     row(GET, &[Lit("tools")], Open, "tools.read"),
@@ -55,70 +57,33 @@ const ROWS: &[Row] = &[
     row(POST, &[Lit("tools"), Any], Deeper, "tools.update"),
     row(PUT, &[Lit("tools"), Any], Open, "tools.update"),
     row(DELETE, &[Lit("tools"), Any], Open, "tools.delete"),
-    row(
-        GET,
-        &[Lit("servers"), Any, Lit("tools")],
-        Open,
-        "tools.read",
-    ),
-    row(
-        POST,
-        &[Lit("servers"), Any, Lit("tools"), Any, Lit("call")],
-        Open,
-        "tools.execute",
-    ),
+    row(GET, &[Lit("servers"), Any, Lit("tools")], Open, "tools.read"),
+    row(POST, &[Lit("servers"), Any, Lit("tools"), Any, Lit("call")], Open, "tools.execute"),
     row(POST, &[Lit("rpc")], Open, "servers.use"),
     row(GET, &[Lit("sse")], Open, "servers.use"),
     row(GET_POST_DELETE, &[Lit("mcp")], Open, "servers.use"),
     row(GET, &[Lit("resources")], Open, "resources.read"),
     row(POST, &[Lit("resources")], OptSlash, "resources.create"),
-    row(
-        POST,
-        &[Lit("resources"), Lit("subscribe")],
-        Open,
-        "resources.read",
-    ),
+    row(POST, &[Lit("resources"), Lit("subscribe")], Open, "resources.read"),
     row(POST, &[Lit("resources"), Any], Deeper, "resources.update"),
     row(PUT, &[Lit("resources"), Any], Open, "resources.update"),
     row(DELETE, &[Lit("resources"), Any], Open, "resources.delete"),
-    row(
-        GET,
-        &[Lit("servers"), Any, Lit("resources")],
-        Open,
-        "resources.read",
-    ),
+    row(GET, &[Lit("servers"), Any, Lit("resources")], Open, "resources.read"),
     row(GET, &[Lit("prompts")], Open, "prompts.read"),
     row(POST, &[Lit("prompts")], OptSlash, "prompts.create"),
     row(POST, &[Lit("prompts"), Any], Deeper, "prompts.update"),
     row(POST, &[Lit("prompts"), Any], End, "prompts.read"),
     row(GET, &[Lit("servers"), Any, Lit("sse")], Open, "servers.use"),
-    // D7: GET and DELETE on /servers/{id}/mcp need servers.use, as POST does.
-    row(
-        GET_DELETE,
-        &[Lit("servers"), Any, Lit("mcp")],
-        Open,
-        "servers.use",
-    ),
+    // D7: GET and DELETE on /servers/{id}/mcp need servers.use, as POST does. D7 names the
+    // endpoint itself (C-MCP-28 adds the trailing slash); deeper paths fall through to the
+    // generic rows, as in ContextForge. (The first version of this row was `Open`; the
+    // differential test showed that reading went beyond D7.)
+    row(GET_DELETE, &[Lit("servers"), Any, Lit("mcp")], OptSlash, "servers.use"),
     row(GET, &[Lit("servers")], Open, "servers.read"),
     row(POST, &[Lit("servers")], OptSlash, "servers.create"),
-    row(
-        POST,
-        &[Lit("servers"), Any, Seg::OneOf(&["state", "toggle"])],
-        Open,
-        "servers.update",
-    ),
-    row(
-        POST,
-        &[Lit("servers"), Any, Lit("message")],
-        Open,
-        "servers.use",
-    ),
-    row(
-        POST,
-        &[Lit("servers"), Any, Lit("mcp")],
-        Open,
-        "servers.use",
-    ),
+    row(POST, &[Lit("servers"), Any, Seg::OneOf(&["state", "toggle"])], Open, "servers.update"),
+    row(POST, &[Lit("servers"), Any, Lit("message")], Open, "servers.use"),
+    row(POST, &[Lit("servers"), Any, Lit("mcp")], Open, "servers.use"),
     row(PUT, &[Lit("servers"), Any], Open, "servers.update"),
     row(DELETE, &[Lit("servers"), Any], Open, "servers.delete"),
     // The gateways family, read as the tools rows ("read / create (exact) / update
@@ -129,22 +94,12 @@ const ROWS: &[Row] = &[
     row(PUT, &[Lit("gateways"), Any], Open, "gateways.update"),
     row(DELETE, &[Lit("gateways"), Any], Open, "gateways.delete"),
     // Single rows the spec gives from families it does not list completely.
-    row(
-        POST,
-        &[Lit("mcp-servers"), Seg::OneOf(&["test", "test-handshake"])],
-        End,
-        "gateways.read",
-    ),
+    row(POST, &[Lit("mcp-servers"), Seg::OneOf(&["test", "test-handshake"])], End, "gateways.read"),
     row(GET, &[Lit("metrics")], End, "admin.metrics"),
     row(POST, &[Lit("metrics"), Lit("reset")], End, "admin.metrics"),
     row(GET, &[Lit("tokens")], Open, "tokens.read"),
     row(POST, &[Lit("tokens")], OptSlash, "tokens.create"),
-    row(
-        POST,
-        &[Lit("tokens"), Lit("teams"), Any],
-        End,
-        "tokens.create",
-    ),
+    row(POST, &[Lit("tokens"), Lit("teams"), Any], End, "tokens.create"),
 ];
 
 /// First segments of families the spec summarises: only the rows above are decided.
@@ -161,6 +116,12 @@ const PARTIAL_FAMILIES: &[&str] = &[
     "chat",
     "models",
 ];
+
+const PROMPT: Shape = Shape::new(&[Lit("prompts"), Any], Open);
+
+/// Families the gateway serves that §1.4 does not mention at all: unmatched by the letter of
+/// the spec, but its table is only "main entries".
+const UNMENTIONED_FAMILIES: &[&str] = &["teams", "users", "auth"];
 
 /// Paths token scoping skips before it reaches the map (§1.2 step 5).
 const SKIPPED: &[&str] = &["health", "openapi.json", "docs", "redoc", ".well-known"];
@@ -183,11 +144,19 @@ pub fn required(method: &str, path: &str) -> Required {
     {
         return Required::Unspecified("token scoping skips this path before the map");
     }
+    if matches!(method, "PUT" | "DELETE") && PROMPT.matches(&segs) {
+        // §1.4 gives PUT and DELETE rows for tools and resources but none for prompts, and
+        // calls its table "main entries": whether ContextForge has them is not stated.
+        return Required::Unspecified("PUT/DELETE on a prompt: rows the spec may have left out");
+    }
     if let Some(Row(_, _, perm)) = ROWS
         .iter()
         .find(|Row(methods, shape, _)| methods.contains(&method) && shape.matches(&segs))
     {
         return Required::Needs(perm);
+    }
+    if UNMENTIONED_FAMILIES.contains(&first) {
+        return Required::Unspecified("a family the gateway serves that §1.4 does not mention");
     }
     if PARTIAL_FAMILIES.contains(&first) {
         return Required::Unspecified("a family the spec lists only in part");
