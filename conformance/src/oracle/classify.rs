@@ -119,6 +119,61 @@ pub fn is_general_endpoint(path: &str) -> Verdict {
     Verdict::No
 }
 
+/// Paths token scoping lets through without looking at the token (§1.2 step 5).
+const SKIPPED: [&[&str]; 6] = [
+    &["health"],
+    &["openapi.json"],
+    &["docs"],
+    &["redoc"],
+    &["auth", "email", "login"],
+    &["auth", "email", "register"],
+];
+
+/// Whether token scoping skips the decoded path with the root path stripped (`/v1` not yet
+/// stripped: ContextForge checks skip paths before it strips `/v1`). ContextForge matches these
+/// as prefixes; D1 makes general endpoints whole paths but says nothing of skip paths, so the
+/// prefix-only matches are undecided.
+pub fn scoping_skipped(path: &str) -> Verdict {
+    let Some(segs) = split(path) else {
+        return Verdict::Unspecified("not an absolute path");
+    };
+    let body = match segs.as_slice() {
+        [rest @ .., ""] if !rest.is_empty() => rest,
+        all => all,
+    };
+    if SKIPPED.contains(&body) {
+        return Verdict::Yes;
+    }
+    let under_well_known = |s: &[&str]| s.len() >= 2 && s[0] == ".well-known" && !s[1].is_empty();
+    let server_well_known = segs.len() >= 4
+        && SERVERS.matches(&segs)
+        && segs[2] == ".well-known"
+        && !segs[3].is_empty();
+    if under_well_known(&segs) || server_well_known {
+        return Verdict::Yes;
+    }
+    if segs.first() == Some(&"v1") && scoping_skipped(&normalise(path, None)) != Verdict::No {
+        return Verdict::Unspecified("a skip path behind /v1 (ContextForge strips /v1 later)");
+    }
+    let prefix_of_skip = [
+        "/health",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+        "/auth/email/login",
+        "/auth/email/register",
+        "/.well-known",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p));
+    if prefix_of_skip || segs.get(2) == Some(&".well-known") {
+        return Verdict::Unspecified(
+            "a skip path matched only as a prefix (ContextForge's startswith)",
+        );
+    }
+    Verdict::No
+}
+
 /// Whether a token restricted to `token_server` may reach `target` (§1.3). `None` and `""`
 /// mean no restriction (C-SCOPE-15).
 pub fn server_restriction(target: &Target, token_server: Option<&str>) -> Verdict {
@@ -190,6 +245,25 @@ mod tests {
         );
         assert_eq!(normalise("/gw", Some("/gw/")), "/");
         assert_eq!(normalise("/gwx/servers/T", Some("/gw")), "/gwx/servers/T");
+    }
+
+    #[test]
+    fn skip_paths_are_whole_paths_or_discovery_documents() {
+        for p in [
+            "/health",
+            "/health/",
+            "/docs",
+            "/.well-known/x",
+            "/servers/S/.well-known/x",
+        ] {
+            assert_eq!(scoping_skipped(p), Verdict::Yes, "{p}");
+        }
+        for p in ["/rpc", "/servers/S/mcp", "/tools", "/"] {
+            assert_eq!(scoping_skipped(p), Verdict::No, "{p}");
+        }
+        for p in ["/healthz", "/docs/x", "/v1/health", "/.well-known"] {
+            assert!(matches!(scoping_skipped(p), Verdict::Unspecified(_)), "{p}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //!   permission list grants (§1.1 layer 1).
 //! - [`inject`]: server-id injection into a JSON-RPC body (§3.3, D11).
 //! - [`envelope`]: what a JSON-RPC body is: parse error, invalid request, or a request (§2).
+//! - [`wellknown`]: which RFC 9728 paths may name a server (D6).
 //! - [`segments`]: the segment shapes the tables above are written in.
 //! - [`strategies`]: proptest generators for the inputs these rules are about.
 
@@ -30,6 +31,7 @@ pub mod permissions;
 pub mod raw_path;
 pub mod segments;
 pub mod strategies;
+pub mod wellknown;
 
 /// The oracle's answer to a yes/no question about a gateway rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
