@@ -121,6 +121,16 @@ proptest! {
         if !matches!(expected, Target::Unspecified(_)) {
             prop_assert_eq!(&oracle_target_of(actual), &expected, "target of {:?}", app);
         }
+        // §1.2 step 5: paths scoping skips (the oracle's view is before `/v1` is stripped).
+        let rooted = paths::classify::strip_root(&decoded, root);
+        if rooted == app {
+            let skipped = classify::scoping_skipped(&app);
+            let actual_skipped = paths::is_scoping_skip_path(&app);
+            prop_assert!(
+                skipped.admits(actual_skipped),
+                "is_scoping_skip_path({app:?}): oracle {skipped:?}, reference {actual_skipped}"
+            );
+        }
         let general = classify::is_general_endpoint(&app);
         let actual_general = paths::is_general_endpoint(&app);
         prop_assert!(
