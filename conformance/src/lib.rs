@@ -5,13 +5,14 @@
 //! ([`provision`]), with upstream MCP servers the harness runs itself ([`upstream`]). Requests go
 //! out byte for byte ([`client`]). Each step is one check with a [`verdict`]; results go to the
 //! terminal and to reports ([`report`]) and are compared with a [`baseline`] of known failures.
-//! Redis and Postgres for cluster targets and tests come from [`services`].
-// The fuzzing oracle lives in `oracle/` (owned by the fuzzing work): add `pub mod oracle;` here.
+//! Redis and Postgres for cluster targets and tests come from [`services`]. [`oracle`] is an
+//! independent model of the scoping and path rules for property tests and fuzzing.
 
 pub mod baseline;
 pub mod cli;
 pub mod client;
 pub mod defects;
+pub mod oracle;
 pub mod libtest;
 pub mod provision;
 pub mod report;

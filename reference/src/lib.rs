@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod defects;
 pub mod error;
+pub mod fuzzing;
 pub mod ids;
 pub mod mcp;
 pub mod paths;
