@@ -63,19 +63,10 @@ fn resolve(segment: &str) -> Option<String> {
         .map(|i| POOL_IDS[i % POOL_IDS.len()].to_owned())
 }
 
-/// Disagreements where the reference is wrong, reported to the lead and pinned by an ignored
-/// test below. The properties skip these inputs until the reference is fixed; then delete the
-/// entry and un-ignore the test.
-fn known_reference_defect(app_path: &str) -> Option<&'static str> {
-    (app_path == "//")
-        .then_some("`//` is treated as the root `/` (see d1_double_slash_is_not_the_root)")
-}
-
 /// §1.3 allows exactly `/`; D1's optional trailing slash applies to its list, which `/` is not
 /// in. The reference strips one trailing slash from `//` and treats it as the root, so a
 /// server-scoped token passes the server restriction on `//`.
 #[test]
-#[ignore = "reference defect, reported: `//` is classified as the root"]
 fn d1_double_slash_is_not_the_root() {
     assert_eq!(paths::restriction_target("//"), RestrictionTarget::Other);
     assert!(!paths::is_general_endpoint("//"));
@@ -112,7 +103,6 @@ proptest! {
         root in select(&["", "/gw"][..]),
     ) {
         let Some(app) = reference_app_path(&raw, root) else { return Ok(()) };
-        if known_reference_defect(&app).is_some() { return Ok(()) }
         let path = raw.split_once('?').map_or(raw.as_str(), |(p, _)| p);
         let decoded = paths::decode_path(path).unwrap_or_default();
         prop_assert_eq!(&classify::normalise(&decoded, Some(root)), &app, "normalisation of {:?}", raw);
@@ -146,7 +136,6 @@ proptest! {
         token in prop_oneof![3 => server_ref().prop_map(Some), 1 => Just(None), 1 => Just(Some(String::new()))],
     ) {
         let Some(app) = reference_app_path(&raw, "") else { return Ok(()) };
-        if known_reference_defect(&app).is_some() { return Ok(()) }
         let scopes = Scopes { server_id: token.clone(), ..Scopes::default() };
         let target = paths::restriction_target(&app);
         let canonical = match target {

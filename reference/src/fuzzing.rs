@@ -362,6 +362,7 @@ fn decide_everywhere(caller: &Caller, pick: u8) {
                 ownership: None,
                 restriction_target: target,
                 resolved_server: resolved,
+                usage: crate::store::usage::UsageCounts::default(),
             };
             let decision = scoping::decide(&input);
             if caller.scoped_server().is_some_and(|s| s != OTHER) && resolved == Some(OTHER) {

@@ -73,6 +73,10 @@ const ROWS: &[Row] = &[
     row(POST, &[Lit("prompts")], OptSlash, "prompts.create"),
     row(POST, &[Lit("prompts"), Any], Deeper, "prompts.update"),
     row(POST, &[Lit("prompts"), Any], End, "prompts.read"),
+    // §1.4 lists prompts only in part; ContextForge 1.1.0's map (checked live) has PUT and
+    // DELETE rows like the tools and resources families.
+    row(PUT, &[Lit("prompts"), Any], Open, "prompts.update"),
+    row(DELETE, &[Lit("prompts"), Any], Open, "prompts.delete"),
     row(GET, &[Lit("servers"), Any, Lit("sse")], Open, "servers.use"),
     // D7: GET and DELETE on /servers/{id}/mcp need servers.use, as POST does. D7 names the
     // endpoint itself (C-MCP-28 adds the trailing slash); deeper paths fall through to the
@@ -117,11 +121,11 @@ const PARTIAL_FAMILIES: &[&str] = &[
     "models",
 ];
 
-const PROMPT: Shape = Shape::new(&[Lit("prompts"), Any], Open);
-
 /// Families the gateway serves that §1.4 does not mention at all: unmatched by the letter of
-/// the spec, but its table is only "main entries".
-const UNMENTIONED_FAMILIES: &[&str] = &["teams", "users", "auth"];
+/// the spec, but its table is only "main entries". (`/teams` is not among them: ContextForge
+/// 1.1.0's map, checked live, has no `/teams` rows but team invitations, so a
+/// permission-restricted token is refused there.)
+const UNMENTIONED_FAMILIES: &[&str] = &["users", "auth"];
 
 /// Paths token scoping skips before it reaches the map (§1.2 step 5).
 const SKIPPED: &[&str] = &["health", "openapi.json", "docs", "redoc", ".well-known"];
@@ -143,11 +147,6 @@ pub fn required(method: &str, path: &str) -> Required {
         || (first == "servers" && segs.get(2) == Some(&".well-known"))
     {
         return Required::Unspecified("token scoping skips this path before the map");
-    }
-    if matches!(method, "PUT" | "DELETE") && PROMPT.matches(&segs) {
-        // §1.4 gives PUT and DELETE rows for tools and resources but none for prompts, and
-        // calls its table "main entries": whether ContextForge has them is not stated.
-        return Required::Unspecified("PUT/DELETE on a prompt: rows the spec may have left out");
     }
     if let Some(Row(_, _, perm)) = ROWS
         .iter()

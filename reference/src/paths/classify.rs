@@ -63,11 +63,12 @@ const GENERAL_ENDPOINTS: [&str; 8] = [
     "/sse",
 ];
 
+/// Drop one trailing slash from a path that has something before it: `/rpc/` -> `/rpc`, while
+/// `/` stays `/` and `//` stays `//` (it is not the root).
 fn without_trailing_slash(path: &str) -> &str {
-    if path.len() > 1 {
-        path.strip_suffix('/').unwrap_or(path)
-    } else {
-        path
+    match path.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() && !rest.ends_with('/') => rest,
+        _ => path,
     }
 }
 

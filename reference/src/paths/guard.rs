@@ -53,11 +53,15 @@ pub fn check_raw_path(raw: &str) -> Result<(), GuardRejection> {
     if raw.contains(';') {
         return Err(GuardRejection::PathParameter);
     }
-    let body = raw.strip_prefix('/').unwrap_or(raw);
-    let body = body.strip_suffix('/').unwrap_or(body);
-    if body.is_empty() {
+    if raw.is_empty() || raw == "/" {
         return Ok(());
     }
+    let body = raw.strip_prefix('/').unwrap_or(raw);
+    // One trailing slash is allowed (`/rpc/`); `//` is an empty segment, not the root.
+    let body = body
+        .strip_suffix('/')
+        .filter(|b| !b.is_empty())
+        .unwrap_or(body);
     for segment in body.split('/') {
         if segment.is_empty() {
             return Err(GuardRejection::EmptySegment);
@@ -202,6 +206,8 @@ mod tests {
             ("/servers\\S/mcp", Backslash),
             ("/servers//mcp", EmptySegment),
             ("//servers/S/mcp", EmptySegment),
+            ("//", EmptySegment),
+            ("/rpc//", EmptySegment),
             ("/servers/S;x=1/mcp", PathParameter),
             ("/servers/S%3bx/mcp", PathParameter),
             ("/servers/S%00/mcp", ControlByte),

@@ -120,8 +120,13 @@ const TABLE: &[(&[&str], &str, &str)] = &[
     (POST, r"^/a2a/?$", "a2a.create"),
     (PUT, r"^/a2a/[^/]+(?:$|/)", "a2a.update"),
     (DELETE, r"^/a2a/[^/]+(?:$|/)", "a2a.delete"),
-    (GET, r"^/teams(?:$|/)", "teams.read"),
-    (POST, r"^/teams(?:$|/)", "teams.create"),
+    // No other /teams rows, as in ContextForge 1.1.0: a permission-restricted token cannot
+    // list or create teams.
+    (
+        POST,
+        r"^/teams/invitations/[^/]+/(?:accept|decline)/?$",
+        "teams.join",
+    ),
 ];
 
 static ROWS: LazyLock<Vec<Row>> = LazyLock::new(|| {
