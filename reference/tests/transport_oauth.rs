@@ -19,11 +19,11 @@ struct Fixture {
 }
 
 async fn fixture(configure: impl FnOnce(&mut Settings)) -> Fixture {
-    let mut settings = Settings::default_for_tests();
-    settings.trusted_proxies = vec![format!("{TRUSTED_PROXY}/32").parse().unwrap()];
-    configure(&mut settings);
-    let gw = TestGateway::with_settings(settings).await;
-    let f = gw.two_servers().await;
+    let (gw, f) = TestGateway::with_two_servers(|s| {
+        s.trusted_proxies = vec![format!("{TRUSTED_PROXY}/32").parse().unwrap()];
+        configure(s);
+    })
+    .await;
     let o = gw
         .create_server(
             OAUTH_NAME,

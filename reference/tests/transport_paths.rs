@@ -7,11 +7,7 @@ use mcpgw_reference::testing::{TestGateway, TestResponse};
 use serde_json::{Value, json};
 
 async fn gateway(configure: impl FnOnce(&mut Settings)) -> (TestGateway, TwoServers) {
-    let mut settings = Settings::default_for_tests();
-    configure(&mut settings);
-    let gw = TestGateway::with_settings(settings).await;
-    let f = gw.two_servers().await;
-    (gw, f)
+    TestGateway::with_two_servers(configure).await
 }
 
 async fn list(gw: &TestGateway, path: &str, token: &str) -> TestResponse {

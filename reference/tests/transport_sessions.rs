@@ -19,11 +19,11 @@ struct Fixture {
 
 impl Fixture {
     async fn new(configure: impl FnOnce(&mut Settings)) -> Self {
-        let mut settings = Settings::default_for_tests();
-        settings.use_stateful_sessions = true;
-        configure(&mut settings);
-        let gw = TestGateway::with_settings(settings).await;
-        let f = gw.two_servers().await;
+        let (gw, f) = TestGateway::with_two_servers(|s| {
+            s.use_stateful_sessions = true;
+            configure(s);
+        })
+        .await;
         gw.create_user(A, false).await;
         gw.create_user(B, false).await;
         let alice = gw.token(A, false, Some(vec![]), None);

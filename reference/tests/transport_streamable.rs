@@ -9,11 +9,7 @@ use mcpgw_reference::testing::mcp::{TwoServers, initialize_params, tool_names};
 use serde_json::json;
 
 async fn gateway(configure: impl FnOnce(&mut Settings)) -> (TestGateway, TwoServers) {
-    let mut settings = Settings::default_for_tests();
-    configure(&mut settings);
-    let gw = TestGateway::with_settings(settings).await;
-    let servers = gw.two_servers().await;
-    (gw, servers)
+    TestGateway::with_two_servers(configure).await
 }
 
 #[tokio::test]

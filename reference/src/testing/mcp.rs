@@ -200,6 +200,17 @@ impl TwoServers {
 }
 
 impl TestGateway {
+    /// A gateway on the test defaults as changed by `configure`, with [`TwoServers`] on it.
+    pub async fn with_two_servers(
+        configure: impl FnOnce(&mut crate::Settings),
+    ) -> (TestGateway, TwoServers) {
+        let mut settings = crate::Settings::default_for_tests();
+        configure(&mut settings);
+        let gw = TestGateway::with_settings(settings).await;
+        let servers = gw.two_servers().await;
+        (gw, servers)
+    }
+
     /// Provision [`TwoServers`].
     pub async fn two_servers(&self) -> TwoServers {
         let (s_tool_id, s_tool) = self
