@@ -290,8 +290,8 @@ async fn written_text(
     let root = path
         .parent()
         .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+        .filter(|r| !r.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let default_root = default_dir(args.scenarios.as_deref(), "scenarios");
     let scenarios_flag = if same_dir(&root, &default_root) {
         String::new()

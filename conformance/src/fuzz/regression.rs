@@ -121,9 +121,12 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
     }
 }
 
-/// Drop what a reader need not see because the loader fills it in anyway: empty lists,
-/// `visibility: public`, `enabled: true`, `source: auto`. Empty maps stay (`caller: {}` is a
-/// token).
+/// Fields of fixtures that hold free JSON (kept as they are).
+const FREE_JSON: &[&str] = &["inputSchema", "result", "claims", "time_restrictions"];
+
+/// Drop from the fixtures what a reader need not see because the loader fills it in anyway:
+/// empty lists, `visibility: public`, `enabled: true`, `source: auto`. Empty maps stay
+/// (`caller: {}` is a token); free JSON and the steps are left alone.
 fn without_defaults(v: Value) -> Value {
     match v {
         Value::Object(o) => Value::Object(
@@ -137,7 +140,14 @@ fn without_defaults(v: Value) -> Value {
                     let empty_list = matches!(v, Value::Array(a) if a.is_empty());
                     !default && !empty_list
                 })
-                .map(|(k, v)| (k, without_defaults(v)))
+                .map(|(k, v)| {
+                    let v = if FREE_JSON.contains(&k.as_str()) {
+                        v
+                    } else {
+                        without_defaults(v)
+                    };
+                    (k, v)
+                })
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.into_iter().map(without_defaults).collect()),
@@ -147,10 +157,13 @@ fn without_defaults(v: Value) -> Value {
 
 /// The YAML text of a scenario, checked to load back unchanged.
 pub fn yaml(scenario: &Scenario, path: &Path) -> Result<String, RegressionError> {
-    let value =
+    let mut value =
         serde_json::to_value(scenario).map_err(|e| RegressionError::Serialise(e.to_string()))?;
-    let body = serde_saphyr::to_string(&without_defaults(value))
-        .map_err(|e| RegressionError::Serialise(e.to_string()))?;
+    if let Some(fixtures) = value.get_mut("fixtures") {
+        *fixtures = without_defaults(fixtures.take());
+    }
+    let body =
+        serde_saphyr::to_string(&value).map_err(|e| RegressionError::Serialise(e.to_string()))?;
     let text = format!(
         "# yaml-language-server: $schema=../schema.json\n# Written by `mcpgw-conformance fuzz`; see `description`.\n{body}"
     );
@@ -193,4 +206,70 @@ pub fn write(
     std::fs::create_dir_all(dir).map_err(io)?;
     std::fs::write(&path, text).map_err(io)?;
     Ok((path, scenario.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Exchange, Transport, WireRequest};
+    use crate::fuzz::case;
+    use crate::fuzz::invariants::{Invariant, Violation};
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    fn found(case: case::Case, invariant: Invariant) -> Found {
+        let mut violation = Violation::new(invariant, "a \"detail\"\n".to_owned());
+        violation.must_not_show = vec!["${tools.ub.beta.name}".to_owned()];
+        violation.must_not_run = vec![("ub".to_owned(), "beta".to_owned())];
+        violation.only_tools = vec!["${tools.ua.alpha.name}".to_owned()];
+        Found {
+            case_index: 3,
+            first: violation.clone(),
+            token: case.caller.token_fixture(),
+            case,
+            violation,
+            exchange: Exchange {
+                request: WireRequest {
+                    method: "GET".to_owned(),
+                    target: "/".to_owned(),
+                    headers: Vec::new(),
+                    body: Default::default(),
+                },
+                response: None,
+                error: None,
+                transport: Transport::Hyper,
+                duration_ms: 0,
+            },
+            shrink_steps: 1,
+            reproduced: true,
+        }
+    }
+
+    /// Every generated case, whatever bytes its path and body hold, writes a scenario that
+    /// loads back unchanged and passes the loader's checks.
+    #[test]
+    fn generated_cases_write_scenarios_that_load_back() {
+        let provenance = Provenance {
+            seed: 1,
+            cases: 10,
+            target: "the in-process reference".to_owned(),
+            oauth: true,
+            name_resolution: true,
+        };
+        let invariants = [
+            Invariant::RefusedPathServed,
+            Invariant::OtherServerToolSeen,
+            Invariant::OtherServerToolRan,
+            Invariant::ServerIdNotInjected,
+            Invariant::RestrictionOverEnforced,
+        ];
+        let mut runner = TestRunner::deterministic();
+        for i in 0..500 {
+            let c = case::case().new_tree(&mut runner).unwrap().current();
+            let f = found(c, invariants[i % invariants.len()]);
+            let s = scenario(&f, "regressions", &provenance);
+            let path = Path::new("scenarios/regressions/x.yaml");
+            yaml(&s, path).unwrap_or_else(|e| panic!("{e}\n{:?}", f.case));
+        }
+    }
 }

@@ -122,8 +122,9 @@ impl WorldView {
 pub struct World {
     pub provisioned: Provisioned,
     pub view: WorldView,
-    /// Caller -> token fixture key in `provisioned.tokens`.
-    tokens: BTreeMap<String, String>,
+    /// Caller -> token fixture key in `provisioned.tokens`, or why the target would not make
+    /// it (asked once: the admin API refuses some scopes, e.g. `tools.*`, C-AUTH-11).
+    tokens: BTreeMap<String, Result<String, String>>,
 }
 
 impl std::fmt::Debug for World {
@@ -154,27 +155,31 @@ impl World {
         provision::cleanup(target, &mut self.provisioned).await
     }
 
-    /// The token fixture key for `caller`, making the token on first use (`None`: no token).
+    /// The token fixture key for `caller`, making the token on first use (`None`: no token);
+    /// `Err` says why the target would not make it.
     pub async fn token_for(
         &mut self,
         target: &Target,
         caller: &Caller,
-    ) -> Result<Option<String>, ProvisionError> {
+    ) -> Result<Option<String>, String> {
         let Some(fixture) = caller.token_fixture() else {
             return Ok(None);
         };
         let spec = format!("{caller:?}");
-        if let Some(key) = self.tokens.get(&spec) {
-            return Ok(Some(key.clone()));
+        if let Some(made) = self.tokens.get(&spec) {
+            return made.clone().map(Some);
         }
         let key = format!("t{}", self.tokens.len());
         let only_token = Fixtures {
             tokens: BTreeMap::from([(key.clone(), fixture)]),
             ..Default::default()
         };
-        provision::provision(target, &only_token, &mut self.provisioned).await?;
-        self.tokens.insert(spec, key.clone());
-        Ok(Some(key))
+        let made = provision::provision(target, &only_token, &mut self.provisioned)
+            .await
+            .map(|()| key)
+            .map_err(|e| e.to_string());
+        self.tokens.insert(spec, made.clone());
+        made.map(Some)
     }
 }
 
