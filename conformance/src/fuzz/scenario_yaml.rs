@@ -26,8 +26,9 @@ pub fn scenario_yaml(data: &[u8]) {
         Ok(scenario) => round_trips(&scenario),
         Err(errors) => {
             assert!(!errors.is_empty(), "refused without an error: {text:?}");
-            // A line one past the last is where an unexpected end of input is reported.
-            let last_line = text.lines().count() as u64 + 1;
+            // YAML breaks lines at `\n`, `\r\n` and a lone `\r` (found by this target: `str::lines`
+            // misses the last). One line past the last is where an unexpected end is reported.
+            let last_line = yaml_line_breaks(text) + 2;
             for e in &errors {
                 let shown = e.to_string();
                 assert_eq!(e.path, path, "{shown}");
@@ -46,6 +47,17 @@ pub fn scenario_yaml(data: &[u8]) {
             }
         }
     }
+}
+
+/// How many line breaks YAML sees in `text`.
+fn yaml_line_breaks(text: &str) -> u64 {
+    let bytes = text.as_bytes();
+    let lone_cr = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+        .count();
+    (bytes.iter().filter(|&&b| b == b'\n').count() + lone_cr) as u64
 }
 
 /// A loaded scenario written back as YAML loads again, unchanged.
@@ -76,6 +88,7 @@ mod tests {
             "id: a/b\ntitle: t\nspec: [x]\nsteps: []\n",
             "id: a/b\ntitle: t\nspec: [x]\nsteps:\n  - name: s\n    request: {method: GET, path: \"/\\t${\"}\n    expect: {status: 200}\n",
             "id: a/b\ntitle: t\nspec: [x]\nsteps:\n  - name: s\n    request: {method: GET, path: \"/a\\u0000b\"}\n    expect: {status: {$not: {$in: [1, 2]}}}\n",
+            "id: a/b\rtitle: t\r\rspec: [x\r\r\r\r\r\r\r\r",
         ] {
             scenario_yaml(input.as_bytes());
         }
