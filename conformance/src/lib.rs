@@ -9,21 +9,37 @@
 //! Redis and Postgres for cluster targets and tests come from [`services`]. [`oracle`] is an
 //! independent model of the scoping and path rules for property tests and fuzzing.
 
+#[cfg(feature = "engine")]
 pub mod baseline;
+#[cfg(feature = "engine")]
 pub mod cli;
+#[cfg(feature = "engine")]
 pub mod client;
+#[cfg(feature = "engine")]
 pub mod defects;
 pub mod fuzz;
+#[cfg(feature = "engine")]
 pub mod libtest;
+#[cfg(feature = "engine")]
 pub mod oracle;
+#[cfg(feature = "engine")]
 pub mod provision;
+#[cfg(feature = "engine")]
 pub mod report;
+#[cfg(feature = "engine")]
 pub mod runner;
 pub mod scenario;
+#[cfg(feature = "engine")]
 pub mod services;
+#[cfg(feature = "engine")]
 pub mod snapshot;
+#[cfg(feature = "engine")]
 pub mod target;
+#[cfg(feature = "engine")]
 pub mod tokens;
+#[cfg(feature = "engine")]
 pub mod upstream;
+#[cfg(feature = "engine")]
 pub mod variants;
+#[cfg(feature = "engine")]
 pub mod verdict;

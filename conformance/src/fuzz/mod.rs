@@ -7,14 +7,22 @@
 //! ([`engine`]) and writes it as a YAML scenario the normal runner replays ([`regression`]).
 //! [`command`] is the command line around it.
 
+#[cfg(feature = "engine")]
 pub mod case;
+#[cfg(feature = "engine")]
 pub mod command;
+#[cfg(feature = "engine")]
 pub mod engine;
+#[cfg(feature = "engine")]
 pub mod invariants;
+#[cfg(feature = "engine")]
 pub mod regression;
 pub mod scenario_yaml;
+#[cfg(feature = "engine")]
 pub mod world;
 
+#[cfg(feature = "engine")]
 pub use command::FuzzArgs;
+#[cfg(feature = "engine")]
 pub use engine::{Event, Found, FuzzError, FuzzOptions, Report, fuzz};
 pub use scenario_yaml::scenario_yaml;
