@@ -92,9 +92,14 @@ impl Baseline {
     }
 
     fn covers(&self, scenario: &str, check: Option<&str>) -> bool {
-        self.known_failures
-            .iter()
-            .any(|k| k.scenario == scenario || check.is_some_and(|c| k.scenario == c))
+        self.covering(scenario, check).is_some()
+    }
+
+    /// The entry that covers a failing check (or an UNTESTABLE scenario, `check: None`): the
+    /// check's own entry first, else its scenario's.
+    pub fn covering(&self, scenario: &str, check: Option<&str>) -> Option<&KnownFailure> {
+        let own = check.and_then(|c| self.known_failures.iter().find(|k| k.scenario == c));
+        own.or_else(|| self.known_failures.iter().find(|k| k.scenario == scenario))
     }
 
     /// Compare results with this baseline.

@@ -39,6 +39,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Run the suite once per defect the reference can re-create; exit 1 if one goes undetected.
     Defects(DefectsArgs),
+    /// Compare a saved report.json with a baseline (exit 1 on new failures or stale entries),
+    /// or re-bless the baseline from it, without running anything.
+    Gate(GateArgs),
     /// Check scenario files without sending anything (exit 2 on a malformed file).
     Check(SelectArgs),
     /// List scenarios with their level, requirements and title.
@@ -152,6 +155,19 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// A report.json written by `run --report-dir` (or the directory holding it).
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+    /// The baseline to compare with.
+    #[arg(long, env = "MCPGW_BASELINE", value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// Rewrite the baseline to match the report (keeps reasons of entries that stay).
+    #[arg(long)]
+    pub bless: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -280,6 +296,7 @@ pub async fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(*args).await,
         Command::Defects(args) => run_defects(args).await,
+        Command::Gate(args) => gate(&args),
         Command::Check(args) => select(&args).map_err(Usage).map(|l| {
             println!("{} scenario(s) are well-formed", l.len());
             ExitCode::SUCCESS
@@ -345,15 +362,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
                     path.display(),
                     blessed.known_failures.len()
                 );
-                Some(BaselineSummary {
-                    path: path.display().to_string(),
-                    comparison: blessed.compare(&results),
-                })
+                Some(BaselineSummary::new(path, &blessed, &results))
             } else {
-                Some(BaselineSummary {
-                    path: path.display().to_string(),
-                    comparison: b.compare(&results),
-                })
+                Some(BaselineSummary::new(path, b, &results))
             }
         }
         _ => None,
@@ -373,6 +384,44 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
         exit_ok = false;
     }
     Ok(if exit_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn gate(args: &GateArgs) -> Result<ExitCode, Usage> {
+    let report = if args.report.is_dir() {
+        args.report.join("report.json")
+    } else {
+        args.report.clone()
+    };
+    let results = crate::report::read::results(&report)?;
+    let baseline = match (args.baseline.exists(), args.bless) {
+        (true, _) => Baseline::load(&args.baseline)?,
+        (false, true) => Baseline::default(),
+        (false, false) => {
+            return Err(Usage(format!(
+                "baseline {} does not exist (create it with --bless)",
+                args.baseline.display()
+            )));
+        }
+    };
+    let baseline = if args.bless {
+        let blessed = baseline.blessed(&results);
+        blessed.save(&args.baseline)?;
+        println!(
+            "blessed {}: {} known failure(s)",
+            args.baseline.display(),
+            blessed.known_failures.len()
+        );
+        blessed
+    } else {
+        baseline
+    };
+    let summary = BaselineSummary::new(&args.baseline, &baseline, &results);
+    out(&terminal::baseline(&summary));
+    Ok(if summary.comparison.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
