@@ -77,11 +77,21 @@ pub struct TargetArgs {
     )]
     pub target: Vec<String>,
     /// Admin bearer token of the target (an admin-bypass token: `teams: null`, `is_admin`).
-    #[arg(long, env = "MCPGW_TARGET_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MCPGW_TARGET_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub token: Option<String>,
     /// The target's JWT secret: tokens are then signed locally (and the admin token too, if
     /// --token is absent).
-    #[arg(long, env = "MCPGW_TARGET_JWT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MCPGW_TARGET_JWT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub jwt_secret: Option<String>,
     /// What kind of gateway the target is: reference | contextforge.
     #[arg(long, env = "MCPGW_TARGET_PROFILE", default_value = "reference",
