@@ -101,6 +101,8 @@ if ! "$PEERS/contextforge/run.sh" "$PORT" > "$WORK/run.out" 2> "$WORK/run.err"; 
     not_run "pip cannot reach the package index to install mcp-contextforge-gateway"
   fi
   log "ERROR: ContextForge could not be installed or started (see above)"
+  printf '## MCP gateway conformance against ContextForge: FAILED\n\nContextForge could not be installed or started (exit code 4); see the job log.\n' \
+    | tee "$REPORTS/summary.md" >> "${GITHUB_STEP_SUMMARY:-/dev/null}"
   exit 4
 fi
 grep -q "installing mcp-contextforge-gateway" "$WORK/run.err" && INSTALL=cold || INSTALL=cached
