@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use crate::auth::JwtConfig;
 use crate::config::Settings;
 use crate::defects::Defects;
+use crate::mcp::session::{SessionStore, Sessions};
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
 
@@ -38,6 +39,8 @@ pub struct Inner {
     pub clock: Clock,
     pub defects: Defects,
     pub upstream: UpstreamClient,
+    /// MCP sessions (stateful mode) and this process's open session streams.
+    pub sessions: Sessions,
 }
 
 impl std::ops::Deref for AppState {
@@ -70,20 +73,37 @@ impl AppState {
             clock: Clock::System,
             defects,
             upstream: UpstreamClient::new(),
+            sessions: Sessions::default(),
         })))
     }
 
-    /// The same state with a fixed clock (tests).
-    pub fn with_clock(self, clock: Clock) -> Self {
-        let inner = Arc::try_unwrap(self.0).unwrap_or_else(|arc| Inner {
+    /// The inner state, owned: moved out when this is the only handle, cloned otherwise.
+    fn into_inner(self) -> Inner {
+        Arc::try_unwrap(self.0).unwrap_or_else(|arc| Inner {
             settings: arc.settings.clone(),
             store: arc.store.clone(),
             jwt: arc.jwt.clone(),
             clock: arc.clock,
             defects: arc.defects,
             upstream: arc.upstream.clone(),
-        });
-        AppState(Arc::new(Inner { clock, ..inner }))
+            sessions: arc.sessions.clone(),
+        })
+    }
+
+    /// The same state with a fixed clock (tests).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        AppState(Arc::new(Inner {
+            clock,
+            ..self.into_inner()
+        }))
+    }
+
+    /// The same state with another session store (cluster mode keeps sessions in Redis).
+    pub fn with_session_store(self, store: Arc<dyn SessionStore>) -> Self {
+        AppState(Arc::new(Inner {
+            sessions: Sessions::new(store),
+            ..self.into_inner()
+        }))
     }
 
     pub fn now(&self) -> Timestamp {

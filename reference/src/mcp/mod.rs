@@ -1,30 +1,43 @@
 //! MCP Streamable HTTP on `/mcp` and `/servers/{id-or-name}/mcp` (§3).
 //!
-//! This module answers POSTs in stateless JSON mode; sessions and SSE are added by the
-//! transport issue. Authentication here follows the transport's rules (strict/permissive mode,
-//! OAuth challenges with `resource_metadata`, D5); token scoping has already run.
+//! Every request, in order: which endpoint the path names (`/mcp/*` and malformed server paths
+//! never get here, D8 and routing refuse them), `Origin` (DNS-rebinding protection, 403), who
+//! the caller is (transport auth with OAuth challenges, D5; token scoping already ran, after name
+//! resolution, D4), the `MCP-Protocol-Version` header (C-RPC-23), whether the server exists and
+//! the caller may see it; then the method: `POST` (a JSON-RPC message, answered as JSON or as a
+//! one-shot SSE stream), `GET` (a stateful session's SSE stream) or `DELETE` (ending a session).
+//!
+//! Sessions are off by default (stateless: every POST stands alone). With
+//! `USE_STATEFUL_SESSIONS=true`, `initialize` opens one and every later request must carry it.
 
+pub mod accept;
 pub mod auth;
+mod lifecycle;
+pub mod message;
+pub mod origin;
+mod post;
+pub mod scope;
+pub mod session;
+pub mod sse;
 
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 use crate::auth::{AuthOutcome, Caller};
 use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::paths::parse_server_path;
-use crate::pipeline::{RequestContext, read_body};
-use crate::rpc::dispatch::{self, RpcContext, ServerScope, Transport};
-use crate::rpc::{envelope, error_response, json_response, protocol};
+use crate::pipeline::RequestContext;
+use crate::rpc::{json_response, protocol};
 use crate::scoping::ownership::visible_to;
 use crate::state::AppState;
 use crate::store::Server;
+use session::{SESSION_HEADER, SessionEndpoint, SessionRecord};
 
 /// Which endpoint an MCP request addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +70,71 @@ fn hex_only(segment: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
+/// One admitted MCP request: who asks, on which endpoint.
+#[derive(Debug)]
+pub struct McpCall<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+    pub headers: &'a HeaderMap,
+    /// The server the path named (checked to exist and be visible); `None` on `/mcp`.
+    pub server: Option<Arc<Server>>,
+    pub endpoint: SessionEndpoint,
+}
+
+impl McpCall<'_> {
+    fn stateful(&self) -> bool {
+        self.state.settings.use_stateful_sessions
+    }
+
+    /// The session the request names, checked: `Ok(None)` when it names none; 400 for a
+    /// malformed id or a protocol version other than the session's, 404 for an unknown one or
+    /// one of another endpoint (D10 after DELETE), 403 for another caller's (C-MCP-18/19).
+    async fn session(&self) -> Result<Option<SessionRecord>, Response> {
+        let mut values = self.headers.get_all(SESSION_HEADER).iter();
+        let Some(value) = values.next() else {
+            return Ok(None);
+        };
+        let id = value
+            .to_str()
+            .ok()
+            .filter(|id| session::is_valid_session_id(id) && values.next().is_none())
+            .ok_or_else(|| bad_request("Bad Request: Invalid session ID"))?;
+        let store = &self.state.sessions.store;
+        let found = store.get(id).await.map_err(unavailable)?;
+        let record = session::check_access(found, &self.endpoint, self.caller.email.as_deref())
+            .map_err(|d| ApiError::from(d).into_response())?;
+        if let Some(v) = self.headers.get("mcp-protocol-version")
+            && v.as_bytes() != record.protocol_version.as_bytes()
+        {
+            return Err(bad_request(&format!(
+                "Bad Request: MCP-Protocol-Version does not match the session's negotiated version {}",
+                record.protocol_version
+            )));
+        }
+        store
+            .touch(id, self.state.now_secs())
+            .await
+            .map_err(unavailable)?;
+        Ok(Some(record))
+    }
+}
+
+fn bad_request(detail: &str) -> Response {
+    ApiError::BadRequest(detail.to_owned()).into_response()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    ApiError::ServiceUnavailable(format!("Service unavailable: {e}")).into_response()
+}
+
+/// Add `mcp-session-id: id` to a response.
+fn with_session_id(mut response: Response, id: Option<&str>) -> Response {
+    if let Some(v) = id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        response.headers_mut().insert(SESSION_HEADER, v);
+    }
+    response
+}
+
 /// The request's MCP entry point: everything after routing.
 pub async fn mcp_endpoint(
     State(state): State<AppState>,
@@ -76,14 +154,14 @@ pub async fn mcp_endpoint(
         // Issue 3891: a non-hex id did not match the server regex and fell through to /mcp.
         target = McpTarget::Global;
     }
+    if !origin::origin_allowed(&headers, &state.settings.allowed_origins) {
+        return ApiError::Forbidden("Forbidden: invalid Origin header".to_owned()).into_response();
+    }
 
     let server = match &target {
         McpTarget::Server(seg) => match state.store.resolve_server(seg).await {
             Ok(s) => s,
-            Err(e) => {
-                return ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
-                    .into_response();
-            }
+            Err(e) => return unavailable(e),
         },
         McpTarget::Global => None,
     };
@@ -91,6 +169,9 @@ pub async fn mcp_endpoint(
         Ok(c) => c,
         Err(r) => return *r,
     };
+    if let Err(body) = protocol::check_version_header(&headers) {
+        return json_response(400, &body);
+    }
     let server = match (&target, server) {
         (McpTarget::Server(_), None) => {
             return ApiError::not_found("Server not found").into_response();
@@ -103,107 +184,26 @@ pub async fn mcp_endpoint(
         }
         (_, s) => s,
     };
+    let endpoint = match &server {
+        Some(s) => SessionEndpoint::Server(s.id.clone()),
+        None => SessionEndpoint::Global,
+    };
+    let call = McpCall {
+        state: &state,
+        caller: &caller,
+        headers: &headers,
+        server,
+        endpoint,
+    };
 
     match method {
-        Method::POST => post(&state, &caller, &headers, server, body).await,
-        Method::GET => ApiError::MethodNotAllowed {
-            detail:
-                "Stateful sessions disabled on this gateway; passive SSE stream is not available."
-                    .to_owned(),
-            allow: "POST, DELETE",
-        }
-        .into_response(),
-        Method::DELETE => ApiError::MethodNotAllowed {
-            detail: "Session termination is not supported without stateful sessions".to_owned(),
-            allow: "POST",
-        }
-        .into_response(),
+        Method::POST => post::post(&call, body).await,
+        Method::GET => lifecycle::get(&call).await,
+        Method::DELETE => lifecycle::delete(&call).await,
         _ => ApiError::MethodNotAllowed {
             detail: "Method Not Allowed".to_owned(),
             allow: "POST, DELETE",
         }
         .into_response(),
-    }
-}
-
-fn accepts_json(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    accept.split(',').any(|part| {
-        let mt = part.split(';').next().unwrap_or("").trim();
-        mt == "application/json" || mt == "*/*" || mt == "application/*"
-    })
-}
-
-async fn post(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    server: Option<Arc<Server>>,
-    body: Body,
-) -> Response {
-    if let Err(body) = protocol::check_version_header(headers) {
-        return json_response(400, &body);
-    }
-    if !accepts_json(headers) {
-        return ApiError::NotAcceptable(
-            "Not Acceptable: Client must accept application/json".to_owned(),
-        )
-        .into_response();
-    }
-    let bytes = match read_body(body, state.settings.max_body_bytes).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    if bytes.is_empty() {
-        return StatusCode::ACCEPTED.into_response();
-    }
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(_) => {
-            return json_response(400, &envelope::EnvelopeError::Parse.into_response_body().1);
-        }
-    };
-    // A JSON-RPC response or a notification from the client needs no answer.
-    if value.get("id").is_none() || value.get("method").is_none() {
-        let is_message = value.is_object()
-            && (value.get("result").is_some()
-                || value.get("error").is_some()
-                || value.get("method").is_some());
-        if is_message {
-            return StatusCode::ACCEPTED.into_response();
-        }
-    }
-    let request = match envelope::parse_value(value) {
-        Ok(r) => r,
-        Err(e) => {
-            let (status, body) = e.into_response_body();
-            return json_response(status, &body);
-        }
-    };
-    let id = request.id.clone().unwrap_or(Value::Null);
-    let scope = match server {
-        Some(s) => ServerScope::Server(s),
-        None => match caller.scoped_server() {
-            Some(sid) if !state.defects.has(Defect::GlobalMcpUnscoped) => {
-                match state.store.resolve_server(sid).await {
-                    Ok(Some(s)) if s.enabled => ServerScope::Server(s),
-                    Ok(_) => ServerScope::Unknown(sid.to_owned()),
-                    Err(e) => return ApiError::ServiceUnavailable(e.to_string()).into_response(),
-                }
-            }
-            _ => ServerScope::Global,
-        },
-    };
-    let ctx = RpcContext {
-        state,
-        caller,
-        scope,
-        transport: Transport::Mcp,
-    };
-    match dispatch::dispatch(&ctx, &request.method, &request.params).await {
-        Ok(result) => json_response(200, &envelope::result_body(&id, result)),
-        Err(e) => error_response(state, &id, &e),
     }
 }

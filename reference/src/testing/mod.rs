@@ -2,6 +2,8 @@
 //! admin API, and sign tokens. Used by this crate's integration tests and by the harness's
 //! in-process checks; not part of the gateway's behaviour.
 
+pub mod mcp;
+
 use std::net::SocketAddr;
 
 use axum::Router;
