@@ -98,11 +98,8 @@ pub async fn run_scenario(target: &Target, loaded: &Loaded, opts: &RunOptions) -
         replay: target.replay_command(&s.id),
         duration_ms: 0,
     };
-    let mut needed = needed_capabilities(s);
-    if s.fixtures.tokens.values().any(|t| target.must_sign(t)) {
-        needed.insert(Capability::JwtSecret);
-    }
-    let missing: Vec<&str> = needed
+    let missing: Vec<&str> = target
+        .needed_capabilities(s)
         .into_iter()
         .filter(|c| !target.has(*c))
         .map(Capability::name)

@@ -39,10 +39,12 @@ impl Profile {
             // `sse-response` are switched on here when the transport work lands.
             "reference" => (&[Oauth, NameResolution], &[], false),
             // ContextForge 1.1.0: OAuth servers and RFC 9728 metadata; no name resolution
-            // (PR 4237 unmerged); X-Forwarded-* honoured from any peer (issue 5421), so from the
-            // harness too. Stateful sessions only with USE_STATEFUL_SESSIONS=true and SSE
-            // answers only with JSON responses switched off: both are probed.
-            "contextforge" => (&[Oauth, TrustedProxy], &[Stateful, SseResponse], true),
+            // (PR 4237 unmerged). Not `trusted-proxy`: that is a configuration (a proxy the
+            // gateway was told to trust); that 1.1.0 honours X-Forwarded-* from any peer is
+            // issue 5421, which scenarios check. Stateful sessions only with
+            // USE_STATEFUL_SESSIONS=true, SSE answers only with JSON responses switched off:
+            // both are probed.
+            "contextforge" => (&[Oauth], &[Stateful, SseResponse], true),
             _ => return None,
         };
         Some(Profile {
@@ -315,10 +317,7 @@ impl Target {
                 )
             }
         };
-        check_reachable(&bases[0], &admin_token).await?;
-        let probe = probe(&bases[0], &admin_token).await;
         let mut capabilities = cfg.profile.capabilities.clone();
-        capabilities.extend(probe.capabilities(&cfg.profile.detected));
         if jwt.is_some() {
             capabilities.insert(Capability::JwtSecret);
         }
@@ -331,11 +330,11 @@ impl Target {
         }
         let identity = TargetIdentity {
             kind,
+            product: None,
+            version: None,
             urls: bases.iter().map(|b| b.url.clone()).collect(),
             profile: cfg.profile.name.clone(),
             capabilities: capabilities.iter().map(|c| c.name().to_owned()).collect(),
-            product: probe.product,
-            version: probe.version,
             defects,
         };
         let target = Target {
@@ -350,19 +349,41 @@ impl Target {
             replay_args,
             _embedded: embedded,
         };
+        target.check_reachable().await?;
+        let target = target.detected(&cfg.without).await;
         Ok(target)
     }
 
-    /// How a token fixture is made on this target.
-    pub fn mint(&self, t: &crate::scenario::TokenFixture) -> crate::tokens::Mint {
-        crate::tokens::choose_mint(t, self.profile.api_tokens_first, self.jwt.is_some())
-    }
-
-    /// Whether a token fixture can only be signed locally on this target (it then needs the
-    /// `jwt-secret` capability).
-    pub fn must_sign(&self, t: &crate::scenario::TokenFixture) -> bool {
-        crate::tokens::choose_mint(t, self.profile.api_tokens_first, false)
-            == crate::tokens::Mint::Sign
+    /// Fail early, with a clear message, when the target does not answer or refuses the admin.
+    async fn check_reachable(&self) -> Result<(), TargetError> {
+        let base = &self.bases[0];
+        let req = crate::client::WireRequest {
+            method: "GET".to_owned(),
+            target: format!("{}/servers", base.root),
+            headers: vec![
+                ("host".to_owned(), base.authority.clone()),
+                (
+                    "authorization".to_owned(),
+                    format!("Bearer {}", self.admin_token),
+                ),
+            ],
+            body: bytes::Bytes::new(),
+        };
+        let ex =
+            crate::client::send(&base.authority, req, std::time::Duration::from_secs(10)).await;
+        match ex.response {
+            None => Err(TargetError::Config(format!(
+                "cannot reach the target at {}: {}",
+                base.url,
+                ex.error.unwrap_or_default()
+            ))),
+            Some(r) if r.status == 401 || r.status == 403 => Err(TargetError::Config(format!(
+                "the target refused the admin credentials (GET /servers -> {}: {}); check --token / --jwt-secret",
+                r.status,
+                r.text().chars().take(200).collect::<String>()
+            ))),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Whether the target has a capability.
@@ -377,32 +398,44 @@ impl Target {
             self.replay_args
         )
     }
-}
 
-/// Fail early, with a clear message, when the target does not answer or refuses the admin.
-async fn check_reachable(base: &Base, admin_token: &str) -> Result<(), TargetError> {
-    let req = crate::client::WireRequest {
-        method: "GET".to_owned(),
-        target: format!("{}/servers", base.root),
-        headers: vec![
-            ("host".to_owned(), base.authority.clone()),
-            ("authorization".to_owned(), format!("Bearer {admin_token}")),
-        ],
-        body: bytes::Bytes::new(),
-    };
-    let ex = crate::client::send(&base.authority, req, std::time::Duration::from_secs(10)).await;
-    match ex.response {
-        None => Err(TargetError::Config(format!(
-            "cannot reach the target at {}: {}",
-            base.url,
-            ex.error.unwrap_or_default()
-        ))),
-        Some(r) if r.status == 401 || r.status == 403 => Err(TargetError::Config(format!(
-            "the target refused the admin credentials (GET /servers -> {}: {}); check --token / --jwt-secret",
-            r.status,
-            r.text().chars().take(200).collect::<String>()
-        ))),
-        Some(_) => Ok(()),
+    /// Probe the target ([`probe`]): record what it calls itself, and add the capabilities of
+    /// the profile's `detected` list that it shows (unless the run said `--without`).
+    async fn detected(mut self, without: &[Capability]) -> Target {
+        let probe = probe(&self.bases[0], &self.admin_token).await;
+        let found = probe.capabilities(&self.profile.detected);
+        self.capabilities
+            .extend(found.into_iter().filter(|c| !without.contains(c)));
+        self.identity.capabilities = self
+            .capabilities
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        self.identity.product = probe.product;
+        self.identity.version = probe.version;
+        self
+    }
+
+    /// Capabilities a scenario needs on this target: those it declares or implies, plus
+    /// `jwt-secret` when one of its tokens can only be signed locally here.
+    pub fn needed_capabilities(&self, s: &crate::scenario::Scenario) -> BTreeSet<Capability> {
+        let mut needed = crate::runner::needed_capabilities(s);
+        if s.fixtures.tokens.values().any(|t| self.must_sign(t)) {
+            needed.insert(Capability::JwtSecret);
+        }
+        needed
+    }
+
+    /// How a token fixture is made on this target.
+    pub fn mint(&self, t: &crate::scenario::TokenFixture) -> crate::tokens::Mint {
+        crate::tokens::choose_mint(t, self.profile.api_tokens_first, self.jwt.is_some())
+    }
+
+    /// Whether a token fixture can only be signed locally on this target (it then needs the
+    /// `jwt-secret` capability).
+    pub fn must_sign(&self, t: &crate::scenario::TokenFixture) -> bool {
+        crate::tokens::choose_mint(t, self.profile.api_tokens_first, false)
+            == crate::tokens::Mint::Sign
     }
 }
 
