@@ -634,7 +634,7 @@ pub async fn provision(
     }
 
     for (k, t) in &fixtures.tokens {
-        let made = make_token(&admin, target, k, t, p).await?;
+        let made = make_token(&admin, target, k, t, fixtures, p).await?;
         if let Some(id) = &made.id {
             p.cleanup.push(("DELETE".into(), format!("/tokens/{id}")));
         }
@@ -648,6 +648,7 @@ async fn make_token(
     target: &Target,
     key: &str,
     t: &TokenFixture,
+    fixtures: &Fixtures,
     p: &Provisioned,
 ) -> Result<MadeToken, ProvisionError> {
     let what = format!("make token {key}");
@@ -673,7 +674,7 @@ async fn make_token(
         teams,
         server_id,
     };
-    let sign = match target.mint(t) {
+    let sign = match target.mint(t, fixtures) {
         tokens::Mint::Sign => true,
         tokens::Mint::Api => false,
         tokens::Mint::AdminToken => {
@@ -689,7 +690,7 @@ async fn make_token(
                 &what,
                 format!(
                     "signing needs the target's JWT secret (--jwt-secret); POST /tokens cannot make {}",
-                    tokens::api_refusal(t).unwrap_or("it")
+                    tokens::api_refusal(t, fixtures).unwrap_or("it")
                 ),
             )
         })?;

@@ -420,21 +420,38 @@ impl Target {
     /// `jwt-secret` when one of its tokens can only be signed locally here.
     pub fn needed_capabilities(&self, s: &crate::scenario::Scenario) -> BTreeSet<Capability> {
         let mut needed = crate::runner::needed_capabilities(s);
-        if s.fixtures.tokens.values().any(|t| self.must_sign(t)) {
+        if s.fixtures
+            .tokens
+            .values()
+            .any(|t| self.must_sign(t, &s.fixtures))
+        {
             needed.insert(Capability::JwtSecret);
         }
         needed
     }
 
     /// How a token fixture is made on this target.
-    pub fn mint(&self, t: &crate::scenario::TokenFixture) -> crate::tokens::Mint {
-        crate::tokens::choose_mint(t, self.profile.api_tokens_first, self.jwt.is_some())
+    pub fn mint(
+        &self,
+        t: &crate::scenario::TokenFixture,
+        fixtures: &crate::scenario::Fixtures,
+    ) -> crate::tokens::Mint {
+        crate::tokens::choose_mint(
+            t,
+            fixtures,
+            self.profile.api_tokens_first,
+            self.jwt.is_some(),
+        )
     }
 
     /// Whether a token fixture can only be signed locally on this target (it then needs the
     /// `jwt-secret` capability).
-    pub fn must_sign(&self, t: &crate::scenario::TokenFixture) -> bool {
-        crate::tokens::choose_mint(t, self.profile.api_tokens_first, false)
+    pub fn must_sign(
+        &self,
+        t: &crate::scenario::TokenFixture,
+        fixtures: &crate::scenario::Fixtures,
+    ) -> bool {
+        crate::tokens::choose_mint(t, fixtures, self.profile.api_tokens_first, false)
             == crate::tokens::Mint::Sign
     }
 }

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use crate::scenario::{Algorithm, TokenFixture};
+use crate::scenario::{Algorithm, Fixtures, TokenFixture};
 
 /// What signing needs to know about the target.
 #[derive(Debug, Clone)]
@@ -123,9 +123,14 @@ pub enum Mint {
     AdminToken,
 }
 
-/// Choose how to make a token. `api_first`: the profile mints through the API wherever it can
-/// (see [`crate::target::Profile::api_tokens_first`]).
-pub fn choose_mint(f: &TokenFixture, api_first: bool, have_secret: bool) -> Mint {
+/// Choose how to make a token of a scenario with these `fixtures`. `api_first`: the profile
+/// mints through the API wherever it can (see [`crate::target::Profile::api_tokens_first`]).
+pub fn choose_mint(
+    f: &TokenFixture,
+    fixtures: &Fixtures,
+    api_first: bool,
+    have_secret: bool,
+) -> Mint {
     use crate::scenario::TokenSource;
     let sign_if_possible = if have_secret { Mint::Sign } else { Mint::Api };
     match f.source {
@@ -143,7 +148,7 @@ pub fn choose_mint(f: &TokenFixture, api_first: bool, have_secret: bool) -> Mint
                 Mint::AdminToken
             }
         }
-        TokenSource::Auto if api_refusal(f).is_some() => Mint::Sign,
+        TokenSource::Auto if api_refusal(f, fixtures).is_some() => Mint::Sign,
         TokenSource::Auto => Mint::Api,
     }
 }
@@ -161,9 +166,9 @@ fn is_plain_admin(f: &TokenFixture) -> bool {
 }
 
 /// Why ContextForge's `POST /tokens` (1.1.0, as observed) cannot make a token that means what
-/// the fixture asks for, or `None` when it can. Only the fixture's shape matters, so the answer is
-/// known before anything is provisioned.
-pub fn api_refusal(f: &TokenFixture) -> Option<&'static str> {
+/// the fixture asks for, or `None` when it can. Only the fixtures' shape matters, so the answer
+/// is known before anything is provisioned.
+pub fn api_refusal(f: &TokenFixture, fixtures: &Fixtures) -> Option<&'static str> {
     if f.needs_signing() {
         return Some("raw claims, another key or algorithm, or not exactly one team");
     }
@@ -178,6 +183,18 @@ pub fn api_refusal(f: &TokenFixture) -> Option<&'static str> {
     if !admin && f.teams.is_none() {
         // Without team_id the API narrows a user's token to their personal team.
         return Some("a public-only token (no teams claim) for a user");
+    }
+    // Teams are owned by the administrator; a user's team token needs membership.
+    if let (Some(user), Some(teams)) = (&f.user, &f.teams) {
+        let member = |t: &String| {
+            fixtures
+                .teams
+                .get(t)
+                .is_some_and(|team| team.members.contains(user))
+        };
+        if !teams.iter().all(member) {
+            return Some("a team token for a user who is not a member (the API refuses it)");
+        }
     }
     if f.server_id.is_some() {
         // scopes.server_id is a foreign key to servers: a literal may name no server.
@@ -329,6 +346,12 @@ mod tests {
         serde_saphyr::from_str(yaml).unwrap()
     }
 
+    /// alice is in red, not in blue.
+    fn teams() -> Fixtures {
+        serde_saphyr::from_str("{users: {alice: {}}, teams: {red: {members: [alice]}, blue: {}}}")
+            .unwrap()
+    }
+
     #[test]
     fn api_mints_what_contextforge_users_can_mint() {
         for ok in [
@@ -343,7 +366,7 @@ mod tests {
             "{ip_restrictions: [10.0.0.0/24, \"::1\"]}",
             "{time_restrictions: {weekdays_only: true}}",
         ] {
-            assert_eq!(api_refusal(&fixture(ok)), None, "{ok}");
+            assert_eq!(api_refusal(&fixture(ok), &teams()), None, "{ok}");
         }
     }
 
@@ -359,29 +382,30 @@ mod tests {
             "{admin: false}",
             "{teams: []}",
             "{user: alice, teams: [red, blue]}",
+            "{user: alice, teams: [blue]}",
             "{server_id: 00000000000000000000000000000000}",
             "{permissions: [tools.read]}",
             "{permissions: [\"tools.*\"]}",
             "{ip_restrictions: [999.1.1.1]}",
             "{ip_restrictions: [10.0.0.0/33]}",
         ] {
-            assert!(api_refusal(&fixture(no)).is_some(), "{no}");
+            assert!(api_refusal(&fixture(no), &teams()).is_some(), "{no}");
         }
     }
 
     #[test]
     fn plain_admin_is_the_cli_token_and_the_rest_prefers_the_api() {
         let plain = fixture("{}");
-        assert_eq!(choose_mint(&plain, true, true), Mint::Sign);
-        assert_eq!(choose_mint(&plain, true, false), Mint::AdminToken);
+        assert_eq!(choose_mint(&plain, &teams(), true, true), Mint::Sign);
+        assert_eq!(choose_mint(&plain, &teams(), true, false), Mint::AdminToken);
         let scoped = fixture("{server: S}");
-        assert_eq!(choose_mint(&scoped, true, true), Mint::Api);
-        assert_eq!(choose_mint(&scoped, false, true), Mint::Sign);
-        assert_eq!(choose_mint(&scoped, false, false), Mint::Api);
+        assert_eq!(choose_mint(&scoped, &teams(), true, true), Mint::Api);
+        assert_eq!(choose_mint(&scoped, &teams(), false, true), Mint::Sign);
+        assert_eq!(choose_mint(&scoped, &teams(), false, false), Mint::Api);
         let public_only = fixture("{user: alice}");
-        assert_eq!(choose_mint(&public_only, true, false), Mint::Sign);
+        assert_eq!(choose_mint(&public_only, &teams(), true, false), Mint::Sign);
         assert_eq!(
-            choose_mint(&fixture("{source: api}"), true, true),
+            choose_mint(&fixture("{source: api}"), &teams(), true, true),
             Mint::Api
         );
     }
