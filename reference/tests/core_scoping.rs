@@ -983,7 +983,6 @@ async fn d4_a_token_scoped_to_a_name_is_not_scoped_to_that_server() {
 }
 
 #[tokio::test]
-#[ignore = "transport: the global /mcp resolves a token's server_id by name (mcp::post), so a token scoped to a name sees that server's tools"]
 async fn d4_a_token_scoped_to_a_name_sees_nothing_on_the_global_mcp() {
     let f = fixture().await;
     let by_name = f.gw.scoped("alpha");

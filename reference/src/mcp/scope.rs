@@ -18,11 +18,12 @@ fn unavailable(e: impl std::fmt::Display) -> ApiError {
     ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
 }
 
-/// A server id as a scope: the server when it exists, is enabled and the caller may see it;
-/// otherwise an empty catalogue under that id.
+/// A canonical server id (a token's restriction, a session's binding) as a scope: the server
+/// when it exists, is enabled and the caller may see it; otherwise an empty catalogue under that
+/// id. Looked up by id only: a restriction naming a server by its *name* must not reach it (D4).
 async fn scope_of_id(state: &AppState, caller: &Caller, id: &str) -> Result<ServerScope, ApiError> {
     Ok(
-        match state.store.resolve_server(id).await.map_err(unavailable)? {
+        match state.store.servers.get(id).await.map_err(unavailable)? {
             Some(s) if s.enabled && visible_to(&s.owned, caller.viewer()) => ServerScope::Server(s),
             _ => ServerScope::Unknown(id.to_owned()),
         },
