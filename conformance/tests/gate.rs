@@ -168,3 +168,43 @@ fn html_and_markdown_reports_show_every_section() {
         "{md}"
     );
 }
+
+#[test]
+fn junit_agrees_with_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("b.yaml");
+    let reports = dir.path().join("reports");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--quiet",
+            "--no-snapshots",
+            "--scenarios",
+            SCENARIOS,
+            "--scenario",
+            "traversal/",
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        cmd(&args)
+    };
+    let defect = ["--inject-defect", "normalise-dot-segments"];
+    let o = run(&[&defect[..], &["--bless"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(
+        !junit.contains("<failure"),
+        "known failures are skipped: {junit}"
+    );
+    assert!(junit.contains("known failure (baseline)"), "{junit}");
+
+    // Without the defect every entry is stale: the exit code and junit say so.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(junit.contains("stale baseline entry"), "{junit}");
+    assert!(junit.contains("<failure"), "{junit}");
+}
