@@ -31,10 +31,9 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// A report of the traversal area with a defect injected: some checks fail, others pass.
-fn failing_report(dir: &Path) -> std::path::PathBuf {
-    let reports = dir.join("reports");
-    let o = cmd(&[
+/// `run` over the traversal area on the in-process reference, plus `extra` arguments.
+fn traversal_run(extra: &[&str]) -> Output {
+    let mut args = vec![
         "run",
         "--quiet",
         "--no-snapshots",
@@ -42,6 +41,15 @@ fn failing_report(dir: &Path) -> std::path::PathBuf {
         SCENARIOS,
         "--scenario",
         "traversal/",
+    ];
+    args.extend(extra);
+    cmd(&args)
+}
+
+/// A report of the traversal area with a defect injected: some checks fail, others pass.
+fn failing_report(dir: &Path) -> std::path::PathBuf {
+    let reports = dir.join("reports");
+    let o = traversal_run(&[
         "--inject-defect",
         "normalise-dot-segments",
         "--report-dir",
@@ -175,21 +183,13 @@ fn junit_agrees_with_the_baseline() {
     let baseline = dir.path().join("b.yaml");
     let reports = dir.path().join("reports");
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "run",
-            "--quiet",
-            "--no-snapshots",
-            "--scenarios",
-            SCENARIOS,
-            "--scenario",
-            "traversal/",
+        let place = [
             "--baseline",
             baseline.to_str().unwrap(),
             "--report-dir",
             reports.to_str().unwrap(),
         ];
-        args.extend(extra);
-        cmd(&args)
+        traversal_run(&[&place[..], extra].concat())
     };
     let defect = ["--inject-defect", "normalise-dot-segments"];
     let o = run(&[&defect[..], &["--bless"]].concat());
