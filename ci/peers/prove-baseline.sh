@@ -53,7 +53,7 @@ expect 0 "the saved report matches the baseline exactly" -- "$BIN" gate --report
 say "2. deleting each of the $entries entries, one at a time"
 for i in $(seq 1 "$entries"); do
   without_entry "$i" > "$WORK/minus.yaml"
-  id=$(awk -v n="$i" '/^- scenario:/{i++; if (i==n) {sub(/^- scenario: */, ""); print; exit}}' "$BASELINE")
+  id=$(awk -v n="$i" '/^- scenario:/{i++; if (i==n) {sub(/^- scenario: */, ""); gsub(/"/, ""); print; exit}}' "$BASELINE")
   expect 1 "without entry $i ($id): exit 1" -- "$BIN" gate --report "$REPORT" --baseline "$WORK/minus.yaml"
   grep -q "new failure" "$WORK/out" || { say "FAIL: no new failure named without entry $i"; BROKEN=1; }
 done

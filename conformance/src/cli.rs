@@ -365,7 +365,12 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
     let baseline_summary = match (&baseline, &args.baseline) {
         (Some(b), Some(path)) => {
             if args.bless {
-                let blessed = b.blessed(&results);
+                let mut blessed = b.blessed(&results);
+                if blessed.target.is_none() {
+                    let version = target.identity.version.as_deref().unwrap_or("");
+                    let name = format!("{} {version}", target.identity.profile);
+                    blessed.target = Some(name.trim_end().to_owned());
+                }
                 blessed.save(path)?;
                 println!(
                     "blessed {}: {} known failure(s)",
