@@ -22,7 +22,7 @@ COLLECTIONS = [
     ("prompts", "/prompts?include_inactive=true", None),
     ("teams", "/teams/", "teams"),
     ("users", "/auth/email/admin/users", "users"),
-    ("tokens", "/tokens", "tokens"),
+    ("tokens", "/tokens/admin/all", "tokens"),  # every user's active tokens
 ]
 
 
