@@ -112,7 +112,10 @@ fn gate_compares_a_saved_report_with_its_baseline() {
         std::fs::write(&minus, kept.join("\n")).unwrap();
         let o = gate(&report, &minus, false);
         assert_eq!(o.status.code(), Some(1), "without {entry}: {}", text(&o));
-        let id = entry.trim_start_matches("- scenario:").trim().trim_matches('"');
+        let id = entry
+            .trim_start_matches("- scenario:")
+            .trim()
+            .trim_matches('"');
         assert!(
             text(&o).contains(&format!("new failure: {id}")),
             "{}",
