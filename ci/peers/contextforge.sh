@@ -47,8 +47,9 @@ fi
   log "ERROR: cannot find contextforge/run.sh (set MCPGW_PEERS_DIR)"; exit 4; }
 
 REPORTS="${MCPGW_CF_REPORT_DIR:-$ROOT/target/conformance/contextforge}"
-rm -rf "$REPORTS"
 mkdir -p "$REPORTS"
+# Only this script's own files: a report directory may be shared with other things.
+rm -f "$REPORTS"/{report.json,junit.xml,summary.md,report.html,contextforge.log}
 
 port_free() { ! (ss -ltn 2>/dev/null | awk '{print $4}' | grep -qE "[:.]$1\$"); }
 PORT="${MCPGW_CF_PORT:-}"
