@@ -196,10 +196,6 @@ pub fn api_refusal(f: &TokenFixture, fixtures: &Fixtures) -> Option<&'static str
             return Some("a team token for a user who is not a member (the API refuses it)");
         }
     }
-    if f.server_id.is_some() {
-        // scopes.server_id is a foreign key to servers: a literal may name no server.
-        return Some("a literal server_id (the API accepts only ids of existing servers)");
-    }
     if f.permissions.iter().any(|p| !api_accepts_permission(p)) {
         return Some("a permission the API refuses (it takes `resource.action` or `*`)");
     }
@@ -357,6 +353,8 @@ mod tests {
         for ok in [
             "{}",
             "{server: S}",
+            "{server_id: 00000000000000000000000000000000}",
+            "{server_id: \"\"}",
             "{server: S, permissions: [tools.read, servers.use]}",
             "{permissions: [\"*\"]}",
             "{permissions: [admin.read]}",
@@ -383,7 +381,6 @@ mod tests {
             "{teams: []}",
             "{user: alice, teams: [red, blue]}",
             "{user: alice, teams: [blue]}",
-            "{server_id: 00000000000000000000000000000000}",
             "{permissions: [tools.read]}",
             "{permissions: [\"tools.*\"]}",
             "{ip_restrictions: [999.1.1.1]}",
