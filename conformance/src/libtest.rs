@@ -73,9 +73,10 @@ pub fn main(dir: &Path) -> ! {
         .map(|l| {
             let id = l.scenario.id.clone();
             let area = id.split('/').next().unwrap_or_default().to_owned();
-            let missing = runner::needed_capabilities(&l.scenario)
-                .into_iter()
-                .any(|c| !target.has(c));
+            let missing = matches!(
+                runner::applicability(&target, &l.scenario),
+                runner::Applicability::NotApplicable(_)
+            );
             let (rt, target, opts, baseline) =
                 (rt.clone(), target.clone(), opts.clone(), baseline.clone());
             Trial::test(id, move || {

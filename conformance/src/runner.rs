@@ -1,8 +1,10 @@
 //! Running scenarios: capability check, fixtures, steps, verdicts, cleanup.
 //!
 //! A scenario is NOT-APPLICABLE when the target lacks a capability it needs (declared in
-//! `requires`, or implied: locally signed tokens need `jwt-secret`, `via: N` needs `cluster`),
-//! UNTESTABLE when a fixture cannot be made, and otherwise the worst verdict of its checks.
+//! `requires`, or implied: locally signed tokens need `jwt-secret`, `via: N` needs `cluster`)
+//! and cannot start a variant with it, or when the target runs in a mode the scenario was not
+//! written for; UNTESTABLE when a fixture cannot be made; otherwise the worst verdict of its
+//! checks.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -57,6 +59,50 @@ pub fn needed_capabilities(s: &Scenario) -> BTreeSet<Capability> {
     caps
 }
 
+/// Where a scenario runs on a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applicability {
+    /// On the target itself.
+    Run,
+    /// On a variant of the in-process reference that adds these capabilities.
+    Variant(BTreeSet<Capability>),
+    /// Nowhere, for this reason.
+    NotApplicable(String),
+}
+
+/// Whether and where `s` runs on `target`.
+pub fn applicability(target: &Target, s: &Scenario) -> Applicability {
+    let needed = target.needed_capabilities(s);
+    let missing: BTreeSet<Capability> =
+        needed.iter().copied().filter(|c| !target.has(*c)).collect();
+    if target.can_vary(&missing) {
+        return Applicability::Variant(missing);
+    }
+    let names = |set: &mut dyn Iterator<Item = Capability>| {
+        set.map(Capability::name).collect::<Vec<_>>().join(", ")
+    };
+    if !missing.is_empty() {
+        return Applicability::NotApplicable(format!(
+            "the target ({} profile) lacks: {}",
+            target.profile.name,
+            names(&mut missing.into_iter())
+        ));
+    }
+    let mut modes = target
+        .capabilities
+        .iter()
+        .copied()
+        .filter(|c| c.is_mode() && !needed.contains(c))
+        .peekable();
+    if modes.peek().is_some() {
+        return Applicability::NotApplicable(format!(
+            "written for the default configuration; the target runs in mode: {}",
+            names(&mut modes)
+        ));
+    }
+    Applicability::Run
+}
+
 /// Run every scenario, `opts.jobs` at a time; `done` is called as each finishes. Results are
 /// returned in the order of `scenarios`.
 pub async fn run_all(
@@ -79,11 +125,34 @@ pub async fn run_all(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Run one scenario.
+/// Run one scenario, on a variant of the target when it needs one.
 pub async fn run_scenario(target: &Target, loaded: &Loaded, opts: &RunOptions) -> ScenarioResult {
-    let started = Instant::now();
     let s = &loaded.scenario;
-    let mut result = ScenarioResult {
+    let why = match applicability(target, s) {
+        Applicability::Run => return run_on(target, loaded, opts).await,
+        Applicability::NotApplicable(why) => why,
+        Applicability::Variant(extra) => match target.variant(&extra).await {
+            // The variant has `extra`, so this recursion ends there (Run or NotApplicable).
+            Some(Ok(v)) => return Box::pin(run_scenario(&v, loaded, opts)).await,
+            Some(Err(e)) => {
+                let mut r = blank_result(target, loaded);
+                r.verdict = Verdict::Untestable;
+                r.reason = Some(e.to_string());
+                return r;
+            }
+            None => "no variant of the target has the capabilities it needs".to_owned(),
+        },
+    };
+    let mut r = blank_result(target, loaded);
+    r.verdict = Verdict::NotApplicable;
+    r.reason = Some(why);
+    r
+}
+
+/// The result of a scenario before anything ran: PASS with no checks.
+fn blank_result(target: &Target, loaded: &Loaded) -> ScenarioResult {
+    let s = &loaded.scenario;
+    ScenarioResult {
         id: s.id.clone(),
         area: s.id.split('/').next().unwrap_or_default().to_owned(),
         title: s.title.clone(),
@@ -97,23 +166,14 @@ pub async fn run_scenario(target: &Target, loaded: &Loaded, opts: &RunOptions) -
         cleanup_errors: Vec::new(),
         replay: target.replay_command(&s.id),
         duration_ms: 0,
-    };
-    let missing: Vec<&str> = target
-        .needed_capabilities(s)
-        .into_iter()
-        .filter(|c| !target.has(*c))
-        .map(Capability::name)
-        .collect();
-    if !missing.is_empty() {
-        result.verdict = Verdict::NotApplicable;
-        result.reason = Some(format!(
-            "the target ({} profile) lacks: {}",
-            target.profile.name,
-            missing.join(", ")
-        ));
-        return result;
     }
+}
 
+/// Run one applicable scenario on exactly this target.
+async fn run_on(target: &Target, loaded: &Loaded, opts: &RunOptions) -> ScenarioResult {
+    let started = Instant::now();
+    let s = &loaded.scenario;
+    let mut result = blank_result(target, loaded);
     let base = &target.bases[0];
     let mut p = Provisioned::new(provision::new_run_id(), base);
     match provision::provision(target, &s.fixtures, &mut p).await {

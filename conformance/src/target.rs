@@ -5,13 +5,15 @@
 //! of gateway; scenarios requiring a capability the profile lacks are NOT-APPLICABLE. Both
 //! profiles provision through the same ContextForge-shaped admin API (see `provision`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
 
 use crate::scenario::Capability;
 use crate::tokens::{JwtKeys, admin_claims, sign_claims};
+use crate::variants;
 
 /// What a kind of gateway can do.
 #[derive(Debug, Clone, Serialize)]
@@ -226,6 +228,10 @@ pub struct Target {
     /// Arguments that select this target again on the command line (for replay commands).
     pub replay_args: String,
     _embedded: Option<mcpgw_reference::Embedded>,
+    /// In-process reference only: how it was started, to start variants of it.
+    config: Option<TargetConfig>,
+    /// Variants started so far, by the capabilities they add.
+    variants: tokio::sync::Mutex<BTreeMap<Vec<Capability>, Arc<Target>>>,
 }
 
 impl Target {
@@ -245,6 +251,7 @@ impl Target {
                 settings.jwt_secret_key = None;
                 settings.platform_admin_email = cfg.admin_email.clone();
                 settings.inject_defect = defects.clone();
+                variants::configure(&mut settings, wanted);
                 let e = mcpgw_reference::spawn_embedded(settings)
                     .await
                     .map_err(TargetError::Spawn)?;
@@ -259,8 +266,9 @@ impl Target {
                 } else {
                     format!(" --inject-defect {}", defects.join(","))
                 };
+                let url = format!("{}{}", e.url(), e.state.settings.root_path());
                 (
-                    vec![Base::parse(&e.url())?],
+                    vec![Base::parse(&url)?],
                     e.admin_token.clone(),
                     Some(jwt),
                     Some(e),
@@ -337,6 +345,7 @@ impl Target {
             capabilities: capabilities.iter().map(|c| c.name().to_owned()).collect(),
             defects,
         };
+        let config = embedded.is_some().then(|| cfg.clone());
         let target = Target {
             bases,
             admin_token,
@@ -348,6 +357,8 @@ impl Target {
             identity,
             replay_args,
             _embedded: embedded,
+            config,
+            variants: tokio::sync::Mutex::new(BTreeMap::new()),
         };
         target.check_reachable().await?;
         let target = target.detected(&cfg.without).await;
@@ -389,6 +400,34 @@ impl Target {
     /// Whether the target has a capability.
     pub fn has(&self, c: Capability) -> bool {
         self.capabilities.contains(&c)
+    }
+
+    /// Whether this target can start a variant of itself with every capability in `extra`: the
+    /// in-process reference can, for the capabilities `variants` knows how to configure.
+    pub fn can_vary(&self, extra: &BTreeSet<Capability>) -> bool {
+        self.config.is_some() && !extra.is_empty() && extra.iter().all(|c| variants::is_variant(*c))
+    }
+
+    /// The in-process reference started again with `extra` capabilities as well (and the same
+    /// defects); started once per set of capabilities and reused. `None` if `can_vary` is false.
+    pub async fn variant(
+        &self,
+        extra: &BTreeSet<Capability>,
+    ) -> Option<Result<Arc<Target>, TargetError>> {
+        let cfg = self.config.as_ref().filter(|_| self.can_vary(extra))?;
+        let key: Vec<Capability> = extra.iter().copied().collect();
+        let mut started = self.variants.lock().await;
+        if let Some(t) = started.get(&key) {
+            return Some(Ok(Arc::clone(t)));
+        }
+        let mut cfg = cfg.clone();
+        cfg.with.extend(key.iter().copied());
+        cfg.without.retain(|c| !extra.contains(c));
+        Some(Target::start(&cfg).await.map(|t| {
+            let t = Arc::new(t);
+            started.insert(key, Arc::clone(&t));
+            t
+        }))
     }
 
     /// The replay command for one scenario.

@@ -180,7 +180,15 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome 
         Presented::Bearer(t) => (t, false),
         Presented::Cookie { token, with_header } => (token, !with_header),
     };
-    match auth::authenticate_token(&token, &state.jwt, &state.store, state.now_secs()).await {
+    match auth::authenticate_token(
+        &token,
+        &state.jwt,
+        &state.verified,
+        &state.store,
+        state.now_secs(),
+    )
+    .await
+    {
         Ok(caller) => AuthOutcome::Authenticated {
             caller: Arc::new(caller),
             cookie_only,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::auth::JwtConfig;
+use crate::auth::cache::VerifiedTokens;
 use crate::config::Settings;
 use crate::defects::Defects;
 use crate::mcp::session::{SessionStore, Sessions};
@@ -41,6 +42,8 @@ pub struct Inner {
     pub upstream: UpstreamClient,
     /// MCP sessions (stateful mode) and this process's open session streams.
     pub sessions: Sessions,
+    /// Tokens already verified, so a busy client is not HMAC-checked on every request.
+    pub verified: Arc<VerifiedTokens>,
 }
 
 impl std::ops::Deref for AppState {
@@ -74,6 +77,7 @@ impl AppState {
             defects,
             upstream: UpstreamClient::new(),
             sessions: Sessions::default(),
+            verified: Arc::default(),
         })))
     }
 
@@ -87,6 +91,7 @@ impl AppState {
             defects: arc.defects,
             upstream: arc.upstream.clone(),
             sessions: arc.sessions.clone(),
+            verified: Arc::clone(&arc.verified),
         })
     }
 

@@ -56,6 +56,8 @@ pub enum Op {
     Includes(Box<Matcher>),
     /// No element of an array matches (for a string: it does not contain the literal text).
     Excludes(Box<Matcher>),
+    /// A JWT (`header.payload.signature`) whose payload, decoded but not verified, matches.
+    JwtClaims(Box<Matcher>),
 }
 
 /// A regular expression and its source (which may hold `${...}` references until run time).
@@ -116,6 +118,7 @@ pub const OPERATORS: &[&str] = &[
     "$any_of",
     "$includes",
     "$excludes",
+    "$jwt_claims",
 ];
 
 /// Why an actual value did not match.
@@ -312,6 +315,7 @@ impl Op {
             Op::AnyOf(_) => "$any_of",
             Op::Includes(_) => "$includes",
             Op::Excludes(_) => "$excludes",
+            Op::JwtClaims(_) => "$jwt_claims",
         }
     }
 
@@ -435,6 +439,10 @@ impl Op {
                     _ => fail(format!("expected no element matching {}", m.describe())),
                 }
             }
+            Op::JwtClaims(m) => match a.as_str().and_then(jwt_payload) {
+                Some(claims) => m.check_at(&format!("{at}(jwt)"), Some(&claims)),
+                None => fail("expected a JWT whose payload is a JSON object".to_owned()),
+            },
             Op::Absent(_) | Op::Present(_) | Op::Not(_) | Op::AnyOf(_) => Ok(()),
         }
     }
@@ -470,6 +478,7 @@ impl Op {
             ),
             Op::Includes(m) => Op::Includes(Box::new(m.map_strings(f)?)),
             Op::Excludes(m) => Op::Excludes(Box::new(m.map_strings(f)?)),
+            Op::JwtClaims(m) => Op::JwtClaims(Box::new(m.map_strings(f)?)),
         })
     }
 
@@ -479,7 +488,9 @@ impl Op {
             Op::In(vs) => Value::Array(vs.clone()),
             Op::StartsWith(s) => Value::String(s.clone()),
             Op::Matches(re) => Value::String(re.source.clone()),
-            Op::Len(m) | Op::Not(m) | Op::Includes(m) | Op::Excludes(m) => m.to_value(),
+            Op::Len(m) | Op::Not(m) | Op::Includes(m) | Op::Excludes(m) | Op::JwtClaims(m) => {
+                m.to_value()
+            }
             Op::Absent(b) | Op::Present(b) => Value::Bool(*b),
             Op::Gte(n) | Op::Lte(n) => serde_json::Number::from_f64(*n)
                 .map(Value::Number)
@@ -487,6 +498,20 @@ impl Op {
             Op::AnyOf(ms) => Value::Array(ms.iter().map(Matcher::to_value).collect()),
         }
     }
+}
+
+/// The claims of a JWT, decoded without verification: the harness inspects what a gateway
+/// issued (e.g. `POST /tokens`), it does not trust it. `None` unless the payload is an object.
+fn jwt_payload(token: &str) -> Option<Value> {
+    use base64::Engine;
+    let mut parts = token.trim().split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .filter(Value::is_object)
 }
 
 impl Matcher {
@@ -626,6 +651,7 @@ fn read_op<'de, A: MapAccess<'de>>(op: &str, key: &str, map: &mut A) -> Result<O
         "any_of" => Op::AnyOf(map.next_value()?),
         "includes" => Op::Includes(Box::new(map.next_value()?)),
         "excludes" => Op::Excludes(Box::new(map.next_value()?)),
+        "jwt_claims" => Op::JwtClaims(Box::new(map.next_value()?)),
         _ => {
             return Err(de::Error::custom(format!(
                 "unknown operator `{key}`, expected one of {}",
@@ -671,7 +697,8 @@ impl JsonSchema for Matcher {
                         "$not": m,
                         "$any_of": {"type": "array", "items": m},
                         "$includes": m,
-                        "$excludes": m
+                        "$excludes": m,
+                        "$jwt_claims": m
                     }
                 },
                 {
@@ -748,6 +775,33 @@ mod tests {
                 .is_err()
         );
         assert!(m("200").check(Some(&json!(200.0))).is_ok());
+    }
+
+    #[test]
+    fn jwt_claims_decodes_the_payload() {
+        use base64::Engine;
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let jwt = format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"HS256"}"#),
+            b64(
+                r#"{"token_use":"api","teams":null,"scopes":{"permissions":["tools.read","servers.use"]}}"#
+            )
+        );
+        let ok = m(
+            "{$jwt_claims: {token_use: api, teams: null, scopes: {permissions: [tools.read, servers.use]}}}",
+        );
+        assert!(ok.check(Some(&json!(jwt))).is_ok());
+        let e = m("{$jwt_claims: {scopes: {usage_limits: {$present: true}}}}")
+            .check(Some(&json!(jwt)))
+            .unwrap_err();
+        assert_eq!(e.at, "(jwt)/scopes/usage_limits");
+        assert!(
+            m("{$jwt_claims: {}}")
+                .check(Some(&json!("not-a-jwt")))
+                .is_err()
+        );
+        assert!(m("{$jwt_claims: {}}").check(None).is_err());
     }
 
     #[test]

@@ -72,10 +72,18 @@ pub enum Capability {
     SseResponse,
     /// The target's JWT secret is known, so tokens can be signed locally with any claims.
     JwtSecret,
+    /// The gateway is mounted under a path prefix (`APP_ROOT_PATH`), given in the target URL.
+    RootPath,
+    /// Mode: the MCP transport admits requests without a token (`MCP_REQUIRE_AUTH=false`).
+    McpAuthOptional,
+    /// Mode: REST and `/rpc` admit requests without a token (`AUTH_REQUIRED=false`).
+    AuthOptional,
+    /// Mode: the `/.well-known` endpoints are switched off (`WELL_KNOWN_ENABLED=false`).
+    WellKnownDisabled,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 11] = [
         Capability::Stateful,
         Capability::Oauth,
         Capability::NameResolution,
@@ -83,7 +91,24 @@ impl Capability {
         Capability::TrustedProxy,
         Capability::SseResponse,
         Capability::JwtSecret,
+        Capability::RootPath,
+        Capability::McpAuthOptional,
+        Capability::AuthOptional,
+        Capability::WellKnownDisabled,
     ];
+
+    /// A *mode*: a non-default configuration under which scenarios written for the default one
+    /// need not hold (e.g. a trusted proxy makes `X-Forwarded-For` count). On a target in a mode,
+    /// only scenarios that require that mode run; the others are NOT-APPLICABLE.
+    pub fn is_mode(self) -> bool {
+        matches!(
+            self,
+            Capability::TrustedProxy
+                | Capability::McpAuthOptional
+                | Capability::AuthOptional
+                | Capability::WellKnownDisabled
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -94,6 +119,10 @@ impl Capability {
             Capability::TrustedProxy => "trusted-proxy",
             Capability::SseResponse => "sse-response",
             Capability::JwtSecret => "jwt-secret",
+            Capability::RootPath => "root-path",
+            Capability::McpAuthOptional => "mcp-auth-optional",
+            Capability::AuthOptional => "auth-optional",
+            Capability::WellKnownDisabled => "well-known-disabled",
         }
     }
 

@@ -75,30 +75,7 @@ pub fn verify(token: &str, cfg: &JwtConfig, now: i64) -> Result<Claims, TokenErr
     let claims: Claims =
         serde_json::from_value(Value::Object(raw)).map_err(|_| TokenError::Invalid)?;
 
-    let now_f = now as f64;
-    match &claims.exp {
-        None if cfg.require_exp => return Err(TokenError::MissingExp),
-        None => {}
-        Some(exp) => {
-            let exp = numeric(exp).ok_or(TokenError::Invalid)?;
-            if exp <= now_f {
-                return Err(TokenError::Expired);
-            }
-        }
-    }
-    // PyJWT refuses a non-numeric `iat` and one in the future (ImmatureSignatureError).
-    if let Some(iat) = &claims.iat {
-        let iat = numeric(iat).ok_or(TokenError::Invalid)?;
-        if iat > now_f {
-            return Err(TokenError::Invalid);
-        }
-    }
-    if let Some(nbf) = &claims.nbf {
-        let nbf = numeric(nbf).ok_or(TokenError::Invalid)?;
-        if nbf > now_f {
-            return Err(TokenError::Invalid);
-        }
-    }
+    check_times(&claims, cfg, now)?;
     let aud_ok = match &claims.aud {
         Some(Value::String(a)) => *a == cfg.audience,
         Some(Value::Array(list)) => list
@@ -131,6 +108,36 @@ pub fn verify(token: &str, cfg: &JwtConfig, now: i64) -> Result<Claims, TokenErr
         }
     }
     Ok(claims)
+}
+
+/// The checks that depend on the clock (`exp` present and in the future, `iat` and `nbf` not in
+/// the future), in PyJWT's order. A token that passed [`verify`] once only needs these again.
+pub fn check_times(claims: &Claims, cfg: &JwtConfig, now: i64) -> Result<(), TokenError> {
+    let now_f = now as f64;
+    match &claims.exp {
+        None if cfg.require_exp => return Err(TokenError::MissingExp),
+        None => {}
+        Some(exp) => {
+            let exp = numeric(exp).ok_or(TokenError::Invalid)?;
+            if exp <= now_f {
+                return Err(TokenError::Expired);
+            }
+        }
+    }
+    // PyJWT refuses a non-numeric `iat` and one in the future (ImmatureSignatureError).
+    if let Some(iat) = &claims.iat {
+        let iat = numeric(iat).ok_or(TokenError::Invalid)?;
+        if iat > now_f {
+            return Err(TokenError::Invalid);
+        }
+    }
+    if let Some(nbf) = &claims.nbf {
+        let nbf = numeric(nbf).ok_or(TokenError::Invalid)?;
+        if nbf > now_f {
+            return Err(TokenError::Invalid);
+        }
+    }
+    Ok(())
 }
 
 /// Sign `claims` with HS256.

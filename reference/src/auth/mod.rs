@@ -4,6 +4,7 @@
 //! authenticated caller (an invalid token is never answered by scoping, C-SCOPE-37), and each
 //! route family decides how a missing or bad token is answered.
 
+pub mod cache;
 pub mod claims;
 pub mod jwt;
 pub mod mint;
@@ -161,10 +162,13 @@ impl AuthOutcome {
 pub async fn authenticate_token(
     token: &str,
     cfg: &JwtConfig,
+    verified: &cache::VerifiedTokens,
     store: &Store,
     now: i64,
 ) -> Result<Caller, AuthError> {
-    let claims = jwt::verify(token, cfg, now).map_err(|e| AuthError::Token(e.detail()))?;
+    let claims = verified
+        .verify(token, cfg, now)
+        .map_err(|e| AuthError::Token(e.detail()))?;
     caller_from_claims(&claims, store).await
 }
 

@@ -24,7 +24,7 @@ impl Incoming {
 
 /// Classify a parsed body. Batches (arrays) are not accepted: the transport carries one message
 /// per POST from protocol 2025-06-18 on, and no supported client sends batches.
-pub fn classify(value: Value) -> Result<Incoming, EnvelopeError> {
+pub fn classify(value: Value, body_len: usize) -> Result<Incoming, EnvelopeError> {
     let is_response = value.as_object().is_some_and(|o| {
         !o.contains_key("method") && (o.contains_key("result") || o.contains_key("error"))
     });
@@ -34,7 +34,7 @@ pub fn classify(value: Value) -> Result<Incoming, EnvelopeError> {
             _ => Err(EnvelopeError::Invalid { id: Value::Null }),
         };
     }
-    let request = envelope::parse_value(value)?;
+    let request = envelope::parse_value(value, body_len)?;
     Ok(match request.id {
         Some(_) => Incoming::Request(request),
         None => Incoming::Notification {
@@ -69,7 +69,8 @@ mod tests {
     use serde_json::json;
 
     fn kind(v: Value) -> Result<Incoming, EnvelopeError> {
-        classify(v)
+        let len = v.to_string().len();
+        classify(v, len)
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
     let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
         return envelope_error(envelope::EnvelopeError::Parse);
     };
-    let incoming = match message::classify(value) {
+    let incoming = match message::classify(value, bytes.len()) {
         Ok(m) => m,
         Err(e) => return envelope_error(e),
     };
