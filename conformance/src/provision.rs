@@ -737,7 +737,25 @@ pub async fn cleanup(target: &Target, p: &mut Provisioned) -> Vec<String> {
                 .as_ref()
                 .and_then(|x| x.response.as_ref())
                 .map(|r| r.status);
-            let gone = status == Some(404) || (status == Some(409) && path.starts_with("/tokens/"));
+            // ContextForge's DELETE /tokens/{id} finds only the caller's own tokens (404 for
+            // another user's); an administrator revokes those at /tokens/admin/{id}.
+            let status = match (status, path.strip_prefix("/tokens/")) {
+                (Some(404), Some(id)) => admin
+                    .call(
+                        &format!("revoke token {id} as administrator"),
+                        "DELETE",
+                        &format!("/tokens/admin/{id}"),
+                        None,
+                    )
+                    .await
+                    .map_or_else(
+                        |e2| e2.exchange.and_then(|x| x.response).map(|r| r.status),
+                        |(code, _)| Some(code),
+                    ),
+                _ => status,
+            };
+            let gone = matches!(status, Some(200..=299) | Some(404))
+                || (status == Some(409) && path.starts_with("/tokens/"));
             if gone {
                 continue;
             }
