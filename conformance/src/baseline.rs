@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::verdict::{ScenarioResult, Verdict};
 
+/// The reason `--bless` gives a new entry, to be replaced by the cause and its issue.
+pub const TODO_REASON: &str = "TODO: explain why this fails on this target";
+
 /// A baseline file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +92,14 @@ impl Baseline {
             path: path.display().to_string(),
             source,
         })
+    }
+
+    /// Entries whose reason is still the one `--bless` wrote.
+    pub fn without_reasons(&self) -> Vec<&KnownFailure> {
+        self.known_failures
+            .iter()
+            .filter(|k| k.reason == TODO_REASON)
+            .collect()
     }
 
     /// The file's text: one entry per three lines, every value a double-quoted scalar (written
@@ -174,7 +185,7 @@ impl Baseline {
         for id in &cmp.new_failures {
             known_failures.push(KnownFailure {
                 scenario: id.clone(),
-                reason: "TODO: explain why this fails on this target".to_owned(),
+                reason: TODO_REASON.to_owned(),
                 link: String::new(),
             });
         }

@@ -372,11 +372,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
                     blessed.target = Some(name.trim_end().to_owned());
                 }
                 blessed.save(path)?;
-                println!(
-                    "blessed {}: {} known failure(s)",
-                    path.display(),
-                    blessed.known_failures.len()
-                );
+                say_blessed(path, &blessed);
                 Some(BaselineSummary::new(path, &blessed, &results))
             } else {
                 Some(BaselineSummary::new(path, b, &results))
@@ -405,6 +401,25 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
     })
 }
 
+/// What `--bless` wrote, and which entries still need a reason.
+fn say_blessed(path: &Path, blessed: &Baseline) {
+    println!(
+        "blessed {}: {} known failure(s)",
+        path.display(),
+        blessed.known_failures.len()
+    );
+    let todo = blessed.without_reasons();
+    if !todo.is_empty() {
+        println!(
+            "{} new entr(y/ies) need a reason (why it fails, and the issue or decision):",
+            todo.len()
+        );
+        for k in todo {
+            println!("  {}", k.scenario);
+        }
+    }
+}
+
 fn gate(args: &GateArgs) -> Result<ExitCode, Usage> {
     let report = if args.report.is_dir() {
         args.report.join("report.json")
@@ -425,11 +440,7 @@ fn gate(args: &GateArgs) -> Result<ExitCode, Usage> {
     let baseline = if args.bless {
         let blessed = baseline.blessed(&results);
         blessed.save(&args.baseline)?;
-        println!(
-            "blessed {}: {} known failure(s)",
-            args.baseline.display(),
-            blessed.known_failures.len()
-        );
+        say_blessed(&args.baseline, &blessed);
         blessed
     } else {
         baseline
