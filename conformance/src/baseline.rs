@@ -110,7 +110,11 @@ impl Baseline {
         if let Some(t) = &self.target {
             text.push_str(&format!("target: {}\n", q(t)));
         }
-        text.push_str("known_failures:\n");
+        text.push_str(if self.known_failures.is_empty() {
+            "known_failures: []\n"
+        } else {
+            "known_failures:\n"
+        });
         for k in &self.known_failures {
             text.push_str(&format!(
                 "- scenario: {}\n  reason: {}\n  link: {}\n",
@@ -282,6 +286,8 @@ mod tests {
         let back: Baseline = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(back.known_failures, b.known_failures);
         assert_eq!(back.target, b.target);
+        let empty: Baseline = serde_saphyr::from_str(&Baseline::default().to_yaml()).unwrap();
+        assert!(empty.known_failures.is_empty());
     }
 
     #[test]

@@ -403,21 +403,24 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
 
 /// What `--bless` wrote, and which entries still need a reason.
 fn say_blessed(path: &Path, blessed: &Baseline) {
-    println!(
-        "blessed {}: {} known failure(s)",
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "blessed {}: {} known failure(s)\n",
         path.display(),
         blessed.known_failures.len()
     );
     let todo = blessed.without_reasons();
     if !todo.is_empty() {
-        println!(
+        let _ = writeln!(
+            text,
             "{} new entr(y/ies) need a reason (why it fails, and the issue or decision):",
             todo.len()
         );
         for k in todo {
-            println!("  {}", k.scenario);
+            let _ = writeln!(text, "  {}", k.scenario);
         }
     }
+    out(&text);
 }
 
 fn gate(args: &GateArgs) -> Result<ExitCode, Usage> {
