@@ -1,4 +1,4 @@
-//! The command line: `run`, `defects`, `check`, `list`, `schema`.
+//! The command line: `run`, `defects`, `check`, `list`, `schema`, `fuzz` (in `crate::fuzz`).
 //!
 //! Exit codes: 0 nothing unexpected, 1 failures (or a stale baseline entry), 2 usage or
 //! configuration errors (a malformed scenario, an unreachable target, bad credentials).
@@ -48,6 +48,8 @@ pub enum Command {
     List(SelectArgs),
     /// Print the JSON Schema of scenario files (committed as scenarios/schema.json).
     Schema,
+    /// Fuzz a target's path and id parsing against the oracle; write a failure as a scenario.
+    Fuzz(Box<crate::fuzz::FuzzArgs>),
 }
 
 /// Which scenarios.
@@ -252,7 +254,7 @@ pub fn select(args: &SelectArgs) -> Result<Vec<Loaded>, String> {
     Ok(chosen)
 }
 
-fn target_config(t: &TargetArgs) -> Result<TargetConfig, String> {
+pub(crate) fn target_config(t: &TargetArgs) -> Result<TargetConfig, String> {
     let profile = Profile::named(&t.profile).ok_or_else(|| {
         format!(
             "unknown profile {:?}; known: {}",
@@ -331,6 +333,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             out(&scenario::json_schema());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Fuzz(args) => crate::fuzz::command::run(*args).await.map_err(Usage),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod cli;
 pub mod client;
 pub mod defects;
+pub mod fuzz;
 pub mod libtest;
 pub mod oracle;
 pub mod provision;

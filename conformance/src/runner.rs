@@ -195,8 +195,9 @@ async fn run_on(target: &Target, loaded: &Loaded, opts: &RunOptions) -> Scenario
     result
 }
 
-/// Build the wire request of a step.
-fn build_request(
+/// Build the wire request of a step (also how the fuzzer sends its cases, so that a shrunk case
+/// written as a scenario replays byte for byte).
+pub fn build_request(
     target: &Target,
     step: &Step,
     p: &Provisioned,

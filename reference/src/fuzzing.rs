@@ -36,6 +36,37 @@ pub const TARGETS: &[(&str, TargetFn)] = &[
     ("jwt_claims", jwt_claims),
 ];
 
+/// The input files of a corpus or regression folder, sorted, without dotfiles (`.gitkeep`);
+/// empty when the folder does not exist. For the replay tests of every crate's targets.
+pub fn inputs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Run `body` on each file as a fuzzer would; the files it panics on (or that cannot be read).
+pub fn panicking_inputs(body: TargetFn, files: &[std::path::PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|file| {
+            std::fs::read(file)
+                .map(|data| std::panic::catch_unwind(|| body(&data)).is_err())
+                .unwrap_or(true)
+        })
+        .map(|file| file.display().to_string())
+        .collect()
+}
+
 const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"];
 
 /// A raw request target through the guard (D8) and every classification after it.

@@ -14,6 +14,7 @@ pub mod defects;
 pub mod error;
 pub mod fuzzing;
 pub mod ids;
+pub mod json;
 pub mod mcp;
 pub mod paths;
 pub mod pipeline;

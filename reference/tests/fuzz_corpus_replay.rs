@@ -5,27 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use mcpgw_reference::fuzzing::TARGETS;
+use mcpgw_reference::fuzzing::{TARGETS, inputs, panicking_inputs};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-/// The files in `dir`, skipping dotfiles (`.gitkeep`); empty when the folder does not exist.
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 fn replay(target: &str) {
@@ -41,14 +24,7 @@ fn replay(target: &str) {
         "fuzz/corpus/{target}/ has no seed inputs"
     );
     let regressions = inputs(&fuzz_dir().join("regressions").join(target));
-    let mut failed = Vec::new();
-    for file in corpus.iter().chain(&regressions) {
-        let data = std::fs::read(file)
-            .unwrap_or_else(|e| panic!("failed to read {}: {e}", file.display()));
-        if std::panic::catch_unwind(|| body(&data)).is_err() {
-            failed.push(file.display().to_string());
-        }
-    }
+    let failed = panicking_inputs(body, &[corpus, regressions].concat());
     assert!(failed.is_empty(), "{target} panics on: {failed:#?}");
 }
 

@@ -79,6 +79,27 @@ mod tests {
     }
 
     #[test]
+    fn a_known_signature_on_another_payload_is_not_a_hit() {
+        let good = jwt::sign(
+            &json!({"sub": "a@x", "jti": "j", "exp": 1000, "aud": "mcpgateway-api", "iss": "mcpgateway"}),
+            b"k",
+        );
+        let cache = VerifiedTokens::default();
+        assert!(cache.verify(&good, &cfg(), 900).is_ok());
+        let (_, sig) = good.rsplit_once('.').unwrap();
+        let other = jwt::sign(
+            &json!({"sub": "root@x", "jti": "j", "exp": 1000, "aud": "mcpgateway-api", "iss": "mcpgateway"}),
+            b"k",
+        );
+        let (head_payload, _) = other.rsplit_once('.').unwrap();
+        let forged = format!("{head_payload}.{sig}");
+        assert_eq!(
+            cache.verify(&forged, &cfg(), 900).unwrap_err(),
+            TokenError::Invalid
+        );
+    }
+
+    #[test]
     fn failures_are_not_remembered() {
         let cache = VerifiedTokens::default();
         let bad = jwt::sign(&json!({"sub": "a@x"}), b"other");

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::envelope::{ACCESS_DENIED, INVALID_PARAMS, METHOD_NOT_FOUND, NOT_FOUND, RpcError};
 use super::protocol;
 use crate::auth::{Caller, TeamScope};
+use crate::json::object;
 use crate::scoping::ownership::visible_to;
 use crate::scoping::permissions::grants;
 use crate::state::AppState;
@@ -123,7 +124,8 @@ pub async fn dispatch(
         m if m.starts_with("notifications/") => Ok(json!({})),
         "tools/list" => {
             let tools = tools_in_scope(ctx).await?;
-            Ok(json!({"tools": tools.iter().map(|t| mcp_tool(t)).collect::<Vec<_>>()}))
+            let list = tools.iter().map(|t| mcp_tool(t)).collect();
+            Ok(object([("tools", Value::Array(list))]))
         }
         "list_tools" => {
             let tools = tools_in_scope(ctx).await?;
@@ -140,7 +142,8 @@ pub async fn dispatch(
         }
         "resources/list" => {
             let items = resources_in_scope(ctx).await?;
-            Ok(json!({"resources": items.iter().map(|r| mcp_resource(r)).collect::<Vec<_>>()}))
+            let list = items.iter().map(|r| mcp_resource(r)).collect();
+            Ok(object([("resources", Value::Array(list))]))
         }
         "resources/templates/list" => Ok(json!({"resourceTemplates": []})),
         "resources/read" => {
@@ -154,7 +157,8 @@ pub async fn dispatch(
         }
         "prompts/list" => {
             let items = prompts_in_scope(ctx).await?;
-            Ok(json!({"prompts": items.iter().map(|p| mcp_prompt(p)).collect::<Vec<_>>()}))
+            let list = items.iter().map(|p| mcp_prompt(p)).collect();
+            Ok(object([("prompts", Value::Array(list))]))
         }
         "prompts/get" => {
             let name = params.get("name").and_then(Value::as_str).ok_or_else(|| {
@@ -545,18 +549,20 @@ async fn get_prompt(
 
 /// A tool as MCP `tools/list` shows it.
 pub fn mcp_tool(t: &Tool) -> Value {
-    let mut v = json!({"name": t.name, "inputSchema": t.input_schema});
+    let mut m = Map::with_capacity(4);
+    m.insert("name".to_owned(), Value::from(t.name.as_str()));
+    m.insert("inputSchema".to_owned(), t.input_schema.clone());
     if let Some(d) = &t.description {
-        v["description"] = json!(d);
+        m.insert("description".to_owned(), Value::from(d.as_str()));
     }
     if let Some(a) = t
         .annotations
         .as_ref()
         .filter(|a| a.as_object().is_some_and(|o| !o.is_empty()))
     {
-        v["annotations"] = a.clone();
+        m.insert("annotations".to_owned(), a.clone());
     }
-    v
+    Value::Object(m)
 }
 
 /// A tool as the legacy `list_tools` shows it.

@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
+use crate::json::object;
+
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
 pub const METHOD_NOT_FOUND: i64 = -32601;
@@ -150,16 +152,27 @@ pub fn parse_value(value: Value, body_len: usize) -> Result<RpcRequest, Envelope
 
 /// `{"jsonrpc":"2.0","result":...,"id":...}`
 pub fn result_body(id: &Value, result: Value) -> Value {
-    json!({"jsonrpc": "2.0", "result": result, "id": id})
+    object([
+        ("jsonrpc", Value::from("2.0")),
+        ("result", result),
+        ("id", id.clone()),
+    ])
 }
 
 /// `{"jsonrpc":"2.0","error":{...},"id":...}`
 pub fn error_body(id: &Value, err: &RpcError) -> Value {
-    let mut e = json!({"code": err.code, "message": err.message});
-    if let Some(d) = &err.data {
-        e["data"] = d.clone();
+    let mut e = object([
+        ("code", Value::from(err.code)),
+        ("message", Value::from(err.message.as_str())),
+    ]);
+    if let (Some(d), Value::Object(m)) = (&err.data, &mut e) {
+        m.insert("data".to_owned(), d.clone());
     }
-    json!({"jsonrpc": "2.0", "error": e, "id": id})
+    object([
+        ("jsonrpc", Value::from("2.0")),
+        ("error", e),
+        ("id", id.clone()),
+    ])
 }
 
 #[cfg(test)]

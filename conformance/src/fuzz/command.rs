@@ -1,0 +1,371 @@
+//! `mcpgw-conformance fuzz`: flags, progress, the printed failure, the written scenario and
+//! its replay check.
+//!
+//! Exit codes: 0 no invariant broken, 1 a failure was found (and written), 2 usage or
+//! configuration error (bad flags, unreachable target, fixtures that cannot be made).
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::{TargetArgs, default_dir, target_config};
+use crate::report::transcript_text;
+use crate::runner::{self, RunOptions};
+use crate::scenario;
+use crate::target::{Target, TargetConfig, TargetSpec};
+use crate::verdict::Verdict;
+
+use super::engine::{self, Event, Found, FuzzOptions, Report};
+use super::regression::{self, Provenance};
+
+/// Generate requests from the oracle's generators, check invariants, shrink a failure and write
+/// it as a regression scenario.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Exit codes: 0 no invariant broken, 1 a failure was found (shrunk, printed \
+                        and written as a scenario), 2 usage or configuration error.\n\
+                        Invariants: no response or 5xx; JSON-RPC error code 0 (D9); a path the \
+                        oracle refuses served (D8); RFC 9728 paths (D6); the server restriction \
+                        of scoped tokens (C-SCOPE-03, D1, D4); another server's tools seen or run \
+                        (D2); the path's server injected over params.server_id (D11)."
+)]
+pub struct FuzzArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Requests to generate.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cases: u32,
+    /// Seed of the generator; the same seed sends the same requests [default: random, printed].
+    #[arg(long, env = "MCPGW_FUZZ_SEED")]
+    pub seed: Option<u64>,
+    /// Where a failure's scenario is written; the folder name is its area
+    /// [default: <scenarios>/regressions].
+    #[arg(long, value_name = "DIR")]
+    pub regressions_dir: Option<PathBuf>,
+    /// Scenario directory whose `regressions/` receives failures [default: ./scenarios, else the
+    /// repository's].
+    #[arg(long, env = "MCPGW_SCENARIOS", value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// Print the failure but write no scenario.
+    #[arg(long)]
+    pub no_write: bool,
+    /// Seconds to wait for each response.
+    #[arg(long, default_value_t = 15)]
+    pub timeout: u64,
+    /// Give up shrinking after this many attempts.
+    #[arg(long, default_value_t = 1024)]
+    pub max_shrink_iters: u32,
+    /// No progress output.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print every request line and status on stderr.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+/// Progress on stderr: a bar on a terminal, a line per tenth of the run otherwise.
+struct Progress {
+    bar: ProgressBar,
+    total: u32,
+    plain: bool,
+    trace: bool,
+}
+
+impl Progress {
+    fn new(total: u32, quiet: bool, trace: bool) -> Progress {
+        let bar = ProgressBar::new(u64::from(total));
+        let terminal = std::io::stderr().is_terminal();
+        if quiet || !terminal {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        } else {
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed}] {bar:30} {pos}/{len} cases ({per_sec}) {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+        }
+        Progress {
+            bar,
+            total,
+            plain: !quiet && !terminal,
+            trace,
+        }
+    }
+
+    fn event(&self, e: Event<'_>) {
+        match e {
+            Event::Sent {
+                method,
+                target,
+                status,
+            } => {
+                if self.trace {
+                    let status = status.map_or("no response".to_owned(), |s| s.to_string());
+                    self.bar
+                        .suspend(|| eprintln!("{method} {} -> {status}", target.escape_debug()));
+                }
+            }
+            Event::Case { done } => {
+                self.bar.set_position(u64::from(done));
+                let tenth = (self.total / 10).max(1);
+                if self.plain && (done % tenth == 0 || done == self.total) {
+                    eprintln!(
+                        "fuzz: {done}/{} cases, {:.0} s",
+                        self.total,
+                        self.bar.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            Event::Failed {
+                case_index,
+                violation,
+            } => {
+                let line = format!("case {case_index} failed: {violation}; shrinking");
+                if self.plain {
+                    eprintln!("fuzz: {line}");
+                } else {
+                    self.bar.println(line);
+                }
+            }
+            Event::Shrink { step, failing } => {
+                self.bar.set_message(format!(
+                    "shrinking: step {step}{}",
+                    if failing { " (still failing)" } else { "" }
+                ));
+                if self.plain && step % 100 == 0 {
+                    eprintln!("fuzz: shrinking, step {step}");
+                }
+            }
+        }
+    }
+}
+
+/// A random seed, when none was given (printed so the run can be repeated).
+fn fresh_seed() -> u64 {
+    let uuid = uuid::Uuid::new_v4();
+    let b = uuid.as_bytes();
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) >> 16
+}
+
+/// Run `mcpgw-conformance fuzz`; `Err` is a usage or configuration error (exit 2).
+pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
+    let cfg = target_config(&args.target)?;
+    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let regressions_dir = match &args.regressions_dir {
+        Some(d) => d.clone(),
+        None => default_dir(args.scenarios.as_deref(), "scenarios").join("regressions"),
+    };
+    let target = Target::start(&cfg).await.map_err(|e| e.to_string())?;
+    let described = describe_target(&target);
+    eprintln!(
+        "fuzz: {} case(s) against {described}, seed {seed}",
+        args.cases
+    );
+    let opts = FuzzOptions {
+        cases: args.cases,
+        seed,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        max_shrink_iters: args.max_shrink_iters,
+    };
+    let progress = Progress::new(args.cases, args.quiet, args.trace);
+    let report = engine::fuzz(&target, &opts, &|e| progress.event(e))
+        .await
+        .map_err(|e| e.to_string())?;
+    progress.bar.finish_and_clear();
+    let mut out = summary(&report, seed);
+    let Some(found) = &report.found else {
+        print_out(&out);
+        return Ok(ExitCode::SUCCESS);
+    };
+    out.push_str(&failure_text(found));
+    if !args.no_write {
+        let provenance = Provenance {
+            seed,
+            cases: args.cases,
+            target: described,
+            oauth: report.oauth,
+            name_resolution: report.name_resolution,
+        };
+        match regression::write(&regressions_dir, found, &provenance) {
+            Ok((path, id)) => {
+                out.push_str(&written_text(&target, &cfg, &path, &id, &args).await);
+            }
+            Err(e) => {
+                let _ = writeln!(out, "\nthe scenario was not written: {e}");
+            }
+        }
+    }
+    print_out(&out);
+    Ok(ExitCode::from(1))
+}
+
+/// Print to stdout; a closed pipe is not worth a panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+fn describe_target(target: &Target) -> String {
+    let id = &target.identity;
+    let mut s = if id.kind.starts_with("reference") {
+        "the in-process reference".to_owned()
+    } else {
+        format!("{} ({} profile)", id.urls.join(", "), id.profile)
+    };
+    if !id.defects.is_empty() {
+        let _ = write!(s, " with --inject-defect {}", id.defects.join(","));
+    }
+    s
+}
+
+fn summary(report: &Report, seed: u64) -> String {
+    let secs = report.elapsed.as_secs_f64();
+    let mut out = String::new();
+    let verdict = if report.found.is_some() {
+        "FAIL"
+    } else {
+        "PASS"
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}: {} case(s) in {secs:.1} s ({:.0} cases/s), seed {seed}; {} skipped, fixtures rebuilt {} time(s)",
+        report.cases_run,
+        f64::from(report.cases_run) / secs.max(1e-9),
+        report.skipped,
+        report.rebuilds,
+    );
+    let statuses: Vec<String> = report
+        .statuses
+        .iter()
+        .map(|(s, n)| match s {
+            Some(s) => format!("{s}×{n}"),
+            None => format!("none×{n}"),
+        })
+        .collect();
+    let _ = writeln!(out, "statuses of passing cases: {}", statuses.join(" "));
+    for e in &report.cleanup_errors {
+        let _ = writeln!(out, "cleanup: {e}");
+    }
+    out
+}
+
+fn failure_text(found: &Found) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\ncase {} broke {}", found.case_index, found.first);
+    let _ = writeln!(
+        out,
+        "shrunk in {} step(s) to a request that breaks {}{}",
+        found.shrink_steps,
+        found.violation,
+        if found.reproduced {
+            ""
+        } else {
+            "\n(warning: sending it once more did not fail again: the failure may be flaky)"
+        }
+    );
+    let _ = writeln!(out, "\nminimal case (templates): {:?}", found.case);
+    let _ = writeln!(out, "\nminimal request and response:");
+    for line in transcript_text(&found.exchange).lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
+}
+
+/// The written file, its replay command, and what replaying it on this target (and, with
+/// injected defects, on the reference without them) gives.
+async fn written_text(
+    target: &Target,
+    cfg: &TargetConfig,
+    path: &Path,
+    id: &str,
+    args: &FuzzArgs,
+) -> String {
+    let mut out = String::new();
+    let root = path
+        .parent()
+        .and_then(Path::parent)
+        .filter(|r| !r.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let default_root = default_dir(args.scenarios.as_deref(), "scenarios");
+    let scenarios_flag = if same_dir(&root, &default_root) {
+        String::new()
+    } else {
+        format!(" --scenarios {}", root.display())
+    };
+    let _ = writeln!(out, "\nwrote {}", path.display());
+    let _ = writeln!(
+        out,
+        "replay: mcpgw-conformance run{}{scenarios_flag} --scenario {id}",
+        target.replay_args
+    );
+    let loaded = match scenario::load_file(&root, path) {
+        Ok(l) => l,
+        Err(errors) => {
+            let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "the written scenario does not load: {}",
+                shown.join("; ")
+            );
+            return out;
+        }
+    };
+    let opts = RunOptions {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        jobs: 1,
+        snapshots: None,
+    };
+    let here = runner::run_scenario(target, &loaded, &opts).await.verdict;
+    let _ = writeln!(
+        out,
+        "replayed here: {}{}",
+        here.as_str(),
+        if here == Verdict::Fail {
+            " (as it should)"
+        } else {
+            " (warning: expected FAIL)"
+        }
+    );
+    if let TargetSpec::Reference { defects } = &cfg.spec
+        && !defects.is_empty()
+    {
+        let mut clean = cfg.clone();
+        clean.spec = TargetSpec::Reference {
+            defects: Vec::new(),
+        };
+        match Target::start(&clean).await {
+            Ok(reference) => {
+                let v = runner::run_scenario(&reference, &loaded, &opts)
+                    .await
+                    .verdict;
+                let _ = writeln!(
+                    out,
+                    "replayed on the reference without the defect: {}{}",
+                    v.as_str(),
+                    if v == Verdict::Pass {
+                        " (as it should)"
+                    } else {
+                        " (warning: expected PASS)"
+                    }
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "could not start a clean reference to replay on: {e}");
+            }
+        }
+    }
+    out
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}

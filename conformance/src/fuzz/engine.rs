@@ -1,0 +1,451 @@
+//! The search: generate cases with proptest, send each to the target, check the invariants,
+//! and shrink the first failure to a minimal request.
+//!
+//! The loop drives proptest's value trees itself (`new_tree`, then `simplify`/`complicate` as
+//! proptest's own runner does) instead of calling `TestRunner::run`, so that every case is an
+//! ordinary `await` on the caller's runtime (the in-process reference serves on the same one)
+//! and progress can be reported as it goes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde_json::Value;
+
+use crate::client::{self, Exchange};
+use crate::runner;
+use crate::scenario::{Expect, Step};
+use crate::target::Target;
+
+use super::case::{self, Body, Case};
+use super::invariants::{self, Observed, Sent, Violation};
+use super::world::{UPSTREAMS, World};
+
+/// How to search.
+#[derive(Debug, Clone)]
+pub struct FuzzOptions {
+    pub cases: u32,
+    pub seed: u64,
+    /// Per request.
+    pub timeout: Duration,
+    /// Shrinking stops after this many attempts.
+    pub max_shrink_iters: u32,
+}
+
+/// What the search reports as it goes.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// A request was answered (`status: None`: no response), during the search or shrinking.
+    Sent {
+        method: &'a str,
+        target: &'a str,
+        status: Option<u16>,
+    },
+    /// A case passed (or was skipped); `done` of the run's total.
+    Case { done: u32 },
+    /// A case failed; shrinking starts.
+    Failed {
+        case_index: u32,
+        violation: &'a Violation,
+    },
+    /// One shrinking attempt; `failing` when it still failed.
+    Shrink { step: u32, failing: bool },
+}
+
+/// A failure, shrunk.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// 1-based index of the generated case that failed first.
+    pub case_index: u32,
+    /// What the first failing case broke (before shrinking).
+    pub first: Violation,
+    pub case: Case,
+    pub violation: Violation,
+    /// The minimal case's exchange (tokens in it are usable: shorten before showing).
+    pub exchange: Exchange,
+    /// The token fixture the case's caller used.
+    pub token: Option<crate::scenario::TokenFixture>,
+    pub shrink_steps: u32,
+    /// Whether sending the minimal case once more failed again.
+    pub reproduced: bool,
+}
+
+/// How a search ended.
+#[derive(Debug)]
+pub struct Report {
+    pub cases_run: u32,
+    /// Cases whose caller could not be given a token (e.g. the admin API refused its scopes).
+    pub skipped: u32,
+    /// Times the fixtures were made again (after a request that may have changed them).
+    pub rebuilds: u32,
+    pub elapsed: Duration,
+    /// How many responses had each status (`None`: no response), over generated cases.
+    pub statuses: BTreeMap<Option<u16>, u32>,
+    pub found: Option<Box<Found>>,
+    /// Fixtures that could not be deleted at the end.
+    pub cleanup_errors: Vec<String>,
+    /// Whether the target resolves server names (the world's view).
+    pub name_resolution: bool,
+    /// Whether the fixture server A was OAuth-enabled.
+    pub oauth: bool,
+}
+
+/// Why the search could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum FuzzError {
+    #[error("failed to provision the fuzz fixtures: {0}")]
+    Provision(#[from] crate::provision::ProvisionError),
+    #[error("failed to build a request from case {case:?}: {reason}")]
+    Render { case: Box<Case>, reason: String },
+    #[error("failed to generate a case: {0}")]
+    Generate(String),
+}
+
+/// A 32-byte ChaCha seed from a `u64`: the same `--seed` always generates the same cases.
+fn rng(seed: u64) -> TestRng {
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        let word =
+            seed.rotate_left(16 * i as u32) ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1));
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+}
+
+/// When the harness's upstreams have logged this many requests, the world is made again, so
+/// reading their logs stays cheap.
+const UPSTREAM_LOG_LIMIT: usize = 300;
+
+/// The outcome of sending one case.
+enum Outcome {
+    /// Passed, with the response status (`None`: no response).
+    Pass(Option<u16>),
+    Skip,
+    Fail(Violation, Box<Exchange>),
+}
+
+/// Everything the loop keeps between cases.
+struct Search<'a> {
+    target: &'a Target,
+    progress: &'a (dyn Fn(Event<'_>) + Sync),
+    world: Option<World>,
+    timeout: Duration,
+    rebuilds: u32,
+    skipped: u32,
+}
+
+impl Search<'_> {
+    fn world(&mut self) -> &mut World {
+        self.world
+            .as_mut()
+            .expect("the world exists while the search runs")
+    }
+
+    async fn rebuild(&mut self) -> Result<(), FuzzError> {
+        if let Some(old) = self.world.take() {
+            old.tear_down(self.target).await;
+        }
+        self.world = Some(World::build(self.target).await?);
+        self.rebuilds += 1;
+        Ok(())
+    }
+
+    /// Send one case and check it.
+    async fn run(&mut self, case: &Case) -> Result<Outcome, FuzzError> {
+        let target = self.target;
+        let timeout = self.timeout;
+        let token = match self.world().token_for(target, &case.caller).await {
+            Ok(t) => t,
+            Err(_) => {
+                self.skipped += 1;
+                return Ok(Outcome::Skip);
+            }
+        };
+        let step = Step {
+            name: "case".to_owned(),
+            description: None,
+            level: None,
+            via: 0,
+            request: case.request(token),
+            expect: Expect::default(),
+            save: Default::default(),
+        };
+        let world = self.world();
+        let (authority, request) = runner::build_request(target, &step, &world.provisioned)
+            .map_err(|reason| FuzzError::Render {
+                case: Box::new(case.clone()),
+                reason,
+            })?;
+        let watch = may_run_a_tool(case);
+        let before = if watch {
+            upstream_logs(world).await.iter().map(Vec::len).collect()
+        } else {
+            Vec::new()
+        };
+        let exchange = client::send(&authority, request, timeout).await;
+        let (calls, longest_log) = if watch {
+            let after = upstream_logs(world).await;
+            let longest = after.iter().map(Vec::len).max().unwrap_or(0);
+            (tool_calls(&before, &after), longest)
+        } else {
+            (Vec::new(), 0)
+        };
+        let root = &target.bases[0].root;
+        let path = exchange
+            .request
+            .target
+            .strip_prefix(root.as_str())
+            .unwrap_or(&exchange.request.target);
+        let observed = exchange.response.as_ref().map(|r| Observed {
+            status: r.status,
+            text: r.text(),
+            json: runner::body_json(r),
+            calls,
+        });
+        let sent = Sent {
+            method: case.method,
+            path,
+            body: &exchange.request.body,
+            caller: &case.caller,
+        };
+        let verdict = invariants::check(&sent, observed.as_ref(), &world.view);
+        (self.progress)(Event::Sent {
+            method: case.method,
+            target: &exchange.request.target,
+            status: observed.as_ref().map(|o| o.status),
+        });
+        let changed = observed
+            .as_ref()
+            .is_some_and(|o| may_have_written(case.method, path, o.status));
+        if changed || longest_log > UPSTREAM_LOG_LIMIT {
+            self.rebuild().await?;
+        }
+        Ok(match verdict {
+            Ok(()) => Outcome::Pass(observed.map(|o| o.status)),
+            Err(v) => Outcome::Fail(v, Box::new(exchange)),
+        })
+    }
+}
+
+/// Whether a case names a tool to run (only then are the upstreams' logs read: reading them
+/// copies every request they received).
+fn may_run_a_tool(case: &Case) -> bool {
+    match &case.body {
+        Some(Body::Json(v)) => {
+            let text = v.to_string();
+            text.contains("tools/call") || text.contains("${tools.")
+        }
+        _ => false,
+    }
+}
+
+async fn upstream_logs(world: &World) -> Vec<Vec<Value>> {
+    let mut logs = Vec::new();
+    for (up, _) in UPSTREAMS {
+        let received = world.provisioned.received(up).await.unwrap_or_default();
+        logs.push(received.into_iter().map(|r| r.body).collect());
+    }
+    logs
+}
+
+/// `tools/call` requests that arrived between two reads of the logs: (upstream, tool).
+fn tool_calls(before: &[usize], after: &[Vec<Value>]) -> Vec<(String, String)> {
+    let mut calls = Vec::new();
+    for (i, (up, _)) in UPSTREAMS.iter().enumerate() {
+        let seen = before.get(i).copied().unwrap_or(0);
+        for body in after
+            .get(i)
+            .map_or(&[][..], |l| l.get(seen..).unwrap_or(&[]))
+        {
+            if body.get("method").and_then(Value::as_str) == Some("tools/call") {
+                let tool = body
+                    .pointer("/params/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                calls.push(((*up).to_owned(), tool.to_owned()));
+            }
+        }
+    }
+    calls
+}
+
+/// Whether a response says the request may have changed the fixtures (a successful write
+/// outside `/rpc` and the MCP endpoints, e.g. `DELETE /servers/{id}`).
+fn may_have_written(method: &str, path: &str, status: u16) -> bool {
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let trimmed = path.trim_end_matches('/');
+    let transport = trimmed.ends_with("/rpc") || trimmed.ends_with("/mcp");
+    method != "GET" && (200..300).contains(&status) && !transport
+}
+
+/// Run the search against `target`.
+pub async fn fuzz(
+    target: &Target,
+    opts: &FuzzOptions,
+    progress: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report, FuzzError> {
+    let started = Instant::now();
+    let world = World::build(target).await?;
+    let name_resolution = world.view.name_resolution;
+    let oauth = target.has(crate::scenario::Capability::Oauth);
+    let mut search = Search {
+        target,
+        progress,
+        world: Some(world),
+        timeout: opts.timeout,
+        rebuilds: 0,
+        skipped: 0,
+    };
+    let config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new_with_rng(config, rng(opts.seed));
+    let strategy = case::case();
+    let mut found = None;
+    let mut cases_run = 0;
+    let mut statuses = BTreeMap::new();
+    let result = async {
+        for index in 1..=opts.cases {
+            let mut tree = strategy
+                .new_tree(&mut runner)
+                .map_err(|e| FuzzError::Generate(e.to_string()))?;
+            let case = tree.current();
+            cases_run = index;
+            match search.run(&case).await? {
+                Outcome::Pass(status) => {
+                    *statuses.entry(status).or_default() += 1;
+                    progress(Event::Case { done: index });
+                }
+                Outcome::Skip => progress(Event::Case { done: index }),
+                Outcome::Fail(violation, exchange) => {
+                    progress(Event::Failed {
+                        case_index: index,
+                        violation: &violation,
+                    });
+                    found = Some(
+                        shrink(
+                            &mut search,
+                            &mut tree,
+                            index,
+                            case,
+                            violation,
+                            *exchange,
+                            opts,
+                            progress,
+                        )
+                        .await?,
+                    );
+                    break;
+                }
+            }
+        }
+        Ok::<(), FuzzError>(())
+    }
+    .await;
+    let cleanup_errors = match search.world.take() {
+        Some(w) => w.tear_down(target).await,
+        None => Vec::new(),
+    };
+    result?;
+    Ok(Report {
+        cases_run,
+        skipped: search.skipped,
+        rebuilds: search.rebuilds,
+        elapsed: started.elapsed(),
+        statuses,
+        found,
+        cleanup_errors,
+        name_resolution,
+        oauth,
+    })
+}
+
+/// Shrink a failing case as proptest's runner does: simplify while it fails, complicate when a
+/// simplification passes, until neither is possible or the budget is spent.
+#[allow(clippy::too_many_arguments)]
+async fn shrink<T: ValueTree<Value = Case>>(
+    search: &mut Search<'_>,
+    tree: &mut T,
+    case_index: u32,
+    case: Case,
+    violation: Violation,
+    exchange: Exchange,
+    opts: &FuzzOptions,
+    progress: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Box<Found>, FuzzError> {
+    let first = violation.clone();
+    let mut best = (case, violation, exchange);
+    let mut steps = 0;
+    if tree.simplify() {
+        while steps < opts.max_shrink_iters {
+            steps += 1;
+            let candidate = tree.current();
+            let failing = match search.run(&candidate).await? {
+                Outcome::Fail(v, ex) => {
+                    best = (candidate, v, *ex);
+                    true
+                }
+                Outcome::Pass(_) | Outcome::Skip => false,
+            };
+            progress(Event::Shrink {
+                step: steps,
+                failing,
+            });
+            let moved = if failing {
+                tree.simplify()
+            } else {
+                tree.complicate()
+            };
+            if !moved {
+                break;
+            }
+        }
+    }
+    let (case, mut violation, exchange) = best;
+    // Once more, to tell a reproducible failure from a flaky one.
+    let reproduced = matches!(search.run(&case).await?, Outcome::Fail(..));
+    // Details name this run's fixtures; written into a scenario they should read the same
+    // on every run (`[tools.ua.alpha.name]`).
+    let mut first = first;
+    for (value, placeholder) in search.world().provisioned.redactions() {
+        violation.detail = violation.detail.replace(&value, &placeholder);
+        first.detail = first.detail.replace(&value, &placeholder);
+    }
+    Ok(Box::new(Found {
+        case_index,
+        first,
+        token: case.caller.token_fixture(),
+        case,
+        violation,
+        exchange,
+        shrink_steps: steps,
+        reproduced,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_decides_the_cases() {
+        let gen_cases = |seed| {
+            let mut runner = TestRunner::new_with_rng(Config::default(), rng(seed));
+            (0..20)
+                .map(|_| case::case().new_tree(&mut runner).unwrap().current())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(gen_cases(7), gen_cases(7));
+        assert_ne!(gen_cases(7), gen_cases(8));
+    }
+
+    #[test]
+    fn writes_outside_the_transports_rebuild() {
+        assert!(may_have_written("DELETE", "/servers/abc", 200));
+        assert!(!may_have_written("DELETE", "/servers/abc", 404));
+        assert!(!may_have_written("POST", "/servers/abc/mcp/", 200));
+        assert!(!may_have_written("GET", "/servers/abc", 200));
+    }
+}

@@ -1,0 +1,679 @@
+//! The invariants every generated request is checked against, decided by the oracle, and the
+//! scenario expectation that restates each one for replay.
+//!
+//! Pure: [`check`] takes what was sent, what came back (and what the harness's upstreams
+//! received meanwhile) and a snapshot of the world. An expectation is written to hold exactly
+//! when its invariant holds, so a shrunk failure replays as a failing scenario on the defective
+//! gateway and a passing one on a correct gateway.
+
+use serde_json::{Value, json};
+
+use crate::oracle::classify::{self, Target};
+use crate::oracle::permissions;
+use crate::oracle::raw_path::{self, RawPath};
+use crate::oracle::wellknown::protected_resource_server;
+use crate::oracle::{Verdict, envelope};
+use crate::scenario::{Expect, Matcher, UpstreamExpect};
+
+use super::case::Caller;
+use super::world::{ServerView, ToolView, WorldView};
+
+const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource/";
+
+/// An invariant of the fuzzer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invariant {
+    /// Every request gets a response.
+    NoResponse,
+    /// No response is a server error.
+    ServerError,
+    /// A JSON-RPC error code is never 0 (D9).
+    ErrorCodeZero,
+    /// A raw path the oracle refuses (D8) gets 400 or 404, never a route.
+    RefusedPathServed,
+    /// The RFC 9728 endpoint serves only `servers/{x}[/mcp]` (D6).
+    WellKnownAnyPath,
+    /// A server-scoped token gets the scoping 403 where its restriction denies (§1.3, D1, D4).
+    RestrictionNotEnforced,
+    /// ... and never where its restriction and permissions allow (C-SCOPE-01, D4).
+    RestrictionOverEnforced,
+    /// A server-scoped token never sees another server's tools (D2, D12).
+    OtherServerToolSeen,
+    /// A server-scoped token never runs another server's tool (D2).
+    OtherServerToolRan,
+    /// `tools/list` on `/servers/S/mcp` lists only S's tools, whatever `params.server_id`
+    /// says: the path's server is injected over it (§3.3, D11).
+    ServerIdNotInjected,
+}
+
+impl Invariant {
+    /// The name used in messages and regression file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::NoResponse => "no-response",
+            Invariant::ServerError => "server-error",
+            Invariant::ErrorCodeZero => "jsonrpc-error-code-zero",
+            Invariant::RefusedPathServed => "refused-path-served",
+            Invariant::WellKnownAnyPath => "well-known-any-path",
+            Invariant::RestrictionNotEnforced => "restriction-not-enforced",
+            Invariant::RestrictionOverEnforced => "restriction-over-enforced",
+            Invariant::OtherServerToolSeen => "other-server-tool-seen",
+            Invariant::OtherServerToolRan => "other-server-tool-ran",
+            Invariant::ServerIdNotInjected => "server-id-not-injected",
+        }
+    }
+
+    /// What must hold, in one line (the regression scenario's title).
+    pub fn title(self) -> &'static str {
+        match self {
+            Invariant::NoResponse => "The gateway answers every request",
+            Invariant::ServerError => {
+                "A malformed request is refused, never answered with a server error"
+            }
+            Invariant::ErrorCodeZero => "A JSON-RPC error code is never 0",
+            Invariant::RefusedPathServed => {
+                "A path with a dot segment, encoded separator or control byte is refused, never served as another route"
+            }
+            Invariant::WellKnownAnyPath => {
+                "The protected-resource endpoint serves only servers/{id}[/mcp]"
+            }
+            Invariant::RestrictionNotEnforced => {
+                "A server-scoped token is refused where its server restriction denies"
+            }
+            Invariant::RestrictionOverEnforced => {
+                "A server-scoped token is not refused where its restriction and permissions allow"
+            }
+            Invariant::OtherServerToolSeen => {
+                "A server-scoped token never sees another server's tools"
+            }
+            Invariant::OtherServerToolRan => {
+                "A server-scoped token never runs another server's tool"
+            }
+            Invariant::ServerIdNotInjected => {
+                "tools/list on /servers/S/mcp lists only S's tools, whatever params.server_id says"
+            }
+        }
+    }
+
+    /// The checklist items and decisions behind the invariant.
+    pub fn spec(self) -> &'static [&'static str] {
+        match self {
+            // Malformed paths are refused with 400/404 (D8), malformed bodies answered with
+            // JSON-RPC errors (C-RPC-01..06); neither is a reason for a server error.
+            Invariant::NoResponse | Invariant::ServerError => &["D8", "C-RPC-01", "C-RPC-02"],
+            Invariant::ErrorCodeZero => &["D9"],
+            Invariant::RefusedPathServed => &["D8", "C-MCP-02"],
+            Invariant::WellKnownAnyPath => &["D6", "C-WK-04", "C-WK-06"],
+            Invariant::RestrictionNotEnforced => &["C-SCOPE-03", "C-SCOPE-05", "D1", "D4"],
+            Invariant::RestrictionOverEnforced => &["C-SCOPE-01", "C-SCOPE-02", "D4"],
+            Invariant::OtherServerToolSeen => &["D2", "C-RPC-09", "C-MCP-26", "D12"],
+            Invariant::OtherServerToolRan => &["D2", "C-RPC-08", "C-RPC-22"],
+            Invariant::ServerIdNotInjected => &["D11", "C-MCP-20", "C-MCP-03"],
+        }
+    }
+}
+
+/// A broken invariant.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    pub invariant: Invariant,
+    /// What was wrong, for people.
+    pub detail: String,
+    /// Templates of the strings the response must not contain (tool names and ids), for
+    /// [`Invariant::OtherServerToolSeen`].
+    pub must_not_show: Vec<String>,
+    /// Tools (upstream, original name) that must not be called, for
+    /// [`Invariant::OtherServerToolRan`].
+    pub must_not_run: Vec<(String, String)>,
+    /// Templates of the only tool names allowed, for [`Invariant::ServerIdNotInjected`].
+    pub only_tools: Vec<String>,
+}
+
+impl Violation {
+    pub(crate) fn new(invariant: Invariant, detail: String) -> Violation {
+        Violation {
+            invariant,
+            detail,
+            must_not_show: Vec::new(),
+            must_not_run: Vec::new(),
+            only_tools: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.invariant.name(), self.detail)
+    }
+}
+
+/// What was sent, rendered.
+#[derive(Debug, Clone)]
+pub struct Sent<'a> {
+    pub method: &'a str,
+    /// The request target without the target's root path.
+    pub path: &'a str,
+    pub body: &'a [u8],
+    pub caller: &'a Caller,
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub status: u16,
+    pub text: String,
+    /// The body as JSON (an SSE body: its last JSON event).
+    pub json: Option<Value>,
+    /// `tools/call` requests the harness's upstreams received meanwhile: (upstream, tool).
+    pub calls: Vec<(String, String)>,
+}
+
+/// Check one exchange; `observed` is `None` when no response came.
+pub fn check(
+    sent: &Sent<'_>,
+    observed: Option<&Observed>,
+    world: &WorldView,
+) -> Result<(), Violation> {
+    let Some(obs) = observed else {
+        return Err(Violation::new(
+            Invariant::NoResponse,
+            "the connection ended without a response".to_owned(),
+        ));
+    };
+    let shown = || {
+        let text: String = obs.text.chars().take(300).collect();
+        format!("HTTP {}: {text}", obs.status)
+    };
+    if obs.status >= 500 {
+        return Err(Violation::new(Invariant::ServerError, shown()));
+    }
+    if obs.json.as_ref().and_then(|j| j.pointer("/error/code")) == Some(&json!(0)) {
+        return Err(Violation::new(Invariant::ErrorCodeZero, shown()));
+    }
+    let judgement = raw_path::judge(sent.path);
+    if let RawPath::Refuse(why) = judgement {
+        if obs.status != 400 && obs.status != 404 {
+            return Err(Violation::new(
+                Invariant::RefusedPathServed,
+                format!("the oracle refuses the path ({why:?}); {}", shown()),
+            ));
+        }
+        return Ok(());
+    }
+    let path_only = sent.path.split_once('?').map_or(sent.path, |(p, _)| p);
+    let Some(decoded) =
+        raw_path::decode(path_only.as_bytes()).and_then(|d| String::from_utf8(d).ok())
+    else {
+        return Ok(());
+    };
+    if let Some(rest) = decoded.strip_prefix(WELL_KNOWN)
+        && protected_resource_server(rest).is_none()
+        && (200..300).contains(&obs.status)
+    {
+        return Err(Violation::new(
+            Invariant::WellKnownAnyPath,
+            format!("{rest:?} names no server; {}", shown()),
+        ));
+    }
+    let target = classify::target(&classify::normalise(&decoded, None));
+    let resolved = match &target {
+        Target::Server(seg) => world.resolve(seg),
+        _ => None,
+    };
+    let own = sent.caller.server_scope().and_then(|k| world.server(k));
+    let request_text = format!("{} {}", sent.path, String::from_utf8_lossy(sent.body));
+    if let Some(own) = own {
+        tools_stay_inside(own, obs, world, &request_text)?;
+    }
+    if let Some(server) = resolved {
+        injected_server_only(sent, &decoded, server, obs, world)?;
+    }
+    if sent.caller.is_scoped()
+        && judgement == RawPath::Accept
+        && classify::scoping_skipped(&decoded) == Verdict::No
+    {
+        restriction(sent, &decoded, &target, resolved, own, obs)?;
+    }
+    Ok(())
+}
+
+/// The names and ids of `tools`, concrete and as templates.
+fn tool_strings<'a>(tools: &[&'a ToolView]) -> Vec<(&'a str, String)> {
+    let mut out = Vec::new();
+    for t in tools {
+        out.push((t.name.as_str(), format!("${{tools.{}.name}}", t.key)));
+        out.push((t.id.as_str(), format!("${{tools.{}.id}}", t.key)));
+    }
+    out.retain(|(concrete, _)| !concrete.is_empty());
+    out
+}
+
+/// D2: a token scoped to `own` never sees (in any response) or runs (an upstream call) a tool
+/// outside it. Echoing a name the request itself carried is not a leak.
+fn tools_stay_inside(
+    own: &ServerView,
+    obs: &Observed,
+    world: &WorldView,
+    request_text: &str,
+) -> Result<(), Violation> {
+    let outside = world.tools_outside(own);
+    let checked: Vec<(&str, String)> = tool_strings(&outside)
+        .into_iter()
+        .filter(|(concrete, _)| !request_text.contains(concrete))
+        .collect();
+    if let Some((leaked, _)) = checked.iter().find(|(c, _)| obs.text.contains(c)) {
+        let mut v = Violation::new(
+            Invariant::OtherServerToolSeen,
+            format!(
+                "a token scoped to server {} was shown {leaked} (HTTP {})",
+                own.key, obs.status
+            ),
+        );
+        v.must_not_show = checked.into_iter().map(|(_, t)| t).collect();
+        return Err(v);
+    }
+    let must_not_run: Vec<(String, String)> = outside
+        .iter()
+        .map(|t| (t.upstream.clone(), t.original.clone()))
+        .collect();
+    if let Some((up, tool)) = obs
+        .calls
+        .iter()
+        .find(|(up, tool)| !own.tools.contains(&format!("{up}.{tool}")))
+    {
+        let mut v = Violation::new(
+            Invariant::OtherServerToolRan,
+            format!(
+                "a token scoped to server {} ran tool {tool} of upstream {up} (HTTP {})",
+                own.key, obs.status
+            ),
+        );
+        v.must_not_run = must_not_run;
+        return Err(v);
+    }
+    Ok(())
+}
+
+/// §3.3: `tools/list` on `/servers/S/mcp[/]` lists only S's tools.
+fn injected_server_only(
+    sent: &Sent<'_>,
+    decoded: &str,
+    server: &ServerView,
+    obs: &Observed,
+    world: &WorldView,
+) -> Result<(), Violation> {
+    let normalised = classify::normalise(decoded, None);
+    let on_mcp = normalised
+        .trim_end_matches('/')
+        .strip_prefix("/servers/")
+        .is_some_and(|rest| rest.ends_with("/mcp") && rest.matches('/').count() == 1);
+    let lists_tools = matches!(
+        envelope::judge(sent.body),
+        envelope::Envelope::Request { ref method, .. } if method == "tools/list"
+    );
+    if sent.method != "POST" || !on_mcp || !lists_tools {
+        return Ok(());
+    }
+    let Some(listed) = obs
+        .json
+        .as_ref()
+        .and_then(|j| j.pointer("/result/tools"))
+        .and_then(Value::as_array)
+    else {
+        return Ok(());
+    };
+    let own: Vec<&ToolView> = world
+        .tools
+        .iter()
+        .filter(|t| server.tools.contains(&t.key))
+        .collect();
+    let stranger = listed
+        .iter()
+        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .find(|name| !own.iter().any(|t| t.name == *name));
+    match stranger {
+        None => Ok(()),
+        Some(name) => {
+            let mut v = Violation::new(
+                Invariant::ServerIdNotInjected,
+                format!(
+                    "tools/list on server {}'s MCP endpoint listed {name}",
+                    server.key
+                ),
+            );
+            v.only_tools = own
+                .iter()
+                .map(|t| format!("${{tools.{}.name}}", t.key))
+                .collect();
+            Err(v)
+        }
+    }
+}
+
+/// The scoping 403 (C-SCOPE-03).
+fn scoping_403(obs: &Observed) -> bool {
+    obs.status == 403 && obs.json == Some(json!({"detail": "Access denied"}))
+}
+
+/// §1.3 with D1 and D4: the server restriction of a scoped token, as the oracle decides it.
+fn restriction(
+    sent: &Sent<'_>,
+    decoded: &str,
+    target: &Target,
+    resolved: Option<&ServerView>,
+    own: Option<&ServerView>,
+    obs: &Observed,
+) -> Result<(), Violation> {
+    // A path naming a fixture by name or by another spelling is compared by canonical id
+    // after resolution (D4); anything else as written.
+    let target = match (target, resolved) {
+        (Target::Server(_), Some(s)) => Target::Server(s.id.clone()),
+        (t, _) => t.clone(),
+    };
+    let own_id = own.map(|s| s.id.as_str());
+    let who = own.map_or("no server".to_owned(), |s| format!("server {}", s.key));
+    match classify::server_restriction(&target, own_id) {
+        Verdict::No if !scoping_403(obs) => Err(Violation::new(
+            Invariant::RestrictionNotEnforced,
+            format!(
+                "a token scoped to {who} was not refused on {target:?}: HTTP {} {}",
+                obs.status,
+                obs.text.chars().take(200).collect::<String>()
+            ),
+        )),
+        Verdict::Yes
+            if scoping_403(obs)
+                && permissions::allows(sent.caller.permissions(), sent.method, decoded, None)
+                    == Verdict::Yes =>
+        {
+            Err(Violation::new(
+                Invariant::RestrictionOverEnforced,
+                format!("a token scoped to {who} was refused on {target:?}"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn matcher(v: Value) -> Matcher {
+    serde_json::from_value(v).expect("a matcher written here parses")
+}
+
+/// The expectation that holds exactly when the violated invariant holds.
+pub fn expectation(v: &Violation) -> Expect {
+    let mut e = Expect::default();
+    match v.invariant {
+        Invariant::NoResponse | Invariant::ServerError => {
+            e.status = Some(matcher(json!({"$lte": 499})));
+        }
+        Invariant::ErrorCodeZero => {
+            e.pointers
+                .insert("/error/code".to_owned(), matcher(json!({"$not": 0})));
+        }
+        Invariant::RefusedPathServed => {
+            e.status = Some(matcher(json!({"$in": [400, 404]})));
+        }
+        Invariant::WellKnownAnyPath => {
+            e.status = Some(matcher(json!({"$not": {"$gte": 200, "$lte": 299}})));
+        }
+        Invariant::RestrictionNotEnforced => {
+            e.status = Some(matcher(json!(403)));
+            e.json = Some(matcher(json!({"$eq": {"detail": "Access denied"}})));
+        }
+        Invariant::RestrictionOverEnforced => {
+            // "Not the scoping 403": a 200 never carries this exact body, so the body alone
+            // decides, and a body that is not JSON passes as it should.
+            e.body = Some(matcher(
+                json!({"$not": {"$matches": r#"^\s*\{\s*"detail"\s*:\s*"Access denied"\s*\}\s*$"#}}),
+            ));
+        }
+        Invariant::OtherServerToolSeen => {
+            let any: Vec<Value> = v
+                .must_not_show
+                .iter()
+                .map(|t| json!({"$includes": t}))
+                .collect();
+            e.body = Some(matcher(json!({"$not": {"$any_of": any}})));
+        }
+        Invariant::OtherServerToolRan => {
+            for (up, tool) in &v.must_not_run {
+                e.upstream.insert(
+                    up.clone(),
+                    UpstreamExpect {
+                        method: Some("tools/call".to_owned()),
+                        params: Some(matcher(json!({"name": tool}))),
+                        headers: Default::default(),
+                        count: Some(matcher(json!(0))),
+                    },
+                );
+            }
+        }
+        Invariant::ServerIdNotInjected => {
+            let only = json!({"$excludes": {"name": {"$not": {"$in": v.only_tools}}}});
+            e.pointers.insert(
+                "/result/tools".to_owned(),
+                matcher(json!({"$any_of": [{"$absent": true}, only]})),
+            );
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn world() -> WorldView {
+        let tool = |key: &str, up: &str, original: &str, n: u8| ToolView {
+            key: key.into(),
+            upstream: up.into(),
+            original: original.into(),
+            name: format!("{up}-run-{original}"),
+            id: format!("{n}").repeat(32),
+        };
+        let server = |key: &str, n: u8, tools: &[&str]| ServerView {
+            key: key.into(),
+            id: format!("{:x}", n + 10).repeat(32),
+            name: format!("{key}-run"),
+            tools: tools.iter().map(|t| t.to_string()).collect::<BTreeSet<_>>(),
+        };
+        WorldView {
+            servers: vec![server("A", 0, &["ua.alpha"]), server("B", 1, &["ub.beta"])],
+            tools: vec![
+                tool("ua.alpha", "ua", "alpha", 1),
+                tool("ub.beta", "ub", "beta", 2),
+            ],
+            name_resolution: true,
+        }
+    }
+
+    fn obs(status: u16, body: Value) -> Observed {
+        Observed {
+            status,
+            text: body.to_string(),
+            json: Some(body),
+            calls: Vec::new(),
+        }
+    }
+
+    fn scoped(server: &'static str) -> Caller {
+        Caller::Scoped {
+            server: Some(server),
+            permissions: Vec::new(),
+        }
+    }
+
+    fn broken(sent: &Sent<'_>, o: &Observed) -> Option<Invariant> {
+        check(sent, Some(o), &world()).err().map(|v| v.invariant)
+    }
+
+    #[test]
+    fn server_errors_and_silence_break_invariants() {
+        let caller = Caller::Admin;
+        let sent = Sent {
+            method: "GET",
+            path: "/rpc",
+            body: b"",
+            caller: &caller,
+        };
+        assert_eq!(
+            broken(&sent, &obs(502, json!({}))),
+            Some(Invariant::ServerError)
+        );
+        assert_eq!(
+            check(&sent, None, &world()).unwrap_err().invariant,
+            Invariant::NoResponse
+        );
+        let zero = json!({"jsonrpc": "2.0", "error": {"code": 0, "message": "x"}, "id": 1});
+        assert_eq!(
+            broken(&sent, &obs(200, zero)),
+            Some(Invariant::ErrorCodeZero)
+        );
+    }
+
+    #[test]
+    fn d8_a_refused_path_must_not_be_served() {
+        let caller = Caller::Admin;
+        let sent = Sent {
+            method: "POST",
+            path: "/x/../rpc",
+            body: b"{}",
+            caller: &caller,
+        };
+        assert_eq!(
+            broken(&sent, &obs(200, json!({}))),
+            Some(Invariant::RefusedPathServed)
+        );
+        assert_eq!(broken(&sent, &obs(400, json!({}))), None);
+        assert_eq!(broken(&sent, &obs(404, json!({}))), None);
+    }
+
+    #[test]
+    fn d2_another_servers_tool_may_be_neither_seen_nor_run() {
+        let caller = scoped("A");
+        let w = world();
+        let beta = w.tools[1].name.clone();
+        let listed = json!({"result": {"tools": [{"name": beta}]}});
+        let sent = Sent {
+            method: "POST",
+            path: "/mcp",
+            body: br#"{"method":"tools/list"}"#,
+            caller: &caller,
+        };
+        let v = check(&sent, Some(&obs(200, listed.clone())), &w).unwrap_err();
+        assert_eq!(v.invariant, Invariant::OtherServerToolSeen);
+        assert!(
+            v.must_not_show
+                .contains(&"${tools.ub.beta.name}".to_owned())
+        );
+        // Echoing what the request named is not a leak.
+        let body = format!(r#"{{"method":"tools/call","params":{{"name":"{beta}"}}}}"#);
+        let echo = Sent {
+            body: body.as_bytes(),
+            ..sent.clone()
+        };
+        assert_eq!(broken(&echo, &obs(200, listed)), None);
+        let mut ran = obs(200, json!({"result": {}}));
+        ran.calls = vec![("ub".into(), "beta".into())];
+        let v = check(&echo, Some(&ran), &w).unwrap_err();
+        assert_eq!(v.invariant, Invariant::OtherServerToolRan);
+        assert_eq!(v.must_not_run, [("ub".to_owned(), "beta".to_owned())]);
+        ran.calls = vec![("ua".into(), "alpha".into())];
+        assert_eq!(broken(&echo, &ran), None);
+    }
+
+    #[test]
+    fn d11_tools_list_on_a_server_lists_only_its_tools() {
+        let caller = Caller::Admin;
+        let w = world();
+        let path = format!("/servers/{}/mcp/", w.servers[1].name);
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"server_id":"x"}}"#;
+        let sent = Sent {
+            method: "POST",
+            path: &path,
+            body,
+            caller: &caller,
+        };
+        let alpha = json!({"result": {"tools": [{"name": w.tools[0].name}]}});
+        let v = check(&sent, Some(&obs(200, alpha)), &w).unwrap_err();
+        assert_eq!(v.invariant, Invariant::ServerIdNotInjected);
+        assert_eq!(v.only_tools, ["${tools.ub.beta.name}"]);
+        let beta = json!({"result": {"tools": [{"name": w.tools[1].name}]}});
+        assert_eq!(broken(&sent, &obs(200, beta)), None);
+    }
+
+    #[test]
+    fn c_scope_03_and_d4_the_restriction_decides_the_403() {
+        let caller = scoped("A");
+        let w = world();
+        let denied = obs(403, json!({"detail": "Access denied"}));
+        let other = format!("/servers/{}/mcp", w.servers[1].id);
+        let sent = Sent {
+            method: "POST",
+            path: &other,
+            body: b"{}",
+            caller: &caller,
+        };
+        assert_eq!(
+            broken(&sent, &obs(404, json!({}))),
+            Some(Invariant::RestrictionNotEnforced)
+        );
+        assert_eq!(broken(&sent, &denied), None);
+        // A's own name resolves to A (D4): refusing it is over-enforcement.
+        let own = format!("/servers/{}/mcp", w.servers[0].name);
+        let sent = Sent { path: &own, ..sent };
+        assert_eq!(
+            broken(&sent, &denied),
+            Some(Invariant::RestrictionOverEnforced)
+        );
+        let rpc = Sent {
+            path: "/rpc",
+            ..sent
+        };
+        assert_eq!(
+            broken(&rpc, &denied),
+            Some(Invariant::RestrictionOverEnforced)
+        );
+        assert_eq!(
+            broken(
+                &Sent {
+                    path: "/rpcx",
+                    ..rpc
+                },
+                &obs(404, json!({}))
+            ),
+            Some(Invariant::RestrictionNotEnforced)
+        );
+    }
+
+    #[test]
+    fn every_expectation_parses_and_is_not_empty() {
+        let all = [
+            Invariant::NoResponse,
+            Invariant::ServerError,
+            Invariant::ErrorCodeZero,
+            Invariant::RefusedPathServed,
+            Invariant::WellKnownAnyPath,
+            Invariant::RestrictionNotEnforced,
+            Invariant::RestrictionOverEnforced,
+            Invariant::OtherServerToolSeen,
+            Invariant::OtherServerToolRan,
+            Invariant::ServerIdNotInjected,
+        ];
+        for i in all {
+            let mut v = Violation::new(i, String::new());
+            v.must_not_show = vec!["${tools.ub.beta.name}".into()];
+            v.must_not_run = vec![("ub".into(), "beta".into())];
+            v.only_tools = vec!["${tools.ua.alpha.name}".into()];
+            let e = expectation(&v);
+            let any = e.status.is_some()
+                || e.json.is_some()
+                || e.body.is_some()
+                || !e.pointers.is_empty()
+                || !e.upstream.is_empty();
+            assert!(any, "{i:?}");
+            assert!(!i.spec().is_empty() && !i.title().is_empty());
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Fuzzing: `mcpgw-conformance fuzz` (network fuzzing of any gateway against the oracle) and the
+//! body of the scenario-loader cargo-fuzz target.
+//!
+//! The network fuzzer provisions a small fixture world once ([`world`]), generates requests
+//! with proptest ([`case`], built on `oracle::strategies`), checks each response against the
+//! oracle's invariants ([`invariants`]), shrinks the first failure to a minimal request
+//! ([`engine`]) and writes it as a YAML scenario the normal runner replays ([`regression`]).
+//! [`command`] is the command line around it.
+
+pub mod case;
+pub mod command;
+pub mod engine;
+pub mod invariants;
+pub mod regression;
+pub mod scenario_yaml;
+pub mod world;
+
+pub use command::FuzzArgs;
+pub use engine::{Event, Found, FuzzError, FuzzOptions, Report, fuzz};
+pub use scenario_yaml::scenario_yaml;

@@ -1,0 +1,275 @@
+//! A shrunk failure written as a YAML scenario that the normal runner replays.
+//!
+//! The scenario declares the fuzzer's whole fixture world (so the request meets the same
+//! servers and tools), the failing case's caller as token `caller`, and one step: the minimal
+//! request, expecting exactly the broken invariant ([`invariants::expectation`]). The file is
+//! named after the invariant and a short hash of the request, and is checked to load back
+//! unchanged before it is kept.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::scenario::{Capability, Level, Scenario, Step, parse_str};
+
+use super::engine::Found;
+use super::invariants;
+use super::world;
+
+/// The token key of the failing case's caller in a written scenario.
+const CALLER: &str = "caller";
+
+/// Where and how a failure was found, for the scenario's description.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub seed: u64,
+    pub cases: u32,
+    /// e.g. `the in-process reference with --inject-defect normalise-dot-segments`.
+    pub target: String,
+    /// Whether the fixture world had an OAuth-enabled server.
+    pub oauth: bool,
+    /// Whether the target resolved server names.
+    pub name_resolution: bool,
+}
+
+/// Why a scenario could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RegressionError {
+    #[error(
+        "failed to name a scenario in {0}: its folder name must be a lowercase slug (the scenario's area)"
+    )]
+    Area(PathBuf),
+    #[error("failed to serialise the scenario: {0}")]
+    Serialise(String),
+    #[error("failed to write a scenario that loads back unchanged: {0}")]
+    RoundTrip(String),
+    #[error("failed to write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// FNV-1a, 64 bits: a stable short hash for file names (no dependency, same on every build).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The scenario's slug: invariant name and a hash of the request.
+pub fn slug(found: &Found) -> String {
+    let c = &found.case;
+    let key = format!("{} {} {:?} {:?}", c.method, c.path, c.caller, c.body);
+    format!(
+        "fuzz-{}-{:08x}",
+        found.violation.invariant.name(),
+        fnv1a(key.as_bytes()) >> 32
+    )
+}
+
+/// The regression scenario for a failure; `area` is the folder it goes in.
+pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario {
+    let v = &found.violation;
+    let mut fixtures = world::fixtures(provenance.oauth);
+    if let Some(token) = &found.token {
+        fixtures.tokens.insert(CALLER.to_owned(), token.clone());
+    }
+    let mut requires = Vec::new();
+    if provenance.oauth {
+        requires.push(Capability::Oauth);
+    }
+    if provenance.name_resolution && found.case.uses_server_names() {
+        requires.push(Capability::NameResolution);
+    }
+    let description = format!(
+        "Found by fuzzing: `mcpgw-conformance fuzz --seed {} --cases {}` against {}. Case {} \
+         broke `{}`; proptest shrank it in {} step(s) to the request below, which then broke \
+         `{}`: {}. The expectation holds exactly when the invariant does.",
+        provenance.seed,
+        provenance.cases,
+        provenance.target,
+        found.case_index,
+        found.first.invariant.name(),
+        found.shrink_steps,
+        v.invariant.name(),
+        v.detail,
+    );
+    Scenario {
+        id: format!("{area}/{}", slug(found)),
+        title: v.invariant.title().to_owned(),
+        description: Some(description),
+        spec: v.invariant.spec().iter().map(|s| (*s).to_owned()).collect(),
+        level: Level::Must,
+        requires,
+        fixtures,
+        steps: vec![Step {
+            name: v.invariant.name().to_owned(),
+            description: Some(format!(
+                "The minimal request fuzzing found ({})",
+                v.invariant.name()
+            )),
+            level: None,
+            via: 0,
+            request: found
+                .case
+                .request(found.token.as_ref().map(|_| CALLER.to_owned())),
+            expect: invariants::expectation(v),
+            save: BTreeMap::new(),
+        }],
+    }
+}
+
+/// Fields of fixtures that hold free JSON (kept as they are).
+const FREE_JSON: &[&str] = &["inputSchema", "result", "claims", "time_restrictions"];
+
+/// Drop from the fixtures what a reader need not see because the loader fills it in anyway:
+/// empty lists, `visibility: public`, `enabled: true`, `source: auto`. Empty maps stay
+/// (`caller: {}` is a token); free JSON and the steps are left alone.
+fn without_defaults(v: Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .filter(|(k, v)| {
+                    let default = matches!(
+                        (k.as_str(), v),
+                        ("visibility", Value::String(s)) if s == "public"
+                    ) || matches!((k.as_str(), v), ("enabled", Value::Bool(true)))
+                        || matches!((k.as_str(), v), ("source", Value::String(s)) if s == "auto");
+                    let empty_list = matches!(v, Value::Array(a) if a.is_empty());
+                    !default && !empty_list
+                })
+                .map(|(k, v)| {
+                    let v = if FREE_JSON.contains(&k.as_str()) {
+                        v
+                    } else {
+                        without_defaults(v)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_defaults).collect()),
+        other => other,
+    }
+}
+
+/// The YAML text of a scenario, checked to load back unchanged.
+pub fn yaml(scenario: &Scenario, path: &Path) -> Result<String, RegressionError> {
+    let mut value =
+        serde_json::to_value(scenario).map_err(|e| RegressionError::Serialise(e.to_string()))?;
+    if let Some(fixtures) = value.get_mut("fixtures") {
+        *fixtures = without_defaults(fixtures.take());
+    }
+    let body =
+        serde_saphyr::to_string(&value).map_err(|e| RegressionError::Serialise(e.to_string()))?;
+    let text = format!(
+        "# yaml-language-server: $schema=../schema.json\n# Written by `mcpgw-conformance fuzz`; see `description`.\n{body}"
+    );
+    let again = parse_str(path, &text).map_err(|errors| {
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        RegressionError::RoundTrip(shown.join("; "))
+    })?;
+    let same = serde_json::to_value(scenario).ok() == serde_json::to_value(&again).ok();
+    if !same {
+        return Err(RegressionError::RoundTrip(format!(
+            "the file reads back as a different scenario:\n{text}"
+        )));
+    }
+    Ok(text)
+}
+
+/// Write the regression scenario for `found` into `dir` (its area folder). Returns the path
+/// and the scenario's id.
+pub fn write(
+    dir: &Path,
+    found: &Found,
+    provenance: &Provenance,
+) -> Result<(PathBuf, String), RegressionError> {
+    let area = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|a| {
+            !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        .ok_or_else(|| RegressionError::Area(dir.to_path_buf()))?;
+    let scenario = scenario(found, &area, provenance);
+    let path = dir.join(format!("{}.yaml", slug(found)));
+    let text = yaml(&scenario, &path)?;
+    let io = |source| RegressionError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::write(&path, text).map_err(io)?;
+    Ok((path, scenario.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Exchange, Transport, WireRequest};
+    use crate::fuzz::case;
+    use crate::fuzz::invariants::{Invariant, Violation};
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    fn found(case: case::Case, invariant: Invariant) -> Found {
+        let mut violation = Violation::new(invariant, "a \"detail\"\n".to_owned());
+        violation.must_not_show = vec!["${tools.ub.beta.name}".to_owned()];
+        violation.must_not_run = vec![("ub".to_owned(), "beta".to_owned())];
+        violation.only_tools = vec!["${tools.ua.alpha.name}".to_owned()];
+        Found {
+            case_index: 3,
+            first: violation.clone(),
+            token: case.caller.token_fixture(),
+            case,
+            violation,
+            exchange: Exchange {
+                request: WireRequest {
+                    method: "GET".to_owned(),
+                    target: "/".to_owned(),
+                    headers: Vec::new(),
+                    body: Default::default(),
+                },
+                response: None,
+                error: None,
+                transport: Transport::Hyper,
+                duration_ms: 0,
+            },
+            shrink_steps: 1,
+            reproduced: true,
+        }
+    }
+
+    /// Every generated case, whatever bytes its path and body hold, writes a scenario that
+    /// loads back unchanged and passes the loader's checks.
+    #[test]
+    fn generated_cases_write_scenarios_that_load_back() {
+        let provenance = Provenance {
+            seed: 1,
+            cases: 10,
+            target: "the in-process reference".to_owned(),
+            oauth: true,
+            name_resolution: true,
+        };
+        let invariants = [
+            Invariant::RefusedPathServed,
+            Invariant::OtherServerToolSeen,
+            Invariant::OtherServerToolRan,
+            Invariant::ServerIdNotInjected,
+            Invariant::RestrictionOverEnforced,
+        ];
+        let mut runner = TestRunner::deterministic();
+        for i in 0..500 {
+            let c = case::case().new_tree(&mut runner).unwrap().current();
+            let f = found(c, invariants[i % invariants.len()]);
+            let s = scenario(&f, "regressions", &provenance);
+            let path = Path::new("scenarios/regressions/x.yaml");
+            yaml(&s, path).unwrap_or_else(|e| panic!("{e}\n{:?}", f.case));
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `mcpgw-conformance fuzz` end to end (issue 6): against the in-process reference it finds
+//! nothing; with a defect of the matrix injected it fails, shrinks, and writes a scenario that
+//! the normal runner replays as FAIL with the defect and PASS without it. Small case counts;
+//! scenarios go to a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcpgw-conformance");
+
+fn run(args: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("CI").env_remove("INSTA_UPDATE");
+    for k in [
+        "MCPGW_TARGET_URL",
+        "MCPGW_TARGET_TOKEN",
+        "MCPGW_TARGET_JWT_SECRET",
+        "MCPGW_BASELINE",
+        "MCPGW_SCENARIOS",
+        "MCPGW_FUZZ_SEED",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd.output().expect("the binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "yaml"));
+    files.sort();
+    files
+}
+
+/// Fuzz with `defect` injected; require exit 1 with `invariant` broken and exactly one
+/// scenario written; return (scenario root, scenario id, fuzz output).
+fn fuzz_finds(defect: &str, seed: &str, invariant: &str) -> (tempfile::TempDir, String, String) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("regressions");
+    let o = run(&[
+        "fuzz",
+        "--quiet",
+        "--cases",
+        "5000",
+        "--seed",
+        seed,
+        "--inject-defect",
+        defect,
+        "--regressions-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("to a request that breaks {invariant}")),
+        "{defect}: expected `{invariant}`:\n{out}"
+    );
+    assert!(out.contains("minimal request and response:"), "{out}");
+    let files = yaml_files(&dir);
+    assert_eq!(files.len(), 1, "{files:?}\n{out}");
+    let name = files[0].file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with(&format!("fuzz-{invariant}-")), "{name}");
+    let written = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        written.contains("Found by fuzzing") && written.contains(&format!("--seed {seed}")),
+        "{written}"
+    );
+    assert!(written.contains("spec:"), "{written}");
+    (root, format!("regressions/{name}"), out)
+}
+
+/// The written scenario through the normal runner: FAIL with the defect, PASS without.
+fn replays(root: &Path, id: &str, defect: &str) {
+    let scenarios = root.to_str().unwrap();
+    let with = run(&[
+        "run",
+        "--quiet",
+        "--no-snapshots",
+        "--scenarios",
+        scenarios,
+        "--scenario",
+        id,
+        "--inject-defect",
+        defect,
+    ]);
+    assert_eq!(with.status.code(), Some(1), "{}", text(&with));
+    assert!(text(&with).contains(id), "{}", text(&with));
+    let without = run(&[
+        "run",
+        "--quiet",
+        "--no-snapshots",
+        "--scenarios",
+        scenarios,
+        "--scenario",
+        id,
+    ]);
+    assert_eq!(without.status.code(), Some(0), "{}", text(&without));
+}
+
+#[test]
+fn fuzzing_the_reference_finds_nothing_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("regressions");
+    let o = run(&[
+        "fuzz",
+        "--quiet",
+        "--cases",
+        "1000",
+        "--seed",
+        "11",
+        "--regressions-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("PASS: 1000 case(s)"), "{out}");
+    assert!(yaml_files(&dir).is_empty());
+}
+
+#[test]
+fn d8_fuzz_finds_normalise_dot_segments_and_the_scenario_replays() {
+    let (root, id, out) = fuzz_finds("normalise-dot-segments", "1", "refused-path-served");
+    assert!(out.contains("replayed here: FAIL (as it should)"), "{out}");
+    assert!(
+        out.contains("replayed on the reference without the defect: PASS (as it should)"),
+        "{out}"
+    );
+    replays(root.path(), &id, "normalise-dot-segments");
+}
+
+#[test]
+fn d1_fuzz_finds_prefix_general_endpoints_and_the_scenario_replays() {
+    let (root, id, _) = fuzz_finds("prefix-general-endpoints", "1", "restriction-not-enforced");
+    replays(root.path(), &id, "prefix-general-endpoints");
+}
+
+#[test]
+fn d2_fuzz_finds_global_mcp_unscoped_and_the_scenario_replays() {
+    let (root, id, _) = fuzz_finds("global-mcp-unscoped", "1", "other-server-tool-seen");
+    replays(root.path(), &id, "global-mcp-unscoped");
+}
+
+#[test]
+fn c_mcp_03_fuzz_finds_hex_only_server_regex_and_the_scenario_replays() {
+    let (root, id, _) = fuzz_finds("hex-only-server-regex", "2", "server-id-not-injected");
+    replays(root.path(), &id, "hex-only-server-regex");
+}
+
+#[test]
+fn the_same_seed_finds_the_same_minimal_request() {
+    let (_a, first, _) = fuzz_finds("prefix-general-endpoints", "3", "restriction-not-enforced");
+    let (_b, second, _) = fuzz_finds("prefix-general-endpoints", "3", "restriction-not-enforced");
+    assert_eq!(first, second);
+}
+
+#[test]
+fn usage_and_configuration_errors_exit_2() {
+    for args in [
+        &["fuzz", "--cases", "0"][..],
+        &["fuzz", "--seed", "x"],
+        &["fuzz", "--inject-defect", "no-such-defect", "--cases", "1"],
+        &[
+            "fuzz",
+            "--target",
+            "http://127.0.0.1:9",
+            "--token",
+            "t",
+            "--inject-defect",
+            "normalise-dot-segments",
+        ],
+        // Nothing listens on port 9 of loopback: unreachable.
+        &["fuzz", "--target", "http://127.0.0.1:9", "--token", "t"],
+        &["fuzz", "--target", "http://127.0.0.1:9"],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    }
+}
