@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::verdict::{ScenarioResult, Verdict};
 
+/// The reason `--bless` gives a new entry, to be replaced by the cause and its issue.
+pub const TODO_REASON: &str = "TODO: explain why this fails on this target";
+
 /// A baseline file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,17 +87,54 @@ impl Baseline {
              # A new failure fails the run, and so does an entry that now passes.\n\
              # Regenerate with --bless (reasons and links of entries that stay are kept).\n",
         );
-        text.push_str(&serde_saphyr::to_string(self).unwrap_or_default());
+        text.push_str(&self.to_yaml());
         std::fs::write(path, text).map_err(|source| BaselineError::Write {
             path: path.display().to_string(),
             source,
         })
     }
 
-    fn covers(&self, scenario: &str, check: Option<&str>) -> bool {
+    /// Entries whose reason is still the one `--bless` wrote.
+    pub fn without_reasons(&self) -> Vec<&KnownFailure> {
         self.known_failures
             .iter()
-            .any(|k| k.scenario == scenario || check.is_some_and(|c| k.scenario == c))
+            .filter(|k| k.reason == TODO_REASON)
+            .collect()
+    }
+
+    /// The file's text: one entry per three lines, every value a double-quoted scalar (written
+    /// as a JSON string, which YAML reads the same), so ids never fold and diffs stay line-sized.
+    pub fn to_yaml(&self) -> String {
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let mut text = String::new();
+        if let Some(t) = &self.target {
+            text.push_str(&format!("target: {}\n", q(t)));
+        }
+        text.push_str(if self.known_failures.is_empty() {
+            "known_failures: []\n"
+        } else {
+            "known_failures:\n"
+        });
+        for k in &self.known_failures {
+            text.push_str(&format!(
+                "- scenario: {}\n  reason: {}\n  link: {}\n",
+                q(&k.scenario),
+                q(&k.reason),
+                q(&k.link)
+            ));
+        }
+        text
+    }
+
+    fn covers(&self, scenario: &str, check: Option<&str>) -> bool {
+        self.covering(scenario, check).is_some()
+    }
+
+    /// The entry that covers a failing check (or an UNTESTABLE scenario, `check: None`): the
+    /// check's own entry first, else its scenario's.
+    pub fn covering(&self, scenario: &str, check: Option<&str>) -> Option<&KnownFailure> {
+        let own = check.and_then(|c| self.known_failures.iter().find(|k| k.scenario == c));
+        own.or_else(|| self.known_failures.iter().find(|k| k.scenario == scenario))
     }
 
     /// Compare results with this baseline.
@@ -149,7 +189,7 @@ impl Baseline {
         for id in &cmp.new_failures {
             known_failures.push(KnownFailure {
                 scenario: id.clone(),
-                reason: "TODO: explain why this fails on this target".to_owned(),
+                reason: TODO_REASON.to_owned(),
                 link: String::new(),
             });
         }
@@ -229,6 +269,25 @@ mod tests {
         assert_eq!(ids, vec!["a/x", "a/y:one", "a/y:two"]);
         assert_eq!(blessed.known_failures[0].reason, "r");
         assert!(blessed.compare(&results).is_clean());
+    }
+
+    #[test]
+    fn saved_text_reads_back_the_same() {
+        let b = Baseline {
+            target: Some("gw 1.0".into()),
+            known_failures: vec![KnownFailure {
+                scenario: format!("area/{}:step", "long-".repeat(30)),
+                reason: "quotes \" and: colons, `ticks`, {braces} # not a comment\nnewline".into(),
+                link: String::new(),
+            }],
+        };
+        let text = b.to_yaml();
+        assert_eq!(text.lines().count(), 5, "{text}");
+        let back: Baseline = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back.known_failures, b.known_failures);
+        assert_eq!(back.target, b.target);
+        let empty: Baseline = serde_saphyr::from_str(&Baseline::default().to_yaml()).unwrap();
+        assert!(empty.known_failures.is_empty());
     }
 
     #[test]

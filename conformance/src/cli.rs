@@ -39,6 +39,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Run the suite once per defect the reference can re-create; exit 1 if one goes undetected.
     Defects(DefectsArgs),
+    /// Compare a saved report.json with a baseline (exit 1 on new failures or stale entries),
+    /// or re-bless the baseline from it, without running anything.
+    Gate(GateArgs),
     /// Check scenario files without sending anything (exit 2 on a malformed file).
     Check(SelectArgs),
     /// List scenarios with their level, requirements and title.
@@ -76,11 +79,21 @@ pub struct TargetArgs {
     )]
     pub target: Vec<String>,
     /// Admin bearer token of the target (an admin-bypass token: `teams: null`, `is_admin`).
-    #[arg(long, env = "MCPGW_TARGET_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MCPGW_TARGET_TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub token: Option<String>,
     /// The target's JWT secret: tokens are then signed locally (and the admin token too, if
     /// --token is absent).
-    #[arg(long, env = "MCPGW_TARGET_JWT_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MCPGW_TARGET_JWT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     pub jwt_secret: Option<String>,
     /// What kind of gateway the target is: reference | contextforge.
     #[arg(long, env = "MCPGW_TARGET_PROFILE", default_value = "reference",
@@ -154,6 +167,19 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// A report.json written by `run --report-dir` (or the directory holding it).
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+    /// The baseline to compare with.
+    #[arg(long, env = "MCPGW_BASELINE", value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// Rewrite the baseline to match the report (keeps reasons of entries that stay).
+    #[arg(long)]
+    pub bless: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -282,6 +308,7 @@ pub async fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(*args).await,
         Command::Defects(args) => run_defects(args).await,
+        Command::Gate(args) => gate(&args),
         Command::Check(args) => select(&args).map_err(Usage).map(|l| {
             println!("{} scenario(s) are well-formed", l.len());
             ExitCode::SUCCESS
@@ -341,22 +368,17 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
     let baseline_summary = match (&baseline, &args.baseline) {
         (Some(b), Some(path)) => {
             if args.bless {
-                let blessed = b.blessed(&results);
+                let mut blessed = b.blessed(&results);
+                if blessed.target.is_none() {
+                    let version = target.identity.version.as_deref().unwrap_or("");
+                    let name = format!("{} {version}", target.identity.profile);
+                    blessed.target = Some(name.trim_end().to_owned());
+                }
                 blessed.save(path)?;
-                println!(
-                    "blessed {}: {} known failure(s)",
-                    path.display(),
-                    blessed.known_failures.len()
-                );
-                Some(BaselineSummary {
-                    path: path.display().to_string(),
-                    comparison: blessed.compare(&results),
-                })
+                say_blessed(path, &blessed);
+                Some(BaselineSummary::new(path, &blessed, &results))
             } else {
-                Some(BaselineSummary {
-                    path: path.display().to_string(),
-                    comparison: b.compare(&results),
-                })
+                Some(BaselineSummary::new(path, b, &results))
             }
         }
         _ => None,
@@ -376,6 +398,62 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
         exit_ok = false;
     }
     Ok(if exit_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What `--bless` wrote, and which entries still need a reason.
+fn say_blessed(path: &Path, blessed: &Baseline) {
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "blessed {}: {} known failure(s)\n",
+        path.display(),
+        blessed.known_failures.len()
+    );
+    let todo = blessed.without_reasons();
+    if !todo.is_empty() {
+        let _ = writeln!(
+            text,
+            "{} new entr(y/ies) need a reason (why it fails, and the issue or decision):",
+            todo.len()
+        );
+        for k in todo {
+            let _ = writeln!(text, "  {}", k.scenario);
+        }
+    }
+    out(&text);
+}
+
+fn gate(args: &GateArgs) -> Result<ExitCode, Usage> {
+    let report = if args.report.is_dir() {
+        args.report.join("report.json")
+    } else {
+        args.report.clone()
+    };
+    let results = crate::report::read::results(&report)?;
+    let baseline = match (args.baseline.exists(), args.bless) {
+        (true, _) => Baseline::load(&args.baseline)?,
+        (false, true) => Baseline::default(),
+        (false, false) => {
+            return Err(Usage(format!(
+                "baseline {} does not exist (create it with --bless)",
+                args.baseline.display()
+            )));
+        }
+    };
+    let baseline = if args.bless {
+        let blessed = baseline.blessed(&results);
+        blessed.save(&args.baseline)?;
+        say_blessed(&args.baseline, &blessed);
+        blessed
+    } else {
+        baseline
+    };
+    let summary = BaselineSummary::new(&args.baseline, &baseline, &results);
+    out(&terminal::baseline(&summary));
+    Ok(if summary.comparison.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

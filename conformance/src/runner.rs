@@ -72,7 +72,7 @@ pub enum Applicability {
 
 /// Whether and where `s` runs on `target`.
 pub fn applicability(target: &Target, s: &Scenario) -> Applicability {
-    let needed = needed_capabilities(s);
+    let needed = target.needed_capabilities(s);
     let missing: BTreeSet<Capability> =
         needed.iter().copied().filter(|c| !target.has(*c)).collect();
     if target.can_vary(&missing) {

@@ -19,7 +19,14 @@ use crate::variants;
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
     pub name: String,
+    /// What every gateway of this kind can do.
     pub capabilities: BTreeSet<Capability>,
+    /// What it can do depending on how it was started: found out by [`probe`]ing the target.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub detected: BTreeSet<Capability>,
+    /// `source: auto` tokens come from `POST /tokens` wherever the API can make them (the way
+    /// the gateway's users mint tokens), and are signed locally only when it cannot.
+    pub api_tokens_first: bool,
 }
 
 /// The profiles the harness knows.
@@ -29,19 +36,68 @@ impl Profile {
     /// A profile by name.
     pub fn named(name: &str) -> Option<Profile> {
         use Capability::*;
-        let caps: &[Capability] = match name {
+        let (caps, detected, api_tokens_first): (&[Capability], &[Capability], bool) = match name {
             // The reference's transport is stateless JSON for now: `stateful` and
             // `sse-response` are switched on here when the transport work lands.
-            "reference" => &[Oauth, NameResolution],
-            // ContextForge 1.1.0 as started by peers/contextforge/run.sh: stateless JSON mode,
-            // no name resolution (PR 4237 unmerged), single worker.
-            "contextforge" => &[Oauth],
+            "reference" => (&[Oauth, NameResolution], &[], false),
+            // ContextForge 1.1.0: OAuth servers and RFC 9728 metadata; no name resolution
+            // (PR 4237 unmerged). Not `trusted-proxy`: that is a configuration (a proxy the
+            // gateway was told to trust); that 1.1.0 honours X-Forwarded-* from any peer is
+            // issue 5421, which scenarios check. Stateful sessions only with
+            // USE_STATEFUL_SESSIONS=true, SSE answers only with JSON responses switched off:
+            // both are probed.
+            "contextforge" => (&[Oauth], &[Stateful, SseResponse], true),
             _ => return None,
         };
         Some(Profile {
             name: name.to_owned(),
             capabilities: caps.iter().copied().collect(),
+            detected: detected.iter().copied().collect(),
+            api_tokens_first,
         })
+    }
+}
+
+/// What an MCP `initialize` on the target's global `/mcp` showed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    /// `serverInfo.name` and `serverInfo.version`.
+    pub product: Option<String>,
+    pub version: Option<String>,
+    /// The answer carried an `mcp-session-id` (stateful sessions).
+    pub session: bool,
+    /// The answer was an SSE stream.
+    pub sse: bool,
+}
+
+impl Probe {
+    /// Read a probe from the `initialize` response.
+    pub fn from_response(resp: &crate::client::WireResponse) -> Probe {
+        let info = crate::runner::body_json(resp)
+            .and_then(|v| v.pointer("/result/serverInfo").cloned())
+            .unwrap_or_default();
+        let text = |k: &str| info.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        Probe {
+            product: text("name"),
+            version: text("version"),
+            session: resp.header("mcp-session-id").is_some(),
+            sse: resp
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("text/event-stream")),
+        }
+    }
+
+    /// Which of `candidates` the probe showed.
+    pub fn capabilities(&self, candidates: &BTreeSet<Capability>) -> BTreeSet<Capability> {
+        candidates
+            .iter()
+            .copied()
+            .filter(|c| match c {
+                Capability::Stateful => self.session,
+                Capability::SseResponse => self.sse,
+                _ => false,
+            })
+            .collect()
     }
 }
 
@@ -146,6 +202,11 @@ pub struct TargetIdentity {
     pub urls: Vec<String>,
     pub profile: String,
     pub capabilities: Vec<String>,
+    /// What the target calls itself (`serverInfo` of MCP `initialize`), when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Defects injected into the in-process reference.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub defects: Vec<String>,
@@ -277,6 +338,8 @@ impl Target {
         }
         let identity = TargetIdentity {
             kind,
+            product: None,
+            version: None,
             urls: bases.iter().map(|b| b.url.clone()).collect(),
             profile: cfg.profile.name.clone(),
             capabilities: capabilities.iter().map(|c| c.name().to_owned()).collect(),
@@ -298,6 +361,7 @@ impl Target {
             variants: tokio::sync::Mutex::new(BTreeMap::new()),
         };
         target.check_reachable().await?;
+        let target = target.detected(&cfg.without).await;
         Ok(target)
     }
 
@@ -373,6 +437,111 @@ impl Target {
             self.replay_args
         )
     }
+
+    /// Probe the target ([`probe`]): record what it calls itself, and add the capabilities of
+    /// the profile's `detected` list that it shows (unless the run said `--without`).
+    async fn detected(mut self, without: &[Capability]) -> Target {
+        let probe = probe(&self.bases[0], &self.admin_token).await;
+        let found = probe.capabilities(&self.profile.detected);
+        self.capabilities
+            .extend(found.into_iter().filter(|c| !without.contains(c)));
+        self.identity.capabilities = self
+            .capabilities
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        self.identity.product = probe.product;
+        self.identity.version = probe.version;
+        self
+    }
+
+    /// Capabilities a scenario needs on this target: those it declares or implies, plus
+    /// `jwt-secret` when one of its tokens can only be signed locally here.
+    pub fn needed_capabilities(&self, s: &crate::scenario::Scenario) -> BTreeSet<Capability> {
+        let mut needed = crate::runner::needed_capabilities(s);
+        if s.fixtures
+            .tokens
+            .values()
+            .any(|t| self.must_sign(t, &s.fixtures))
+        {
+            needed.insert(Capability::JwtSecret);
+        }
+        needed
+    }
+
+    /// How a token fixture is made on this target.
+    pub fn mint(
+        &self,
+        t: &crate::scenario::TokenFixture,
+        fixtures: &crate::scenario::Fixtures,
+    ) -> crate::tokens::Mint {
+        crate::tokens::choose_mint(
+            t,
+            fixtures,
+            self.profile.api_tokens_first,
+            self.jwt.is_some(),
+        )
+    }
+
+    /// Whether a token fixture can only be signed locally on this target (it then needs the
+    /// `jwt-secret` capability).
+    pub fn must_sign(
+        &self,
+        t: &crate::scenario::TokenFixture,
+        fixtures: &crate::scenario::Fixtures,
+    ) -> bool {
+        crate::tokens::choose_mint(t, fixtures, self.profile.api_tokens_first, false)
+            == crate::tokens::Mint::Sign
+    }
+}
+
+/// Send MCP `initialize` to the global `/mcp` as the administrator and read what the answer shows;
+/// a session it opened is deleted again. A target that does not answer gives an empty probe (the
+/// reachability check reports that).
+pub async fn probe(base: &Base, admin_token: &str) -> Probe {
+    use crate::client::{WireRequest, send};
+    let timeout = std::time::Duration::from_secs(10);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "mcpgw-conformance", "version": env!("CARGO_PKG_VERSION")},
+    }})
+    .to_string();
+    let headers = |extra: Vec<(String, String)>| {
+        let mut h = vec![
+            ("host".to_owned(), base.authority.clone()),
+            ("authorization".to_owned(), format!("Bearer {admin_token}")),
+        ];
+        h.extend(extra);
+        h
+    };
+    let req = WireRequest {
+        method: "POST".to_owned(),
+        target: format!("{}/mcp", base.root),
+        headers: headers(vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            (
+                "accept".to_owned(),
+                "application/json, text/event-stream".to_owned(),
+            ),
+            ("content-length".to_owned(), body.len().to_string()),
+        ]),
+        body: bytes::Bytes::from(body),
+    };
+    let Some(resp) = send(&base.authority, req, timeout).await.response else {
+        return Probe::default();
+    };
+    let probe = Probe::from_response(&resp);
+    if let Some(session) = resp.header("mcp-session-id") {
+        let req = WireRequest {
+            method: "DELETE".to_owned(),
+            target: format!("{}/mcp", base.root),
+            headers: headers(vec![("mcp-session-id".to_owned(), session)]),
+            body: bytes::Bytes::new(),
+        };
+        send(&base.authority, req, timeout).await;
+    }
+    probe
 }
 
 /// A JSON summary of a profile, for `--help`-like listings.
@@ -381,7 +550,11 @@ pub fn describe_profiles() -> serde_json::Value {
         PROFILES
             .iter()
             .filter_map(|p| Profile::named(p))
-            .map(|p| json!({"name": p.name, "capabilities": p.capabilities.iter().map(|c| c.name()).collect::<Vec<_>>()}))
+            .map(|p| json!({
+                "name": p.name,
+                "capabilities": p.capabilities.iter().map(|c| c.name()).collect::<Vec<_>>(),
+                "detected": p.detected.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            }))
             .collect::<Vec<_>>()
     )
 }

@@ -1,7 +1,9 @@
 //! `junit.xml`: one test suite per area, one test case per check (quick-junit).
 //!
 //! FAIL is a failure, UNTESTABLE an error, NOT-APPLICABLE skipped; WARN passes with its
-//! messages in `system-out`, since a broken SHOULD does not fail a run.
+//! messages in `system-out`, since a broken SHOULD does not fail a run. With a baseline the file
+//! agrees with the exit code: a failure the baseline lists is skipped (its message is the
+//! baseline's reason), and each stale entry is a failing case of a `baseline` suite.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,6 +12,14 @@ use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatu
 
 use super::{Report, transcript_text};
 use crate::verdict::Verdict;
+
+/// A skipped status for a failure the baseline lists.
+fn known(id: &str, report: &Report) -> Option<TestCaseStatus> {
+    let entry = report.baseline.as_ref()?.entry(id)?;
+    let mut status = TestCaseStatus::skipped();
+    status.set_message(format!("known failure (baseline): {}", entry.reason));
+    Some(status)
+}
 
 pub fn render(report: &Report) -> String {
     let mut junit = JunitReport::new("mcpgw-conformance");
@@ -38,6 +48,7 @@ pub fn render(report: &Report) -> String {
                     s.reason.clone().unwrap_or_default()
                 ));
                 status.set_description(description);
+                let status = known(&s.id, report).unwrap_or(status);
                 let mut case = TestCase::new(s.id.clone(), status);
                 case.set_classname(s.id.clone());
                 cases.push(case);
@@ -59,6 +70,9 @@ pub fn render(report: &Report) -> String {
                     if c.verdict == Verdict::Fail {
                         status.set_message(c.messages.first().cloned().unwrap_or_default());
                         status.set_description(text.clone());
+                        if let Some(k) = known(&c.id, report) {
+                            status = k;
+                        }
                     }
                     let mut case = TestCase::new(c.id.clone(), status);
                     case.set_classname(s.id.clone());
@@ -73,6 +87,23 @@ pub fn render(report: &Report) -> String {
             }
         }
         suite.add_test_cases(cases);
+    }
+    if let Some(b) = report
+        .baseline
+        .as_ref()
+        .filter(|b| !b.comparison.stale.is_empty())
+    {
+        let mut suite = TestSuite::new("baseline");
+        suite.add_test_cases(b.comparison.stale.iter().map(|k| {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(format!(
+                "stale baseline entry: {} now passes; remove it from {} (or re-bless)",
+                k.scenario, b.path
+            ));
+            status.set_description(k.reason.clone());
+            TestCase::new(format!("baseline:{}", k.scenario), status)
+        }));
+        suites.insert("~baseline", suite);
     }
     junit.add_test_suites(suites.into_values());
     junit

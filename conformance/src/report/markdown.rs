@@ -1,35 +1,54 @@
-//! `summary.md`: a Markdown summary for a CI step summary or a pull request comment.
+//! `summary.md`: a Markdown summary for a CI step summary (`$GITHUB_STEP_SUMMARY`) or a pull
+//! request comment.
+//!
+//! With a baseline, what needs a reader comes first: new failures and stale entries with their
+//! transcripts; known failures are one table row each (check, reason). The text stays under
+//! GitHub's 1 MiB step-summary limit: transcripts stop at [`TRANSCRIPT_BUDGET`] bytes, and the
+//! rest is in `report.html`.
 
 use std::fmt::Write as _;
 
 use super::{Report, non_passing, transcript_text};
+use crate::verdict::Verdict;
+
+/// Bytes of transcripts at most; the whole file stays well below 1 MiB.
+pub const TRANSCRIPT_BUDGET: usize = 600 * 1024;
+
+/// Table cells: no newlines, no unescaped pipes.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "# MCP gateway conformance: {}\n",
+        "## MCP gateway conformance: {}\n",
         if s.failed { "FAILED" } else { "passed" }
     );
+    let version = report
+        .target_version()
+        .map(|v| format!(", {v}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "Target: {} `{}` (profile `{}`), suite {}, {} ms.\n",
+        "Target: {} `{}` (profile `{}`{version}); suite mcpgw-conformance {}; {:.1} s.\n",
         report.target.kind,
         report.target.urls.join(", "),
         report.target.profile,
         report.suite_version,
-        s.duration_ms
+        s.duration_ms as f64 / 1000.0
     );
     let _ = writeln!(
         out,
         "| area | scenarios | PASS | FAIL | WARN | NOT-APPLICABLE | UNTESTABLE |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
-    for (area, c) in &s.by_area {
+    let mut row = |label: &str, c: &crate::verdict::Counts| {
         let _ = writeln!(
             out,
-            "| {area} | {} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} | {} | {} | {} |",
             c.total(),
             c.pass,
             c.fail,
@@ -37,63 +56,112 @@ pub fn render(report: &Report) -> String {
             c.not_applicable,
             c.untestable
         );
+    };
+    for (area, c) in &s.by_area {
+        row(area, c);
     }
-    let c = &s.scenarios;
-    let _ = writeln!(
-        out,
-        "| **all** | {} | {} | {} | {} | {} | {} |\n",
-        c.total(),
-        c.pass,
-        c.fail,
-        c.warn,
-        c.not_applicable,
-        c.untestable
-    );
-    let _ = writeln!(
-        out,
-        "Checks: {} PASS, {} FAIL, {} WARN, {} NOT-APPLICABLE, {} UNTESTABLE.\n",
-        s.checks.pass, s.checks.fail, s.checks.warn, s.checks.not_applicable, s.checks.untestable
-    );
-    if let Some(b) = &report.baseline {
-        let _ = writeln!(
-            out,
-            "Baseline `{}`: {} new failure(s), {} known, {} stale entr(y/ies).\n",
-            b.path,
-            b.comparison.new_failures.len(),
-            b.comparison.known.len(),
-            b.comparison.stale.len()
-        );
-        for id in &b.comparison.new_failures {
-            let _ = writeln!(out, "- new failure: `{id}`");
-        }
-        for k in &b.comparison.stale {
-            let _ = writeln!(
-                out,
-                "- stale entry (now passes): `{}` ({})",
-                k.scenario, k.reason
-            );
-        }
-        out.push('\n');
-    }
+    row("**all scenarios**", &s.scenarios);
+    row("**all checks**", &s.checks);
+    out.push('\n');
+
     let rows = non_passing(report);
-    if !rows.is_empty() {
-        let _ = writeln!(out, "## Checks that did not pass\n");
-    }
-    for (scenario, id, verdict, messages) in rows {
-        let _ = writeln!(out, "### {verdict} `{id}`\n");
+    let mut budget = TRANSCRIPT_BUDGET;
+    let mut detail = |out: &mut String,
+                      scenario: &crate::verdict::ScenarioResult,
+                      id: &str,
+                      verdict: Verdict,
+                      messages: &[String]| {
+        let _ = writeln!(out, "#### {verdict} `{id}`\n");
         let _ = writeln!(out, "{} ({})\n", scenario.title, scenario.spec.join(", "));
-        for m in &messages {
+        for m in messages {
             let _ = writeln!(out, "- {m}");
         }
         let _ = writeln!(out, "\nReplay: `{}`\n", scenario.replay);
-        let ex = super::row_transcript(scenario, &id, verdict);
-        if let Some(ex) = ex {
+        if let Some(ex) = super::row_transcript(scenario, id, verdict) {
+            let text = transcript_text(ex);
+            if text.len() <= budget {
+                budget -= text.len();
+                let _ = writeln!(
+                    out,
+                    "<details><summary>transcript</summary>\n\n```http\n{text}```\n</details>\n"
+                );
+            } else {
+                let _ = writeln!(out, "(transcript in report.html)\n");
+            }
+        }
+    };
+
+    match &report.baseline {
+        Some(b) => {
+            let c = &b.comparison;
             let _ = writeln!(
                 out,
-                "<details><summary>transcript</summary>\n\n```http\n{}```\n</details>\n",
-                transcript_text(ex)
+                "Baseline `{}`: **{} new failure(s)**, {} known, **{} stale entr(y/ies)**.\n",
+                b.path,
+                c.new_failures.len(),
+                c.known.len(),
+                c.stale.len()
             );
+            if !c.stale.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "### Stale baseline entries\n\nThese are listed as failing but now pass: remove them \
+                     (or re-bless) so the gate tightens.\n"
+                );
+                for k in &c.stale {
+                    let _ = writeln!(out, "- `{}`: {}", k.scenario, k.reason);
+                }
+                out.push('\n');
+            }
+            if !c.new_failures.is_empty() {
+                let _ = writeln!(out, "### New failures\n");
+                for (scenario, id, verdict, messages) in &rows {
+                    if c.new_failures.contains(id) {
+                        detail(&mut out, scenario, id, *verdict, messages);
+                    }
+                }
+            }
+            let warned: Vec<_> = rows.iter().filter(|(_, _, v, _)| !v.is_failure()).collect();
+            if !warned.is_empty() {
+                let _ = writeln!(out, "### Warnings (SHOULD, not gating)\n");
+                for (scenario, id, verdict, messages) in warned {
+                    detail(&mut out, scenario, id, *verdict, messages);
+                }
+            }
+            if !c.known.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "<details><summary>Known failures ({})</summary>\n\n| check | reason |\n|---|---|",
+                    c.known.len()
+                );
+                for id in &c.known {
+                    let reason = b
+                        .entry(id)
+                        .map(|k| {
+                            if k.link.is_empty() {
+                                k.reason.clone()
+                            } else {
+                                format!("{} ({})", k.reason, k.link)
+                            }
+                        })
+                        .unwrap_or_default();
+                    let _ = writeln!(out, "| `{id}` | {} |", cell(&reason));
+                }
+                let _ = writeln!(out, "\n</details>\n");
+            }
+        }
+        None => {
+            if !rows.is_empty() {
+                let _ = writeln!(out, "### Checks that did not pass\n");
+            }
+            for (scenario, id, verdict, messages) in &rows {
+                detail(&mut out, scenario, id, *verdict, messages);
+            }
         }
     }
+    let _ = writeln!(
+        out,
+        "Full report with every transcript: `report.html`; machine-readable: `report.json`, `junit.xml`."
+    );
     out
 }

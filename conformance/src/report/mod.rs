@@ -1,8 +1,11 @@
-//! Reports of a run: `report.json` (versioned schema), `junit.xml`, `summary.md`, and the
-//! terminal summary. All are built from one [`Report`].
+//! Reports of a run: `report.json` (versioned schema), `junit.xml`, `summary.md`,
+//! `report.html`, and the terminal summary. All are built from one [`Report`]; [`read`] gets the
+//! verdicts back from a `report.json` so a baseline can be checked or re-blessed offline.
 
+pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod read;
 pub mod terminal;
 
 use std::collections::BTreeMap;
@@ -11,7 +14,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::baseline::Comparison;
+use crate::baseline::{Baseline, Comparison, KnownFailure};
 use crate::client::Exchange;
 use crate::target::TargetIdentity;
 use crate::verdict::{Counts, ScenarioResult, Verdict};
@@ -53,6 +56,35 @@ pub struct BaselineSummary {
     pub path: String,
     #[serde(flatten)]
     pub comparison: Comparison,
+    /// For each known failure (check id, or scenario id when UNTESTABLE), the entry covering it.
+    pub reasons: BTreeMap<String, KnownFailure>,
+}
+
+impl BaselineSummary {
+    /// Compare `results` with `baseline` (read from `path`).
+    pub fn new(path: &Path, baseline: &Baseline, results: &[ScenarioResult]) -> BaselineSummary {
+        let comparison = baseline.compare(results);
+        let mut reasons = BTreeMap::new();
+        for id in &comparison.known {
+            let (scenario, check) = match id.split_once(':') {
+                Some((s, _)) => (s, Some(id.as_str())),
+                None => (id.as_str(), None),
+            };
+            if let Some(k) = baseline.covering(scenario, check) {
+                reasons.insert(id.clone(), k.clone());
+            }
+        }
+        BaselineSummary {
+            path: path.display().to_string(),
+            comparison,
+            reasons,
+        }
+    }
+
+    /// How a non-passing row stands against the baseline: its entry, or `None` when new.
+    pub fn entry(&self, id: &str) -> Option<&KnownFailure> {
+        self.reasons.get(id)
+    }
 }
 
 impl Report {
@@ -98,14 +130,25 @@ impl Report {
         }
     }
 
-    /// Write `report.json`, `junit.xml` and `summary.md` into `dir`.
+    /// Write `report.json`, `junit.xml`, `summary.md` and `report.html` into `dir`.
     pub fn write_all(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("report.json"), json)?;
         std::fs::write(dir.join("junit.xml"), junit::render(self))?;
         std::fs::write(dir.join("summary.md"), markdown::render(self))?;
+        std::fs::write(dir.join("report.html"), html::render(self))?;
         Ok(())
+    }
+
+    /// `product version` of the target when it said, e.g. `ContextForge 1.1.0`.
+    pub fn target_version(&self) -> Option<String> {
+        match (&self.target.product, &self.target.version) {
+            (Some(p), Some(v)) => Some(format!("{p} {v}")),
+            (None, Some(v)) => Some(v.clone()),
+            (Some(p), None) => Some(p.clone()),
+            (None, None) => None,
+        }
     }
 }
 

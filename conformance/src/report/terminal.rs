@@ -97,24 +97,8 @@ pub fn render(report: &Report, transcripts: bool) -> String {
     row(&mut out, "all scenarios", &s.scenarios);
     row(&mut out, "all checks", &s.checks);
     if let Some(b) = &report.baseline {
-        let _ = writeln!(
-            out,
-            "\nbaseline {}: {} new failure(s), {} known failure(s), {} stale entr(y/ies)",
-            b.path,
-            b.comparison.new_failures.len(),
-            b.comparison.known.len(),
-            b.comparison.stale.len()
-        );
-        for id in &b.comparison.new_failures {
-            let _ = writeln!(out, "  new failure: {id}");
-        }
-        for k in &b.comparison.stale {
-            let _ = writeln!(
-                out,
-                "  stale (now passes, remove it or --bless): {}",
-                k.scenario
-            );
-        }
+        out.push('\n');
+        out.push_str(&baseline(b));
     }
     let _ = writeln!(
         out,
@@ -124,5 +108,29 @@ pub fn render(report: &Report, transcripts: bool) -> String {
         report.target.profile,
         s.duration_ms as f64 / 1000.0
     );
+    out
+}
+
+/// The baseline outcome: counts, then each new failure and stale entry.
+pub fn baseline(b: &super::BaselineSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "baseline {}: {} new failure(s), {} known failure(s), {} stale entr(y/ies)",
+        b.path,
+        b.comparison.new_failures.len(),
+        b.comparison.known.len(),
+        b.comparison.stale.len()
+    );
+    for id in &b.comparison.new_failures {
+        let _ = writeln!(out, "  new failure: {id}");
+    }
+    for k in &b.comparison.stale {
+        let _ = writeln!(
+            out,
+            "  stale (now passes, remove it or --bless): {}",
+            k.scenario
+        );
+    }
     out
 }
