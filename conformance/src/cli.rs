@@ -50,6 +50,10 @@ pub enum Command {
     Schema,
     /// Fuzz a target's path and id parsing against the oracle; write a failure as a scenario.
     Fuzz(Box<crate::fuzz::FuzzArgs>),
+    /// Run the reference gateway in this process (how `--cluster N` starts its workers as
+    /// separate processes of this binary). Takes the reference's own flags and environment.
+    #[command(hide = true)]
+    ServeReference(Box<mcpgw_reference::Settings>),
 }
 
 /// Which scenarios.
@@ -334,6 +338,10 @@ pub async fn main(cli: Cli) -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fuzz(args) => crate::fuzz::command::run(*args).await.map_err(Usage),
+        Command::ServeReference(settings) => mcpgw_reference::launch::run(*settings)
+            .await
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Usage),
     };
     match result {
         Ok(code) => code,

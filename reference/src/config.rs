@@ -92,6 +92,23 @@ pub struct Settings {
     /// Shared secret that signs requests forwarded between cluster workers.
     #[arg(long, env = "CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
+    /// This worker's name in the cluster registry (default `host:pid`).
+    #[arg(long, env = "WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// URL other workers forward to (default `http://{listen address}`; loopback when listening
+    /// on every interface).
+    #[arg(long, env = "MCPGW_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// Seconds a session's owner record lives in Redis without use.
+    #[arg(long, env = "MCPGATEWAY_SESSION_AFFINITY_TTL", default_value_t = 300)]
+    pub session_affinity_ttl: u64,
+    /// Seconds a worker's heartbeat lives in Redis; refreshed every third of it. A worker whose
+    /// heartbeat expired is dead and its sessions are taken over.
+    #[arg(long, env = "MCPGW_WORKER_HEARTBEAT_TTL", default_value_t = 30)]
+    pub worker_heartbeat_ttl: u64,
+    /// Milliseconds a Redis command may take before the request that needs it gets 503.
+    #[arg(long, env = "MCPGW_REDIS_TIMEOUT_MS", default_value_t = 2000)]
+    pub redis_timeout_ms: u64,
     /// Re-create a known defect (only in builds with the `defects` feature).
     #[arg(
         long = "inject-defect",
@@ -133,6 +150,11 @@ impl Settings {
         s.well_known_enabled = true;
         s.allowed_origins = Vec::new();
         s.cluster_secret = None;
+        s.worker_id = None;
+        s.advertise_url = None;
+        s.session_affinity_ttl = 300;
+        s.worker_heartbeat_ttl = 30;
+        s.redis_timeout_ms = 2000;
         s.inject_defect = Vec::new();
         s.host = IpAddr::from([127, 0, 0, 1]);
         s.port = 0;

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 
 use crate::auth::JwtConfig;
 use crate::auth::cache::VerifiedTokens;
+use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::defects::Defects;
 use crate::mcp::session::{SessionStore, Sessions};
@@ -44,6 +45,8 @@ pub struct Inner {
     pub sessions: Sessions,
     /// Tokens already verified, so a busy client is not HMAC-checked on every request.
     pub verified: Arc<VerifiedTokens>,
+    /// Cluster mode: this worker's registry and forwarding; `None` for a single process.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -78,6 +81,7 @@ impl AppState {
             upstream: UpstreamClient::new(),
             sessions: Sessions::default(),
             verified: Arc::default(),
+            cluster: None,
         })))
     }
 
@@ -92,6 +96,7 @@ impl AppState {
             upstream: arc.upstream.clone(),
             sessions: arc.sessions.clone(),
             verified: Arc::clone(&arc.verified),
+            cluster: arc.cluster.clone(),
         })
     }
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Benchmarks for issue 8, measured side by side in one run on this machine, printed as figures
+# and ratios (never asserted: these machines are noisy).
+#
+#   ci/bench/run.sh [SECONDS]        (default 10 s per load run)
+#
+# 1. Reference vs the ceiling (a bare hyper server with the same connection settings returning a
+#    fixed tools/list body): POST /rpc tools/list and POST /servers/{id}/mcp tools/list with a
+#    server-scoped API token (JWT verification, scoping, JSON-RPC), 64 connections, wrk.
+# 2. The same two requests against ContextForge 1.1.0 with 2 workers (BENCH_CONTEXTFORGE=0 skips).
+# 3. The conformance suite's wall time against the in-process reference, and scenarios per
+#    second against the reference as an external URL.
+# 4. cargo-fuzz executions per second per target (BENCH_FUZZ=0 skips; ci/fuzz.sh 10).
+# Load runs alternate between targets and each is taken twice; the better run counts, so a
+# burst of background load hurts both sides alike.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs="${1:-10}"
+conns=64
+here=ci/bench
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${cf_port:-}" ] && bash ../shared/peers/contextforge/stop.sh "$cf_port" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+log() { echo "[bench] $*" >&2; }
+command -v wrk >/dev/null || { log "installing wrk"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_health() { for _ in $(seq 1 200); do curl -sf "$1/health" >/dev/null 2>&1 && return 0; sleep 0.1; done; log "no answer from $1"; return 1; }
+
+log "building release binaries"
+cargo build -q --release -p mcpgw-reference --bin mcpgw-reference --example ceiling
+cargo build -q --release -p mcpgw-conformance
+
+# wrk script: POST a JSON body with headers; prints nothing itself.
+lua() {  # lua FILE TOKEN
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Authorization"] = "Bearer $2"
+LUA
+}
+# load URL SCRIPT -> "rps p99_ms"
+load() {
+  wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$2" "$1" | awk '
+    /Requests\/sec/ {rps=$2}
+    $1=="99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v=v/1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v=v*1000}; p99=v}
+    /Non-2xx/ {bad=$NF}
+    END {if (bad>0) {print "ERROR non-2xx responses:", bad; exit 1}; printf "%d %.2f\n", rps, p99}'
+}
+best() { # best "rps p99" "rps p99" -> the one with more rps
+  if [ "${1%% *}" -ge "${2%% *}" ]; then echo "$1"; else echo "$2"; fi
+}
+
+# --- targets ---------------------------------------------------------------------------------
+ceil_port=$(free_port); ./target/release/examples/ceiling "$ceil_port" >/dev/null & pids+=($!)
+ref_port=$(free_port)
+JWT_SECRET_KEY=bench-secret ./target/release/mcpgw-reference --port "$ref_port" > "$work/ref.out" 2>&1 & pids+=($!)
+wait_health "http://127.0.0.1:$ref_port"
+ref_admin=$(grep '^TOKEN=' "$work/ref.out" | cut -d= -f2)
+read -r ref_sid ref_tok < <(python3 $here/provision.py "http://127.0.0.1:$ref_port" "$ref_admin")
+lua "$work/ref.lua" "$ref_tok"; lua "$work/ceil.lua" unused
+
+declare -A R
+measure() { # name url script
+  local a b
+  a=$(load "$2" "$3"); b=$(load "$2" "$3")
+  R[$1]=$(best "$a" "$b")
+}
+log "load: ${secs}s x 2 per target, $conns connections"
+for round in 1 2; do
+  a=$(load "http://127.0.0.1:$ceil_port/rpc" "$work/ceil.lua"); R[ceiling_$round]=$a
+  a=$(load "http://127.0.0.1:$ref_port/rpc" "$work/ref.lua"); R[ref_rpc_$round]=$a
+  a=$(load "http://127.0.0.1:$ref_port/servers/$ref_sid/mcp" "$work/ref.lua"); R[ref_mcp_$round]=$a
+done
+R[ceiling]=$(best "${R[ceiling_1]}" "${R[ceiling_2]}")
+R[ref_rpc]=$(best "${R[ref_rpc_1]}" "${R[ref_rpc_2]}")
+R[ref_mcp]=$(best "${R[ref_mcp_1]}" "${R[ref_mcp_2]}")
+
+if [ "${BENCH_CONTEXTFORGE:-1}" = 1 ]; then
+  cf_port=4690
+  log "starting ContextForge with 2 workers on $cf_port"
+  CF_WORKERS=2 CF_FRESH=1 bash ../shared/peers/contextforge/run.sh "$cf_port" > "$work/cf.out"
+  . "$HOME/.cache/mcpgw-peers/cf-state-$cf_port/connection.env"
+  read -r cf_sid cf_tok < <(python3 $here/provision.py "$URL" "$TOKEN")
+  lua "$work/cf.lua" "$cf_tok"
+  for round in 1 2; do
+    R[cf_rpc_$round]=$(load "$URL/rpc" "$work/cf.lua")
+    R[cf_mcp_$round]=$(load "$URL/servers/$cf_sid/mcp" "$work/cf.lua")
+  done
+  R[cf_rpc]=$(best "${R[cf_rpc_1]}" "${R[cf_rpc_2]}")
+  R[cf_mcp]=$(best "${R[cf_mcp_1]}" "${R[cf_mcp_2]}")
+  cf_version=$VERSION
+fi
+
+# --- the suite ---------------------------------------------------------------------------------
+log "conformance suite wall time"
+suite_in=$( { /usr/bin/time -f "%e" ./target/release/mcpgw-conformance run --quiet >/dev/null; } 2>&1 | tail -1 )
+ext_out=$( { /usr/bin/time -f "%e" ./target/release/mcpgw-conformance run --quiet --target "http://127.0.0.1:$ref_port" \
+  --jwt-secret bench-secret >/dev/null; } 2>&1 | tail -1 )
+n_scen=$(find scenarios -name '*.yaml' | wc -l)
+
+# --- report ------------------------------------------------------------------------------------
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
+rps() { echo "${1%% *}"; }; p99() { echo "${1##* }"; }
+echo
+echo "## Benchmarks ($(date -u +%F), $(nproc) cores, load ${secs}s x 2 per target, $conns connections, wrk -t1)"
+echo
+echo "| request | target | req/s | p99 ms | ratio |"
+echo "|---|---|---|---|---|"
+echo "| POST /rpc tools/list | ceiling (bare hyper, fixed body) | $(rps "${R[ceiling]}") | $(p99 "${R[ceiling]}") | 1.00 |"
+echo "| POST /rpc tools/list | reference | $(rps "${R[ref_rpc]}") | $(p99 "${R[ref_rpc]}") | $(ratio "$(rps "${R[ref_rpc]}")" "$(rps "${R[ceiling]}")") of ceiling |"
+echo "| POST /servers/{id}/mcp tools/list | reference | $(rps "${R[ref_mcp]}") | $(p99 "${R[ref_mcp]}") | $(ratio "$(rps "${R[ref_mcp]}")" "$(rps "${R[ceiling]}")") of ceiling |"
+if [ -n "${R[cf_rpc]:-}" ]; then
+  echo "| POST /rpc tools/list | ContextForge $cf_version, 2 workers | $(rps "${R[cf_rpc]}") | $(p99 "${R[cf_rpc]}") | reference is $(ratio "$(rps "${R[ref_rpc]}")" "$(rps "${R[cf_rpc]}")")x |"
+  echo "| POST /servers/{id}/mcp tools/list | ContextForge $cf_version, 2 workers | $(rps "${R[cf_mcp]}") | $(p99 "${R[cf_mcp]}") | reference is $(ratio "$(rps "${R[ref_mcp]}")" "$(rps "${R[cf_mcp]}")")x |"
+fi
+echo
+echo "| suite | wall s | scenarios/s |"
+echo "|---|---|---|"
+echo "| $n_scen scenarios, in-process reference | $suite_in | $(ratio "$n_scen" "$suite_in") |"
+echo "| $n_scen scenarios, reference as external URL | $ext_out | $(ratio "$n_scen" "$ext_out") |"
+if [ "${BENCH_FUZZ:-1}" = 1 ]; then
+  echo
+  echo "cargo-fuzz executions per second (ci/fuzz.sh 10):"
+  echo
+  bash ci/fuzz.sh 10 2>&1 | sed -n '/^target  *executions/,$p'
+fi

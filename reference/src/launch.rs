@@ -1,0 +1,53 @@
+//! Starting the gateway as a process: the store the settings name, the listener, the admin
+//! bootstrap, the startup lines (`URL=`, `TOKEN=`) and serving until the process ends.
+//!
+//! Shared by the `mcpgw-reference` binary and the harness's hidden `serve-reference` command,
+//! which starts cluster workers as separate processes of the harness binary.
+
+use crate::{AppState, Settings, Store, app, bootstrap, random_secret, server};
+
+/// Run the gateway with `settings` until the server fails. Errors read after "failed to".
+pub async fn run(mut settings: Settings) -> Result<(), String> {
+    let generated = settings.jwt_secret_key.is_none();
+    if generated {
+        settings.jwt_secret_key = Some(random_secret());
+    }
+    let store = match &settings.database_url {
+        Some(url) => crate::store::postgres::connect(url)
+            .await
+            .map_err(|e| format!("failed to open the Postgres store: {e}"))?,
+        None => Store::memory(),
+    };
+    let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
+        .await
+        .map_err(|e| format!("failed to bind {}:{}: {e}", settings.host, settings.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    settings.port = addr.port();
+    let state = AppState::new(settings, store)?;
+    let state = crate::cluster::attach(state, addr).await?;
+    bootstrap::ensure_admin(&state)
+        .await
+        .map_err(|e| format!("failed to create the admin user: {e}"))?;
+    let token = bootstrap::admin_token(
+        &state,
+        &state.settings.platform_admin_email,
+        state.settings.token_expiry_minutes,
+    );
+    let root = state.settings.root_path();
+    println!("mcpgw-reference listening on http://{addr}{root}");
+    if let Some(c) = &state.cluster {
+        println!("WORKER={}", c.worker_id());
+    }
+    println!("URL=http://{addr}{root}");
+    println!("TOKEN={token}");
+    if generated {
+        println!(
+            "JWT_SECRET_KEY={} (generated; set JWT_SECRET_KEY to keep tokens valid across restarts)",
+            state.settings.jwt_secret_key.as_deref().unwrap_or_default()
+        );
+    }
+    let max_header = state.settings.max_header_bytes;
+    server::serve(listener, app(state), max_header)
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}
