@@ -125,9 +125,27 @@ pub struct TargetArgs {
     /// Address the harness's upstream MCP servers listen on; the gateway must reach it.
     #[arg(long, env = "MCPGW_UPSTREAM_HOST", default_value = "127.0.0.1")]
     pub upstream_host: String,
-    /// In-process reference only: re-create a known defect (comma-separated names).
+    /// Reference only (in-process or --cluster): re-create a known defect (comma-separated
+    /// names).
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub inject_defect: Vec<String>,
+    /// Start N reference workers as separate processes on Redis and Postgres (testcontainers,
+    /// else native; see docs/cluster.md) instead of the in-process reference. Gives the
+    /// capabilities `cluster` (N > 1), `stateful` and `cluster-faults`.
+    #[arg(long, env = "MCPGW_CLUSTER", value_name = "N", conflicts_with = "target",
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub cluster: Option<u16>,
+    /// --cluster only: more environment for every worker (repeatable), e.g.
+    /// `--worker-env MCPGW_WORKER_HEARTBEAT_TTL=300`.
+    #[arg(long, value_name = "KEY=VALUE", requires = "cluster", value_parser = parse_env_pair)]
+    pub worker_env: Vec<(String, String)>,
+}
+
+fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 /// How to execute.
@@ -266,16 +284,20 @@ pub(crate) fn target_config(t: &TargetArgs) -> Result<TargetConfig, String> {
             PROFILES.join(", ")
         )
     })?;
-    let spec = if t.target.is_empty() {
+    let spec = if let Some(n) = t.cluster {
+        TargetSpec::Cluster {
+            workers: usize::from(n),
+            defects: t.inject_defect.clone(),
+            worker_env: t.worker_env.clone(),
+            exe: None,
+        }
+    } else if t.target.is_empty() {
         TargetSpec::Reference {
             defects: t.inject_defect.clone(),
         }
     } else {
         if !t.inject_defect.is_empty() {
-            return Err(
-                "--inject-defect applies to the in-process reference only (drop --target)"
-                    .to_owned(),
-            );
+            return Err("--inject-defect applies to the reference only (drop --target)".to_owned());
         }
         TargetSpec::Url {
             urls: t.target.clone(),

@@ -6,7 +6,8 @@
 //! ([`upstream`]). Requests go out byte for byte ([`client`]). Each step is one check with a
 //! [`verdict`]; results go to the terminal and to reports ([`report`]) and are compared with a
 //! [`baseline`] of known failures.
-//! Redis and Postgres for cluster targets and tests come from [`services`]. [`oracle`] is an
+//! Redis and Postgres for cluster targets and tests come from [`services`]; [`cluster`] runs
+//! reference workers as separate processes on them (`--cluster N`, `fault` steps). [`oracle`] is an
 //! independent model of the scoping and path rules for property tests and fuzzing.
 
 #[cfg(feature = "engine")]
@@ -15,6 +16,8 @@ pub mod baseline;
 pub mod cli;
 #[cfg(feature = "engine")]
 pub mod client;
+#[cfg(feature = "engine")]
+pub mod cluster;
 #[cfg(feature = "engine")]
 pub mod defects;
 pub mod fuzz;

@@ -56,6 +56,15 @@ pub fn needed_capabilities(s: &Scenario) -> BTreeSet<Capability> {
     if s.steps.iter().any(|st| st.via > 0) {
         caps.insert(Capability::Cluster);
     }
+    if s.steps.iter().any(Step::is_fault) {
+        caps.insert(Capability::ClusterFaults);
+    }
+    if s.steps
+        .iter()
+        .any(|st| st.fault.and_then(|f| f.worker()).is_some_and(|w| w > 0))
+    {
+        caps.insert(Capability::Cluster);
+    }
     caps
 }
 
@@ -174,6 +183,8 @@ async fn run_on(target: &Target, loaded: &Loaded, opts: &RunOptions) -> Scenario
     let started = Instant::now();
     let s = &loaded.scenario;
     let mut result = blank_result(target, loaded);
+    let faults = s.steps.iter().any(Step::is_fault);
+    let _gate = target.gate(faults).await;
     let base = &target.bases[0];
     let mut p = Provisioned::new(provision::new_run_id(), base);
     match provision::provision(target, &s.fixtures, &mut p).await {
@@ -190,7 +201,23 @@ async fn run_on(target: &Target, loaded: &Loaded, opts: &RunOptions) -> Scenario
             result.verdict = ScenarioResult::worst(&result.checks);
         }
     }
+    let mut healed = Ok(());
+    if faults {
+        // Worker 0 (where fixtures are deleted) may be dead: make the cluster whole first.
+        healed = target.heal().await;
+    }
     result.cleanup_errors = provision::cleanup(target, &mut p).await;
+    if let Err(e) = healed {
+        result
+            .cleanup_errors
+            .push(format!("failed to undo the faults: {e}"));
+    }
+    if faults
+        && result.verdict.is_failure()
+        && let Some(logs) = target.worker_logs().await
+    {
+        result.cleanup_errors.push(logs);
+    }
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
 }
@@ -206,7 +233,10 @@ pub fn build_request(
         .bases
         .get(step.via)
         .ok_or_else(|| format!("the target has no worker {}", step.via))?;
-    let r = &step.request;
+    let r = step
+        .request
+        .as_ref()
+        .ok_or_else(|| format!("step `{}` sends no request", step.name))?;
     let path = subst::render(&r.path, p)?;
     let mut headers: Vec<(String, Option<String>)> =
         vec![("host".to_owned(), Some(base.authority.clone()))];
@@ -312,35 +342,71 @@ async fn run_step(
         transcript: None,
         upstream: Vec::new(),
     };
-    let (authority, req) = match build_request(target, step, p) {
-        Ok(r) => r,
-        Err(e) => {
-            check.verdict = Verdict::broken(level);
-            check
-                .messages
-                .push(format!("cannot build the request: {e}"));
-            return check;
+    if let Some(f) = step.fault {
+        match target.fault(f).await {
+            Ok(done) => check.messages.push(done),
+            Err(e) => {
+                // The fault could not be caused: nothing about the target was learnt.
+                check.verdict = Verdict::Untestable;
+                check.messages.push(format!("failed to cause {f:?}: {e}"));
+            }
         }
-    };
+        return check;
+    }
+    if let Some(ms) = step.wait_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        return check;
+    }
     let mut seen_before = Vec::new();
     for key in step.expect.upstream.keys() {
         seen_before.push(p.received(key).await.map(|r| r.len()).unwrap_or(0));
     }
-    let exchange = client::send(&authority, req, opts.timeout).await;
-    let mut messages = Vec::new();
-    match &exchange.response {
-        None => messages.push(format!(
-            "no response: {}",
-            exchange.error.clone().unwrap_or_default()
-        )),
-        Some(resp) => {
-            evaluate(&step.expect, resp, p, &mut messages);
-            for (i, (key, up)) in step.expect.upstream.iter().enumerate() {
-                let all = p.received(key).await.unwrap_or_default();
-                let new: Vec<Received> = all.into_iter().skip(seen_before[i]).collect();
-                check_upstream(key, up, &new, p, &mut messages);
-                check.upstream.push((key.clone(), new));
+    let deadline = Instant::now() + Duration::from_millis(step.retry_for_ms.unwrap_or(0));
+    let mut attempts = 0u32;
+    let (exchange, mut messages) = loop {
+        attempts += 1;
+        let (authority, req) = match build_request(target, step, p) {
+            Ok(r) => r,
+            Err(e) => {
+                check.verdict = Verdict::broken(level);
+                check
+                    .messages
+                    .push(format!("cannot build the request: {e}"));
+                return check;
             }
+        };
+        let exchange = client::send(&authority, req, opts.timeout).await;
+        let mut messages = Vec::new();
+        check.upstream.clear();
+        match &exchange.response {
+            None => messages.push(format!(
+                "no response: {}",
+                exchange.error.clone().unwrap_or_default()
+            )),
+            Some(resp) => {
+                evaluate(&step.expect, resp, p, &mut messages);
+                for (i, (key, up)) in step.expect.upstream.iter().enumerate() {
+                    let all = p.received(key).await.unwrap_or_default();
+                    let new: Vec<Received> = all.into_iter().skip(seen_before[i]).collect();
+                    check_upstream(key, up, &new, p, &mut messages);
+                    check.upstream.push((key.clone(), new));
+                }
+            }
+        }
+        if messages.is_empty() || Instant::now() >= deadline {
+            break (exchange, messages);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    if step.retry_for_ms.is_some() && !messages.is_empty() {
+        messages.push(format!(
+            "still not as expected after {attempts} attempt(s) in {} ms (retry_for_ms)",
+            step.retry_for_ms.unwrap_or(0)
+        ));
+    }
+    match &exchange.response {
+        None => {}
+        Some(resp) => {
             if let (Some(name), Some(store)) = (&step.expect.snapshot, &opts.snapshots) {
                 let value = snapshot::redacted_response(resp, &p.redactions());
                 if let Err(e) = store.check(&s.id, &step.name, name, path, &value) {

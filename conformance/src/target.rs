@@ -143,6 +143,17 @@ impl Base {
 pub enum TargetSpec {
     /// The reference gateway in this process, with these defects injected.
     Reference { defects: Vec<String> },
+    /// N reference workers as separate processes on Redis and Postgres, started (and broken
+    /// on purpose by `fault` steps) by the harness; see [`crate::cluster`].
+    Cluster {
+        workers: usize,
+        defects: Vec<String>,
+        /// More environment for every worker (`KEY=VALUE`), e.g. a longer heartbeat TTL.
+        worker_env: Vec<(String, String)>,
+        /// The binary that runs a worker (`serve-reference`); default as in
+        /// [`crate::cluster::ClusterOptions::exe`].
+        exe: Option<std::path::PathBuf>,
+    },
     /// A running gateway.
     Url {
         /// One URL per worker; the first is worker 0.
@@ -192,6 +203,8 @@ pub enum TargetError {
     Config(String),
     #[error("failed to start the in-process reference: {0}")]
     Spawn(String),
+    #[error("failed to start the cluster: {0}")]
+    Cluster(String),
 }
 
 /// Who was tested, for reports.
@@ -228,6 +241,10 @@ pub struct Target {
     /// Arguments that select this target again on the command line (for replay commands).
     pub replay_args: String,
     _embedded: Option<mcpgw_reference::Embedded>,
+    /// Harness-managed cluster only: the workers and services, for `fault` steps.
+    cluster: Option<tokio::sync::Mutex<crate::cluster::Cluster>>,
+    /// Scenarios with `fault` steps run alone: they hold this for writing, others for reading.
+    fault_gate: tokio::sync::RwLock<()>,
     /// In-process reference only: how it was started, to start variants of it.
     config: Option<TargetConfig>,
     /// Variants started so far, by the capabilities they add.
@@ -237,7 +254,55 @@ pub struct Target {
 impl Target {
     /// Start (or connect to) the target.
     pub async fn start(cfg: &TargetConfig) -> Result<Target, TargetError> {
+        let mut cluster = None;
         let (bases, admin_token, jwt, embedded, kind, defects, replay_args) = match &cfg.spec {
+            TargetSpec::Cluster {
+                workers,
+                defects,
+                worker_env,
+                exe,
+            } => {
+                let mut o = crate::cluster::ClusterOptions::new(*workers);
+                o.exe = exe.clone();
+                o.defects = defects.clone();
+                o.admin_email = cfg.admin_email.clone();
+                o.extra_env = vec![
+                    ("JWT_AUDIENCE".to_owned(), cfg.jwt_audience.clone()),
+                    ("JWT_ISSUER".to_owned(), cfg.jwt_issuer.clone()),
+                ];
+                o.extra_env.extend(worker_env.iter().cloned());
+                let c = crate::cluster::Cluster::start(o)
+                    .await
+                    .map_err(|e| TargetError::Cluster(e.to_string()))?;
+                let jwt = JwtKeys {
+                    secret: c.jwt_secret().to_owned(),
+                    audience: cfg.jwt_audience.clone(),
+                    issuer: cfg.jwt_issuer.clone(),
+                };
+                let bases = c
+                    .urls()
+                    .iter()
+                    .map(|u| Base::parse(u))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut replay = format!(" --cluster {workers}");
+                if !defects.is_empty() {
+                    replay.push_str(&format!(" --inject-defect {}", defects.join(",")));
+                }
+                for (k, v) in worker_env {
+                    replay.push_str(&format!(" --worker-env {k}={v}"));
+                }
+                let token = c.admin_token().to_owned();
+                cluster = Some(tokio::sync::Mutex::new(c));
+                (
+                    bases,
+                    token,
+                    Some(jwt),
+                    None,
+                    format!("reference cluster ({workers} workers)"),
+                    defects.clone(),
+                    replay,
+                )
+            }
             TargetSpec::Reference { defects } => {
                 let mut settings = mcpgw_reference::Settings::default_for_tests();
                 // The embedded reference runs in the modes the capabilities claim, so switching
@@ -332,6 +397,11 @@ impl Target {
         if bases.len() > 1 {
             capabilities.insert(Capability::Cluster);
         }
+        if cluster.is_some() {
+            // The workers run with stateful sessions (what cluster affinity is about).
+            capabilities.insert(Capability::Stateful);
+            capabilities.insert(Capability::ClusterFaults);
+        }
         capabilities.extend(cfg.with.iter().copied());
         for c in &cfg.without {
             capabilities.remove(c);
@@ -357,6 +427,8 @@ impl Target {
             identity,
             replay_args,
             _embedded: embedded,
+            cluster,
+            fault_gate: tokio::sync::RwLock::new(()),
             config,
             variants: tokio::sync::Mutex::new(BTreeMap::new()),
         };
@@ -394,6 +466,66 @@ impl Target {
                 r.text().chars().take(200).collect::<String>()
             ))),
             Some(_) => Ok(()),
+        }
+    }
+
+    /// Cause a fault (harness-managed cluster only); says what was done.
+    pub async fn fault(&self, f: crate::scenario::Fault) -> Result<String, String> {
+        use crate::scenario::Fault;
+        let Some(c) = &self.cluster else {
+            return Err("the target is not a cluster the harness started".to_owned());
+        };
+        let mut c = c.lock().await;
+        let started = std::time::Instant::now();
+        let r = match f {
+            Fault::KillWorker(i) => c.kill(i).await.map(|()| format!("killed worker {i}")),
+            Fault::RestartWorker(i) => c.restart(i).await.map(|()| format!("restarted worker {i}")),
+            Fault::PauseRedis(_) => c.pause_redis().await.map(|()| "paused Redis".to_owned()),
+            Fault::UnpauseRedis(_) => c
+                .unpause_redis()
+                .await
+                .map(|()| "unpaused Redis".to_owned()),
+        };
+        r.map(|done| format!("{done} in {} ms", started.elapsed().as_millis()))
+            .map_err(|e| format!("{e}\n{}", c.all_stderr()))
+    }
+
+    /// Undo every fault (harness-managed cluster only): restart dead workers, unpause Redis.
+    pub async fn heal(&self) -> Result<(), String> {
+        match &self.cluster {
+            Some(c) => {
+                let mut c = c.lock().await;
+                c.heal()
+                    .await
+                    .map_err(|e| format!("{e}\n{}", c.all_stderr()))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The workers' stderr tails (harness-managed cluster only), to show next to a failure.
+    pub async fn worker_logs(&self) -> Option<String> {
+        match &self.cluster {
+            Some(c) => Some(c.lock().await.all_stderr()),
+            None => None,
+        }
+    }
+
+    /// How long the harness-managed cluster took to start.
+    pub async fn cluster_startup(&self) -> Option<std::time::Duration> {
+        match &self.cluster {
+            Some(c) => Some(c.lock().await.startup),
+            None => None,
+        }
+    }
+
+    /// Hold while running a scenario: shared for ordinary scenarios, exclusive for scenarios
+    /// with `fault` steps (a killed worker or a paused Redis must not break the others).
+    pub async fn gate(&self, exclusive: bool) -> GateGuard<'_> {
+        if exclusive {
+            GateGuard::Exclusive(self.fault_gate.write().await)
+        } else {
+            GateGuard::Shared(self.fault_gate.read().await)
         }
     }
 
@@ -493,6 +625,13 @@ impl Target {
         crate::tokens::choose_mint(t, fixtures, self.profile.api_tokens_first, false)
             == crate::tokens::Mint::Sign
     }
+}
+
+/// Held by [`Target::gate`].
+#[derive(Debug)]
+pub enum GateGuard<'a> {
+    Shared(tokio::sync::RwLockReadGuard<'a, ()>),
+    Exclusive(tokio::sync::RwLockWriteGuard<'a, ()>),
 }
 
 /// Send MCP `initialize` to the global `/mcp` as the administrator and read what the answer shows;

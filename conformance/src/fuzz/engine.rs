@@ -167,9 +167,12 @@ impl Search<'_> {
             description: None,
             level: None,
             via: 0,
-            request: case.request(token),
+            request: Some(case.request(token)),
             expect: Expect::default(),
             save: Default::default(),
+            retry_for_ms: None,
+            fault: None,
+            wait_ms: None,
         };
         let world = self.world();
         let (authority, request) = runner::build_request(target, &step, &world.provisioned)

@@ -112,11 +112,16 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
             )),
             level: None,
             via: 0,
-            request: found
-                .case
-                .request(found.token.as_ref().map(|_| CALLER.to_owned())),
+            request: Some(
+                found
+                    .case
+                    .request(found.token.as_ref().map(|_| CALLER.to_owned())),
+            ),
             expect: invariants::expectation(v),
             save: BTreeMap::new(),
+            retry_for_ms: None,
+            fault: None,
+            wait_ms: None,
         }],
     }
 }

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::model::{Fixtures, Scenario, Step, TokenSource};
+use super::model::{Fault, Fixtures, Scenario, Step, TokenSource};
 use super::subst::{self, Declared, Piece};
 
 /// A scenario read from disk.
@@ -322,7 +322,13 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     let mut saved: Vec<String> = Vec::new();
     for (i, step) in s.steps.iter().enumerate() {
         let hint = Some(format!("name: {}", step.name));
-        let at = |f: &str| format!("steps[{i}].{f}");
+        let at = |f: &str| {
+            if f.is_empty() {
+                format!("steps[{i}]")
+            } else {
+                format!("steps[{i}].{f}")
+            }
+        };
         if !SLUG.is_match(&step.name) {
             push(
                 &at("name"),
@@ -511,8 +517,70 @@ fn check_template(s: &str, d: &dyn Declared, saved: &[String], push: &mut dyn Fn
     }
 }
 
+/// The longest `retry_for_ms` / `wait_ms` a step may ask for.
+const MAX_WAIT_MS: u64 = 120_000;
+
 fn check_step(step: &Step, d: &Decl<'_>, saved: &[String], push: &mut dyn FnMut(&str, String)) {
-    let r = &step.request;
+    let kinds = [
+        step.request.is_some(),
+        step.fault.is_some(),
+        step.wait_ms.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        push(
+            "",
+            "a step has exactly one of `request`, `fault` and `wait_ms`".into(),
+        );
+    }
+    if let Some(ms) = step.retry_for_ms {
+        if step.request.is_none() {
+            push(
+                "retry_for_ms",
+                "only a `request` step can be retried".into(),
+            );
+        } else if ms == 0 || ms > MAX_WAIT_MS {
+            push(
+                "retry_for_ms",
+                format!("must be between 1 and {MAX_WAIT_MS} (milliseconds)"),
+            );
+        }
+    }
+    if let Some(ms) = step.wait_ms
+        && (ms == 0 || ms > MAX_WAIT_MS)
+    {
+        push(
+            "wait_ms",
+            format!("must be between 1 and {MAX_WAIT_MS} (milliseconds)"),
+        );
+    }
+    if let Some(f) = step.fault {
+        match f {
+            Fault::PauseRedis(false) => push(
+                "fault.pause_redis",
+                "write `pause_redis: true` (`unpause_redis: true` thaws it)".into(),
+            ),
+            Fault::UnpauseRedis(false) => {
+                push("fault.unpause_redis", "write `unpause_redis: true`".into())
+            }
+            _ => {}
+        }
+    }
+    if step.request.is_none() {
+        if !step.expect.is_empty() {
+            push("expect", "only a `request` step has expectations".into());
+        }
+        if !step.save.is_empty() {
+            push("save", "only a `request` step saves values".into());
+        }
+        if step.via != 0 {
+            push(
+                "via",
+                "only a `request` step goes to a worker (a fault names its worker itself)".into(),
+            );
+        }
+        return;
+    }
+    let Some(r) = &step.request else { return };
     if r.method.is_empty() || !r.method.bytes().all(|b| b.is_ascii_graphic()) {
         push(
             "request.method",
@@ -547,14 +615,7 @@ fn check_step(step: &Step, d: &Decl<'_>, saved: &[String], push: &mut dyn FnMut(
         }
     }
     let e = &step.expect;
-    if e.status.is_none()
-        && e.headers.is_empty()
-        && e.json.is_none()
-        && e.pointers.is_empty()
-        && e.body.is_none()
-        && e.upstream.is_empty()
-        && e.snapshot.is_none()
-    {
+    if e.is_empty() {
         push(
             "expect",
             "a step must expect something (at least `status`)".into(),

@@ -80,10 +80,13 @@ pub enum Capability {
     AuthOptional,
     /// Mode: the `/.well-known` endpoints are switched off (`WELL_KNOWN_ENABLED=false`).
     WellKnownDisabled,
+    /// The harness started the cluster itself (`--cluster N`), so `fault` steps can kill and
+    /// restart workers and pause Redis. An external cluster (`--target URL1,URL2`) lacks it.
+    ClusterFaults,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 11] = [
+    pub const ALL: [Capability; 12] = [
         Capability::Stateful,
         Capability::Oauth,
         Capability::NameResolution,
@@ -95,6 +98,7 @@ impl Capability {
         Capability::McpAuthOptional,
         Capability::AuthOptional,
         Capability::WellKnownDisabled,
+        Capability::ClusterFaults,
     ];
 
     /// A *mode*: a non-default configuration under which scenarios written for the default one
@@ -123,6 +127,7 @@ impl Capability {
             Capability::McpAuthOptional => "mcp-auth-optional",
             Capability::AuthOptional => "auth-optional",
             Capability::WellKnownDisabled => "well-known-disabled",
+            Capability::ClusterFaults => "cluster-faults",
         }
     }
 
@@ -462,7 +467,9 @@ impl TokenFixture {
     }
 }
 
-/// One check: a request and what its response must look like.
+/// One check: a request and what its response must look like; or, on a cluster the harness
+/// started, a `fault` to cause; or a pause (`wait_ms`). A step has exactly one of `request`,
+/// `fault` and `wait_ms`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
@@ -476,8 +483,23 @@ pub struct Step {
     /// Cluster targets: the worker to send to (0-based). Anything but 0 requires `cluster`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub via: usize,
-    pub request: Request,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    /// What the response must look like (request steps only).
+    #[serde(default)]
     pub expect: Expect,
+    /// Send the request again (every 250 ms) until `expect` holds or this many milliseconds have
+    /// passed; the last response is judged. For outcomes that take a while on a cluster (a dead
+    /// worker's sessions are taken over once its heartbeat expires), instead of a blind wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_for_ms: Option<u64>,
+    /// Cause a fault instead of sending a request (needs `cluster-faults`). The cluster is made
+    /// whole again after the scenario (workers restarted, Redis unpaused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+    /// Wait this many milliseconds instead of sending a request (prefer `retry_for_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
     /// Values to keep for later steps as `${saved.NAME}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub save: BTreeMap<String, SaveFrom>,
@@ -485,6 +507,51 @@ pub struct Step {
 
 fn is_zero(v: &usize) -> bool {
     *v == 0
+}
+
+/// A fault a `fault` step causes on a cluster the harness started (`--cluster N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// SIGKILL this worker (0-based): it stops without handing anything over, and its
+    /// heartbeat expires.
+    KillWorker(usize),
+    /// Start this worker again on its port (killing it first if it runs), on the same store.
+    RestartWorker(usize),
+    /// `true`: freeze Redis (its connections hang, as on a network partition).
+    PauseRedis(bool),
+    /// `true`: thaw a paused Redis.
+    UnpauseRedis(bool),
+}
+
+impl Fault {
+    /// The worker the fault is about, if any.
+    pub fn worker(self) -> Option<usize> {
+        match self {
+            Fault::KillWorker(w) | Fault::RestartWorker(w) => Some(w),
+            Fault::PauseRedis(_) | Fault::UnpauseRedis(_) => None,
+        }
+    }
+}
+
+impl Step {
+    /// Whether the step causes a fault.
+    pub fn is_fault(&self) -> bool {
+        self.fault.is_some()
+    }
+}
+
+impl Expect {
+    /// Whether nothing is expected.
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.headers.is_empty()
+            && self.json.is_none()
+            && self.pointers.is_empty()
+            && self.body.is_none()
+            && self.upstream.is_empty()
+            && self.snapshot.is_none()
+    }
 }
 
 /// The request of a step.
