@@ -1,7 +1,8 @@
 //! `app(state)`: the whole gateway as an axum `Router`, testable without a socket.
 //!
-//! Layers, outermost first: raw-path guard and request context -> authentication -> token
-//! scoping -> routes. The layers wrap the router from outside, so they run before route
+//! Layers, outermost first: raw-path guard and request context -> cluster affinity (forwarding
+//! to a session's owner; a no-op outside cluster mode) -> authentication -> token scoping ->
+//! routes. The layers wrap the router from outside, so they run before route
 //! matching (and the guard may strip `APP_ROOT_PATH` from the URI the router sees).
 
 use axum::Router;
@@ -62,5 +63,9 @@ pub fn app(state: AppState) -> Router {
         .fallback_service(routes)
         .layer(from_fn_with_state(state.clone(), scoping::scoping_layer))
         .layer(from_fn_with_state(state.clone(), pipeline::auth_layer))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::cluster::forward::affinity_layer,
+        ))
         .layer(from_fn_with_state(state, pipeline::guard_layer))
 }

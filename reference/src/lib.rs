@@ -62,7 +62,13 @@ impl Drop for Embedded {
 }
 
 /// Start the gateway with `settings` (port 0 picks one) and the in-memory store.
-pub async fn spawn_embedded(mut settings: Settings) -> Result<Embedded, String> {
+pub async fn spawn_embedded(settings: Settings) -> Result<Embedded, String> {
+    spawn_embedded_with(settings, Store::memory()).await
+}
+
+/// Start the gateway on `store`; with `REDIS_URL` in the settings, as a cluster worker. Several
+/// workers given clones of one store behave as a cluster on a shared database (tests).
+pub async fn spawn_embedded_with(mut settings: Settings, store: Store) -> Result<Embedded, String> {
     if settings.jwt_secret_key.is_none() {
         settings.jwt_secret_key = Some(random_secret());
     }
@@ -71,7 +77,8 @@ pub async fn spawn_embedded(mut settings: Settings) -> Result<Embedded, String> 
         .map_err(|e| format!("failed to bind {}:{}: {e}", settings.host, settings.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     settings.port = addr.port();
-    let state = AppState::new(settings, Store::memory())?;
+    let state = AppState::new(settings, store)?;
+    let state = cluster::attach(state, addr).await?;
     bootstrap::ensure_admin(&state)
         .await
         .map_err(|e| e.to_string())?;

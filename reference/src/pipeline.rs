@@ -34,6 +34,9 @@ pub struct RequestContext {
     /// `X-Forwarded-Proto` / `X-Forwarded-Host`, only when the peer is a trusted proxy.
     pub forwarded_proto: Option<String>,
     pub forwarded_host: Option<String>,
+    /// Cluster mode: the worker that forwarded this request here, when its signature verified
+    /// (then `client_ip` is the client address that worker saw).
+    pub forwarded_from: Option<Arc<str>>,
 }
 
 impl RequestContext {
@@ -132,6 +135,7 @@ pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: 
         forwarded_host: peer_trusted
             .then(|| first_header(req.headers(), "x-forwarded-host"))
             .flatten(),
+        forwarded_from: None,
     };
 
     if routed_path != raw {

@@ -116,6 +116,14 @@ impl AppState {
         }))
     }
 
+    /// The same state as a cluster worker.
+    pub fn with_cluster(self, cluster: Arc<Cluster>) -> Self {
+        AppState(Arc::new(Inner {
+            cluster: Some(cluster),
+            ..self.into_inner()
+        }))
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

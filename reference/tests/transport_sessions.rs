@@ -356,3 +356,56 @@ async fn anonymous_sessions_belong_to_the_anonymous_caller_only() {
     let r = x.list("/mcp", "", &alices).await;
     assert_eq!(r.status, 403, "nor the anonymous caller a user's");
 }
+
+/// `POST /rpc tools/list` naming `session`.
+async fn rpc_in_session(x: &Fixture, token: &str, session: &str) -> TestResponse {
+    x.gw.send(
+        x.gw.req("POST", "/rpc")
+            .bearer(token)
+            .header("mcp-session-id", session)
+            .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn c_rpc_21_rpc_checks_the_session_it_names() {
+    let x = Fixture::new(|_| {}).await;
+    let sid = x.gw.open_session(&x.s_path(), &x.alice).await;
+    // The owner may use it on /rpc.
+    let r = rpc_in_session(&x, &x.alice, &sid).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["result"]["tools"].is_array(), "{}", r.text());
+    // Another user's session: -32003, HTTP 200.
+    let r = rpc_in_session(&x, &x.bob, &sid).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], -32003, "{}", r.text());
+    assert_eq!(r.json()["error"]["message"], "Session access denied");
+    assert!(r.json().get("result").is_none());
+    // An unknown (or malformed) one: -32002 "Session not found".
+    for unknown in ["0123456789abcdef0123456789abcdef", "not a session"] {
+        let r = rpc_in_session(&x, &x.alice, unknown).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["error"]["code"], -32002, "{unknown}: {}", r.text());
+        assert_eq!(r.json()["error"]["message"], "Session not found");
+    }
+    // Ended sessions are unknown too (D10).
+    assert_eq!(x.delete(&x.s_path(), &x.alice, &sid).await.status, 200);
+    let r = rpc_in_session(&x, &x.alice, &sid).await;
+    assert_eq!(r.json()["error"]["code"], -32002, "{}", r.text());
+}
+
+#[tokio::test]
+async fn c_rpc_21_stateless_rpc_ignores_session_headers() {
+    let (gw, _f) = TestGateway::with_two_servers(|_| {}).await;
+    let r = gw
+        .send(
+            gw.req("POST", "/rpc")
+                .bearer(&gw.admin)
+                .header("mcp-session-id", "0123456789abcdef0123456789abcdef")
+                .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["result"]["tools"].is_array(), "{}", r.text());
+}

@@ -79,6 +79,9 @@ pub struct McpCall<'a> {
     /// The server the path named (checked to exist and be visible); `None` on `/mcp`.
     pub server: Option<Arc<Server>>,
     pub endpoint: SessionEndpoint,
+    /// Defect `forwarded-no-server-id` only: a forwarded request served without its server
+    /// scope, the way issue 3018's forwarded requests lost `params.server_id`.
+    pub unscoped_forward: bool,
 }
 
 impl McpCall<'_> {
@@ -101,7 +104,11 @@ impl McpCall<'_> {
             .ok_or_else(|| bad_request("Bad Request: Invalid session ID"))?;
         let store = &self.state.sessions.store;
         let found = store.get(id).await.map_err(unavailable)?;
-        let record = session::check_access(found, &self.endpoint, self.caller.email.as_deref())
+        let endpoint = match (&found, self.unscoped_forward) {
+            (Some(r), true) => r.endpoint.clone(),
+            _ => self.endpoint.clone(),
+        };
+        let record = session::check_access(found, &endpoint, self.caller.email.as_deref())
             .map_err(|d| ApiError::from(d).into_response())?;
         if let Some(v) = self.headers.get("mcp-protocol-version")
             && v.as_bytes() != record.protocol_version.as_bytes()
@@ -154,6 +161,11 @@ pub async fn mcp_endpoint(
         // Issue 3891: a non-hex id did not match the server regex and fell through to /mcp.
         target = McpTarget::Global;
     }
+    let unscoped_forward =
+        ctx.forwarded_from.is_some() && state.defects.has(Defect::ForwardedNoServerId);
+    if unscoped_forward {
+        target = McpTarget::Global;
+    }
     if !origin::origin_allowed(&headers, &state.settings.allowed_origins) {
         return ApiError::Forbidden("Forbidden: invalid Origin header".to_owned()).into_response();
     }
@@ -194,6 +206,7 @@ pub async fn mcp_endpoint(
         headers: &headers,
         server,
         endpoint,
+        unscoped_forward,
     };
 
     match method {

@@ -82,7 +82,7 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
             Ok(s) => s,
             Err(e) => return e.into_response(),
         };
-    if let Some(s) = &session {
+    if let Some(s) = session.as_ref().filter(|_| !call.unscoped_forward) {
         server_scope = match scope::bind_to_session(call.state, call.caller, server_scope, s).await
         {
             Ok(s) => s,

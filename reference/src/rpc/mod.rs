@@ -35,6 +35,51 @@ pub fn error_response(state: &AppState, id: &Value, err: &RpcError) -> Response 
     json_response(err.http_status, &envelope::error_body(id, &err))
 }
 
+/// Why a `/rpc` call may not use the session it names.
+enum SessionCheck {
+    Denied(RpcError),
+    Unavailable(Response),
+}
+
+/// C-RPC-21: with stateful sessions, a `/rpc` call naming an `mcp-session-id` (other than
+/// `initialize`) must name an existing session of the caller's: an unknown (or malformed) one
+/// is -32002 "Session not found", another caller's -32003 "Session access denied", both with
+/// HTTP 200 as ContextForge sends them.
+async fn check_rpc_session(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    method: &str,
+) -> Result<(), SessionCheck> {
+    use crate::mcp::session::{SESSION_HEADER, is_valid_session_id};
+    if !state.settings.use_stateful_sessions || method == "initialize" {
+        return Ok(());
+    }
+    let Some(value) = headers.get(SESSION_HEADER) else {
+        return Ok(());
+    };
+    let not_found =
+        || SessionCheck::Denied(RpcError::new(envelope::NOT_FOUND, "Session not found"));
+    let id = value
+        .to_str()
+        .ok()
+        .filter(|id| is_valid_session_id(id))
+        .ok_or_else(not_found)?;
+    let record = state.sessions.store.get(id).await.map_err(|e| {
+        SessionCheck::Unavailable(
+            crate::error::ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
+                .into_response(),
+        )
+    })?;
+    match record {
+        None => Err(not_found()),
+        Some(r) if r.owner.as_deref() != caller.email.as_deref() => Err(SessionCheck::Denied(
+            RpcError::new(ACCESS_DENIED, "Session access denied"),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// The server scope of a `/rpc` call: `params.server_id` when given (a scoped token may only
 /// name its own server: otherwise HTTP 403 with -32003), else the token's own server (D2), else
 /// the whole catalogue.
@@ -105,6 +150,12 @@ pub async fn rpc_endpoint(
         .id
         .clone()
         .unwrap_or_else(|| Value::String(uuid::Uuid::new_v4().to_string()));
+    if let Err(e) = check_rpc_session(&state, &caller, &headers, &request.method).await {
+        return match e {
+            SessionCheck::Denied(e) => error_response(&state, &id, &e),
+            SessionCheck::Unavailable(r) => r,
+        };
+    }
     let scope = match rpc_scope(&state, &caller, &request.params).await {
         Ok(s) => s,
         Err(e) => return error_response(&state, &id, &e),
