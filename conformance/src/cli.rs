@@ -139,6 +139,10 @@ pub struct TargetArgs {
     /// `--worker-env MCPGW_WORKER_HEARTBEAT_TTL=300`.
     #[arg(long, value_name = "KEY=VALUE", requires = "cluster", value_parser = parse_env_pair)]
     pub worker_env: Vec<(String, String)>,
+    /// --cluster only: give each worker its own in-memory store instead of the shared Postgres
+    /// (a deliberately broken cluster, to show the restart scenarios can fail).
+    #[arg(long, hide = true, requires = "cluster")]
+    pub cluster_memory_store: bool,
 }
 
 fn parse_env_pair(s: &str) -> Result<(String, String), String> {
@@ -290,6 +294,7 @@ pub(crate) fn target_config(t: &TargetArgs) -> Result<TargetConfig, String> {
             defects: t.inject_defect.clone(),
             worker_env: t.worker_env.clone(),
             exe: None,
+            memory_store: t.cluster_memory_store,
         }
     } else if t.target.is_empty() {
         TargetSpec::Reference {

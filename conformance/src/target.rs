@@ -153,6 +153,9 @@ pub enum TargetSpec {
         /// The binary that runs a worker (`serve-reference`); default as in
         /// [`crate::cluster::ClusterOptions::exe`].
         exe: Option<std::path::PathBuf>,
+        /// Give each worker its own in-memory store instead of the shared Postgres: a broken
+        /// cluster, to show that the restart scenarios can fail.
+        memory_store: bool,
     },
     /// A running gateway.
     Url {
@@ -261,8 +264,10 @@ impl Target {
                 defects,
                 worker_env,
                 exe,
+                memory_store,
             } => {
                 let mut o = crate::cluster::ClusterOptions::new(*workers);
+                o.postgres = !memory_store;
                 o.exe = exe.clone();
                 o.defects = defects.clone();
                 o.admin_email = cfg.admin_email.clone();
@@ -290,6 +295,9 @@ impl Target {
                 }
                 for (k, v) in worker_env {
                     replay.push_str(&format!(" --worker-env {k}={v}"));
+                }
+                if *memory_store {
+                    replay.push_str(" --cluster-memory-store");
                 }
                 let token = c.admin_token().to_owned();
                 cluster = Some(tokio::sync::Mutex::new(c));

@@ -38,6 +38,9 @@ pub struct ClusterOptions {
     pub admin_email: String,
     /// Cluster mode (Redis owner registry). Without it the workers share only Postgres.
     pub redis: bool,
+    /// The shared Postgres store. Without it each worker has its own in-memory store (a
+    /// deliberately broken cluster).
+    pub postgres: bool,
     /// `MCPGW_WORKER_HEARTBEAT_TTL` (seconds): how soon a killed worker counts as dead.
     pub heartbeat_ttl_secs: u64,
     /// `MCPGW_REDIS_TIMEOUT_MS`: how soon a paused Redis turns into a 503.
@@ -57,6 +60,7 @@ impl ClusterOptions {
             jwt_secret: random_hex(32),
             admin_email: "admin@example.com".to_owned(),
             redis: true,
+            postgres: true,
             heartbeat_ttl_secs: 2,
             redis_timeout_ms: 800,
             extra_env: Vec::new(),
@@ -103,7 +107,7 @@ pub struct Cluster {
     exe: PathBuf,
     cluster_secret: String,
     redis: Option<RedisService>,
-    postgres: PostgresService,
+    postgres: Option<PostgresService>,
     workers: Vec<Worker>,
     /// How long [`Cluster::start`] took (services and workers).
     pub startup: Duration,
@@ -137,12 +141,21 @@ impl Cluster {
                     .map_err(|e| ClusterError::Other(format!("find this executable: {e}")))?,
             },
         };
-        let (redis, postgres) = if opts.redis {
-            let (r, p) = tokio::join!(RedisService::start(), PostgresService::start());
-            (Some(r?), p?)
-        } else {
-            (None, PostgresService::start().await?)
-        };
+        let (redis, postgres) = tokio::join!(
+            async {
+                match opts.redis {
+                    true => RedisService::start().await.map(Some),
+                    false => Ok(None),
+                }
+            },
+            async {
+                match opts.postgres {
+                    true => PostgresService::start().await.map(Some),
+                    false => Ok(None),
+                }
+            }
+        );
+        let (redis, postgres) = (redis?, postgres?);
         let mut cluster = Cluster {
             exe,
             cluster_secret: random_hex(32),
@@ -198,8 +211,8 @@ impl Cluster {
         self.redis.as_ref().map(|r| r.url.as_str())
     }
 
-    pub fn database_url(&self) -> &str {
-        &self.postgres.url
+    pub fn database_url(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|p| p.url.as_str())
     }
 
     /// The tail of what worker `i` wrote to stderr (all its lives).
@@ -321,7 +334,6 @@ impl Cluster {
             .env("PORT", port.to_string())
             .env("JWT_SECRET_KEY", &o.jwt_secret)
             .env("PLATFORM_ADMIN_EMAIL", &o.admin_email)
-            .env("DATABASE_URL", &self.postgres.url)
             .env("USE_STATEFUL_SESSIONS", "true")
             .env("WORKER_ID", format!("w{index}"))
             .env(
@@ -329,6 +341,9 @@ impl Cluster {
                 o.heartbeat_ttl_secs.to_string(),
             )
             .env("MCPGW_REDIS_TIMEOUT_MS", o.redis_timeout_ms.to_string());
+        if let Some(p) = &self.postgres {
+            cmd.env("DATABASE_URL", &p.url);
+        }
         if let Some(r) = &self.redis {
             cmd.env("REDIS_URL", &r.url)
                 .env("CLUSTER_SECRET", &self.cluster_secret);
