@@ -396,6 +396,13 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
     let opts = run_options(&args.exec, &cfg.profile.name);
     let started = Instant::now();
     let target = Target::start(&cfg).await?;
+    if let Some(d) = target.cluster_startup().await {
+        eprintln!(
+            "cluster of {} worker(s) started in {:.2} s",
+            target.bases.len(),
+            d.as_secs_f64()
+        );
+    }
     let progress = terminal::Progress::new(scenarios.len(), !args.quiet);
     let results = runner::run_all(&target, &scenarios, &opts, &|r| progress.done(r)).await;
     progress.finish();
