@@ -9,13 +9,17 @@ use crate::scenario::{Capability, Loaded};
 use crate::target::{Target, TargetConfig, TargetSpec};
 use crate::verdict::Verdict;
 
-/// Defects that only show on a target with a capability. When the in-process reference lacks
-/// it (a cluster; stateful sessions until the transport work lands) the defect is reported as
-/// not run instead of undetected. The one place to update when such a target lands.
+/// Defects that only show on a target with a capability the in-process reference lacks (a
+/// cluster; stateful sessions). They run on a reference cluster of [`CLUSTER_WORKERS`] workers
+/// (`--cluster`, stateful), started once per defect; when it cannot start (no Redis or Postgres)
+/// the defect is reported as not run instead of undetected.
 pub const NEEDS_CAPABILITY: &[(Defect, Capability)] = &[
     (Defect::ForwardedNoServerId, Capability::Cluster),
     (Defect::DeleteKeepsSession, Capability::Stateful),
 ];
+
+/// Workers of the cluster a defect in [`NEEDS_CAPABILITY`] runs on.
+pub const CLUSTER_WORKERS: usize = 2;
 
 /// Whether the in-process reference (as configured) has a capability. A single process is
 /// never a cluster.
@@ -60,19 +64,47 @@ pub async fn run_matrix(
             defect: defect.name().to_owned(),
             origin: defect.origin().to_owned(),
             caught_by: Vec::new(),
-            skipped: NEEDS_CAPABILITY
-                .iter()
-                .find(|(d, c)| *d == defect && !has_capability(base, *c))
-                .map(|(_, c)| format!("needs a {} target", c.name())),
+            skipped: None,
             untestable: Vec::new(),
         };
-        if row.skipped.is_none() {
-            progress(defect.name());
-            let mut cfg = base.clone();
-            cfg.spec = TargetSpec::Reference {
-                defects: vec![defect.name().to_owned()],
-            };
-            let target = Target::start(&cfg).await?;
+        let needs = NEEDS_CAPABILITY
+            .iter()
+            .find(|(d, c)| *d == defect && !has_capability(base, *c))
+            .map(|(_, c)| *c);
+        let mut cfg = base.clone();
+        let names = vec![defect.name().to_owned()];
+        cfg.spec = match (needs, &base.spec) {
+            (None, _) => TargetSpec::Reference { defects: names },
+            (Some(_), TargetSpec::Cluster { exe, .. }) => TargetSpec::Cluster {
+                workers: CLUSTER_WORKERS,
+                defects: names,
+                worker_env: Vec::new(),
+                exe: exe.clone(),
+                memory_store: false,
+            },
+            (Some(_), _) => TargetSpec::Cluster {
+                workers: CLUSTER_WORKERS,
+                defects: names,
+                worker_env: Vec::new(),
+                exe: None,
+                memory_store: false,
+            },
+        };
+        progress(defect.name());
+        let target = match Target::start(&cfg).await {
+            Ok(t) => Some(t),
+            Err(e @ crate::target::TargetError::Cluster(_))
+                if !crate::services::services_required() =>
+            {
+                row.skipped = Some(format!(
+                    "needs a {} target: {e}",
+                    needs.map(Capability::name).unwrap_or("cluster")
+                ));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(target) = target {
             let results = runner::run_all(&target, scenarios, opts, &|_| {}).await;
             for r in results {
                 if r.checks

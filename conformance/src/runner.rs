@@ -97,6 +97,23 @@ pub fn applicability(target: &Target, s: &Scenario) -> Applicability {
             names(&mut missing.into_iter())
         ));
     }
+    if target.is_harness_cluster()
+        && ![
+            Capability::Stateful,
+            Capability::Cluster,
+            Capability::ClusterFaults,
+        ]
+        .iter()
+        .any(|c| needed.contains(c))
+    {
+        // The workers run stateful sessions, under which a request without `mcp-session-id`
+        // is refused: scenarios written for stateless sessions would fail for that alone.
+        return Applicability::NotApplicable(
+            "written for stateless sessions; the cluster's workers are stateful (run it without \
+             --cluster)"
+                .to_owned(),
+        );
+    }
     let mut modes = target
         .capabilities
         .iter()

@@ -537,6 +537,11 @@ impl Target {
         }
     }
 
+    /// Whether this is a cluster the harness started (`--cluster N`).
+    pub fn is_harness_cluster(&self) -> bool {
+        self.cluster.is_some()
+    }
+
     /// Whether the target has a capability.
     pub fn has(&self, c: Capability) -> bool {
         self.capabilities.contains(&c)
