@@ -9,13 +9,11 @@ use crate::scenario::{Capability, Loaded};
 use crate::target::{Target, TargetConfig, TargetSpec};
 use crate::verdict::Verdict;
 
-/// Defects that only show on a target with a capability. When the in-process reference lacks
-/// it (a cluster; stateful sessions until the transport work lands) the defect is reported as
-/// not run instead of undetected. The one place to update when such a target lands.
-pub const NEEDS_CAPABILITY: &[(Defect, Capability)] = &[
-    (Defect::ForwardedNoServerId, Capability::Cluster),
-    (Defect::DeleteKeepsSession, Capability::Stateful),
-];
+/// Defects that only show on a target with a capability the in-process reference cannot take
+/// on as a variant (a cluster): reported as not run instead of undetected on a single process.
+/// (Stateful sessions are a variant: their defects run on the stateful variant.)
+pub const NEEDS_CAPABILITY: &[(Defect, Capability)] =
+    &[(Defect::ForwardedNoServerId, Capability::Cluster)];
 
 /// Whether the in-process reference (as configured) has a capability. A single process is
 /// never a cluster.
