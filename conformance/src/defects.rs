@@ -9,14 +9,13 @@ use crate::scenario::{Capability, Loaded};
 use crate::target::{Target, TargetConfig, TargetSpec};
 use crate::verdict::Verdict;
 
-/// Defects that only show on a target with a capability the in-process reference lacks (a
-/// cluster; stateful sessions). They run on a reference cluster of [`CLUSTER_WORKERS`] workers
-/// (`--cluster`, stateful), started once per defect; when it cannot start (no Redis or Postgres)
-/// the defect is reported as not run instead of undetected.
-pub const NEEDS_CAPABILITY: &[(Defect, Capability)] = &[
-    (Defect::ForwardedNoServerId, Capability::Cluster),
-    (Defect::DeleteKeepsSession, Capability::Stateful),
-];
+/// Defects that only show on a target with a capability the in-process reference cannot take
+/// on as a variant (a cluster). They run on a reference cluster of [`CLUSTER_WORKERS`] workers
+/// (`--cluster`, stateful), started once per defect; when it cannot start (no Redis or
+/// Postgres) the defect is reported as not run instead of undetected. (Stateful sessions are a
+/// variant: their defects run on the stateful variant.)
+pub const NEEDS_CAPABILITY: &[(Defect, Capability)] =
+    &[(Defect::ForwardedNoServerId, Capability::Cluster)];
 
 /// Workers of the cluster a defect in [`NEEDS_CAPABILITY`] runs on.
 pub const CLUSTER_WORKERS: usize = 2;

@@ -37,8 +37,8 @@ impl Profile {
     pub fn named(name: &str) -> Option<Profile> {
         use Capability::*;
         let (caps, detected, api_tokens_first): (&[Capability], &[Capability], bool) = match name {
-            // The reference's transport is stateless JSON for now: `stateful` and
-            // `sse-response` are switched on here when the transport work lands.
+            // Stateless JSON by default; `stateful` and `sse-response` scenarios run on a
+            // variant started in that mode (see `variants`).
             "reference" => (&[Oauth, NameResolution], &[], false),
             // ContextForge 1.1.0: OAuth servers and RFC 9728 metadata; no name resolution
             // (PR 4237 unmerged). Not `trusted-proxy`: that is a configuration (a proxy the
@@ -319,8 +319,6 @@ impl Target {
                     (cfg.profile.capabilities.contains(&c) || cfg.with.contains(&c))
                         && !cfg.without.contains(&c)
                 };
-                settings.use_stateful_sessions = wanted(Capability::Stateful);
-                settings.json_response_enabled = !wanted(Capability::SseResponse);
                 settings.jwt_secret_key = None;
                 settings.platform_admin_email = cfg.admin_email.clone();
                 settings.inject_defect = defects.clone();

@@ -1,6 +1,7 @@
 //! Reference variants: the in-process reference started in another configuration, so that a
 //! scenario requiring a capability the default reference lacks (a root path, a trusted proxy,
-//! permissive authentication, well-known switched off) runs there instead of being
+//! permissive authentication, well-known switched off, stateful sessions, SSE answers) runs
+//! there instead of being
 //! NOT-APPLICABLE. A URL target has these capabilities only when told so (`--with`), because
 //! only its operator knows how it was started.
 
@@ -20,6 +21,8 @@ pub fn is_variant(c: Capability) -> bool {
             | Capability::McpAuthOptional
             | Capability::AuthOptional
             | Capability::WellKnownDisabled
+            | Capability::Stateful
+            | Capability::SseResponse
     )
 }
 
@@ -44,6 +47,12 @@ pub fn configure(settings: &mut Settings, wanted: impl Fn(Capability) -> bool) {
     if wanted(Capability::WellKnownDisabled) {
         settings.well_known_enabled = false;
     }
+    if wanted(Capability::Stateful) {
+        settings.use_stateful_sessions = true;
+    }
+    if wanted(Capability::SseResponse) {
+        settings.json_response_enabled = false;
+    }
 }
 
 #[cfg(test)]
@@ -59,7 +68,9 @@ mod tests {
                 || !s.trusted_proxies.is_empty()
                 || !s.mcp_requires_auth()
                 || !s.auth_required
-                || !s.well_known_enabled;
+                || !s.well_known_enabled
+                || s.use_stateful_sessions
+                || !s.json_response_enabled;
             assert!(changed, "{} configures nothing", c.name());
         }
     }

@@ -59,13 +59,18 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/{file}", get(wellknown::well_known_file))
         .fallback(fallback)
         .with_state(state.clone());
-    Router::new()
+    let inner = Router::new()
         .fallback_service(routes)
         .layer(from_fn_with_state(state.clone(), scoping::scoping_layer))
-        .layer(from_fn_with_state(state.clone(), pipeline::auth_layer))
-        .layer(from_fn_with_state(
+        .layer(from_fn_with_state(state.clone(), pipeline::auth_layer));
+    // Outside cluster mode the affinity layer would only pass requests on: leave it out.
+    let inner = if state.cluster.is_some() {
+        inner.layer(from_fn_with_state(
             state.clone(),
             crate::cluster::forward::affinity_layer,
         ))
-        .layer(from_fn_with_state(state, pipeline::guard_layer))
+    } else {
+        inner
+    };
+    inner.layer(from_fn_with_state(state, pipeline::guard_layer))
 }

@@ -34,10 +34,12 @@ pub enum Defect {
     JsonrpcErrorCodeZero,
     /// D10: `DELETE` of a session leaves it usable.
     DeleteKeepsSession,
+    /// C-RPC-21: `/rpc` serves a call naming another user's (or an unknown) session.
+    RpcIgnoresSession,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 12] = [
+    pub const ALL: [Defect; 13] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -50,6 +52,7 @@ impl Defect {
         Defect::EmptyBearerBareChallenge,
         Defect::JsonrpcErrorCodeZero,
         Defect::DeleteKeepsSession,
+        Defect::RpcIgnoresSession,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +69,7 @@ impl Defect {
             Defect::EmptyBearerBareChallenge => "empty-bearer-bare-challenge",
             Defect::JsonrpcErrorCodeZero => "jsonrpc-error-code-zero",
             Defect::DeleteKeepsSession => "delete-keeps-session",
+            Defect::RpcIgnoresSession => "rpc-ignores-session",
         }
     }
 
@@ -84,6 +88,7 @@ impl Defect {
             Defect::EmptyBearerBareChallenge => "issue 3990, D5",
             Defect::JsonrpcErrorCodeZero => "D9",
             Defect::DeleteKeepsSession => "D10",
+            Defect::RpcIgnoresSession => "C-RPC-21",
         }
     }
 

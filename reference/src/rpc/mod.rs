@@ -52,7 +52,10 @@ async fn check_rpc_session(
     method: &str,
 ) -> Result<(), SessionCheck> {
     use crate::mcp::session::{SESSION_HEADER, is_valid_session_id};
-    if !state.settings.use_stateful_sessions || method == "initialize" {
+    if !state.settings.use_stateful_sessions
+        || method == "initialize"
+        || state.defects.has(Defect::RpcIgnoresSession)
+    {
         return Ok(());
     }
     let Some(value) = headers.get(SESSION_HEADER) else {
