@@ -104,3 +104,78 @@ fn id_must_match_the_file_and_be_unique() {
         "{e}"
     );
 }
+
+/// GOOD plus more steps (appended to its step list).
+fn with_steps(extra: &str) -> String {
+    format!("{GOOD}{extra}")
+}
+
+#[test]
+fn fault_steps_parse_and_imply_the_fault_capability() {
+    use mcpgw_conformance::runner::needed_capabilities;
+    use mcpgw_conformance::scenario::{Capability, Fault};
+    let s = parse_str(
+        Path::new("x.yaml"),
+        &with_steps(
+            "  - name: kill\n    fault: {kill_worker: 1}\n  - name: pause\n    fault: {pause_redis: true}\n  - name: nap\n    wait_ms: 100\n  - name: again\n    retry_for_ms: 5000\n    request: {method: POST, path: /rpc, token: admin}\n    expect: {status: 200}\n",
+        ),
+    )
+    .unwrap();
+    assert_eq!(s.steps[1].fault, Some(Fault::KillWorker(1)));
+    assert_eq!(s.steps[2].fault, Some(Fault::PauseRedis(true)));
+    assert_eq!(s.steps[3].wait_ms, Some(100));
+    assert_eq!(s.steps[4].retry_for_ms, Some(5000));
+    let caps = needed_capabilities(&s);
+    assert!(caps.contains(&Capability::ClusterFaults), "{caps:?}");
+    assert!(
+        caps.contains(&Capability::Cluster),
+        "kill_worker: 1 needs a second worker"
+    );
+}
+
+#[test]
+fn malformed_fault_steps_name_line_and_field() {
+    // A fault and a request in one step.
+    let e = err(&with_steps(
+        "  - name: both\n    fault: {kill_worker: 0}\n    request: {method: GET, path: /}\n    expect: {status: 200}\n",
+    ));
+    println!("{e}");
+    assert!(e.contains(":16:") && e.contains("steps[1]:"), "{e}");
+    assert!(
+        e.contains("exactly one of `request`, `fault` and `wait_ms`"),
+        "{e}"
+    );
+    // An unknown fault.
+    let e = err(&with_steps("  - name: f\n    fault: {reboot_worker: 0}\n"));
+    println!("{e}");
+    assert!(e.contains(":17:") && e.contains("steps[1].fault"), "{e}");
+    assert!(e.contains("reboot_worker"), "{e}");
+    // `pause_redis: false` says nothing.
+    let e = err(&with_steps(
+        "  - name: f\n    fault: {pause_redis: false}\n",
+    ));
+    println!("{e}");
+    assert!(e.contains("steps[1].fault.pause_redis"), "{e}");
+    // Expectations, saves and `via` belong to requests.
+    let e = err(&with_steps(
+        "  - name: f\n    via: 1\n    fault: {kill_worker: 0}\n    expect: {status: 200}\n",
+    ));
+    println!("{e}");
+    assert!(e.contains(":16:") && e.contains("steps[1].expect"), "{e}");
+    assert!(e.contains("steps[1].via"), "{e}");
+    // Retrying is for requests, and bounded.
+    let e = err(&with_steps(
+        "  - name: f\n    wait_ms: 100\n    retry_for_ms: 10\n",
+    ));
+    assert!(e.contains("steps[1].retry_for_ms"), "{e}");
+    let e = err(&GOOD.replace("  - name: ping\n", "  - name: ping\n    retry_for_ms: 0\n"));
+    assert!(
+        e.contains("steps[0].retry_for_ms") && e.contains("between 1"),
+        "{e}"
+    );
+    let e = err(&with_steps("  - name: f\n    wait_ms: 9999999\n"));
+    assert!(e.contains("steps[1].wait_ms"), "{e}");
+    // A step with nothing to do.
+    let e = err(&with_steps("  - name: f\n"));
+    assert!(e.contains("exactly one of"), "{e}");
+}
