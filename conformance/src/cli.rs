@@ -333,6 +333,24 @@ fn run_options(e: &ExecArgs, profile: &str) -> RunOptions {
     }
 }
 
+/// Set by the cluster fixture on its workers: stdin is a pipe from the harness, and its end
+/// (the harness exited, however it exited) ends the worker, so no worker outlives its harness
+/// even when the harness could not drop its cluster (a `process::exit`, a static, a SIGKILL).
+pub const EXIT_WITH_PARENT_ENV: &str = "MCPGW_EXIT_WITH_PARENT";
+
+fn exit_with_parent() {
+    if std::env::var_os(EXIT_WITH_PARENT_ENV).is_none() {
+        return;
+    }
+    std::thread::spawn(|| {
+        use std::io::Read;
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        std::process::exit(0);
+    });
+}
+
 /// Run the command line; returns the process exit code.
 pub async fn main(cli: Cli) -> ExitCode {
     crate::snapshot::quiet_snapshot_panics();
@@ -365,10 +383,12 @@ pub async fn main(cli: Cli) -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fuzz(args) => crate::fuzz::command::run(*args).await.map_err(Usage),
-        Command::ServeReference(settings) => mcpgw_reference::launch::run(*settings)
-            .await
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(Usage),
+        Command::ServeReference(settings) => {
+            exit_with_parent();
+            mcpgw_reference::launch::run(*settings).await
+        }
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(Usage),
     };
     match result {
         Ok(code) => code,

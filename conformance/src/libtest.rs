@@ -147,5 +147,9 @@ pub fn main_with(
             .with_ignored_flag(missing)
         })
         .collect();
-    libtest_mimic::run(&args, trials).exit()
+    let conclusion = libtest_mimic::run(&args, trials);
+    // `exit` skips destructors: drop the target first, inside the runtime (its containers are
+    // removed by an async drop), so that no container or worker outlives the test.
+    let _ = rt.block_on(rt.spawn(async move { drop(target) }));
+    conclusion.exit()
 }

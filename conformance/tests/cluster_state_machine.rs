@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 
 use mcpgw_conformance::client;
 use mcpgw_conformance::provision::{self, Provisioned};
@@ -20,7 +20,7 @@ use mcpgw_conformance::scenario::{Capability, Fixtures, Request, Step};
 use mcpgw_conformance::services::services_required;
 use mcpgw_conformance::target::{Target, TargetConfig, TargetSpec};
 use proptest::prelude::*;
-use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use serde_json::{Value, json};
 
 const FIXTURES: &str = r#"
@@ -53,10 +53,17 @@ struct World {
     single: Side,
 }
 
-fn world() -> Option<&'static World> {
-    static WORLD: OnceLock<Option<World>> = OnceLock::new();
-    WORLD
-        .get_or_init(|| {
+/// The world of the running test (`apply` is an associated function, so it is reached
+/// through a static); taken out and dropped at the end so that containers and workers stop.
+static WORLD: Mutex<Option<Arc<World>>> = Mutex::new(None);
+
+fn world() -> Option<Arc<World>> {
+    WORLD.lock().expect("world lock").clone()
+}
+
+impl World {
+    fn start() -> Option<World> {
+        {
             let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
             let fixtures: Fixtures = serde_saphyr::from_str(FIXTURES).expect("fixtures parse");
             let run_id = provision::new_run_id();
@@ -95,8 +102,21 @@ fn world() -> Option<&'static World> {
                 single: side(single),
                 rt,
             })
-        })
-        .as_ref()
+        }
+    }
+
+    /// Stop everything inside the runtime (testcontainers removes containers in an async drop).
+    fn stop(self) {
+        let World {
+            rt,
+            cluster,
+            single,
+        } = self;
+        let _ = rt.block_on(rt.spawn(async move {
+            drop(cluster);
+            drop(single);
+        }));
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +293,7 @@ impl StateMachineTest for ClusterVsSingle {
     }
 
     fn apply(mut sut: Sut, _: &usize, c: Call) -> Sut {
-        let Some(w) = world() else { return sut };
+        let w = world().expect("the world is started before the cases run");
         let (csid, ssid) = match c.session {
             Some(i) => sut.sessions[i].clone(),
             None => (None, None),
@@ -302,9 +322,12 @@ impl StateMachineTest for ClusterVsSingle {
     }
 }
 
-prop_state_machine! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("MCPGW_STATE_MACHINE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24),
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("MCPGW_STATE_MACHINE_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(24),
         max_shrink_iters: 200,
         failure_persistence: Some(Box::new(
             proptest::test_runner::FileFailurePersistence::Direct(concat!(
@@ -313,7 +336,29 @@ prop_state_machine! {
             )),
         )),
         ..ProptestConfig::default()
-    })]
-    #[test]
-    fn cluster_answers_like_a_single_worker(sequential 1..12 => ClusterVsSingle);
+    }
+}
+
+/// What `prop_state_machine!` generates, with the world started before the cases and stopped
+/// after them (the macro has no place for either).
+#[test]
+fn cluster_answers_like_a_single_worker() {
+    let Some(w) = World::start() else { return };
+    *WORLD.lock().expect("world lock") = Some(Arc::new(w));
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    let result = runner.run(
+        &Model::sequential_strategy(1..12),
+        |(init, transitions, seen)| {
+            ClusterVsSingle::test_sequential(config(), init, transitions, seen);
+            Ok(())
+        },
+    );
+    let w = WORLD.lock().expect("world lock").take().expect("the world");
+    match Arc::try_unwrap(w) {
+        Ok(w) => w.stop(),
+        Err(_) => eprintln!("the world is still shared; it is dropped at exit"),
+    }
+    if let Err(e) = result {
+        panic!("{e}\n{runner}");
+    }
 }

@@ -98,6 +98,9 @@ struct Worker {
     port: u16,
     started: Started,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// Held open for the worker's life: when the harness process ends, however it ends, the
+    /// pipe closes and the worker exits (`MCPGW_EXIT_WITH_PARENT`).
+    _stdin: Option<tokio::process::ChildStdin>,
 }
 
 /// A running cluster.
@@ -354,13 +357,15 @@ impl Cluster {
         for (k, v) in &o.extra_env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
+        cmd.env(crate::cli::EXIT_WITH_PARENT_ENV, "1");
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd
             .spawn()
             .map_err(|e| fail(format!("{}: {e}", self.exe.display())))?;
+        let stdin = child.stdin.take();
         let stderr = Arc::new(Mutex::new(Vec::new()));
         if let Some(mut err) = child.stderr.take() {
             let keep = Arc::clone(&stderr);
@@ -443,6 +448,7 @@ impl Cluster {
             port,
             started,
             stderr,
+            _stdin: stdin,
         })
     }
 }
