@@ -211,3 +211,65 @@ fn pending_snapshots_fail_and_are_written_only_outside_ci() {
         text(&o)
     );
 }
+
+/// `--cluster 2` passes `--inject-defect` on to its workers and puts both in replay commands;
+/// the same scenario passes on a healthy cluster. Skipped without Redis/Postgres outside CI.
+#[test]
+fn cluster_target_injects_defects_into_workers_and_replays_with_them() {
+    let scenario = "affinity/forwarded-request-keeps-server-scope";
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().to_str().unwrap();
+    let o = run(
+        &[
+            "run",
+            "--scenarios",
+            SCENARIOS,
+            "--scenario",
+            scenario,
+            "--cluster",
+            "2",
+            "--inject-defect",
+            "forwarded-no-server-id",
+            "--quiet",
+            "--report-dir",
+            reports,
+        ],
+        &[],
+    );
+    let t = text(&o);
+    if o.status.code() == Some(2)
+        && t.contains("failed to start the cluster")
+        && std::env::var("MCPGW_REQUIRE_SERVICES").is_err()
+    {
+        return eprintln!("skipping: {t}");
+    }
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let replay = report
+        .pointer("/scenarios/0/replay")
+        .and_then(|v| v.as_str());
+    assert_eq!(
+        replay,
+        Some(
+            "mcpgw-conformance run --cluster 2 --inject-defect forwarded-no-server-id --scenario \
+             affinity/forwarded-request-keeps-server-scope"
+        ),
+        "{report:#}"
+    );
+    let o = run(
+        &[
+            "run",
+            "--scenarios",
+            SCENARIOS,
+            "--scenario",
+            scenario,
+            "--cluster",
+            "2",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
