@@ -6,6 +6,26 @@
 
 use crate::{AppState, Settings, Store, app, bootstrap, random_secret, server};
 
+/// Bind the listener the settings name (port 0 picks one, recorded back into the settings),
+/// build the state on `store`, join the cluster when `REDIS_URL` is set, and make sure the admin
+/// user exists. `settings.jwt_secret_key` must be set.
+pub async fn prepare(
+    mut settings: Settings,
+    store: Store,
+) -> Result<(tokio::net::TcpListener, AppState), String> {
+    let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
+        .await
+        .map_err(|e| format!("failed to bind {}:{}: {e}", settings.host, settings.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    settings.port = addr.port();
+    let state = AppState::new(settings, store)?;
+    let state = crate::cluster::attach(state, addr).await?;
+    bootstrap::ensure_admin(&state)
+        .await
+        .map_err(|e| format!("failed to create the admin user: {e}"))?;
+    Ok((listener, state))
+}
+
 /// Run the gateway with `settings` until the server fails. Errors read after "failed to".
 pub async fn run(mut settings: Settings) -> Result<(), String> {
     let generated = settings.jwt_secret_key.is_none();
@@ -18,16 +38,8 @@ pub async fn run(mut settings: Settings) -> Result<(), String> {
             .map_err(|e| format!("failed to open the Postgres store: {e}"))?,
         None => Store::memory(),
     };
-    let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
-        .await
-        .map_err(|e| format!("failed to bind {}:{}: {e}", settings.host, settings.port))?;
+    let (listener, state) = prepare(settings, store).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    settings.port = addr.port();
-    let state = AppState::new(settings, store)?;
-    let state = crate::cluster::attach(state, addr).await?;
-    bootstrap::ensure_admin(&state)
-        .await
-        .map_err(|e| format!("failed to create the admin user: {e}"))?;
     let token = bootstrap::admin_token(
         &state,
         &state.settings.platform_admin_email,

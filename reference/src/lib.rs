@@ -72,16 +72,8 @@ pub async fn spawn_embedded_with(mut settings: Settings, store: Store) -> Result
     if settings.jwt_secret_key.is_none() {
         settings.jwt_secret_key = Some(random_secret());
     }
-    let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
-        .await
-        .map_err(|e| format!("failed to bind {}:{}: {e}", settings.host, settings.port))?;
+    let (listener, state) = launch::prepare(settings, store).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    settings.port = addr.port();
-    let state = AppState::new(settings, store)?;
-    let state = cluster::attach(state, addr).await?;
-    bootstrap::ensure_admin(&state)
-        .await
-        .map_err(|e| e.to_string())?;
     let admin_token = bootstrap::admin_token(&state, &state.settings.platform_admin_email, 24 * 60);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(state.clone());
