@@ -36,10 +36,12 @@ pub enum Defect {
     DeleteKeepsSession,
     /// C-RPC-21: `/rpc` serves a call naming another user's (or an unknown) session.
     RpcIgnoresSession,
+    /// C-MCP-18/19: the transport serves a session to whoever names it, not only its owner.
+    SessionOwnerUnchecked,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 13] = [
+    pub const ALL: [Defect; 14] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -53,6 +55,7 @@ impl Defect {
         Defect::JsonrpcErrorCodeZero,
         Defect::DeleteKeepsSession,
         Defect::RpcIgnoresSession,
+        Defect::SessionOwnerUnchecked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +73,7 @@ impl Defect {
             Defect::JsonrpcErrorCodeZero => "jsonrpc-error-code-zero",
             Defect::DeleteKeepsSession => "delete-keeps-session",
             Defect::RpcIgnoresSession => "rpc-ignores-session",
+            Defect::SessionOwnerUnchecked => "session-owner-unchecked",
         }
     }
 
@@ -89,6 +93,7 @@ impl Defect {
             Defect::JsonrpcErrorCodeZero => "D9",
             Defect::DeleteKeepsSession => "D10",
             Defect::RpcIgnoresSession => "C-RPC-21",
+            Defect::SessionOwnerUnchecked => "C-MCP-18/19",
         }
     }
 
