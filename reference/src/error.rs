@@ -59,6 +59,11 @@ impl ApiError {
         ApiError::NotFound(detail.into())
     }
 
+    /// 503 for a backing service (store, session registry) that failed or did not answer.
+    pub fn unavailable(e: impl std::fmt::Display) -> Self {
+        ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -245,10 +245,7 @@ impl FromRequestParts<AppState> for RestCaller {
                 Err(ApiError::unauthorized("Authorization token required").into_response())
             }
             AuthOutcome::Rejected(detail) => Err(ApiError::unauthorized(detail).into_response()),
-            AuthOutcome::Unavailable(e) => Err(ApiError::ServiceUnavailable(format!(
-                "Service unavailable: {e}"
-            ))
-            .into_response()),
+            AuthOutcome::Unavailable(e) => Err(ApiError::unavailable(e).into_response()),
         }
     }
 }

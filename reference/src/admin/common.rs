@@ -171,9 +171,7 @@ pub fn store_err(e: crate::store::StoreError) -> ApiError {
             "{} already exists with name: {name}",
             kind_label(kind)
         )),
-        crate::store::StoreError::Unavailable(m) => {
-            ApiError::ServiceUnavailable(format!("Service unavailable: {m}"))
-        }
+        crate::store::StoreError::Unavailable(m) => ApiError::unavailable(m),
     }
 }
 

@@ -78,7 +78,7 @@ fn hop_by_hop(name: &HeaderName) -> bool {
 }
 
 fn unavailable(e: &RegistryError) -> Response {
-    ApiError::ServiceUnavailable(format!("Service unavailable: {e}")).into_response()
+    ApiError::unavailable(e).into_response()
 }
 
 /// C-AFF-04's answer to a forward whose signature does not verify.
@@ -312,7 +312,7 @@ async fn forward(state: &AppState, cluster: &Cluster, url: &str, req: Request) -
     match tokio::time::timeout(FORWARD_TIMEOUT, cluster.client.0.request(outgoing)).await {
         Ok(Ok(resp)) => {
             let (mut head, incoming) = resp.into_parts();
-            head.headers.retain_hop_safe();
+            drop_hop_by_hop(&mut head.headers);
             Forwarded::Answer(Response::from_parts(head, Body::new(incoming)))
         }
         Ok(Err(e)) if e.is_connect() => {
@@ -331,17 +331,11 @@ async fn forward(state: &AppState, cluster: &Cluster, url: &str, req: Request) -
     }
 }
 
-trait RetainHopSafe {
-    fn retain_hop_safe(&mut self);
-}
-
-impl RetainHopSafe for HeaderMap {
-    /// Drop hop-by-hop headers of the owner's answer (the length is set again for this hop).
-    fn retain_hop_safe(&mut self) {
-        let drop: Vec<HeaderName> = self.keys().filter(|n| hop_by_hop(n)).cloned().collect();
-        for n in drop {
-            self.remove(n);
-        }
+/// Drop hop-by-hop headers of the owner's answer (the length is set again for this hop).
+fn drop_hop_by_hop(headers: &mut HeaderMap) {
+    let names: Vec<HeaderName> = headers.keys().filter(|n| hop_by_hop(n)).cloned().collect();
+    for n in names {
+        headers.remove(n);
     }
 }
 

@@ -5,6 +5,7 @@
 //! becomes an error the caller turns into 503, never a request served without its owner.
 
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -34,29 +35,43 @@ pub(crate) async fn within<T>(
     }
 }
 
+// The scripts are hashed once (`Script::new` computes their SHA-1), not on every request.
+
 /// Claim a session if nobody owns it, refresh it if this worker does; 1 when it is ours.
-const CLAIM_OR_REFRESH: &str = r"
+static CLAIM_OR_REFRESH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 local cur = redis.call('GET', KEYS[1])
 if (not cur) or cur == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
   return 1
 end
-return 0";
+return 0",
+    )
+});
 
 /// Replace a dead owner with this worker, only if the dead one still holds it; 1 on success.
-const TAKE_OVER: &str = r"
+static TAKE_OVER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
   return 1
 end
-return 0";
+return 0",
+    )
+});
 
 /// Drop the owner record if it is this worker's.
-const RELEASE: &str = r"
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
-return 0";
+return 0",
+    )
+});
 
 /// This worker's handle on the registry.
 #[derive(Clone)]
@@ -105,48 +120,54 @@ impl Registry {
         self.heartbeat_ttl
     }
 
+    /// The string at `key`, if any.
+    async fn get(&self, key: String) -> RegistryResult<Option<String>> {
+        let mut c = self.conn.clone();
+        within(self.deadline, c.get(key)).await
+    }
+
+    /// Run an owner-record script on `sid`'s key; its integer answer.
+    async fn on_owner(&self, script: &Script, sid: &str, args: &[&str]) -> RegistryResult<i64> {
+        let mut c = self.conn.clone();
+        let mut inv = script.key(keys::owner(sid));
+        for a in args {
+            inv.arg(a);
+        }
+        within(self.deadline, inv.invoke_async::<i64>(&mut c)).await
+    }
+
     /// The worker that owns `sid`, if any.
     pub async fn owner(&self, sid: &str) -> RegistryResult<Option<String>> {
-        let mut c = self.conn.clone();
-        within(self.deadline, c.get(keys::owner(sid))).await
+        self.get(keys::owner(sid)).await
     }
 
     /// Where a live worker listens; `None` when its heartbeat expired (it is dead).
     pub async fn worker_url(&self, worker: &str) -> RegistryResult<Option<String>> {
-        let mut c = self.conn.clone();
-        within(self.deadline, c.get(keys::heartbeat(worker))).await
+        self.get(keys::heartbeat(worker)).await
     }
 
     /// Claim `sid` (nobody owns it) or refresh this worker's ownership; `false` when another
     /// worker owns it.
     pub async fn claim_or_refresh(&self, sid: &str) -> RegistryResult<bool> {
-        let mut c = self.conn.clone();
-        let script = Script::new(CLAIM_OR_REFRESH);
-        let mut inv = script.key(keys::owner(sid));
-        inv.arg(&self.worker_id).arg(self.affinity_ttl);
-        within(self.deadline, inv.invoke_async::<i64>(&mut c))
-            .await
-            .map(|n| n == 1)
+        let ttl = self.affinity_ttl.to_string();
+        Ok(self
+            .on_owner(&CLAIM_OR_REFRESH, sid, &[&self.worker_id, &ttl])
+            .await?
+            == 1)
     }
 
     /// Take `sid` over from `dead`; `false` when someone else got there first.
     pub async fn take_over(&self, sid: &str, dead: &str) -> RegistryResult<bool> {
-        let mut c = self.conn.clone();
-        let script = Script::new(TAKE_OVER);
-        let mut inv = script.key(keys::owner(sid));
-        inv.arg(dead).arg(&self.worker_id).arg(self.affinity_ttl);
-        within(self.deadline, inv.invoke_async::<i64>(&mut c))
-            .await
-            .map(|n| n == 1)
+        let ttl = self.affinity_ttl.to_string();
+        Ok(self
+            .on_owner(&TAKE_OVER, sid, &[dead, &self.worker_id, &ttl])
+            .await?
+            == 1)
     }
 
     /// Forget this worker's ownership of an ended session.
     pub async fn release(&self, sid: &str) -> RegistryResult<()> {
-        let mut c = self.conn.clone();
-        let script = Script::new(RELEASE);
-        let mut inv = script.key(keys::owner(sid));
-        inv.arg(&self.worker_id);
-        within(self.deadline, inv.invoke_async::<i64>(&mut c))
+        self.on_owner(&RELEASE, sid, &[&self.worker_id])
             .await
             .map(|_| ())
     }

@@ -53,9 +53,7 @@ pub fn transport_caller(
     let oauth_challenge = || oauth.map(|s| resource_metadata_challenge(state, ctx, headers, &s.id));
     match outcome {
         AuthOutcome::Authenticated { caller, .. } => Ok(Arc::clone(caller)),
-        AuthOutcome::Unavailable(e) => Err(Box::new(
-            ApiError::ServiceUnavailable(format!("Service unavailable: {e}")).into_response(),
-        )),
+        AuthOutcome::Unavailable(e) => Err(Box::new(ApiError::unavailable(e).into_response())),
         AuthOutcome::EmptyBearer => {
             let challenge = if state.defects.has(Defect::EmptyBearerBareChallenge) {
                 None

@@ -136,7 +136,7 @@ fn bad_request(detail: &str) -> Response {
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
-    ApiError::ServiceUnavailable(format!("Service unavailable: {e}")).into_response()
+    ApiError::unavailable(e).into_response()
 }
 
 /// Add `mcp-session-id: id` to a response.

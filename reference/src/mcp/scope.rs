@@ -15,7 +15,7 @@ use crate::store::Server;
 use super::session::{SessionDenial, SessionRecord};
 
 fn unavailable(e: impl std::fmt::Display) -> ApiError {
-    ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
+    ApiError::unavailable(e)
 }
 
 /// A canonical server id (a token's restriction, a session's binding) as a scope: the server

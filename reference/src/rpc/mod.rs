@@ -69,10 +69,7 @@ async fn check_rpc_session(
         .filter(|id| is_valid_session_id(id))
         .ok_or_else(not_found)?;
     let record = state.sessions.store.get(id).await.map_err(|e| {
-        SessionCheck::Unavailable(
-            crate::error::ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
-                .into_response(),
-        )
+        SessionCheck::Unavailable(crate::error::ApiError::unavailable(e).into_response())
     })?;
     match record {
         None => Err(not_found()),

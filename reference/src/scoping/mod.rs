@@ -149,7 +149,7 @@ async fn still_member(state: &AppState, caller: &Caller) -> Result<bool, ApiErro
 }
 
 fn unavailable(e: crate::store::StoreError) -> ApiError {
-    ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
+    ApiError::unavailable(e)
 }
 
 async fn lookup_owned(
