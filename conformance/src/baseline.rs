@@ -1,6 +1,8 @@
 //! Baselines: known failures of a target, so a regression gate works on a gateway that is not
 //! (yet) conformant. A new failure fails the run, and so does a listed failure that now passes
 //! (the entry is stale and must be removed, so the gate tightens as the gateway improves).
+//! An entry marked `flaky: true` is for a check whose verdict on the target varies from run to
+//! run (a race inside the gateway): it is never stale, and a run where it passes says so.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -32,6 +34,9 @@ pub struct KnownFailure {
     pub reason: String,
     #[serde(default)]
     pub link: String,
+    /// The target's verdict on this check varies between runs: passing is not "fixed".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flaky: bool,
 }
 
 /// Why a baseline could not be used.
@@ -60,6 +65,9 @@ pub struct Comparison {
     pub known: Vec<String>,
     /// Entries whose scenario ran and no longer fails.
     pub stale: Vec<KnownFailure>,
+    /// `flaky` entries whose checks passed this time (not stale, only reported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flaky_passed: Vec<String>,
 }
 
 impl Comparison {
@@ -122,6 +130,9 @@ impl Baseline {
                 q(&k.reason),
                 q(&k.link)
             ));
+            if k.flaky {
+                text.push_str("  flaky: true\n");
+            }
         }
         text
     }
@@ -170,7 +181,11 @@ impl Baseline {
         for k in &self.known_failures {
             let scenario = k.scenario.split(':').next().unwrap_or_default();
             if ran.contains(scenario) && !failing.contains(&k.scenario) {
-                cmp.stale.push(k.clone());
+                if k.flaky {
+                    cmp.flaky_passed.push(k.scenario.clone());
+                } else {
+                    cmp.stale.push(k.clone());
+                }
             }
         }
         cmp
@@ -191,6 +206,7 @@ impl Baseline {
                 scenario: id.clone(),
                 reason: TODO_REASON.to_owned(),
                 link: String::new(),
+                flaky: false,
             });
         }
         known_failures.sort_by(|a, b| a.scenario.cmp(&b.scenario));
@@ -242,7 +258,32 @@ mod tests {
             scenario: s.into(),
             reason: "r".into(),
             link: "l".into(),
+            flaky: false,
         }
+    }
+
+    #[test]
+    fn a_flaky_entry_is_never_stale_and_survives_bless() {
+        let flaky = KnownFailure {
+            flaky: true,
+            ..entry("a/x:one")
+        };
+        let b = Baseline {
+            target: None,
+            known_failures: vec![flaky.clone()],
+        };
+        let passing = vec![result("a/x", &[("one", Verdict::Pass)])];
+        let c = b.compare(&passing);
+        assert!(c.is_clean(), "{c:?}");
+        assert_eq!(c.flaky_passed, vec!["a/x:one"]);
+        assert_eq!(b.blessed(&passing).known_failures, vec![flaky.clone()]);
+        let failing = vec![result("a/x", &[("one", Verdict::Fail)])];
+        let c = b.compare(&failing);
+        assert!(c.is_clean() && c.flaky_passed.is_empty());
+        assert_eq!(c.known, vec!["a/x:one"]);
+        let text = b.to_yaml();
+        let back: Baseline = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back.known_failures, vec![flaky]);
     }
 
     #[test]
@@ -279,6 +320,7 @@ mod tests {
                 scenario: format!("area/{}:step", "long-".repeat(30)),
                 reason: "quotes \" and: colons, `ticks`, {braces} # not a comment\nnewline".into(),
                 link: String::new(),
+                flaky: false,
             }],
         };
         let text = b.to_yaml();

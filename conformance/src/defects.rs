@@ -14,8 +14,11 @@ use crate::verdict::Verdict;
 /// (`--cluster`, stateful), started once per defect; when it cannot start (no Redis or
 /// Postgres) the defect is reported as not run instead of undetected. (Stateful sessions are a
 /// variant: their defects run on the stateful variant.)
-pub const NEEDS_CAPABILITY: &[(Defect, Capability)] =
-    &[(Defect::ForwardedNoServerId, Capability::Cluster)];
+pub const NEEDS_CAPABILITY: &[(Defect, Capability)] = &[
+    (Defect::ForwardedNoServerId, Capability::Cluster),
+    (Defect::UnsignedHopTrusted, Capability::Cluster),
+    (Defect::DeadOwnerNotTakenOver, Capability::Cluster),
+];
 
 /// Workers of the cluster a defect in [`NEEDS_CAPABILITY`] runs on.
 pub const CLUSTER_WORKERS: usize = 2;

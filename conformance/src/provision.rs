@@ -145,6 +145,8 @@ impl Lookup for Provisioned {
             ["target", "host"] => Ok(self.host.clone()),
             ["target", "root"] => Ok(self.root.clone()),
             ["run", "id"] => Ok(self.run_id.clone()),
+            ["clock", "today"] => Ok(weekday_name(now_weekday(), 0)),
+            ["clock", "not_today"] => Ok(weekday_name(now_weekday(), 3)),
             _ => Err(format!("unknown reference `{}`", path.join("."))),
         }
     }
@@ -667,6 +669,19 @@ async fn make_token(
         (None, Some(raw)) => Some(subst::render(raw, p).map_err(|e| perr(&what, e))?),
         (None, None) => None,
     };
+    // Day names like `${clock.not_today}` in time restrictions are rendered when the token is
+    // made, so a scenario about "a day other than today" is deterministic on every day.
+    let rendered;
+    let t = match &t.time_restrictions {
+        Some(tr) => {
+            rendered = TokenFixture {
+                time_restrictions: Some(subst::render_json(tr, p).map_err(|e| perr(&what, e))?),
+                ..t.clone()
+            };
+            &rendered
+        }
+        None => t,
+    };
     let inputs = TokenInputs {
         fixture: t,
         email: email.clone(),
@@ -785,4 +800,44 @@ pub async fn cleanup(target: &Target, p: &mut Provisioned) -> Vec<String> {
         }
     }
     errors
+}
+
+/// Today's day of the week in UTC, Monday = 0.
+fn now_weekday() -> u8 {
+    let day = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .weekday();
+    // Monday..Sunday are 1..7 in jiff's numbering from Monday.
+    (day.to_monday_one_offset() - 1) as u8
+}
+
+/// The English name of the weekday `offset` days after `today` (Monday = 0), the form time
+/// restrictions use.
+fn weekday_name(today: u8, offset: u8) -> String {
+    const NAMES: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    NAMES[usize::from((today + offset) % 7)].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_today_is_never_today() {
+        for today in 0..7 {
+            assert_ne!(weekday_name(today, 0), weekday_name(today, 3));
+        }
+        assert_eq!(weekday_name(6, 0), "Sunday");
+        assert_eq!(weekday_name(6, 3), "Wednesday");
+        let now = now_weekday();
+        assert!(now < 7);
+    }
 }

@@ -38,10 +38,16 @@ pub enum Defect {
     RpcIgnoresSession,
     /// C-MCP-18/19: the transport serves a session to whoever names it, not only its owner.
     SessionOwnerUnchecked,
+    /// C-AFF-04 / D3: a worker admits a request carrying the internal-hop headers without
+    /// verifying their signature, so any client can claim to be a worker (and pick its address).
+    UnsignedHopTrusted,
+    /// C-AFF-07: a session whose owner died is never taken over; it answers 503 until the owner
+    /// comes back.
+    DeadOwnerNotTakenOver,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 14] = [
+    pub const ALL: [Defect; 16] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -56,6 +62,8 @@ impl Defect {
         Defect::DeleteKeepsSession,
         Defect::RpcIgnoresSession,
         Defect::SessionOwnerUnchecked,
+        Defect::UnsignedHopTrusted,
+        Defect::DeadOwnerNotTakenOver,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +82,8 @@ impl Defect {
             Defect::DeleteKeepsSession => "delete-keeps-session",
             Defect::RpcIgnoresSession => "rpc-ignores-session",
             Defect::SessionOwnerUnchecked => "session-owner-unchecked",
+            Defect::UnsignedHopTrusted => "unsigned-hop-trusted",
+            Defect::DeadOwnerNotTakenOver => "dead-owner-not-taken-over",
         }
     }
 
@@ -94,6 +104,8 @@ impl Defect {
             Defect::DeleteKeepsSession => "D10",
             Defect::RpcIgnoresSession => "C-RPC-21",
             Defect::SessionOwnerUnchecked => "C-MCP-18/19",
+            Defect::UnsignedHopTrusted => "C-AFF-04, D3",
+            Defect::DeadOwnerNotTakenOver => "C-AFF-07",
         }
     }
 

@@ -250,6 +250,16 @@ fn baseline(out: &mut String, report: &Report) {
         }
         let _ = writeln!(out, "</ul>");
     }
+    if !c.flaky_passed.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>Flaky entries that passed this time (kept: their verdict varies between runs)</h3>\n<ul>"
+        );
+        for id in &c.flaky_passed {
+            let _ = writeln!(out, "<li><code>{}</code></li>", escape(id));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
     if !c.known.is_empty() {
         let _ = writeln!(
             out,

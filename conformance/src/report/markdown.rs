@@ -113,6 +113,17 @@ pub fn render(report: &Report) -> String {
                 }
                 out.push('\n');
             }
+            if !c.flaky_passed.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "Flaky entries that passed this time (kept: their verdict varies between runs): {}\n",
+                    c.flaky_passed
+                        .iter()
+                        .map(|id| format!("`{id}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             if !c.new_failures.is_empty() {
                 let _ = writeln!(out, "### New failures\n");
                 for (scenario, id, verdict, messages) in &rows {

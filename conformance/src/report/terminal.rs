@@ -132,5 +132,8 @@ pub fn baseline(b: &super::BaselineSummary) -> String {
             k.scenario
         );
     }
+    for id in &b.comparison.flaky_passed {
+        let _ = writeln!(out, "  flaky entry passed this time (kept): {id}");
+    }
     out
 }

@@ -499,6 +499,14 @@ fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, Stri
                 push(&field, Some(format!("{k}:")), m)
             });
         }
+        for s in t
+            .time_restrictions
+            .as_ref()
+            .map(subst::json_strings)
+            .unwrap_or_default()
+        {
+            check_template(&s, &d, &[], &mut |m| push(&field, Some(format!("{k}:")), m));
+        }
     }
 }
 

@@ -224,9 +224,11 @@ pub fn check_reference(path: &[&str], d: &dyn Declared, saved: &[String]) -> Res
         }
         ["target", f] => fields(&["base", "host", "root"], f),
         ["run", f] => fields(&["id"], f),
+        ["clock", f] => fields(&["today", "not_today"], f),
         _ => Err(format!(
             "unknown reference `{}`; references look like servers.KEY.id, tokens.KEY, users.KEY.email, \
-             teams.KEY.id, tools.KEY.name, tools.UPSTREAM.TOOL.name, saved.NAME, target.base, run.id",
+             teams.KEY.id, tools.KEY.name, tools.UPSTREAM.TOOL.name, saved.NAME, target.base, run.id, \
+             clock.today",
             path.join(".")
         )),
     }

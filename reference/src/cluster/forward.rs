@@ -24,6 +24,7 @@ use serde_json::json;
 use super::route::{Route, route};
 use super::signature::{self, Envelope};
 use super::{Cluster, registry::RegistryError};
+use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::mcp::mcp_target;
 use crate::mcp::session::{SESSION_HEADER, is_valid_session_id};
@@ -144,14 +145,14 @@ pub async fn affinity_layer(State(state): State<AppState>, req: Request, next: N
                 // The owner's process is gone but its heartbeat has not expired yet: the
                 // session record is in Redis, so this worker can serve it with the same scope.
                 tracing::warn!(%sid, %owner, "owner unreachable; taking the session over");
-                if let Err(r) = take_over(&cluster, &sid, &owner).await {
+                if let Err(r) = take_over(&state, &cluster, &sid, &owner).await {
                     return r;
                 }
                 req
             }
         },
         Route::TakeOver { dead } => {
-            if let Err(r) = take_over(&cluster, &sid, &dead).await {
+            if let Err(r) = take_over(&state, &cluster, &sid, &dead).await {
                 return r;
             }
             req
@@ -162,7 +163,18 @@ pub async fn affinity_layer(State(state): State<AppState>, req: Request, next: N
 
 /// Take `sid` over from `dead`. Losing the race to another worker is fine: the request is
 /// still served here from the shared record, and the winner owns the session from now on.
-async fn take_over(cluster: &Cluster, sid: &str, dead: &str) -> Result<(), Response> {
+async fn take_over(
+    state: &AppState,
+    cluster: &Cluster,
+    sid: &str,
+    dead: &str,
+) -> Result<(), Response> {
+    if state.defects.has(Defect::DeadOwnerNotTakenOver) {
+        return Err(ApiError::ServiceUnavailable(
+            "Service unavailable: the session owner is not reachable".to_owned(),
+        )
+        .into_response());
+    }
     match cluster.registry.take_over(sid, dead).await {
         Ok(_) => Ok(()),
         Err(e) => Err(unavailable(&e)),
@@ -368,7 +380,10 @@ async fn admit_forward(state: &AppState, cluster: &Cluster, req: Request, next: 
     };
     let signed = Signed::of(&parts);
     let envelope = signed.envelope(&from, timestamp, &client, &bytes);
-    if signature::verify(&cluster.secret, &envelope, &sig, now_secs()).is_err() {
+    // Defect `unsigned-hop-trusted` only: the hop is believed without its signature.
+    let trusted_unsigned = state.defects.has(Defect::UnsignedHopTrusted);
+    if !trusted_unsigned && signature::verify(&cluster.secret, &envelope, &sig, now_secs()).is_err()
+    {
         return integrity_failure();
     }
     for h in signature::ALL {
