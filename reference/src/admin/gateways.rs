@@ -105,6 +105,7 @@ fn records(gw: &Gateway, d: &mcp::Discovery, now: &str) -> Discovered {
                 enabled: true,
                 tags: Vec::new(),
                 created_at: now.to_owned(),
+                mcp_text: Default::default(),
             })
         })
         .collect();

@@ -143,6 +143,7 @@ pub async fn create(
         enabled: true,
         tags: t.tags.unwrap_or_default(),
         created_at: state.now_rfc3339(),
+        mcp_text: Default::default(),
     };
     state
         .store

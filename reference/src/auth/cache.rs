@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use foldhash::fast::RandomState;
+
 use super::claims::Claims;
 use super::jwt::{self, JwtConfig, TokenError};
 
@@ -15,7 +17,9 @@ const CAPACITY: usize = 10_000;
 /// A bounded map from token text to its verified claims.
 #[derive(Debug, Default)]
 pub struct VerifiedTokens {
-    map: RwLock<HashMap<Box<str>, Arc<Claims>>>,
+    /// Keys are whole tokens (hundreds of bytes): a seeded fast hash, not SipHash. Only verified
+    /// tokens are inserted, so a client cannot fill it with colliding keys of its choosing.
+    map: RwLock<HashMap<Box<str>, Arc<Claims>, RandomState>>,
 }
 
 impl VerifiedTokens {

@@ -97,21 +97,18 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         scope: server_scope,
         transport: Transport::Mcp,
     };
-    let (response, opened) = match dispatch::dispatch(&ctx, &request.method, &request.params).await
-    {
-        Ok(result) => {
+    let (response, opened) = match dispatch::answer(&ctx, &request.method, &request.params).await {
+        Ok(answer) => {
             let opened = if opens_session {
-                match open_session(call, scope_server, &result).await {
+                let result = answer.value().unwrap_or(&Value::Null);
+                match open_session(call, scope_server, result).await {
                     Ok(id) => Some(id),
                     Err(r) => return r,
                 }
             } else {
                 None
             };
-            (
-                json_response(200, &envelope::result_body(&id, result)),
-                opened,
-            )
+            (crate::rpc::answer_response(&id, answer), opened)
         }
         Err(e) => (error_response(call.state, &id, &e), None),
     };

@@ -111,6 +111,54 @@ fn check_rule(caller: &Caller, method: &str) -> Result<(), RpcError> {
     }
 }
 
+/// A successful call's result, ready for its envelope.
+#[derive(Debug)]
+pub enum Answer {
+    Value(Value),
+    /// The result's JSON text (`tools/list`, spliced from each tool's cached text).
+    Text(String),
+}
+
+impl Answer {
+    /// The result as a value, when it was built as one (`initialize`'s always is).
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Answer::Value(v) => Some(v),
+            Answer::Text(_) => None,
+        }
+    }
+}
+
+/// [`dispatch`], except that `tools/list`, the call every client repeats, is written from each
+/// tool's cached JSON text: building, serialising and dropping it as values was about a fifth of
+/// a request's instructions (callgrind). The text is made by [`mcp_tool`], so both agree.
+pub async fn answer(
+    ctx: &RpcContext<'_>,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<Answer, RpcError> {
+    if method == "tools/list" {
+        check_rule(ctx.caller, method)?;
+        let tools = tools_in_scope(ctx).await?;
+        return Ok(Answer::Text(tools_list_text(&tools)));
+    }
+    dispatch(ctx, method, params).await.map(Answer::Value)
+}
+
+/// `{"tools":[...]}` from the tools' cached texts.
+fn tools_list_text(tools: &[Arc<Tool>]) -> String {
+    let mut out = String::with_capacity(16 + 160 * tools.len());
+    out.push_str(r#"{"tools":["#);
+    for (i, t) in tools.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(t.mcp_text.get_or_init(|| mcp_tool(t).to_string()));
+    }
+    out.push_str("]}");
+    out
+}
+
 /// Run `method` with `params` in `ctx`.
 pub async fn dispatch(
     ctx: &RpcContext<'_>,
@@ -600,6 +648,50 @@ pub fn mcp_prompt(p: &Prompt) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tool(name: &str, description: Option<&str>, annotations: Option<Value>) -> Arc<Tool> {
+        Arc::new(Tool {
+            id: format!("id-{name}"),
+            name: name.into(),
+            original_name: name.into(),
+            description: description.map(str::to_owned),
+            integration: Integration::Rest,
+            url: None,
+            request_type: "POST".into(),
+            headers: None,
+            input_schema: json!({"type": "object", "properties": {"q\"uote": {"type": "string"}}}),
+            annotations,
+            gateway_id: None,
+            owned: Default::default(),
+            enabled: true,
+            tags: vec![],
+            created_at: String::new(),
+            mcp_text: Default::default(),
+        })
+    }
+
+    #[test]
+    fn tools_list_text_is_what_the_values_serialise_to() {
+        let tools = vec![
+            tool("a", None, None),
+            tool(
+                "b\u{e9}",
+                Some("says \"hi\"\n"),
+                Some(json!({"readOnlyHint": true})),
+            ),
+            tool("c", Some(""), Some(json!({}))),
+        ];
+        let expected = object([(
+            "tools",
+            Value::Array(tools.iter().map(|t| mcp_tool(t)).collect()),
+        )]);
+        for _ in 0..2 {
+            // The second pass reads the cached texts.
+            let text = tools_list_text(&tools);
+            assert_eq!(text, expected.to_string());
+        }
+        assert_eq!(tools_list_text(&[]), r#"{"tools":[]}"#);
+    }
 
     #[test]
     fn templates_fill_placeholders() {

@@ -159,6 +159,18 @@ pub fn result_body(id: &Value, result: Value) -> Value {
     ])
 }
 
+/// [`result_body`] as text, around a result that is already JSON text.
+pub fn result_text(id: &Value, result: &str) -> String {
+    let id = id.to_string();
+    let mut out = String::with_capacity(result.len() + id.len() + 32);
+    out.push_str(r#"{"jsonrpc":"2.0","result":"#);
+    out.push_str(result);
+    out.push_str(r#","id":"#);
+    out.push_str(&id);
+    out.push('}');
+    out
+}
+
 /// `{"jsonrpc":"2.0","error":{...},"id":...}`
 pub fn error_body(id: &Value, err: &RpcError) -> Value {
     let mut e = object([
@@ -178,6 +190,17 @@ pub fn error_body(id: &Value, err: &RpcError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn result_text_is_result_body_as_text() {
+        let result = serde_json::json!({"tools": [{"name": "x"}]});
+        for id in [Value::from(7), Value::from("a\"b"), Value::Null] {
+            assert_eq!(
+                result_text(&id, &result.to_string()),
+                result_body(&id, result.clone()).to_string()
+            );
+        }
+    }
 
     fn invalid_id(body: &str) -> Value {
         match parse_request(body.as_bytes()) {

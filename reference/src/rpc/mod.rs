@@ -26,6 +26,21 @@ pub fn json_response(status: u16, body: &Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// The 200 answer to a successful call: its result in the JSON-RPC envelope.
+pub fn answer_response(id: &Value, answer: dispatch::Answer) -> Response {
+    match answer {
+        dispatch::Answer::Value(v) => json_response(200, &envelope::result_body(id, v)),
+        dispatch::Answer::Text(t) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            envelope::result_text(id, &t),
+        )
+            .into_response(),
+    }
+}
+
 /// An error envelope, with D9's rule that no code is 0 (unless the defect is injected).
 pub fn error_response(state: &AppState, id: &Value, err: &RpcError) -> Response {
     let mut err = err.clone();
@@ -166,8 +181,8 @@ pub async fn rpc_endpoint(
         scope,
         transport: Transport::Rpc,
     };
-    match dispatch::dispatch(&ctx, &request.method, &request.params).await {
-        Ok(result) => json_response(200, &envelope::result_body(&id, result)),
+    match dispatch::answer(&ctx, &request.method, &request.params).await {
+        Ok(answer) => answer_response(&id, answer),
         Err(e) => error_response(&state, &id, &e),
     }
 }

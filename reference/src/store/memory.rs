@@ -3,14 +3,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use foldhash::fast::RandomState;
+
 use async_trait::async_trait;
 
 use super::{Entity, StoreError, StoreResult, Table};
 
 #[derive(Debug)]
 struct Inner<T> {
-    by_key: HashMap<String, (u64, Arc<T>)>,
-    by_name: HashMap<String, String>,
+    by_key: HashMap<String, (u64, Arc<T>), RandomState>,
+    by_name: HashMap<String, String, RandomState>,
     next_seq: u64,
 }
 
@@ -24,8 +26,8 @@ impl<T> Default for MemoryTable<T> {
     fn default() -> Self {
         MemoryTable {
             inner: RwLock::new(Inner {
-                by_key: HashMap::new(),
-                by_name: HashMap::new(),
+                by_key: HashMap::default(),
+                by_name: HashMap::default(),
                 next_seq: 0,
             }),
         }

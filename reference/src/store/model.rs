@@ -126,6 +126,9 @@ pub struct Tool {
     pub enabled: bool,
     pub tags: Vec<String>,
     pub created_at: String,
+    /// How MCP `tools/list` shows this tool, as JSON text (the hot path splices it in).
+    #[serde(skip)]
+    pub mcp_text: crate::json::TextCache,
 }
 
 /// An upstream MCP server reached over Streamable HTTP.
