@@ -1,6 +1,6 @@
 //! MCP session records in Redis, shared by every worker: whichever worker a request reaches
 //! sees the same record (owner, endpoint, server scope, protocol version), so a taken-over
-//! session keeps its scope. Each record's TTL is its idle lifetime, renewed by `touch`.
+//! session keeps its scope. Each record's TTL is its idle lifetime, renewed by `touch` (one `EXPIRE`).
 
 use std::time::Duration;
 
@@ -66,27 +66,18 @@ impl SessionStore for RedisSessionStore {
             .transpose()
     }
 
-    async fn touch(&self, id: &str, now: i64) -> SessionResult<bool> {
-        let Some(mut record) = self.get(id).await? else {
-            return Ok(false);
-        };
-        record.last_used_at = now;
-        let text = serde_json::to_string(&record).map_err(unavailable)?;
+    /// One round trip: the key's TTL is the session's idle clock, so renewing it is the touch.
+    /// (The record's `last_used_at` keeps its creation time here; nothing reads it, and
+    /// rewriting the record would cost a read and a write per request.)
+    async fn touch(&self, id: &str, _now: i64) -> SessionResult<bool> {
         let mut c = self.conn.clone();
-        // XX: a session deleted meanwhile is not brought back.
-        let set: Option<String> = within(
+        let renewed: bool = within(
             self.deadline,
-            redis::cmd("SET")
-                .arg(keys::session(id))
-                .arg(text)
-                .arg("XX")
-                .arg("EX")
-                .arg(self.idle_ttl)
-                .query_async(&mut c),
+            c.expire(keys::session(id), self.idle_ttl as i64),
         )
         .await
         .map_err(unavailable)?;
-        Ok(set.is_some())
+        Ok(renewed)
     }
 
     async fn delete(&self, id: &str) -> SessionResult<bool> {
