@@ -123,7 +123,7 @@ pub async fn affinity_layer(State(state): State<AppState>, req: Request, next: N
     let method = req.method().clone();
     let Some(sid) = session_id(req.headers()) else {
         // `initialize`, or a malformed id the handler refuses.
-        return serve_locally(&cluster, &method, None, next.run(req).await).await;
+        return record_ownership(&cluster, &method, None, next.run(req).await).await;
     };
     let me = cluster.worker_id().to_owned();
     let owner = match cluster.registry.owner(&sid).await {
@@ -158,7 +158,7 @@ pub async fn affinity_layer(State(state): State<AppState>, req: Request, next: N
             req
         }
     };
-    serve_locally(&cluster, &method, Some(&sid), next.run(req).await).await
+    record_ownership(&cluster, &method, Some(&sid), next.run(req).await).await
 }
 
 /// Take `sid` over from `dead`. Losing the race to another worker is fine: the request is
@@ -181,11 +181,12 @@ async fn take_over(
     }
 }
 
-/// After a locally served request: claim or refresh the session the answer names, release the
-/// one a successful `DELETE` ended (`requested`: the session the request named). A registry
+/// After a request was served here: stamp the answer with this worker's id, claim or refresh
+/// the session the answer names, release the one a successful `DELETE` ended (`requested`: the
+/// session the request named). A registry
 /// failure here is logged, not answered: the request was served correctly, and an unowned
 /// session is claimed by whichever worker serves it next.
-async fn serve_locally(
+async fn record_ownership(
     cluster: &Cluster,
     method: &Method,
     requested: Option<&str>,
@@ -396,5 +397,5 @@ async fn admit_forward(state: &AppState, cluster: &Cluster, req: Request, next: 
     let method = parts.method.clone();
     let requested = session_id(&parts.headers);
     let req = Request::from_parts(parts, Body::from(bytes));
-    serve_locally(cluster, &method, requested.as_deref(), next.run(req).await).await
+    record_ownership(cluster, &method, requested.as_deref(), next.run(req).await).await
 }
