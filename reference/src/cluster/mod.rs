@@ -70,6 +70,29 @@ fn default_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
+/// Check `MCPGW_ADVERTISE_URL`: `http://HOST[:PORT]`, nothing else. The hop client speaks plain
+/// HTTP and appends the request's path itself; anything else would fail every forward as a
+/// connection error, and the sessions would be taken over instead of forwarded.
+fn advertised_url(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim_end_matches('/');
+    let uri: axum::http::Uri = trimmed
+        .parse()
+        .map_err(|e| format!("MCPGW_ADVERTISE_URL {raw:?} is not a URL: {e}"))?;
+    let plain = uri.scheme_str() == Some("http")
+        && uri.authority().is_some_and(|a| !a.host().is_empty())
+        && uri
+            .path_and_query()
+            .is_none_or(|p| p.as_str().is_empty() || p.as_str() == "/");
+    if plain && !trimmed.contains('@') {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(format!(
+            "MCPGW_ADVERTISE_URL must be http://HOST[:PORT] with no path (the internal hop speaks \
+             plain HTTP; use a tunnel for encryption), got {raw:?}"
+        ))
+    }
+}
+
 /// Join the cluster the settings name (`REDIS_URL`; needs `CLUSTER_SECRET`), or return `state`
 /// unchanged without one. Sessions then live in Redis and the heartbeat starts.
 pub async fn attach(state: AppState, addr: SocketAddr) -> Result<AppState, String> {
@@ -82,6 +105,11 @@ pub async fn attach(state: AppState, addr: SocketAddr) -> Result<AppState, Strin
         .clone()
         .filter(|k| !k.is_empty())
         .ok_or("REDIS_URL (cluster mode) needs CLUSTER_SECRET, shared by every worker")?;
+    // Settings first: a typo fails before any connection is tried.
+    let advertised = match &s.advertise_url {
+        Some(raw) => advertised_url(raw)?,
+        None => default_url(addr),
+    };
     let deadline = Duration::from_millis(s.redis_timeout_ms.max(1));
     let client =
         redis::Client::open(url.as_str()).map_err(|e| format!("failed to parse REDIS_URL: {e}"))?;
@@ -100,12 +128,11 @@ pub async fn attach(state: AppState, addr: SocketAddr) -> Result<AppState, Strin
         .worker_id
         .clone()
         .unwrap_or_else(|| default_worker_id(addr));
-    let advertised = s.advertise_url.clone().unwrap_or_else(|| default_url(addr));
     let registry = Registry::new(
         conn.clone(),
         deadline,
         worker_id,
-        advertised.trim_end_matches('/').to_owned(),
+        advertised,
         s.session_affinity_ttl,
         s.worker_heartbeat_ttl,
     );
@@ -123,4 +150,29 @@ pub async fn attach(state: AppState, addr: SocketAddr) -> Result<AppState, Strin
     Ok(state
         .with_session_store(Arc::new(sessions))
         .with_cluster(Arc::new(cluster)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertised_urls_are_plain_http_origins() {
+        assert_eq!(
+            advertised_url("http://10.0.0.5:4444/").unwrap(),
+            "http://10.0.0.5:4444"
+        );
+        assert_eq!(advertised_url("http://w1").unwrap(), "http://w1");
+        for bad in [
+            "https://10.0.0.5:4444",
+            "10.0.0.5:4444",
+            "http://10.0.0.5:4444/gw",
+            "http://user@w1:4444",
+            "http://",
+            "",
+        ] {
+            let e = advertised_url(bad).unwrap_err();
+            assert!(e.contains("MCPGW_ADVERTISE_URL"), "{bad}: {e}");
+        }
+    }
 }
