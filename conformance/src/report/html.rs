@@ -267,15 +267,16 @@ fn baseline(out: &mut String, report: &Report) {
             c.known.len()
         );
         for id in &c.known {
-            let (reason, link) = b
+            let (reason, link, flaky) = b
                 .entry(id)
-                .map(|k| (k.reason.as_str(), k.link.as_str()))
+                .map(|k| (k.reason.as_str(), k.link.as_str(), k.flaky))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "<tr><td><a href=\"#{}\"><code>{}</code></a></td><td>{}{}</td></tr>",
+                "<tr><td><a href=\"#{}\"><code>{}</code></a></td><td>{}{}{}</td></tr>",
                 anchor(id),
                 escape(id),
+                if flaky { "<b>flaky:</b> " } else { "" },
                 escape(reason),
                 link_html(link)
             );
@@ -309,6 +310,10 @@ fn failures(out: &mut String, report: &Report) {
         let entry = report.baseline.as_ref().and_then(|b| b.entry(&id));
         let known = entry.is_some() || !verdict.is_failure();
         let (cls, tag) = match (&report.baseline, entry) {
+            (_, Some(e)) if e.flaky => (
+                "known",
+                "<span class=\"tag known\">known (baseline, flaky: varies between runs)</span>",
+            ),
             (_, Some(_)) => ("known", "<span class=\"tag known\">known (baseline)</span>"),
             (Some(_), None) if verdict.is_failure() => (
                 "new",

@@ -149,10 +149,11 @@ pub fn render(report: &Report) -> String {
                     let reason = b
                         .entry(id)
                         .map(|k| {
+                            let flaky = if k.flaky { "(flaky) " } else { "" };
                             if k.link.is_empty() {
-                                k.reason.clone()
+                                format!("{flaky}{}", k.reason)
                             } else {
-                                format!("{} ({})", k.reason, k.link)
+                                format!("{flaky}{} ({})", k.reason, k.link)
                             }
                         })
                         .unwrap_or_default();
