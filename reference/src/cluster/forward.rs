@@ -170,10 +170,7 @@ async fn take_over(
     dead: &str,
 ) -> Result<(), Response> {
     if state.defects.has(Defect::DeadOwnerNotTakenOver) {
-        return Err(ApiError::ServiceUnavailable(
-            "Service unavailable: the session owner is not reachable".to_owned(),
-        )
-        .into_response());
+        return Err(ApiError::unavailable("the session owner is not reachable").into_response());
     }
     match cluster.registry.take_over(sid, dead).await {
         Ok(_) => Ok(()),
@@ -183,9 +180,8 @@ async fn take_over(
 
 /// After a request was served here: stamp the answer with this worker's id, claim or refresh
 /// the session the answer names, release the one a successful `DELETE` ended (`requested`: the
-/// session the request named). A registry
-/// failure here is logged, not answered: the request was served correctly, and an unowned
-/// session is claimed by whichever worker serves it next.
+/// session the request named). A registry failure here is logged, not answered: the request was
+/// served correctly, and an unowned session is claimed by whichever worker serves it next.
 async fn record_ownership(
     cluster: &Cluster,
     method: &Method,
@@ -336,10 +332,7 @@ async fn forward(state: &AppState, cluster: &Cluster, url: &str, req: Request) -
                 .into_response(),
         ),
         Err(_) => Forwarded::Answer(
-            ApiError::ServiceUnavailable(
-                "Service unavailable: the session owner did not answer in time".to_owned(),
-            )
-            .into_response(),
+            ApiError::unavailable("the session owner did not answer in time").into_response(),
         ),
     }
 }

@@ -1,6 +1,7 @@
 //! MCP session records in Redis, shared by every worker: whichever worker a request reaches
 //! sees the same record (owner, endpoint, server scope, protocol version), so a taken-over
-//! session keeps its scope. Each record's TTL is its idle lifetime, renewed by `touch` (one `EXPIRE`).
+//! session keeps its scope. Each record's TTL is its idle lifetime, renewed by `touch` (one
+//! `EXPIRE`).
 
 use std::time::Duration;
 

@@ -97,7 +97,8 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         scope: server_scope,
         transport: Transport::Mcp,
     };
-    let (response, opened) = match dispatch::answer(&ctx, &request.method, &request.params).await {
+    let (response, opened) = match dispatch::dispatch(&ctx, &request.method, &request.params).await
+    {
         Ok(answer) => {
             let opened = if opens_session {
                 let result = answer.value().unwrap_or(&Value::Null);

@@ -181,7 +181,7 @@ pub async fn rpc_endpoint(
         scope,
         transport: Transport::Rpc,
     };
-    match dispatch::answer(&ctx, &request.method, &request.params).await {
+    match dispatch::dispatch(&ctx, &request.method, &request.params).await {
         Ok(answer) => answer_response(&id, answer),
         Err(e) => error_response(&state, &id, &e),
     }
