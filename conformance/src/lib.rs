@@ -19,10 +19,15 @@ pub mod client;
 #[cfg(feature = "engine")]
 pub mod cluster;
 #[cfg(feature = "engine")]
+pub mod declared_upstreams;
+#[cfg(feature = "engine")]
 pub mod defects;
 pub mod fuzz;
 #[cfg(feature = "engine")]
 pub mod libtest;
+pub mod located;
+#[cfg(feature = "engine")]
+pub mod manifest;
 #[cfg(feature = "engine")]
 pub mod oracle;
 #[cfg(feature = "engine")]
@@ -34,6 +39,8 @@ pub mod runner;
 pub mod scenario;
 #[cfg(feature = "engine")]
 pub mod services;
+#[cfg(feature = "engine")]
+pub mod settings;
 #[cfg(feature = "engine")]
 pub mod snapshot;
 #[cfg(feature = "engine")]

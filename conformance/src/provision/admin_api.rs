@@ -1,5 +1,5 @@
-//! Fixtures: created through the target's admin API before a scenario's steps and deleted
-//! afterwards (also when a step or the provisioning itself fails).
+//! The admin-API adapter: fixtures created through the target's admin API and deleted after
+//! the scenario.
 //!
 //! The admin API is ContextForge's (see `docs/research/contextforge-api.md`), which the reference
 //! speaks too: wrapped bodies for servers/tools/resources/prompts, `POST /gateways` unwrapped,
@@ -12,216 +12,41 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::client::{self, Exchange, WireRequest};
-use crate::scenario::subst::{self, Lookup};
+use super::{Entity, MadeToken, MadeUpstream, ProvisionError, Provisioned, Provisioner, perr};
+use crate::client::{self, WireRequest};
+use crate::scenario::subst;
 use crate::scenario::{Fixtures, TokenFixture, Visibility};
 use crate::target::Target;
 use crate::tokens::{self, TokenInputs};
-use crate::upstream::{McpUpstream, Received, RestEcho};
+use crate::upstream::{McpUpstream, RestEcho, UpstreamHandle};
 
-/// Why a fixture could not be made.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("failed to {what}: {detail}")]
-pub struct ProvisionError {
-    /// e.g. `create server S`
-    pub what: String,
-    pub detail: String,
-    /// The admin request that failed, when there was one.
-    pub exchange: Option<Box<Exchange>>,
-}
-
-fn perr(what: impl Into<String>, detail: impl Into<String>) -> ProvisionError {
-    ProvisionError {
-        what: what.into(),
-        detail: detail.into(),
-        exchange: None,
-    }
-}
-
-/// An entity created on the target.
-#[derive(Debug, Clone, Default)]
-pub struct Entity {
-    pub id: String,
-    pub name: String,
-    /// Resources only.
-    pub uri: String,
-}
-
-/// A token made for a scenario.
-#[derive(Debug, Clone)]
-pub struct MadeToken {
-    pub jwt: String,
-    /// The API token id, when made with `POST /tokens`.
-    pub id: Option<String>,
-}
-
-/// A harness-run upstream and its gateway registration.
-#[derive(Debug)]
-pub struct MadeUpstream {
-    pub server: McpUpstream,
-    pub gateway_id: String,
-    pub url: String,
-}
-
-/// What one scenario run provisioned.
+/// The adapter for gateways with an admin REST API in ContextForge's shapes.
 #[derive(Debug, Default)]
-pub struct Provisioned {
-    /// Unique per scenario run; fixture names end with it.
-    pub run_id: String,
-    pub base_url: String,
-    pub host: String,
-    pub root: String,
-    pub users: BTreeMap<String, String>,
-    pub teams: BTreeMap<String, Entity>,
-    pub upstreams: BTreeMap<String, MadeUpstream>,
-    pub rest_echoes: BTreeMap<String, RestEcho>,
-    /// `rest key` or `upstream.tool` -> tool.
-    pub tools: BTreeMap<String, Entity>,
-    /// `resource key` or `upstream.resource name` -> resource.
-    pub resources: BTreeMap<String, Entity>,
-    /// `prompt key` or `upstream.prompt` -> prompt.
-    pub prompts: BTreeMap<String, Entity>,
-    pub servers: BTreeMap<String, Entity>,
-    pub tokens: BTreeMap<String, MadeToken>,
-    /// Values saved by steps.
-    pub saved: BTreeMap<String, String>,
-    /// Deletions to run at cleanup, in creation order (run in reverse).
-    cleanup: Vec<(String, String)>,
-}
+pub struct AdminApiProvisioner;
 
-impl Lookup for Provisioned {
-    fn lookup(&self, path: &[&str]) -> Result<String, String> {
-        let missing = || format!("`{}` was not provisioned", path.join("."));
-        let entity = |e: Option<&Entity>, f: &str| -> Result<String, String> {
-            let e = e.ok_or_else(missing)?;
-            Ok(match f {
-                "id" => e.id.clone(),
-                "uri" => e.uri.clone(),
-                _ => e.name.clone(),
-            })
-        };
-        match path {
-            ["servers", k, f] => entity(self.servers.get(*k), f),
-            ["teams", k, f] => entity(self.teams.get(*k), f),
-            ["users", k, _] => self.users.get(*k).cloned().ok_or_else(missing),
-            ["tokens", k] => self
-                .tokens
-                .get(*k)
-                .map(|t| t.jwt.clone())
-                .ok_or_else(missing),
-            ["tokens", k, _] => self
-                .tokens
-                .get(*k)
-                .and_then(|t| t.id.clone())
-                .ok_or_else(|| {
-                    format!("token `{k}` has no id (only `source: api` tokens have one)")
-                }),
-            ["upstreams", k, "url"] => self
-                .upstreams
-                .get(*k)
-                .map(|u| u.url.clone())
-                .ok_or_else(missing),
-            ["upstreams", k, _] => self
-                .upstreams
-                .get(*k)
-                .map(|u| u.gateway_id.clone())
-                .ok_or_else(missing),
-            ["tools", k, f] => entity(self.tools.get(*k), f),
-            ["resources", k, f] => entity(self.resources.get(*k), f),
-            ["prompts", k, f] => entity(self.prompts.get(*k), f),
-            [kind @ ("tools" | "resources" | "prompts"), up, item, f] => {
-                let key = format!("{up}.{item}");
-                let map = match *kind {
-                    "tools" => &self.tools,
-                    "resources" => &self.resources,
-                    _ => &self.prompts,
-                };
-                entity(map.get(&key), f)
-            }
-            ["saved", name] => self.saved.get(*name).cloned().ok_or_else(|| {
-                format!("`{name}` was not saved (did the step that saves it fail?)")
-            }),
-            ["target", "base"] => Ok(self.base_url.clone()),
-            ["target", "host"] => Ok(self.host.clone()),
-            ["target", "root"] => Ok(self.root.clone()),
-            ["run", "id"] => Ok(self.run_id.clone()),
-            ["clock", "today"] => Ok(weekday_name(now_weekday(), 0)),
-            ["clock", "not_today"] => Ok(weekday_name(now_weekday(), 3)),
-            _ => Err(format!("unknown reference `{}`", path.join("."))),
-        }
-    }
-}
-
-impl Provisioned {
-    /// Nothing provisioned yet, for a run with this id against `base`.
-    pub fn new(run_id: String, base: &crate::target::Base) -> Provisioned {
-        Provisioned {
-            run_id,
-            base_url: base.url.clone(),
-            host: base.authority.clone(),
-            root: base.root.clone(),
-            ..Default::default()
-        }
-    }
-
-    /// Requests received by an upstream or REST echo so far.
-    pub async fn received(&self, key: &str) -> Option<Vec<Received>> {
-        if let Some(u) = self.upstreams.get(key) {
-            return Some(u.server.received().await);
-        }
-        if let Some(e) = self.rest_echoes.get(key) {
-            return Some(e.received().await);
-        }
+#[async_trait::async_trait]
+impl Provisioner for AdminApiProvisioner {
+    fn unmet_need(&self, _fixtures: &Fixtures) -> Option<String> {
+        // Everything a scenario declares can be made through the API (tokens it cannot make
+        // are signed, which the `jwt-secret` capability already covers).
         None
     }
 
-    /// Every (value, placeholder) pair worth hiding in snapshots, longest value first.
-    pub fn redactions(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        let mut add = |v: &str, p: String| {
-            if v.len() >= 4 {
-                out.push((v.to_owned(), format!("[{p}]")));
-            }
-        };
-        for (k, e) in &self.servers {
-            add(&e.id, format!("servers.{k}.id"));
-            add(&e.name, format!("servers.{k}.name"));
-        }
-        for (k, e) in &self.teams {
-            add(&e.id, format!("teams.{k}.id"));
-            add(&e.name, format!("teams.{k}.name"));
-        }
-        for (k, e) in &self.tools {
-            add(&e.id, format!("tools.{k}.id"));
-            add(&e.name, format!("tools.{k}.name"));
-        }
-        for (k, e) in &self.resources {
-            add(&e.id, format!("resources.{k}.id"));
-            add(&e.uri, format!("resources.{k}.uri"));
-            add(&e.name, format!("resources.{k}.name"));
-        }
-        for (k, e) in &self.prompts {
-            add(&e.id, format!("prompts.{k}.id"));
-            add(&e.name, format!("prompts.{k}.name"));
-        }
-        for (k, email) in &self.users {
-            add(email, format!("users.{k}.email"));
-        }
-        for (k, u) in &self.upstreams {
-            add(&u.url, format!("upstreams.{k}.url"));
-            add(&u.gateway_id, format!("upstreams.{k}.gateway_id"));
-        }
-        for (k, t) in &self.tokens {
-            add(&t.jwt, format!("tokens.{k}"));
-        }
-        for (k, v) in &self.saved {
-            add(v, format!("saved.{k}"));
-        }
-        add(&self.base_url, "target.base".to_owned());
-        add(&self.host, "target.host".to_owned());
-        add(&self.run_id, "run.id".to_owned());
-        out.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
-        out
+    fn shared_world(&self) -> bool {
+        false
+    }
+
+    async fn provision(
+        &self,
+        target: &Target,
+        fixtures: &Fixtures,
+        p: &mut Provisioned,
+    ) -> Result<(), ProvisionError> {
+        provision(target, fixtures, p).await
+    }
+
+    async fn cleanup(&self, target: &Target, p: &mut Provisioned) -> Vec<String> {
+        cleanup(target, p).await
     }
 }
 
@@ -309,13 +134,8 @@ fn str_of(v: &Value, key: &str) -> String {
         .to_owned()
 }
 
-/// A random lowercase run id of 6 characters.
-pub fn new_run_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..6].to_owned()
-}
-
 /// Create every fixture. On error, what was created so far is in `p` and must be cleaned up.
-pub async fn provision(
+async fn provision(
     target: &Target,
     fixtures: &Fixtures,
     p: &mut Provisioned,
@@ -408,7 +228,7 @@ pub async fn provision(
         p.upstreams.insert(
             k.clone(),
             MadeUpstream {
-                server,
+                server: UpstreamHandle::Local(server),
                 gateway_id: gateway_id.clone(),
                 url,
             },
@@ -654,6 +474,29 @@ async fn make_token(
     p: &Provisioned,
 ) -> Result<MadeToken, ProvisionError> {
     let what = format!("make token {key}");
+    if t.forged {
+        // Signed with a key the target never had; the claims of the administrator's token.
+        let keys = tokens::JwtKeys {
+            secret: uuid::Uuid::new_v4().simple().to_string(),
+            audience: target
+                .jwt
+                .as_ref()
+                .map_or_else(|| "mcpgateway-api".to_owned(), |k| k.audience.clone()),
+            issuer: target
+                .jwt
+                .as_ref()
+                .map_or_else(|| "mcpgateway".to_owned(), |k| k.issuer.clone()),
+        };
+        let claims = tokens::admin_claims(&target.admin_email, &keys);
+        return Ok(MadeToken {
+            jwt: tokens::sign_claims(
+                &claims,
+                keys.secret.as_bytes(),
+                crate::scenario::Algorithm::HS256,
+            ),
+            id: None,
+        });
+    }
     let email = match &t.user {
         Some(u) => p.users.get(u).cloned().unwrap_or_default(),
         None => target.admin_email.clone(),
@@ -737,7 +580,7 @@ async fn make_token(
 const USERS: &str = "/auth/email/admin/users/";
 
 /// Delete everything `p` created, newest first. Returns what could not be deleted.
-pub async fn cleanup(target: &Target, p: &mut Provisioned) -> Vec<String> {
+async fn cleanup(target: &Target, p: &mut Provisioned) -> Vec<String> {
     let admin = Admin { target };
     let mut errors = Vec::new();
     while let Some((method, path)) = p.cleanup.pop() {
@@ -800,44 +643,4 @@ pub async fn cleanup(target: &Target, p: &mut Provisioned) -> Vec<String> {
         }
     }
     errors
-}
-
-/// Today's day of the week in UTC, Monday = 0.
-fn now_weekday() -> u8 {
-    let day = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .weekday();
-    // Monday..Sunday are 1..7 in jiff's numbering from Monday.
-    (day.to_monday_one_offset() - 1) as u8
-}
-
-/// The English name of the weekday `offset` days after `today` (Monday = 0), the form time
-/// restrictions use.
-fn weekday_name(today: u8, offset: u8) -> String {
-    const NAMES: [&str; 7] = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ];
-    NAMES[usize::from((today + offset) % 7)].to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn not_today_is_never_today() {
-        for today in 0..7 {
-            assert_ne!(weekday_name(today, 0), weekday_name(today, 3));
-        }
-        assert_eq!(weekday_name(6, 0), "Sunday");
-        assert_eq!(weekday_name(6, 3), "Wednesday");
-        let now = now_weekday();
-        assert!(now < 7);
-    }
 }
