@@ -58,6 +58,9 @@ pub enum Command {
     /// Serve one declared upstream fixture over stdin/stdout, for a gateway that launches its
     /// MCP servers as commands; what reaches it is recorded where the manifest says.
     Upstream(UpstreamArgs),
+    /// Print a target manifest as JSON, after checking it (for scripts that write a gateway's
+    /// own configuration from it).
+    Manifest(ManifestArgs),
     /// Fuzz a target's path and id parsing against the oracle; write a failure as a scenario.
     Fuzz(Box<crate::fuzz::FuzzArgs>),
     /// Run the reference gateway in this process (how `--cluster N` starts its workers as
@@ -116,6 +119,13 @@ pub struct UpstreamsArgs {
     /// Address to listen on.
     #[arg(long, env = "MCPGW_UPSTREAM_HOST", default_value = "127.0.0.1")]
     pub host: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    /// The target manifest.
+    #[arg(long, env = "MCPGW_TARGET_FILE", value_name = "FILE")]
+    pub target_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,6 +223,13 @@ pub async fn main(cli: Cli) -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Upstreams(args) => upstreams(&args).await,
+        Command::Manifest(args) => crate::manifest::load_file(&args.target_file)
+            .map_err(|e| Usage(e.to_string()))
+            .and_then(|m| Ok(serde_json::to_string_pretty(&m)?))
+            .map(|text| {
+                out(&format!("{text}\n"));
+                ExitCode::SUCCESS
+            }),
         Command::Upstream(args) => crate::manifest::load_file(&args.target_file)
             .map_err(|e| Usage(e.to_string()))
             .and_then(|m| {

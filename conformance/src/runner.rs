@@ -358,8 +358,12 @@ pub fn build_request(
         (None, None) => Bytes::new(),
     };
     if let Some(t) = &r.token {
-        let (name, value) = target.credential_header(&p.lookup(&["tokens", t])?);
-        headers.push((name, Some(value)));
+        let secret = p.lookup(&["tokens", t])?;
+        // An empty secret is a principal of a gateway without authentication: no credential.
+        if !secret.is_empty() {
+            let (name, value) = target.credential_header(&secret);
+            headers.push((name, Some(value)));
+        }
     }
     for (name, value) in &r.headers {
         let value = value.as_ref().map(|v| subst::render(v, p)).transpose()?;
@@ -675,6 +679,8 @@ fn check_upstream(
     }
     for text in &up.never_carries {
         let text = match subst::render(text, p) {
+            // An empty text is in everything and means nothing (a principal without a secret).
+            Ok(t) if t.is_empty() => continue,
             Ok(t) => t,
             Err(e) => {
                 out.push(format!("{what}: {e}"));

@@ -804,7 +804,8 @@ fn static_admin_secret(cfg: &TargetConfig) -> Result<String, TargetError> {
         .values()
         .find(|p| p.value.reach == crate::manifest::Reach::All);
     Ok(all
-        .and_then(|p| std::env::var(&p.value.secret_env).ok())
+        .and_then(|p| p.value.secret_env.as_ref())
+        .and_then(|env| std::env::var(env).ok())
         .unwrap_or_default())
 }
 

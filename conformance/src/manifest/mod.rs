@@ -172,14 +172,13 @@ fn check(path: &Path, m: &Manifest) -> Vec<FileProblem> {
         Provisioning::AdminApi(_) => None,
     };
     for (k, p) in &m.principals {
-        if !ENV_NAME.is_match(&p.value.secret_env) {
+        if let Some(env) = &p.value.secret_env
+            && !ENV_NAME.is_match(env)
+        {
             bad(
                 p.referenced,
                 format!("principals.{k}.secret_env"),
-                format!(
-                    "{:?} is not an environment variable name",
-                    p.value.secret_env
-                ),
+                format!("{env:?} is not an environment variable name"),
             );
         }
         if let Reach::Servers(list) = &p.value.reach {

@@ -99,8 +99,11 @@ impl Credentials {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Principal {
-    /// The environment variable that holds its secret (a token or an API key).
-    pub secret_env: String,
+    /// The environment variable that holds its secret (a token or an API key). Absent: the
+    /// principal is anyone, and its requests carry no credential (a gateway without
+    /// authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
     /// What it may reach: `all` servers, `none`, or `{servers: [KEY, ...]}`.
     pub reach: Reach,
 }

@@ -34,15 +34,16 @@ impl StaticProvisioner {
     ) -> Result<StaticProvisioner, String> {
         let mut secrets = BTreeMap::new();
         for (name, p) in &principals {
-            let secret = std::env::var(&p.secret_env)
-                .ok()
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    format!(
-                        "principal `{name}` reads its secret from ${}, which is not set",
-                        p.secret_env
-                    )
-                })?;
+            // A principal without a secret sends no credential: its secret is empty.
+            let secret = match &p.secret_env {
+                None => String::new(),
+                Some(env) => std::env::var(env)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        format!("principal `{name}` reads its secret from ${env}, which is not set")
+                    })?,
+            };
             secrets.insert(name.clone(), secret);
         }
         Ok(StaticProvisioner {
@@ -186,12 +187,12 @@ impl Provisioner for StaticProvisioner {
             .filter(|(_, t)| t.forged)
             .map(|(k, _)| k)
         {
-            let real = self.secrets.values().next().ok_or_else(|| {
-                perr(
-                    format!("forge token {k}"),
-                    "the manifest declares no principal to forge a credential like",
-                )
-            })?;
+            // Shaped like a real secret when there is one; else any bearer-like text.
+            let real = self
+                .secrets
+                .values()
+                .find(|s| !s.is_empty())
+                .map_or("mcpgw-forged-credential", String::as_str);
             p.tokens.insert(
                 k.clone(),
                 MadeToken {
