@@ -287,3 +287,42 @@ fn stdio_upstream_answers_and_records() {
         "the request and the notification: {recorded:?}"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_manifest_exits_2_naming_file_line_and_field_before_any_request() {
+    let gateway = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("mine.yaml");
+    std::fs::write(
+        &manifest,
+        "name: mine\nendpoints:\n  server_mcp: /mcp/{name}\nprovisioning:\n  static:\n    servers:\n      alpha: {upstream: a, nmae: alpha}\n",
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking({
+        let (manifest, uri) = (manifest.clone(), gateway.uri());
+        move || {
+            Command::new(BIN)
+                .args(["run", "--quiet", "--target", &uri, "--target-file"])
+                .arg(&manifest)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("mine.yaml:7:") && text.contains("provisioning.static.servers.alpha"),
+        "the error names file, line and field: {text}"
+    );
+    assert!(text.contains("nmae"), "{text}");
+    assert!(
+        gateway
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing may be sent"
+    );
+}
