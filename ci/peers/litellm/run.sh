@@ -25,13 +25,11 @@
 #   5 port already in use, 6 gateway exited during start-up, 7 not answering within the timeout.
 # Stop with stop.sh PORT.
 set -euo pipefail
+# shellcheck source=../python-peer.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../python-peer.sh"
 
-log() { echo "[run-litellm] $*" >&2; }
-[ $# -ge 2 ] || { echo "usage: $0 PORT CONFIG" >&2; exit 2; }
-PORT="$1"
-CONFIG="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
-[ -f "$CONFIG" ] || { log "ERROR: config file $2 not found"; exit 2; }
-case "$PORT" in ''|*[!0-9]*) log "ERROR: PORT must be a number"; exit 2 ;; esac
+PEER_TAG=run-litellm
+peer_read_args "$@"
 
 LITELLM_HOME="${LITELLM_HOME:-$HOME/.cache/mcpgw-peers}"
 LITELLM_VERSION="${LITELLM_VERSION:-1.108.7}"
@@ -41,22 +39,9 @@ LITELLM_PRISMA="${LITELLM_PRISMA:-1}"
 PRISMA_VERSION=0.15.0
 READY_TIMEOUT="${LITELLM_READY_TIMEOUT:-90}"
 
-# ---- 1. find a Python ----
-find_python() {
-  local c
-  for c in "${LITELLM_PYTHON:-}" python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python3 \
-           python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3 python3; do
-    [ -n "$c" ] || continue
-    command -v "$c" >/dev/null 2>&1 || [ -x "$c" ] || continue
-    if "$c" -c 'import sys; sys.exit(0 if (3,10) <= sys.version_info[:2] < (3,14) else 1)' 2>/dev/null; then
-      echo "$c"; return 0
-    fi
-  done
-  return 1
-}
-
-# ---- 2. install into the cached venv if missing ----
-installed_ok() {
+# ---- 1. install into the cached venv if missing ----
+# Installed = this litellm version with the [proxy] extra's MCP stack, and prisma if asked for.
+peer_installed() {
   [ -x "$LITELLM_VENV/bin/python" ] && [ -x "$LITELLM_VENV/bin/litellm" ] || return 1
   "$LITELLM_VENV/bin/python" - "$LITELLM_VERSION" "$LITELLM_PRISMA" "$PRISMA_VERSION" <<'PYEOF' 2>/dev/null
 import sys, importlib.metadata as m
@@ -69,71 +54,25 @@ if prisma == "1":
 sys.exit(0 if ok else 1)
 PYEOF
 }
-pypi_reachable() {
-  # ask pip itself (honours pip.conf / PIP_INDEX_URL / proxies); succeeds for any listed version
-  "$1" -m pip index versions litellm >/dev/null 2>&1
-}
-if ! installed_ok; then
-  PY="$(find_python)" || { log "ERROR: need Python >=3.10,<3.14 (set LITELLM_PYTHON)"; exit 2; }
-  log "installing litellm[proxy]==$LITELLM_VERSION into $LITELLM_VENV with $PY ($("$PY" --version 2>&1))"
-  t0=$(date +%s)
-  mkdir -p "$LITELLM_HOME"
-  if [ ! -x "$LITELLM_VENV/bin/pip" ]; then
-    rm -rf "$LITELLM_VENV"
-    "$PY" -m venv "$LITELLM_VENV" || { log "ERROR: venv creation failed"; exit 4; }
-    "$LITELLM_VENV/bin/pip" install -q --upgrade pip >/dev/null 2>&1 || true
-  fi
-  pkgs=("litellm[proxy]==$LITELLM_VERSION")
-  [ "$LITELLM_PRISMA" = 1 ] && pkgs+=("prisma==$PRISMA_VERSION")
-  if ! "$LITELLM_VENV/bin/pip" install -q "${pkgs[@]}" >&2; then
-    if pypi_reachable "$LITELLM_VENV/bin/python"; then
-      log "ERROR: pip install ${pkgs[*]} failed (PyPI reachable)"; exit 4
-    else
-      log "ERROR: PyPI unreachable: cannot install ${pkgs[*]}"; exit 3
-    fi
-  fi
-  installed_ok || { log "ERROR: install finished but litellm==$LITELLM_VERSION is not importable"; exit 4; }
-  log "installed in $(( $(date +%s) - t0 )) s"
-fi
+pkgs=("litellm[proxy]==$LITELLM_VERSION")
+if [ "$LITELLM_PRISMA" = 1 ]; then pkgs+=("prisma==$PRISMA_VERSION"); fi
+peer_installed || peer_install "$LITELLM_HOME" "$LITELLM_VENV" LITELLM_PYTHON \
+  "litellm==$LITELLM_VERSION is not importable" "${pkgs[@]}"
 
-# ---- 3. state dir; refuse a busy port ----
-mkdir -p "$LITELLM_STATE"
-PIDF="$LITELLM_STATE/gw.pid"
-if [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; then
-  log "ERROR: already running (pid $(cat "$PIDF")); stop it first with stop.sh $PORT"; exit 5
-fi
-rm -f "$PIDF"
-if ss -ltn 2>/dev/null | awk '{print $4}' | grep -qE "[:.]$PORT\$"; then
-  log "ERROR: port $PORT is already in use"; exit 5
-fi
+# ---- 2. refuse a busy port or a running instance ----
+peer_refuse_busy "$LITELLM_STATE" "$PORT"
 
-# ---- 4. start in its own process group (sh writes its pid, then execs litellm: pid == pgid) ----
+# ---- 3. start in its own process group (pid == pgid) ----
 # No database: DATABASE_URL/DIRECT_URL are removed so a CI job's Postgres is never picked up.
 # LITELLM_LOCAL_MODEL_COST_MAP=True keeps start-up off the network (bundled cost map).
-log "starting litellm $LITELLM_VERSION on 127.0.0.1:$PORT with $CONFIG (state $LITELLM_STATE)"
+peer_log "starting litellm $LITELLM_VERSION on 127.0.0.1:$PORT with $CONFIG (state $LITELLM_STATE)"
 # shellcheck disable=SC2086
-( cd "$LITELLM_STATE" && exec env -u DATABASE_URL -u DIRECT_URL \
-    LITELLM_LOCAL_MODEL_COST_MAP=True ${LITELLM_EXTRA_ENV:-} \
-    setsid sh -c 'echo $$ > "$0"; exec "$@"' "$PIDF" \
-      "$LITELLM_VENV/bin/litellm" --config "$CONFIG" --host 127.0.0.1 --port "$PORT" \
-    > "$LITELLM_STATE/gw.log" 2>&1 < /dev/null ) &
-for _ in $(seq 1 50); do [ -s "$PIDF" ] && break; sleep 0.1; done
-[ -s "$PIDF" ] || { log "ERROR: gateway did not start; see $LITELLM_STATE/gw.log"; exit 6; }
-PID="$(cat "$PIDF")"
+peer_start_group "$LITELLM_STATE" env -u DATABASE_URL -u DIRECT_URL \
+  LITELLM_LOCAL_MODEL_COST_MAP=True ${LITELLM_EXTRA_ENV:-} \
+  "$LITELLM_VENV/bin/litellm" --config "$CONFIG" --host 127.0.0.1 --port "$PORT"
+PID="$(cat "$LITELLM_STATE/gw.pid")"
 
-# ---- 5. wait until it answers ----
-t0=$(date +%s)
-while :; do
-  if curl -sf -m 2 "http://127.0.0.1:$PORT/health/liveliness" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$PID" 2>/dev/null; then
-    log "ERROR: gateway exited during start-up; last log lines:"; tail -30 "$LITELLM_STATE/gw.log" >&2
-    rm -f "$PIDF"; exit 6
-  fi
-  if [ $(( $(date +%s) - t0 )) -ge "$READY_TIMEOUT" ]; then
-    log "ERROR: not answering after ${READY_TIMEOUT} s; see $LITELLM_STATE/gw.log (still running: stop.sh $PORT)"; exit 7
-  fi
-  sleep 0.3
-done
-log "ready in $(( $(date +%s) - t0 )) s (pid/pgid $PID)"
-printf 'URL=http://127.0.0.1:%s\nVERSION=%s\nPID=%s\nCONFIG=%s\n' "$PORT" "$LITELLM_VERSION" "$PID" "$CONFIG" > "$LITELLM_STATE/connection.env"
-echo "URL=http://127.0.0.1:$PORT"
+# ---- 4. wait until it answers ----
+peer_wait_ready "$LITELLM_STATE" "$PORT" "$PID" /health/liveliness "$READY_TIMEOUT" 0.3
+peer_log "ready in $PEER_READY_S s (pid/pgid $PID)"
+peer_publish "$LITELLM_STATE" "$PORT" "$LITELLM_VERSION" "$PID" "$CONFIG"

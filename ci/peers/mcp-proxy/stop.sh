@@ -3,26 +3,23 @@
 # stdio server it launched that is still alive (they run in their own process groups; mcp-proxy
 # normally closes their stdin on shutdown and they exit by themselves). Everything by id.
 set -euo pipefail
-[ $# -ge 1 ] || { echo "usage: $0 PORT" >&2; exit 2; }
-PORT="$1"
+# shellcheck source=../python-peer.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../python-peer.sh"
+
+PEER_TAG=stop-mcp-proxy
+peer_read_stop_args "$@"
 MCP_PROXY_STATE="${MCP_PROXY_STATE:-${MCP_PROXY_HOME:-$HOME/.cache/mcpgw-peers}/mcp-proxy-state-$PORT}"
-PIDF="$MCP_PROXY_STATE/gw.pid"
 CHF="$MCP_PROXY_STATE/children.pids"
-[ -f "$PIDF" ] || { echo "[stop-mcp-proxy] no pid file at $PIDF"; exit 0; }
-PID="$(cat "$PIDF")"
 starttime() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
 # "PID START" pairs: the children as they are now (a server may have been restarted since
 # run.sh recorded them) plus those run.sh recorded
 children=""
-if kill -0 "$PID" 2>/dev/null; then
-  for c in $(ps -o pid= --ppid "$PID"); do children="$children $c:$(starttime "$c")"; done
-  kill -TERM -- "-$PID" 2>/dev/null || kill -TERM "$PID"
-  for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
-  if kill -0 "$PID" 2>/dev/null; then kill -KILL -- "-$PID" 2>/dev/null || kill -KILL "$PID"; fi
-  echo "[stop-mcp-proxy] stopped pid $PID (port $PORT)"
-else
-  echo "[stop-mcp-proxy] pid $PID not running"
-fi
+# Called while the gateway still lives: once it is gone its children are re-parented and
+# `ps --ppid` no longer finds them.
+note_children() {
+  for c in $(ps -o pid= --ppid "$1"); do children="$children $c:$(starttime "$c")"; done
+}
+peer_stop_group "$MCP_PROXY_STATE" "$PORT" note_children
 [ -f "$CHF" ] && children="$children $(awk '{printf " %s:%s", $1, $2}' "$CHF")"
 for entry in $children; do
   c="${entry%%:*}"; st="${entry#*:}"
@@ -34,6 +31,6 @@ for entry in $children; do
   if [ "$(starttime "$c")" = "$st" ]; then kill -KILL -- "-$c" 2>/dev/null || kill -KILL "$c" 2>/dev/null || true; fi
   echo "[stop-mcp-proxy] stopped leftover stdio server pid $c"
 done
-rm -f "$PIDF" "$CHF"
+rm -f "$MCP_PROXY_STATE/gw.pid" "$CHF"
 [ "${MCP_PROXY_WIPE:-0}" = 1 ] && rm -rf "$MCP_PROXY_STATE" && echo "[stop-mcp-proxy] wiped $MCP_PROXY_STATE"
 exit 0
