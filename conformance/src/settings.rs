@@ -14,6 +14,13 @@ use crate::scenario::{self, Capability, Loaded};
 use crate::snapshot::SnapshotStore;
 use crate::target::{PROFILES, Profile, TargetConfig, TargetSpec};
 
+/// Defaults of [`TargetArgs`]' flags: clap's, [`TargetConfig::reference`]'s, and what
+/// [`TargetArgs::to_args`] leaves out.
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";
+pub const DEFAULT_JWT_AUDIENCE: &str = "mcpgateway-api";
+pub const DEFAULT_JWT_ISSUER: &str = "mcpgateway";
+pub const DEFAULT_UPSTREAM_HOST: &str = "127.0.0.1";
+
 /// Which scenarios.
 #[derive(Debug, Clone, Args)]
 pub struct SelectArgs {
@@ -29,7 +36,7 @@ pub struct SelectArgs {
 }
 
 /// Where to send requests.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct TargetArgs {
     /// Base URL of a running gateway (comma-separated for cluster workers). Default: start the
     /// reference gateway in this process.
@@ -79,20 +86,16 @@ pub struct TargetArgs {
     #[arg(long = "without", value_name = "CAPABILITY", value_parser = parse_capability)]
     pub without: Vec<Capability>,
     /// Email of the target's platform administrator.
-    #[arg(
-        long,
-        env = "PLATFORM_ADMIN_EMAIL",
-        default_value = "admin@example.com"
-    )]
+    #[arg(long, env = "PLATFORM_ADMIN_EMAIL", default_value = DEFAULT_ADMIN_EMAIL)]
     pub admin_email: String,
     /// `aud` of locally signed tokens.
-    #[arg(long, env = "JWT_AUDIENCE", default_value = "mcpgateway-api")]
+    #[arg(long, env = "JWT_AUDIENCE", default_value = DEFAULT_JWT_AUDIENCE)]
     pub jwt_audience: String,
     /// `iss` of locally signed tokens.
-    #[arg(long, env = "JWT_ISSUER", default_value = "mcpgateway")]
+    #[arg(long, env = "JWT_ISSUER", default_value = DEFAULT_JWT_ISSUER)]
     pub jwt_issuer: String,
     /// Address the harness's upstream MCP servers listen on; the gateway must reach it.
-    #[arg(long, env = "MCPGW_UPSTREAM_HOST", default_value = "127.0.0.1")]
+    #[arg(long, env = "MCPGW_UPSTREAM_HOST", default_value = DEFAULT_UPSTREAM_HOST)]
     pub upstream_host: String,
     /// Reference only (in-process or --cluster): re-create a known defect (comma-separated
     /// names).
@@ -112,6 +115,138 @@ pub struct TargetArgs {
     /// (a deliberately broken cluster, to show the restart scenarios can fail).
     #[arg(long, hide = true, requires = "cluster")]
     pub cluster_memory_store: bool,
+}
+
+impl TargetArgs {
+    /// The arguments that select the target `cfg` describes again, for replay commands. They
+    /// carry what a replay needs to reach the same target (its URLs and manifest, or the
+    /// reference with its cluster shape and injected defects), read from `cfg.spec` rather
+    /// than kept from the command line, because callers re-aim a config by changing its spec
+    /// (one defect at a time, the reference without its defect). Secrets stay out (see
+    /// [`TargetArgs::to_args`]), and so do capabilities, admin email, JWT claims and upstream
+    /// host: a replay has always named only the target.
+    pub fn replaying(cfg: &TargetConfig) -> TargetArgs {
+        let mut args = TargetArgs {
+            target: Vec::new(),
+            token: None,
+            jwt_secret: None,
+            profile: None,
+            target_file: None,
+            with: Vec::new(),
+            without: Vec::new(),
+            admin_email: DEFAULT_ADMIN_EMAIL.to_owned(),
+            jwt_audience: DEFAULT_JWT_AUDIENCE.to_owned(),
+            jwt_issuer: DEFAULT_JWT_ISSUER.to_owned(),
+            upstream_host: DEFAULT_UPSTREAM_HOST.to_owned(),
+            inject_defect: Vec::new(),
+            cluster: None,
+            worker_env: Vec::new(),
+            cluster_memory_store: false,
+        };
+        match &cfg.spec {
+            TargetSpec::Reference { defects } => args.inject_defect.clone_from(defects),
+            TargetSpec::Cluster {
+                workers,
+                defects,
+                worker_env,
+                exe: _,
+                memory_store,
+            } => {
+                // A cluster that large could not have started; clap would refuse the number.
+                args.cluster = Some(u16::try_from(*workers).unwrap_or(u16::MAX));
+                args.inject_defect.clone_from(defects);
+                args.worker_env.clone_from(worker_env);
+                args.cluster_memory_store = *memory_store;
+            }
+            TargetSpec::Url { urls, .. } => {
+                args.target.clone_from(urls);
+                match &cfg.manifest_file {
+                    Some(f) => args.target_file = Some(f.clone()),
+                    None => args.profile = Some(cfg.profile.name.clone()),
+                }
+            }
+        }
+        args
+    }
+
+    /// The command-line arguments that parse back into these (a unit test holds it to that),
+    /// flags at their defaults left out, in the order replay commands have always had. Never
+    /// `--token` or `--jwt-secret`: what this gives is printed in reports and CI logs, so a
+    /// replay reads secrets from `MCPGW_TARGET_TOKEN` / `MCPGW_TARGET_JWT_SECRET` as the run did.
+    pub fn to_args(&self) -> Vec<String> {
+        // Taken apart field by field, so that a new flag cannot be forgotten here.
+        let TargetArgs {
+            target,
+            token: _,
+            jwt_secret: _,
+            profile,
+            target_file,
+            with,
+            without,
+            admin_email,
+            jwt_audience,
+            jwt_issuer,
+            upstream_host,
+            inject_defect,
+            cluster,
+            worker_env,
+            cluster_memory_store,
+        } = self;
+        let mut out = Vec::new();
+        let mut flag = |name: &str, value: String| {
+            out.push(format!("--{name}"));
+            out.push(value);
+        };
+        // `--target` and `--inject-defect` split their value at commas.
+        if !target.is_empty() {
+            flag("target", target.join(","));
+        }
+        if let Some(p) = profile {
+            flag("profile", p.clone());
+        }
+        if let Some(f) = target_file {
+            flag("target-file", f.display().to_string());
+        }
+        for c in with {
+            flag("with", c.name().to_owned());
+        }
+        for c in without {
+            flag("without", c.name().to_owned());
+        }
+        for (name, value, default) in [
+            ("admin-email", admin_email, DEFAULT_ADMIN_EMAIL),
+            ("jwt-audience", jwt_audience, DEFAULT_JWT_AUDIENCE),
+            ("jwt-issuer", jwt_issuer, DEFAULT_JWT_ISSUER),
+            ("upstream-host", upstream_host, DEFAULT_UPSTREAM_HOST),
+        ] {
+            if value != default {
+                flag(name, value.clone());
+            }
+        }
+        if let Some(n) = cluster {
+            flag("cluster", n.to_string());
+        }
+        if !inject_defect.is_empty() {
+            flag("inject-defect", inject_defect.join(","));
+        }
+        for (k, v) in worker_env {
+            flag("worker-env", format!("{k}={v}"));
+        }
+        if *cluster_memory_store {
+            out.push("--cluster-memory-store".to_owned());
+        }
+        out
+    }
+}
+
+/// What follows `mcpgw-conformance run` in a replay command to select the target `cfg`
+/// describes, each argument after a space (empty for the default in-process reference).
+pub fn replay_args(cfg: &TargetConfig) -> String {
+    TargetArgs::replaying(cfg)
+        .to_args()
+        .iter()
+        .map(|a| format!(" {a}"))
+        .collect()
 }
 
 fn parse_env_pair(s: &str) -> Result<(String, String), String> {
@@ -278,5 +413,144 @@ pub fn run_options(e: &ExecArgs, profile: &str) -> RunOptions {
             dir: default_dir(e.snapshots.as_deref(), "snapshots"),
             profile: profile.to_owned(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `args` parsed as a run's target flags by clap, environment fallbacks off: what a replay
+    /// command's flags alone select, whatever `MCPGW_*` the test process happens to have.
+    fn parse(args: &[String]) -> Result<TargetArgs, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        #[derive(Debug, clap::Parser)]
+        struct Run {
+            #[command(flatten)]
+            target: TargetArgs,
+        }
+        let matches = Run::command()
+            .mut_args(|a| a.env(None::<&str>))
+            .try_get_matches_from(std::iter::once("run".to_owned()).chain(args.iter().cloned()))?;
+        Ok(Run::from_arg_matches(&matches)?.target)
+    }
+
+    fn reference_with(spec: TargetSpec) -> TargetConfig {
+        TargetConfig {
+            spec,
+            ..TargetConfig::reference()
+        }
+    }
+
+    /// Every flag away from its default, secrets included (which must not survive).
+    fn every_flag() -> [TargetArgs; 3] {
+        let none = TargetArgs::replaying(&TargetConfig::reference());
+        let cluster = TargetArgs {
+            cluster: Some(3),
+            inject_defect: vec!["forwarded-no-server-id".to_owned(), "b".to_owned()],
+            worker_env: vec![
+                ("MCPGW_WORKER_HEARTBEAT_TTL".to_owned(), "300".to_owned()),
+                ("X".to_owned(), "a=b".to_owned()),
+            ],
+            cluster_memory_store: true,
+            with: vec![Capability::Stateful, Capability::SseResponse],
+            without: vec![Capability::Cluster],
+            ..none.clone()
+        };
+        let url = TargetArgs {
+            target: vec!["http://a:1".to_owned(), "http://b:2/root".to_owned()],
+            token: Some("secret-token".to_owned()),
+            jwt_secret: Some("secret-key".to_owned()),
+            profile: Some("contextforge".to_owned()),
+            admin_email: "root@example.org".to_owned(),
+            jwt_audience: "aud".to_owned(),
+            jwt_issuer: "iss".to_owned(),
+            upstream_host: "0.0.0.0".to_owned(),
+            ..none.clone()
+        };
+        let file = TargetArgs {
+            target: vec!["http://a:1".to_owned()],
+            target_file: Some(PathBuf::from("gateways/litellm.yaml")),
+            ..none
+        };
+        [cluster, url, file]
+    }
+
+    #[test]
+    fn to_args_parse_back_into_the_same_args_but_secrets() {
+        for args in every_flag() {
+            let line = args.to_args();
+            let parsed = parse(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let expected = TargetArgs {
+                token: None,
+                jwt_secret: None,
+                ..args
+            };
+            assert_eq!(parsed, expected, "{line:?}");
+            assert!(!line.iter().any(|a| a.contains("secret")), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn replay_args_are_unchanged_for_every_kind_of_target() {
+        let defects = |d: &[&str]| d.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let url = TargetSpec::Url {
+            urls: vec!["http://a:1".to_owned(), "http://b:2".to_owned()],
+            token: Some("secret-token".to_owned()),
+            jwt_secret: Some("secret-key".to_owned()),
+        };
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateways/litellm.yaml");
+        let cases = [
+            (TargetConfig::reference(), String::new()),
+            (
+                reference_with(TargetSpec::Reference {
+                    defects: defects(&["normalise-dot-segments", "hex-only-server-regex"]),
+                }),
+                " --inject-defect normalise-dot-segments,hex-only-server-regex".to_owned(),
+            ),
+            (
+                reference_with(TargetSpec::Cluster {
+                    workers: 2,
+                    defects: defects(&["forwarded-no-server-id"]),
+                    worker_env: Vec::new(),
+                    exe: Some(PathBuf::from("/not/in/a/replay")),
+                    memory_store: false,
+                }),
+                " --cluster 2 --inject-defect forwarded-no-server-id".to_owned(),
+            ),
+            (
+                reference_with(TargetSpec::Cluster {
+                    workers: 3,
+                    defects: Vec::new(),
+                    worker_env: vec![("K".to_owned(), "v=w".to_owned())],
+                    exe: None,
+                    memory_store: true,
+                }),
+                " --cluster 3 --worker-env K=v=w --cluster-memory-store".to_owned(),
+            ),
+            (
+                reference_with(url.clone()),
+                " --target http://a:1,http://b:2 --profile reference".to_owned(),
+            ),
+            (
+                TargetConfig {
+                    manifest_file: Some(manifest.clone()),
+                    ..reference_with(url)
+                },
+                format!(
+                    " --target http://a:1,http://b:2 --target-file {}",
+                    manifest.display()
+                ),
+            ),
+        ];
+        for (cfg, expected) in cases {
+            let replay = replay_args(&cfg);
+            assert_eq!(replay, expected);
+            // What the replay's flags select has the same replay: nothing is lost on the way.
+            let parsed = parse(&TargetArgs::replaying(&cfg).to_args())
+                .unwrap_or_else(|e| panic!("{replay:?}: {e}"));
+            let again = target_config(&parsed).unwrap_or_else(|e| panic!("{replay:?}: {e}"));
+            assert_eq!(replay_args(&again), replay);
+        }
     }
 }

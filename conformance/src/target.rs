@@ -18,6 +18,7 @@ use crate::provision::Provisioner;
 use crate::provision::admin_api::AdminApiProvisioner;
 use crate::provision::static_world::StaticProvisioner;
 use crate::scenario::Capability;
+use crate::settings;
 use crate::tokens::{JwtKeys, admin_claims, sign_claims};
 use crate::variants;
 
@@ -196,10 +197,10 @@ impl TargetConfig {
             manifest_file: None,
             with: Vec::new(),
             without: Vec::new(),
-            admin_email: "admin@example.com".to_owned(),
-            jwt_audience: "mcpgateway-api".to_owned(),
-            jwt_issuer: "mcpgateway".to_owned(),
-            upstream_host: "127.0.0.1".to_owned(),
+            admin_email: settings::DEFAULT_ADMIN_EMAIL.to_owned(),
+            jwt_audience: settings::DEFAULT_JWT_AUDIENCE.to_owned(),
+            jwt_issuer: settings::DEFAULT_JWT_ISSUER.to_owned(),
+            upstream_host: settings::DEFAULT_UPSTREAM_HOST.to_owned(),
         }
     }
 }
@@ -250,7 +251,8 @@ pub struct Target {
     pub capabilities: BTreeSet<Capability>,
     pub upstream_host: String,
     pub identity: TargetIdentity,
-    /// Arguments that select this target again on the command line (for replay commands).
+    /// Arguments that select this target again on the command line (for replay commands),
+    /// each after a space: [`settings::replay_args`].
     pub replay_args: String,
     _embedded: Option<mcpgw_reference::Embedded>,
     /// Harness-managed cluster only: the workers and services, for `fault` steps.
@@ -293,7 +295,7 @@ impl Target {
             .map(|_| static_admin_secret(cfg))
             .transpose()?;
         let mut cluster = None;
-        let (bases, admin_token, jwt, embedded, kind, defects, replay_args) = match &cfg.spec {
+        let (bases, admin_token, jwt, embedded, kind, defects) = match &cfg.spec {
             TargetSpec::Cluster {
                 workers,
                 defects,
@@ -324,16 +326,6 @@ impl Target {
                     .iter()
                     .map(|u| Base::parse(u))
                     .collect::<Result<Vec<_>, _>>()?;
-                let mut replay = format!(" --cluster {workers}");
-                if !defects.is_empty() {
-                    replay.push_str(&format!(" --inject-defect {}", defects.join(",")));
-                }
-                for (k, v) in worker_env {
-                    replay.push_str(&format!(" --worker-env {k}={v}"));
-                }
-                if *memory_store {
-                    replay.push_str(" --cluster-memory-store");
-                }
                 let token = c.admin_token().to_owned();
                 cluster = Some(tokio::sync::Mutex::new(c));
                 (
@@ -343,7 +335,6 @@ impl Target {
                     None,
                     format!("reference cluster ({workers} workers)"),
                     defects.clone(),
-                    replay,
                 )
             }
             TargetSpec::Reference { defects } => {
@@ -367,11 +358,6 @@ impl Target {
                     audience: e.state.settings.jwt_audience.clone(),
                     issuer: e.state.settings.jwt_issuer.clone(),
                 };
-                let replay = if defects.is_empty() {
-                    String::new()
-                } else {
-                    format!(" --inject-defect {}", defects.join(","))
-                };
                 let url = format!("{}{}", e.url(), e.state.settings.root_path());
                 (
                     vec![Base::parse(&url)?],
@@ -380,7 +366,6 @@ impl Target {
                     Some(e),
                     "reference (in-process)".to_owned(),
                     defects.clone(),
-                    replay,
                 )
             }
             TargetSpec::Url {
@@ -420,25 +405,7 @@ impl Target {
                         ));
                     }
                 };
-                let replay = match &cfg.manifest_file {
-                    Some(f) => {
-                        format!(" --target {} --target-file {}", urls.join(","), f.display())
-                    }
-                    None => format!(
-                        " --target {} --profile {}",
-                        urls.join(","),
-                        cfg.profile.name
-                    ),
-                };
-                (
-                    bases,
-                    admin_token,
-                    jwt,
-                    None,
-                    "url".to_owned(),
-                    Vec::new(),
-                    replay,
-                )
+                (bases, admin_token, jwt, None, "url".to_owned(), Vec::new())
             }
         };
         let mut capabilities = cfg.profile.capabilities.clone();
@@ -478,7 +445,7 @@ impl Target {
             capabilities,
             upstream_host: cfg.upstream_host.clone(),
             identity,
-            replay_args,
+            replay_args: settings::replay_args(cfg),
             _embedded: embedded,
             cluster,
             fault_gate: tokio::sync::RwLock::new(()),
