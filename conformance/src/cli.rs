@@ -318,8 +318,9 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
         );
     }
     let progress = terminal::Progress::new(scenarios.len(), !args.quiet);
-    let results = runner::run_all(&target, &scenarios, &opts, &|r| progress.done(r)).await;
+    let outcome = runner::run_all_within(&target, &scenarios, &opts, &|r| progress.done(r)).await;
     progress.finish();
+    let results = outcome.results;
     let mut exit_ok = true;
     let baseline_summary = match (&baseline, &args.baseline) {
         (Some(b), Some(path)) => {
@@ -351,6 +352,11 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
         println!("reports written to {}", dir.display());
     }
     if report.summary.failed {
+        exit_ok = false;
+    }
+    if let Some(why) = &outcome.stopped {
+        // Not covered by any baseline: the run did not see what it was asked to.
+        eprintln!("mcpgw-conformance: {why}");
         exit_ok = false;
     }
     Ok(if exit_ok {

@@ -5,11 +5,18 @@
 //! target to hyper when `http::Uri` keeps it unchanged, and otherwise (raw non-ASCII, a
 //! backslash, a space, control bytes, or a header hyper refuses) writes the request by hand over
 //! a `TcpStream` and parses the response with httparse. One connection per request.
+//!
+//! The gateway under test is suspect, so nothing it sends is trusted to end: every exchange has
+//! one deadline for all of it (connecting, sending, head and body) and a cap on the body's size
+//! ([`RequestLimits`]). Bodies are read frame by frame and counted, never collected whole; a
+//! response cut at a limit keeps its head and the first [`KEPT_BODY_BYTES`] of its body for the
+//! transcript, and its error names the limit.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -98,7 +105,52 @@ pub enum Transport {
     Raw,
 }
 
-/// Why a request got no response.
+/// The response body size cap when the caller gives none (`--max-response-bytes`): far above
+/// any answer the suite expects, far below what would trouble a CI machine.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How much of the body of a response cut at a limit the exchange keeps, for the transcript.
+pub const KEPT_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a response already known to be over the size cap is read on, for the first bytes
+/// of its body in the transcript.
+const PREFIX_WAIT: Duration = Duration::from_secs(1);
+
+/// The longest response head read by hand (hyper has its own bound, about 400 KiB).
+const MAX_HEAD_BYTES: usize = 256 * 1024;
+
+/// What one exchange may take.
+#[derive(Debug, Clone)]
+pub struct RequestLimits {
+    /// For all of it: connecting, sending the request, receiving head and body.
+    pub deadline: Duration,
+    /// How messages name the deadline (`--timeout 15 s`).
+    pub deadline_name: String,
+    /// Bytes of response body after de-chunking; one more and the response is cut.
+    pub max_response_bytes: usize,
+}
+
+impl RequestLimits {
+    /// `deadline` for everything, named by its length, and the default size cap.
+    pub fn new(deadline: Duration) -> RequestLimits {
+        RequestLimits {
+            deadline,
+            deadline_name: format!("the request deadline of {deadline:?}"),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
+/// Which limit of [`RequestLimits`] ended an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitHit {
+    /// The body outgrew `max_response_bytes` (or its `content-length` announced it would).
+    ResponseBytes,
+    /// The deadline passed before the response was complete.
+    Deadline,
+}
+
+/// Why a request got no complete response.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("failed to connect to {addr}: {source}")]
@@ -106,13 +158,26 @@ pub enum ClientError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("no response within {0:?}")]
-    Timeout(Duration),
+    #[error("{what} within {deadline}")]
+    Timeout { what: String, deadline: String },
+    #[error("response body exceeded --max-response-bytes {limit} {how}")]
+    TooLarge { limit: usize, how: String },
     #[error("failed to exchange HTTP messages: {0}")]
     Http(String),
 }
 
-/// One request and what came back.
+impl ClientError {
+    fn limit_hit(&self) -> Option<LimitHit> {
+        match self {
+            ClientError::Timeout { .. } => Some(LimitHit::Deadline),
+            ClientError::TooLarge { .. } => Some(LimitHit::ResponseBytes),
+            _ => None,
+        }
+    }
+}
+
+/// One request and what came back. `response` with `error` is a response cut short (at a
+/// limit, or by the connection): its head, and the first [`KEPT_BODY_BYTES`] of its body.
 #[derive(Debug, Clone, Serialize)]
 pub struct Exchange {
     pub request: WireRequest,
@@ -122,15 +187,34 @@ pub struct Exchange {
     pub duration_ms: u64,
 }
 
-/// Send `req` to `authority` (`host:port`).
+/// Send `req` to `authority` (`host:port`) with `timeout` for all of it and the default size
+/// cap. For callers that need a response whole: one cut short is no response, and the error
+/// says why (the limit, or what broke).
 pub async fn send(authority: &str, req: WireRequest, timeout: Duration) -> Exchange {
+    let (mut exchange, _) = send_within(authority, req, &RequestLimits::new(timeout)).await;
+    if exchange.error.is_some() {
+        exchange.response = None;
+    }
+    exchange
+}
+
+/// Send `req` to `authority` (`host:port`) within `limits`. A response cut short is kept
+/// beside the error; the second value says whether a limit cut it.
+pub async fn send_within(
+    authority: &str,
+    req: WireRequest,
+    limits: &RequestLimits,
+) -> (Exchange, Option<LimitHit>) {
     let started = Instant::now();
     let transport = if hyper_can_send(&req) {
         Transport::Hyper
     } else {
         Transport::Raw
     };
-    let result = tokio::time::timeout(timeout, async {
+    let mut got = Received::default();
+    let cap = limits.max_response_bytes;
+    // `got` outlives the exchange's future, so a deadline keeps what had arrived.
+    let result = tokio::time::timeout(limits.deadline, async {
         let stream =
             TcpStream::connect(authority)
                 .await
@@ -138,30 +222,112 @@ pub async fn send(authority: &str, req: WireRequest, timeout: Duration) -> Excha
                     addr: authority.to_owned(),
                     source,
                 })?;
+        got.connected = true;
         let _ = stream.set_nodelay(true);
         match transport {
-            Transport::Hyper => send_hyper(stream, &req).await,
-            Transport::Raw => send_raw(stream, &req).await,
+            Transport::Hyper => send_hyper(stream, &req, cap, &mut got).await,
+            Transport::Raw => send_raw(stream, &req, cap, &mut got).await,
         }
     })
     .await
-    .unwrap_or(Err(ClientError::Timeout(timeout)));
+    .unwrap_or_else(|_| Err(got.deadline_passed(&limits.deadline_name)));
+    // A body announced too large stays that failure, however its first bytes then went.
+    let result = match got.too_large.take() {
+        Some(e) => Err(e),
+        None => result,
+    };
     let duration_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(resp) => Exchange {
-            request: req,
-            response: Some(resp),
-            error: None,
-            transport,
-            duration_ms,
-        },
-        Err(e) => Exchange {
-            request: req,
-            response: None,
-            error: Some(e.to_string()),
-            transport,
-            duration_ms,
-        },
+    let (error, hit) = match &result {
+        Ok(()) => (None, None),
+        Err(e) => (Some(e.to_string()), e.limit_hit()),
+    };
+    let exchange = Exchange {
+        request: req,
+        response: got.into_response(error.is_some()),
+        error,
+        transport,
+        duration_ms,
+    };
+    (exchange, hit)
+}
+
+/// What has arrived of a response so far.
+#[derive(Debug, Default)]
+struct Received {
+    connected: bool,
+    head: Option<(u16, Vec<(String, String)>)>,
+    body: Vec<u8>,
+    /// Body bytes received, kept or not.
+    body_len: usize,
+    /// Set when `content-length` announced more than the cap: the body is read only for the
+    /// transcript's sake, and this is the exchange's error whatever happens next.
+    too_large: Option<ClientError>,
+}
+
+impl Received {
+    /// Take body bytes; refuse once more than `cap` have come.
+    fn push(&mut self, data: &[u8], cap: usize) -> Result<(), ClientError> {
+        self.body_len = self.body_len.saturating_add(data.len());
+        if self.body_len > cap {
+            self.keep_prefix(data);
+            return Err(ClientError::TooLarge {
+                limit: cap,
+                how: format!("after {} bytes", self.body_len),
+            });
+        }
+        self.body.extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Keep body bytes only up to [`KEPT_BODY_BYTES`] (a body already over a limit).
+    fn keep_prefix(&mut self, data: &[u8]) {
+        let room = KEPT_BODY_BYTES.saturating_sub(self.body.len());
+        self.body.extend_from_slice(&data[..room.min(data.len())]);
+    }
+
+    /// Whether a body over a limit has given the transcript all it keeps.
+    fn prefix_full(&self) -> bool {
+        self.body.len() >= KEPT_BODY_BYTES
+    }
+
+    /// A head announced a body larger than `cap`.
+    fn announced(&mut self, len: u64, cap: usize) {
+        if usize::try_from(len).map_or(true, |l| l > cap) {
+            self.too_large = Some(ClientError::TooLarge {
+                limit: cap,
+                how: format!("(content-length announces {len} bytes)"),
+            });
+        }
+    }
+
+    fn deadline_passed(&self, deadline: &str) -> ClientError {
+        let what = match (&self.head, self.connected) {
+            (Some(_), _) => format!(
+                "response body not complete ({} bytes received)",
+                self.body_len
+            ),
+            (None, true) => "no response head".to_owned(),
+            (None, false) => "no connection".to_owned(),
+        };
+        ClientError::Timeout {
+            what,
+            deadline: deadline.to_owned(),
+        }
+    }
+
+    /// The response, if its head arrived; a response cut short keeps only the first part of
+    /// its body.
+    fn into_response(mut self, cut: bool) -> Option<WireResponse> {
+        let (status, headers) = self.head?;
+        if cut && self.body.len() > KEPT_BODY_BYTES {
+            self.body.truncate(KEPT_BODY_BYTES);
+            self.body.shrink_to_fit();
+        }
+        Some(WireResponse {
+            status,
+            headers,
+            body: Bytes::from(self.body),
+        })
     }
 }
 
@@ -179,14 +345,29 @@ fn hyper_can_send(req: &WireRequest) -> bool {
         })
 }
 
-async fn send_hyper(stream: TcpStream, req: &WireRequest) -> Result<WireResponse, ClientError> {
+/// Aborts the task when dropped: a connection must not outlive its exchange (an endless body
+/// would otherwise be read on in the background).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn send_hyper(
+    stream: TcpStream,
+    req: &WireRequest,
+    cap: usize,
+    got: &mut Received,
+) -> Result<(), ClientError> {
     let http_err = |e: &dyn std::fmt::Display| ClientError::Http(e.to_string());
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| http_err(&e))?;
-    tokio::spawn(async move {
+    let _conn = AbortOnDrop(tokio::spawn(async move {
         let _ = conn.await;
-    });
+    }));
     let mut builder = http::Request::builder()
         .method(req.method.as_bytes())
         .uri(req.target.as_str());
@@ -200,8 +381,7 @@ async fn send_hyper(stream: TcpStream, req: &WireRequest) -> Result<WireResponse
         .send_request(request)
         .await
         .map_err(|e| http_err(&e))?;
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.map_err(|e| http_err(&e))?.to_bytes();
+    let (parts, mut body) = response.into_parts();
     let headers = parts
         .headers
         .iter()
@@ -212,11 +392,40 @@ async fn send_hyper(stream: TcpStream, req: &WireRequest) -> Result<WireResponse
             )
         })
         .collect();
-    Ok(WireResponse {
-        status: parts.status.as_u16(),
-        headers,
-        body,
-    })
+    got.head = Some((parts.status.as_u16(), headers));
+    if let Some(len) = hyper::body::Body::size_hint(&body).exact() {
+        got.announced(len, cap);
+    }
+    if got.too_large.is_some() {
+        // Only the transcript's first bytes, for a moment; errors no longer matter.
+        let _ = tokio::time::timeout(PREFIX_WAIT, async {
+            while !got.prefix_full()
+                && let Some(Ok(frame)) = body.frame().await
+            {
+                if let Ok(data) = frame.into_data() {
+                    got.keep_prefix(&data);
+                }
+            }
+        })
+        .await;
+        return Ok(());
+    }
+    read_hyper_body(&mut body, cap, got).await
+}
+
+async fn read_hyper_body(
+    body: &mut Incoming,
+    cap: usize,
+    got: &mut Received,
+) -> Result<(), ClientError> {
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ClientError::Http(format!("{e} (after {} body bytes)", got.body_len)))?;
+        if let Ok(data) = frame.into_data() {
+            got.push(&data, cap)?;
+        }
+    }
+    Ok(())
 }
 
 /// The request's bytes as written by hand.
@@ -244,86 +453,266 @@ pub fn encode_raw(req: &WireRequest) -> Vec<u8> {
     out
 }
 
-async fn send_raw(mut stream: TcpStream, req: &WireRequest) -> Result<WireResponse, ClientError> {
+async fn send_raw(
+    mut stream: TcpStream,
+    req: &WireRequest,
+    cap: usize,
+    got: &mut Received,
+) -> Result<(), ClientError> {
     let io = |e: std::io::Error| ClientError::Http(e.to_string());
     stream.write_all(&encode_raw(req)).await.map_err(io)?;
     stream.flush().await.map_err(io)?;
-    let mut buf = Vec::new();
-    // The server may close without reading all of a refused request; keep what arrived.
-    if let Err(e) = stream.read_to_end(&mut buf).await
-        && buf.is_empty()
-    {
-        return Err(io(e));
+    let mut reader = RawReader::new(req.method.eq_ignore_ascii_case("HEAD"));
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut prefix_until = None;
+    loop {
+        if got.too_large.is_some() && prefix_until.is_none() {
+            prefix_until = Some(tokio::time::Instant::now() + PREFIX_WAIT);
+        }
+        let read = match prefix_until {
+            None => stream.read(&mut chunk).await,
+            // Over the cap already: the transcript's first bytes, for a moment.
+            Some(until) => match tokio::time::timeout_at(until, stream.read(&mut chunk)).await {
+                Ok(read) => read,
+                Err(_) => return Ok(()),
+            },
+        };
+        let n = match read {
+            Ok(n) => n,
+            Err(e) if !reader.started(got) => return Err(io(e)),
+            // The server may close without reading all of a refused request; keep what arrived.
+            Err(_) => 0,
+        };
+        if n == 0 {
+            return reader.closed(got);
+        }
+        if reader.feed(&chunk[..n], cap, got)? {
+            return Ok(());
+        }
     }
-    parse_response(&buf, req.method.eq_ignore_ascii_case("HEAD"))
 }
 
 /// Parse a complete HTTP/1.1 response read until the connection closed.
 pub fn parse_response(buf: &[u8], head_only: bool) -> Result<WireResponse, ClientError> {
-    let mut headers = [httparse::EMPTY_HEADER; 128];
-    let mut resp = httparse::Response::new(&mut headers);
-    let head_len = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            return Err(ClientError::Http(format!(
-                "incomplete response head ({} bytes before the connection closed)",
-                buf.len()
-            )));
-        }
-        Err(e) => return Err(ClientError::Http(format!("malformed response: {e}"))),
-    };
-    let status = resp.code.unwrap_or(0);
-    let headers: Vec<(String, String)> = resp
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
-    let rest = &buf[head_len..];
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let body = if head_only || status == 204 || status == 304 {
-        Bytes::new()
-    } else if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-    {
-        Bytes::from(dechunk(rest)?)
-    } else if let Some(len) = find("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
-        Bytes::copy_from_slice(&rest[..len.min(rest.len())])
-    } else {
-        Bytes::copy_from_slice(rest)
-    };
-    Ok(WireResponse {
-        status,
-        headers,
-        body,
-    })
+    let mut got = Received::default();
+    let mut reader = RawReader::new(head_only);
+    let done = reader.feed(buf, usize::MAX, &mut got)?;
+    if !done {
+        reader.closed(&mut got)?;
+    }
+    Ok(got.into_response(false).unwrap_or(WireResponse {
+        status: 0,
+        headers: Vec::new(),
+        body: Bytes::new(),
+    }))
 }
 
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, ClientError> {
-    let mut out = Vec::new();
-    loop {
-        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return Ok(out);
-        };
-        let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size_text = size_text.split(';').next().unwrap_or("").trim().to_owned();
-        let size = usize::from_str_radix(&size_text, 16)
-            .map_err(|_| ClientError::Http(format!("bad chunk size {size_text:?}")))?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
+/// How the end of a body read by hand is found.
+#[derive(Debug)]
+enum Framing {
+    /// No body (HEAD, 204, 304): the head is all.
+    Empty,
+    /// This many bytes are still to come.
+    Length {
+        left: u64,
+        announced: u64,
+    },
+    Chunked(Chunk),
+    /// Until the connection closes.
+    UntilClose,
+}
+
+/// Where a chunked body's decoder is.
+#[derive(Debug)]
+enum Chunk {
+    /// Reading a chunk-size line (kept here until its end arrives).
+    Size(Vec<u8>),
+    /// Inside a chunk's data.
+    Data(u64),
+    /// Skipping the CRLF after a chunk's data.
+    DataEnd(u8),
+    /// The last chunk arrived (trailers are not read).
+    Done,
+}
+
+/// A response read by hand, fed as bytes arrive, so that size and end are known at once.
+#[derive(Debug)]
+struct RawReader {
+    head_only: bool,
+    head: Vec<u8>,
+    framing: Option<Framing>,
+}
+
+impl RawReader {
+    fn new(head_only: bool) -> RawReader {
+        RawReader {
+            head_only,
+            head: Vec::new(),
+            framing: None,
         }
-        let take = size.min(data.len());
-        out.extend_from_slice(&data[..take]);
-        data = data.get(take + 2..).unwrap_or(&[]);
+    }
+
+    fn started(&self, got: &Received) -> bool {
+        !self.head.is_empty() || got.head.is_some()
+    }
+
+    /// Take bytes; `Ok(true)` when the response is complete.
+    fn feed(&mut self, data: &[u8], cap: usize, got: &mut Received) -> Result<bool, ClientError> {
+        if self.framing.is_some() {
+            return self.body(data, cap, got);
+        }
+        self.head.extend_from_slice(data);
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut resp = httparse::Response::new(&mut headers);
+        let head_len = match resp.parse(&self.head) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if self.head.len() > MAX_HEAD_BYTES => {
+                return Err(ClientError::Http(format!(
+                    "response head exceeded {MAX_HEAD_BYTES} bytes"
+                )));
+            }
+            Ok(httparse::Status::Partial) => return Ok(false),
+            Err(e) => return Err(ClientError::Http(format!("malformed response: {e}"))),
+        };
+        let status = resp.code.unwrap_or(0);
+        let headers: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
+            .collect();
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let framing = if self.head_only || status == 204 || status == 304 {
+            Framing::Empty
+        } else if find("transfer-encoding")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        {
+            Framing::Chunked(Chunk::Size(Vec::new()))
+        } else if let Some(len) = find("content-length").and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            got.announced(len, cap);
+            Framing::Length {
+                left: len,
+                announced: len,
+            }
+        } else {
+            Framing::UntilClose
+        };
+        got.head = Some((status, headers));
+        self.framing = Some(framing);
+        let rest = self.head.split_off(head_len);
+        self.body(&rest, cap, got)
+    }
+
+    fn body(
+        &mut self,
+        mut data: &[u8],
+        cap: usize,
+        got: &mut Received,
+    ) -> Result<bool, ClientError> {
+        if got.too_large.is_some() {
+            got.keep_prefix(data);
+            return Ok(got.prefix_full());
+        }
+        let Some(framing) = &mut self.framing else {
+            return Ok(false);
+        };
+        match framing {
+            Framing::Empty => Ok(true),
+            Framing::UntilClose => got.push(data, cap).map(|()| false),
+            Framing::Length { left, .. } => {
+                let take = usize::try_from(*left).map_or(data.len(), |l| l.min(data.len()));
+                got.push(&data[..take], cap)?;
+                *left -= take as u64;
+                Ok(*left == 0)
+            }
+            Framing::Chunked(state) => {
+                while !data.is_empty() {
+                    match state {
+                        Chunk::Size(line) => {
+                            let Some(end) = data.iter().position(|b| *b == b'\n') else {
+                                line.extend_from_slice(data);
+                                if line.len() > 1024 {
+                                    return Err(ClientError::Http(
+                                        "chunk-size line longer than 1024 bytes".to_owned(),
+                                    ));
+                                }
+                                return Ok(false);
+                            };
+                            line.extend_from_slice(&data[..end]);
+                            data = &data[end + 1..];
+                            let text = String::from_utf8_lossy(line);
+                            let text = text.split(';').next().unwrap_or("").trim().to_owned();
+                            let size = u64::from_str_radix(&text, 16).map_err(|_| {
+                                ClientError::Http(format!("bad chunk size {text:?}"))
+                            })?;
+                            *state = if size == 0 {
+                                Chunk::Done
+                            } else {
+                                Chunk::Data(size)
+                            };
+                        }
+                        Chunk::Data(left) => {
+                            let take =
+                                usize::try_from(*left).map_or(data.len(), |l| l.min(data.len()));
+                            got.push(&data[..take], cap)?;
+                            data = &data[take..];
+                            *left -= take as u64;
+                            if *left == 0 {
+                                *state = Chunk::DataEnd(2);
+                            }
+                        }
+                        Chunk::DataEnd(left) => {
+                            let skip = usize::from(*left).min(data.len());
+                            data = &data[skip..];
+                            *left -= skip as u8;
+                            if *left == 0 {
+                                *state = Chunk::Size(Vec::new());
+                            }
+                        }
+                        Chunk::Done => return Ok(true),
+                    }
+                }
+                Ok(matches!(state, Chunk::Done))
+            }
+        }
+    }
+
+    /// The connection closed: fine after a complete response, or for a body that runs until
+    /// then.
+    fn closed(&self, got: &mut Received) -> Result<(), ClientError> {
+        if got.too_large.is_some() {
+            return Ok(());
+        }
+        match &self.framing {
+            None => Err(ClientError::Http(format!(
+                "incomplete response head ({} bytes before the connection closed)",
+                self.head.len()
+            ))),
+            Some(Framing::Length { left, announced }) if *left > 0 => {
+                Err(ClientError::Http(format!(
+                    "the connection closed after {} of the {announced} body bytes content-length \
+                     announced",
+                    announced - left
+                )))
+            }
+            Some(Framing::Chunked(c)) if !matches!(c, Chunk::Done) => {
+                Err(ClientError::Http(format!(
+                    "the connection closed inside a chunked body (after {} bytes)",
+                    got.body_len
+                )))
+            }
+            Some(_) => Ok(()),
+        }
     }
 }
 
@@ -361,6 +750,89 @@ mod tests {
         assert_eq!(r.status, 404);
         assert_eq!(r.header("X-A").as_deref(), Some("1, 2"));
         assert_eq!(&r.body[..], b"{}");
+    }
+
+    /// Feed `bytes` to a reader `step` bytes at a time; whether it saw the end, and what it got.
+    fn feed_in_pieces(
+        bytes: &[u8],
+        step: usize,
+        cap: usize,
+    ) -> (Result<bool, ClientError>, Received) {
+        let mut got = Received::default();
+        let mut reader = RawReader::new(false);
+        for piece in bytes.chunks(step) {
+            match reader.feed(piece, cap, &mut got) {
+                Ok(false) => {}
+                other => return (other, got),
+            }
+        }
+        (Ok(false), got)
+    }
+
+    #[test]
+    fn a_response_read_by_hand_ends_where_its_framing_says() {
+        let chunked =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let sized = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nabcde";
+        for step in [1, 2, 7, 1000] {
+            for whole in [&chunked[..], &sized[..]] {
+                let (done, got) = feed_in_pieces(whole, step, usize::MAX);
+                assert!(done.unwrap(), "step {step}");
+                assert_eq!(got.body, b"abcde", "step {step}");
+            }
+        }
+        // Until the close: never complete by itself.
+        let (done, got) = feed_in_pieces(b"HTTP/1.1 200 OK\r\n\r\nabc", 4, usize::MAX);
+        assert!(!done.unwrap());
+        assert_eq!(got.body, b"abc");
+    }
+
+    #[test]
+    fn a_body_read_by_hand_is_cut_at_the_cap() {
+        let endless = [
+            &b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"[..],
+            &b"4\r\nwxyz\r\n".repeat(1000),
+        ]
+        .concat();
+        let (done, got) = feed_in_pieces(&endless, 64, 10);
+        let e = done.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "response body exceeded --max-response-bytes 10 after 12 bytes"
+        );
+        assert_eq!(e.limit_hit(), Some(LimitHit::ResponseBytes));
+        let cut = got.into_response(true).unwrap();
+        assert_eq!((cut.status, &cut.body[..]), (200, &b"wxyzwxyzwxyz"[..]));
+        // An announced length over the cap fails at once; the first bytes are still kept.
+        let (done, mut got) = feed_in_pieces(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\nabc",
+            1000,
+            10,
+        );
+        assert!(!done.unwrap());
+        assert_eq!(
+            got.too_large.take().map(|e| e.to_string()).as_deref(),
+            Some(
+                "response body exceeded --max-response-bytes 10 (content-length announces 99 bytes)"
+            )
+        );
+        assert_eq!(got.body, b"abc");
+    }
+
+    #[test]
+    fn a_close_before_the_announced_end_is_an_error() {
+        let e =
+            parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", false).unwrap_err();
+        assert!(
+            e.to_string().contains("after 3 of the 10 body bytes"),
+            "{e}"
+        );
+        let e = parse_response(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab",
+            false,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("inside a chunked body"), "{e}");
     }
 
     /// Accept one connection, return the request head it received, answer 400.
@@ -404,6 +876,75 @@ mod tests {
             ex.transport,
             ex.response.map_or(0, |r| r.status),
         )
+    }
+
+    /// A server that answers one request with `answer` and keeps the connection open.
+    async fn answer_and_hold(answer: &'static [u8]) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            s.write_all(answer).await.unwrap();
+            while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn both_transports_end_a_response_at_its_length_not_at_the_close() {
+        for target in ["/ok", "/raw target"] {
+            let addr = answer_and_hold(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+            let req = WireRequest {
+                method: "GET".into(),
+                target: target.into(),
+                headers: vec![("host".into(), addr.clone())],
+                body: Bytes::new(),
+            };
+            // Waiting for the close would meet the deadline instead.
+            let (ex, hit) =
+                send_within(&addr, req, &RequestLimits::new(Duration::from_secs(5))).await;
+            assert_eq!((ex.error, hit), (None, None), "{target}");
+            assert_eq!(&ex.response.unwrap().body[..], b"{}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cut_response_is_kept_by_send_within_and_dropped_by_send() {
+        let req = |addr: &str| WireRequest {
+            method: "GET".into(),
+            target: "/".into(),
+            headers: vec![("host".into(), addr.to_owned())],
+            body: Bytes::new(),
+        };
+        let big: &'static [u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\nabc";
+        let addr = answer_and_hold(big).await;
+        let limits = RequestLimits {
+            deadline: Duration::from_secs(5),
+            deadline_name: "--timeout 5 s".to_owned(),
+            max_response_bytes: 100,
+        };
+        let (ex, hit) = send_within(&addr, req(&addr), &limits).await;
+        assert_eq!(hit, Some(LimitHit::ResponseBytes));
+        assert_eq!(
+            ex.error.as_deref(),
+            Some(
+                "response body exceeded --max-response-bytes 100 (content-length announces 5000 bytes)"
+            )
+        );
+        assert_eq!(&ex.response.unwrap().body[..], b"abc");
+        let held: &'static [u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab";
+        let addr = answer_and_hold(held).await;
+        let ex = send(&addr, req(&addr), Duration::from_millis(300)).await;
+        assert!(ex.response.is_none());
+        assert!(
+            ex.error.as_deref().unwrap().starts_with(
+                "response body not complete (2 bytes received) within the request deadline"
+            ),
+            "{:?}",
+            ex.error
+        );
     }
 
     #[tokio::test]

@@ -5,15 +5,21 @@
 //! and cannot start a variant with it, or when the target runs in a mode the scenario was not
 //! written for; UNTESTABLE when a fixture cannot be made; otherwise the worst verdict of its
 //! checks.
+//!
+//! Every wait is bounded ([`RunLimits`]): each request by its deadline and the response size
+//! cap, each scenario (fixtures and steps) by its own deadline, the whole run by another. A
+//! limit that cuts a step FAILs that step and names the limit; the run goes on.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::client::{self, WireRequest, WireResponse};
+use crate::client::{self, RequestLimits, WireRequest, WireResponse};
+use crate::manifest::Limits;
 use crate::provision::{self, Provisioned};
 use crate::scenario::subst::{self, Lookup};
 use crate::scenario::{Capability, Expect, Loaded, Matcher, SaveFrom, Scenario, Step, TokenSource};
@@ -25,23 +31,160 @@ use crate::verdict::{CheckResult, ScenarioResult, Verdict};
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Per request.
-    pub timeout: Duration,
     /// Scenarios run at once.
     pub jobs: usize,
     /// Where snapshots live; `None` skips `expect.snapshot`.
     pub snapshots: Option<SnapshotStore>,
+    /// Limits the caller sets (the command line's flags); each one left unset is the target
+    /// manifest's, else the default of [`RunLimits::DEFAULT`].
+    pub limits: Limits,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            timeout: Duration::from_secs(15),
             jobs: 8,
             snapshots: None,
+            limits: Limits::default(),
         }
     }
 }
+
+/// The limits a run keeps, once the caller's, the manifest's and the defaults are merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Bytes of one response body (`--max-response-bytes`).
+    pub max_response_bytes: usize,
+    /// One request, head and body (`--timeout`).
+    pub request_timeout: Duration,
+    /// One scenario's fixtures and steps (`--scenario-timeout`).
+    pub scenario_timeout: Duration,
+    /// The whole run of the scenarios (`--run-timeout`).
+    pub run_timeout: Duration,
+}
+
+impl RunLimits {
+    /// Far above what the suite needs against a working gateway (its longest scenario, with
+    /// cluster restarts, takes seconds), so that only a gateway that stalls meets them.
+    pub const DEFAULT: RunLimits = RunLimits {
+        max_response_bytes: client::DEFAULT_MAX_RESPONSE_BYTES,
+        request_timeout: Duration::from_secs(15),
+        scenario_timeout: Duration::from_secs(120),
+        run_timeout: Duration::from_secs(3600),
+    };
+
+    /// Each limit `given` sets, else the one `manifest` sets, else the default.
+    pub fn resolve(given: &Limits, manifest: &Limits) -> RunLimits {
+        let l = given.or(*manifest);
+        let d = RunLimits::DEFAULT;
+        let ms = |v: Option<std::num::NonZeroU64>, default| {
+            v.map_or(default, |v| Duration::from_millis(v.get()))
+        };
+        RunLimits {
+            max_response_bytes: l.max_response_bytes.map_or(d.max_response_bytes, |v| {
+                usize::try_from(v.get()).unwrap_or(usize::MAX)
+            }),
+            request_timeout: ms(l.request_timeout_ms, d.request_timeout),
+            scenario_timeout: ms(l.scenario_timeout_ms, d.scenario_timeout),
+            run_timeout: l
+                .run_timeout_s
+                .map_or(d.run_timeout, |v| Duration::from_secs(v.get())),
+        }
+    }
+
+    /// The limits of a run of `opts` on `target`.
+    pub fn of(opts: &RunOptions, target: &Target) -> RunLimits {
+        RunLimits::resolve(&opts.limits, &target.manifest.limits)
+    }
+}
+
+/// A length of time as its flag takes it: `15 s`, `2.5 s`.
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} s", d.as_secs_f64())
+    }
+}
+
+/// When a piece of work must be over, and the limit that says so (for messages).
+#[derive(Debug, Clone)]
+struct Deadline {
+    at: Instant,
+    /// `--scenario-timeout 120 s`
+    name: String,
+}
+
+impl Deadline {
+    fn new(length: Duration, flag: &str) -> Deadline {
+        Deadline {
+            // A length too large to add means no deadline: a century away is as good.
+            at: Instant::now()
+                .checked_add(length)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
+            name: format!("{flag} {}", secs(length)),
+        }
+    }
+
+    /// The earlier of the two.
+    fn min(self, other: &Deadline) -> Deadline {
+        if other.at < self.at {
+            other.clone()
+        } else {
+            self
+        }
+    }
+
+    fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+}
+
+/// The run deadline, and how many scenarios it stopped or left unrun.
+#[derive(Debug)]
+struct RunClock {
+    deadline: Deadline,
+    cut: AtomicUsize,
+}
+
+impl RunClock {
+    fn cut_one(&self) {
+        self.cut.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What one scenario may spend: its limits and its deadline (its own, or the run's if that
+/// comes first).
+#[derive(Debug, Clone)]
+struct Budget {
+    limits: RunLimits,
+    deadline: Deadline,
+}
+
+impl Budget {
+    /// The limits of one request: the request deadline, or what is left of the scenario's if
+    /// that is less, named accordingly.
+    fn request(&self) -> RequestLimits {
+        let left = self.deadline.at.saturating_duration_since(Instant::now());
+        let (deadline, deadline_name) = if self.limits.request_timeout <= left {
+            (
+                self.limits.request_timeout,
+                format!("--timeout {}", secs(self.limits.request_timeout)),
+            )
+        } else {
+            (left, self.deadline.name.clone())
+        };
+        RequestLimits {
+            deadline,
+            deadline_name,
+            max_response_bytes: self.limits.max_response_bytes,
+        }
+    }
+}
+
+/// How long cleanup may take after a scenario, even one stopped by a deadline: fixtures left
+/// behind are worth one more bounded wait.
+const CLEANUP_TIME: Duration = Duration::from_secs(60);
 
 /// Capabilities a scenario needs, declared or implied.
 pub fn needed_capabilities(s: &Scenario) -> BTreeSet<Capability> {
@@ -203,6 +346,16 @@ pub fn applicability(target: &Target, s: &Scenario) -> Applicability {
     Applicability::Run
 }
 
+/// Every scenario's result, and whether the run deadline cut the run short.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// In the order of the scenarios.
+    pub results: Vec<ScenarioResult>,
+    /// Set when the run deadline passed before every scenario had finished: says how many it
+    /// stopped or left unrun. Such a run has failed, whatever a baseline says.
+    pub stopped: Option<String>,
+}
+
 /// Run every scenario, `opts.jobs` at a time; `done` is called as each finishes. Results are
 /// returned in the order of `scenarios`.
 pub async fn run_all(
@@ -211,29 +364,101 @@ pub async fn run_all(
     opts: &RunOptions,
     done: &(dyn Fn(&ScenarioResult) + Sync),
 ) -> Vec<ScenarioResult> {
-    let mut results: Vec<(usize, ScenarioResult)> =
-        futures_util::stream::iter(scenarios.iter().enumerate())
-            .map(|(i, l)| async move {
-                let r = run_scenario(target, l, opts).await;
+    run_all_within(target, scenarios, opts, done).await.results
+}
+
+/// [`run_all`], saying whether the run deadline (`--run-timeout`) cut it short. Scenarios
+/// running when it passes end their steps there (and still clean up); scenarios not started
+/// are UNTESTABLE, not run.
+pub async fn run_all_within(
+    target: &Target,
+    scenarios: &[Loaded],
+    opts: &RunOptions,
+    done: &(dyn Fn(&ScenarioResult) + Sync),
+) -> RunOutcome {
+    let limits = RunLimits::of(opts, target);
+    let run = RunClock {
+        deadline: Deadline::new(limits.run_timeout, "--run-timeout"),
+        cut: AtomicUsize::new(0),
+    };
+    let run_ref = &run;
+    let mut stream = futures_util::stream::iter(scenarios.iter().enumerate())
+        .map(|(i, l)| async move {
+            let r = if run_ref.deadline.passed() {
+                run_ref.cut_one();
+                not_run(target, l, &run_ref.deadline)
+            } else {
+                scenario_within(target, l, opts, Some(run_ref)).await
+            };
+            done(&r);
+            (i, r)
+        })
+        .buffer_unordered(opts.jobs.max(1));
+    let mut results: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
+    // Scenarios end their steps at the run deadline and then clean up within CLEANUP_TIME;
+    // this only catches what somehow did not (a result is made for each such scenario).
+    let net = run.deadline.at + CLEANUP_TIME + Duration::from_secs(30);
+    while let Ok(Some((i, r))) = tokio::time::timeout_at(net.into(), stream.next()).await {
+        results[i] = Some(r);
+    }
+    drop(stream);
+    let results: Vec<ScenarioResult> = results
+        .into_iter()
+        .zip(scenarios)
+        .map(|(r, l)| {
+            r.unwrap_or_else(|| {
+                run.cut_one();
+                let mut r = not_run(target, l, &run.deadline);
+                r.reason = Some(format!(
+                    "did not finish: {} passed, and its cleanup did not end",
+                    run.deadline.name
+                ));
                 done(&r);
-                (i, r)
+                r
             })
-            .buffer_unordered(opts.jobs.max(1))
-            .collect()
-            .await;
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+        })
+        .collect();
+    let cut = run.cut.into_inner();
+    RunOutcome {
+        stopped: (cut > 0).then(|| {
+            format!(
+                "the run deadline passed ({}): {cut} of {} scenario(s) stopped or not run; the \
+                 reports hold every result so far",
+                run.deadline.name,
+                scenarios.len()
+            )
+        }),
+        results,
+    }
+}
+
+/// The result of a scenario the run deadline left unrun.
+fn not_run(target: &Target, loaded: &Loaded, run: &Deadline) -> ScenarioResult {
+    let mut r = blank_result(target, loaded);
+    r.verdict = Verdict::Untestable;
+    r.reason = Some(format!("not run: {} had passed", run.name));
+    r
 }
 
 /// Run one scenario, on a variant of the target when it needs one.
 pub async fn run_scenario(target: &Target, loaded: &Loaded, opts: &RunOptions) -> ScenarioResult {
+    scenario_within(target, loaded, opts, None).await
+}
+
+/// [`run_scenario`], ending by the run deadline `run` at the latest.
+async fn scenario_within(
+    target: &Target,
+    loaded: &Loaded,
+    opts: &RunOptions,
+    run: Option<&RunClock>,
+) -> ScenarioResult {
     let s = &loaded.scenario;
     let why = match applicability(target, s) {
-        Applicability::Run => return run_on(target, loaded, opts).await,
+        Applicability::Run => return run_on(target, loaded, opts, run).await,
         Applicability::NotApplicable(why) => why,
         Applicability::Variant(extra) => match target.variant(&extra).await {
             // The variant has `extra`, so this recursion ends there (Run or NotApplicable).
-            Some(Ok(v)) => return Box::pin(run_scenario(&v, loaded, opts)).await,
+            Some(Ok(v)) => return Box::pin(scenario_within(&v, loaded, opts, run)).await,
             Some(Err(e)) => {
                 let mut r = blank_result(target, loaded);
                 r.verdict = Verdict::Untestable;
@@ -269,8 +494,13 @@ fn blank_result(target: &Target, loaded: &Loaded) -> ScenarioResult {
     }
 }
 
-/// Run one applicable scenario on exactly this target.
-async fn run_on(target: &Target, loaded: &Loaded, opts: &RunOptions) -> ScenarioResult {
+/// Run one applicable scenario on exactly this target, by its deadline or the run's `run`.
+async fn run_on(
+    target: &Target,
+    loaded: &Loaded,
+    opts: &RunOptions,
+    run: Option<&RunClock>,
+) -> ScenarioResult {
     let started = Instant::now();
     let s = &loaded.scenario;
     let mut result = blank_result(target, loaded);
@@ -279,36 +509,81 @@ async fn run_on(target: &Target, loaded: &Loaded, opts: &RunOptions) -> Scenario
     let _gate = target
         .gate(faults || target.provisioner.shared_world())
         .await;
+    if let Some(run) = run.filter(|r| r.deadline.passed()) {
+        // The wait for the gate outlasted the run.
+        run.cut_one();
+        return not_run(target, loaded, &run.deadline);
+    }
+    // The scenario's time starts once it may run: waiting for others is not its doing.
+    let limits = RunLimits::of(opts, target);
+    let own = Deadline::new(limits.scenario_timeout, "--scenario-timeout");
+    let budget = Budget {
+        limits,
+        deadline: match run {
+            Some(run) => own.min(&run.deadline),
+            None => own,
+        },
+    };
     let base = &target.bases[0];
     let mut p = Provisioned::new(
         provision::new_run_id(),
         base,
         target.manifest.endpoints.clone(),
     );
-    match target
-        .provisioner
-        .provision(target, &s.fixtures, &mut p)
-        .await
-    {
-        Err(e) => {
+    // Fixtures made before a deadline cuts this short are in `p` and cleaned up below (one
+    // whose creation was under way at that moment may remain).
+    let provisioned = tokio::time::timeout_at(
+        budget.deadline.at.into(),
+        target.provisioner.provision(target, &s.fixtures, &mut p),
+    )
+    .await;
+    match provisioned {
+        Err(_) => {
+            result.verdict = Verdict::Untestable;
+            result.reason = Some(format!(
+                "the fixtures were not made within {}",
+                budget.deadline.name
+            ));
+        }
+        Ok(Err(e)) => {
             result.verdict = Verdict::Untestable;
             result.reason = Some(e.to_string());
             result.provisioning_transcript = e.exchange.map(|b| *b);
         }
-        Ok(()) => {
+        Ok(Ok(())) => {
             for step in &s.steps {
-                let check = run_step(target, s, step, &mut p, opts, &loaded.path).await;
+                let check = if budget.deadline.passed() {
+                    step_not_run(s, step, &budget.deadline)
+                } else {
+                    step_within(target, s, step, &mut p, opts, &budget, &loaded.path).await
+                };
                 result.checks.push(check);
             }
             result.verdict = ScenarioResult::worst(&result.checks);
         }
+    }
+    // Its work ends by the run deadline: ending after it means the deadline cut it short.
+    if let Some(run) = run.filter(|r| r.deadline.passed()) {
+        run.cut_one();
     }
     let mut healed = Ok(());
     if faults {
         // Worker 0 (where fixtures are deleted) may be dead: make the cluster whole first.
         healed = target.heal().await;
     }
-    result.cleanup_errors = target.provisioner.cleanup(target, &mut p).await;
+    result.cleanup_errors = match tokio::time::timeout(
+        CLEANUP_TIME,
+        target.provisioner.cleanup(target, &mut p),
+    )
+    .await
+    {
+        Ok(errors) => errors,
+        Err(_) => vec![format!(
+            "cleanup did not finish within {}: fixtures of this scenario may remain on the \
+                 target",
+            secs(CLEANUP_TIME)
+        )],
+    };
     if let Err(e) = healed {
         result
             .cleanup_errors
@@ -440,24 +715,66 @@ fn render_matcher(m: &Matcher, p: &Provisioned) -> Result<Matcher, String> {
     m.map_strings(&mut |s| subst::render(s, p).map(Value::String))
 }
 
+/// The check of a step with nothing yet found.
+fn blank_check(s: &Scenario, step: &Step) -> CheckResult {
+    CheckResult {
+        id: format!("{}:{}", s.id, step.name),
+        name: step.name.clone(),
+        level: step.level.unwrap_or(s.level),
+        verdict: Verdict::Pass,
+        messages: Vec::new(),
+        transcript: None,
+        upstream: Vec::new(),
+    }
+}
+
+/// The check of a step a deadline left unrun: the scenario failed to finish.
+fn step_not_run(s: &Scenario, step: &Step, deadline: &Deadline) -> CheckResult {
+    let mut check = blank_check(s, step);
+    check.verdict = Verdict::Fail;
+    check
+        .messages
+        .push(format!("not run: {} had passed", deadline.name));
+    check
+}
+
+/// Run a step by the scenario's deadline. Its requests end by then on their own (their
+/// deadlines are cut to what is left); this also ends the waits between them (`wait_ms`,
+/// retries, faults) a little after.
+async fn step_within(
+    target: &Target,
+    s: &Scenario,
+    step: &Step,
+    p: &mut Provisioned,
+    opts: &RunOptions,
+    budget: &Budget,
+    path: &std::path::Path,
+) -> CheckResult {
+    let net = budget.deadline.at + Duration::from_secs(1);
+    let ran =
+        tokio::time::timeout_at(net.into(), run_step(target, s, step, p, opts, budget, path)).await;
+    ran.unwrap_or_else(|_| {
+        let mut check = blank_check(s, step);
+        check.verdict = Verdict::Fail;
+        check.messages.push(format!(
+            "stopped: {} passed during this step",
+            budget.deadline.name
+        ));
+        check
+    })
+}
+
 async fn run_step(
     target: &Target,
     s: &Scenario,
     step: &Step,
     p: &mut Provisioned,
     opts: &RunOptions,
+    budget: &Budget,
     path: &std::path::Path,
 ) -> CheckResult {
-    let level = step.level.unwrap_or(s.level);
-    let mut check = CheckResult {
-        id: format!("{}:{}", s.id, step.name),
-        name: step.name.clone(),
-        level,
-        verdict: Verdict::Pass,
-        messages: Vec::new(),
-        transcript: None,
-        upstream: Vec::new(),
-    };
+    let mut check = blank_check(s, step);
+    let level = check.level;
     if let Some(f) = step.fault {
         match target.fault(f).await {
             Ok(done) => check.messages.push(done),
@@ -479,7 +796,7 @@ async fn run_step(
     }
     let deadline = Instant::now() + Duration::from_millis(step.retry_for_ms.unwrap_or(0));
     let mut attempts = 0u32;
-    let (exchange, mut messages) = loop {
+    let (exchange, hit, mut messages) = loop {
         attempts += 1;
         let (authority, req) = match build_request(target, step, p) {
             Ok(r) => r,
@@ -491,15 +808,15 @@ async fn run_step(
                 return check;
             }
         };
-        let exchange = client::send(&authority, req, opts.timeout).await;
+        let (exchange, hit) = client::send_within(&authority, req, &budget.request()).await;
         let mut messages = Vec::new();
         check.upstream.clear();
-        match &exchange.response {
-            None => messages.push(format!(
-                "no response: {}",
-                exchange.error.clone().unwrap_or_default()
-            )),
-            Some(resp) => {
+        match (&exchange.response, &exchange.error) {
+            // Cut at a limit: what came is not judged, the limit is the finding.
+            (_, Some(e)) if hit.is_some() => messages.push(e.clone()),
+            (None, e) => messages.push(format!("no response: {}", e.clone().unwrap_or_default())),
+            (Some(_), Some(e)) => messages.push(format!("incomplete response: {e}")),
+            (Some(resp), None) => {
                 evaluate(&step.expect, resp, p, &mut messages);
                 for (i, (key, up)) in step.expect.upstream.iter().enumerate() {
                     let all = p.received(key).await.unwrap_or_default();
@@ -509,8 +826,9 @@ async fn run_step(
                 }
             }
         }
-        if messages.is_empty() || Instant::now() >= deadline {
-            break (exchange, messages);
+        // A limit is not a state the target grows out of: no retry.
+        if messages.is_empty() || hit.is_some() || Instant::now() >= deadline {
+            break (exchange, hit, messages);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
@@ -520,9 +838,9 @@ async fn run_step(
             step.retry_for_ms.unwrap_or(0)
         ));
     }
-    match &exchange.response {
-        None => {}
-        Some(resp) => {
+    match (&exchange.response, &exchange.error) {
+        (None, _) | (_, Some(_)) => {}
+        (Some(resp), None) => {
             if let (Some(name), Some(store)) = (&step.expect.snapshot, &opts.snapshots) {
                 let value = snapshot::redacted_response(resp, &p.redactions());
                 if let Err(e) = store.check(&s.id, &step.name, name, path, &value) {
@@ -546,7 +864,12 @@ async fn run_step(
         }
     }
     if !messages.is_empty() {
-        check.verdict = Verdict::broken(level);
+        // Over a limit the target is not merely off the spec: the step could not be judged.
+        check.verdict = if hit.is_some() {
+            Verdict::Fail
+        } else {
+            Verdict::broken(level)
+        };
     }
     check.messages = messages;
     check.transcript = Some(exchange);
@@ -718,5 +1041,64 @@ fn check_upstream(
                 out.push(format!("{what}: header {h}: {mm}"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU64;
+
+    use super::*;
+
+    #[test]
+    fn each_limit_comes_from_the_caller_else_the_manifest_else_the_default() {
+        let n = |v| NonZeroU64::new(v);
+        let manifest = Limits {
+            max_response_bytes: n(1024),
+            request_timeout_ms: n(2500),
+            scenario_timeout_ms: None,
+            run_timeout_s: n(60),
+        };
+        let given = Limits {
+            max_response_bytes: n(4096),
+            scenario_timeout_ms: n(7000),
+            ..Limits::default()
+        };
+        assert_eq!(
+            RunLimits::resolve(&given, &manifest),
+            RunLimits {
+                max_response_bytes: 4096,
+                request_timeout: Duration::from_millis(2500),
+                scenario_timeout: Duration::from_secs(7),
+                run_timeout: Duration::from_secs(60),
+            }
+        );
+        assert_eq!(
+            RunLimits::resolve(&Limits::default(), &Limits::default()),
+            RunLimits::DEFAULT
+        );
+        assert_eq!(RunLimits::DEFAULT.max_response_bytes, 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_request_gets_what_is_left_of_the_scenario_named_as_its_limit() {
+        let budget = |left: Duration| Budget {
+            limits: RunLimits::DEFAULT,
+            deadline: Deadline {
+                at: Instant::now() + left,
+                name: "--scenario-timeout 120 s".to_owned(),
+            },
+        };
+        let r = budget(Duration::from_secs(100)).request();
+        assert_eq!(
+            (r.deadline, r.deadline_name.as_str()),
+            (Duration::from_secs(15), "--timeout 15 s")
+        );
+        let r = budget(Duration::from_secs(5)).request();
+        assert!(r.deadline <= Duration::from_secs(5));
+        assert_eq!(r.deadline_name, "--scenario-timeout 120 s");
+        assert_eq!(secs(Duration::from_millis(2500)), "2.5 s");
+        // A length too large to add is as good as none, not a panic.
+        assert!(!Deadline::new(Duration::MAX, "--run-timeout").passed());
     }
 }

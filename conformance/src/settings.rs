@@ -3,12 +3,13 @@
 //! values. The libtest entry parses the same types from the environment alone, so both read
 //! `MCPGW_*` variables the same way.
 
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Args;
 
+use crate::manifest::Limits;
 use crate::runner::RunOptions;
 use crate::scenario::{self, Capability, Loaded};
 use crate::snapshot::SnapshotStore;
@@ -262,9 +263,26 @@ pub struct ExecArgs {
     /// Scenarios run at once.
     #[arg(long, env = "MCPGW_JOBS", default_value_t = 8)]
     pub jobs: usize,
-    /// Seconds to wait for each response.
-    #[arg(long, default_value_t = 15)]
-    pub timeout: u64,
+    /// Seconds each request may take, all of it: connecting, sending, and the whole response,
+    /// head and body. A request over it FAILs its step, naming the limit [default: the
+    /// manifest's limits.request_timeout_ms, else 15].
+    #[arg(long, env = "MCPGW_TIMEOUT", value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Bytes of one response body (after de-chunking). A larger one FAILs its step, naming the
+    /// limit, and the transcript keeps its first 64 KiB [default: the manifest's
+    /// limits.max_response_bytes, else 16777216 (16 MiB)].
+    #[arg(long, env = "MCPGW_MAX_RESPONSE_BYTES", value_name = "BYTES")]
+    pub max_response_bytes: Option<NonZeroU64>,
+    /// Seconds each scenario may take, its fixtures and steps; steps it leaves FAIL as not
+    /// run, and its fixtures are still deleted [default: the manifest's
+    /// limits.scenario_timeout_ms, else 120].
+    #[arg(long, env = "MCPGW_SCENARIO_TIMEOUT", value_name = "SECONDS")]
+    pub scenario_timeout: Option<NonZeroU64>,
+    /// Seconds the run of all scenarios may take; when it passes, running scenarios stop,
+    /// the rest are UNTESTABLE (not run), reports are written and the exit code is 1
+    /// [default: the manifest's limits.run_timeout_s, else 3600].
+    #[arg(long, env = "MCPGW_RUN_TIMEOUT", value_name = "SECONDS")]
+    pub run_timeout: Option<NonZeroU64>,
     /// Snapshot directory [default: ./snapshots, else the repository's].
     #[arg(long, env = "MCPGW_SNAPSHOTS", value_name = "DIR")]
     pub snapshots: Option<PathBuf>,
@@ -406,8 +424,17 @@ pub fn target_config_from_env() -> Result<TargetConfig, String> {
 }
 
 pub fn run_options(e: &ExecArgs, profile: &str) -> RunOptions {
+    let millis = |seconds: NonZeroU64| seconds.saturating_mul(NonZeroU64::new(1000).expect("1000"));
     RunOptions {
-        timeout: Duration::from_secs(e.timeout.max(1)),
+        limits: Limits {
+            max_response_bytes: e.max_response_bytes,
+            // `--timeout 0` has always meant one second.
+            request_timeout_ms: e
+                .timeout
+                .map(|s| millis(NonZeroU64::new(s).unwrap_or(NonZeroU64::MIN))),
+            scenario_timeout_ms: e.scenario_timeout.map(millis),
+            run_timeout_s: e.run_timeout,
+        },
         jobs: e.jobs.max(1),
         snapshots: (!e.no_snapshots).then(|| SnapshotStore {
             dir: default_dir(e.snapshots.as_deref(), "snapshots"),

@@ -317,9 +317,12 @@ async fn written_text(
         }
     };
     let opts = RunOptions {
-        timeout: Duration::from_secs(args.timeout.max(1)),
         jobs: 1,
         snapshots: None,
+        limits: crate::manifest::Limits {
+            request_timeout_ms: std::num::NonZeroU64::new(args.timeout.max(1).saturating_mul(1000)),
+            ..crate::manifest::Limits::default()
+        },
     };
     let here = runner::run_scenario(target, &loaded, &opts).await.verdict;
     let _ = writeln!(

@@ -366,6 +366,25 @@ mod tests {
     }
 
     #[test]
+    fn limits_parse_and_a_zero_or_unknown_limit_names_its_line() {
+        let base = "name: x\nprovisioning:\n  static: {}\n";
+        let m = parse_str(
+            Path::new("g.yaml"),
+            &format!("{base}limits: {{max_response_bytes: 1024, run_timeout_s: 60}}\n"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.limits.max_response_bytes.map(|v| v.get()), Some(1024));
+        assert_eq!(m.limits.run_timeout_s.map(|v| v.get()), Some(60));
+        assert_eq!(m.limits.request_timeout_ms, None);
+        for bad in ["request_timeout_ms: 0", "scenario_timeout: 5"] {
+            let p = problems(&format!("{base}limits:\n  {bad}\n"));
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert!(p[0].starts_with("g.yaml:5:"), "{p:?}");
+        }
+        assert!(builtin("contextforge").unwrap().limits.is_unset());
+    }
+
+    #[test]
     fn env_references_expand() {
         assert!(expand_env("a${env:MCPGW_VARIABLE_NOBODY_SETS}b").is_err());
         assert_eq!(expand_env("plain").unwrap(), "plain");

@@ -5,6 +5,7 @@
 //! the field descriptions of the generated JSON Schema (`gateways/schema.json`).
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU64;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,52 @@ pub struct Manifest {
     pub detect: Vec<Spanned<Capability>>,
     /// How fixtures come to exist.
     pub provisioning: Provisioning,
+    /// Bounds on what the suite waits for and reads from this gateway, each replacing its
+    /// built-in default (a command-line flag replaces it in turn).
+    #[serde(default, skip_serializing_if = "Limits::is_unset")]
+    pub limits: Limits,
+}
+
+/// Bounds on a run against the gateway. A response over a limit is a FAIL of its step that
+/// names the limit, and the run goes on. Each field left out keeps its default; each has a
+/// flag that wins over it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Bytes of one response body, after de-chunking (`--max-response-bytes`; default
+    /// 16777216, 16 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_response_bytes: Option<NonZeroU64>,
+    /// Milliseconds for one request: connecting, sending it and receiving the whole response,
+    /// head and body (`--timeout`, in seconds; default 15000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<NonZeroU64>,
+    /// Milliseconds for one scenario: making its fixtures and running its steps; steps it
+    /// leaves are reported as not run (`--scenario-timeout`, in seconds; default 120000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_timeout_ms: Option<NonZeroU64>,
+    /// Seconds for the whole run of the scenarios; scenarios it leaves are reported as not run
+    /// and the run fails (`--run-timeout`; default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_timeout_s: Option<NonZeroU64>,
+}
+
+impl Limits {
+    /// Whether no limit is set.
+    pub fn is_unset(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// Each limit of `self`, else `other`'s.
+    #[must_use]
+    pub fn or(self, other: Limits) -> Limits {
+        Limits {
+            max_response_bytes: self.max_response_bytes.or(other.max_response_bytes),
+            request_timeout_ms: self.request_timeout_ms.or(other.request_timeout_ms),
+            scenario_timeout_ms: self.scenario_timeout_ms.or(other.scenario_timeout_ms),
+            run_timeout_s: self.run_timeout_s.or(other.run_timeout_s),
+        }
+    }
 }
 
 /// How a credential travels.
