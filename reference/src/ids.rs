@@ -11,7 +11,13 @@ pub fn new_id() -> String {
 
 /// Whether `s` is a canonical id (32 lowercase hex characters, no dashes).
 pub fn is_canonical_id(s: &str) -> bool {
-    s.len() == 32
+    s.len() == 32 && is_lowercase_hex(s)
+}
+
+/// Whether `s` is non-empty lowercase hex (of any length): the only server ids a policy with
+/// issue 3891's hex-only server rule recognises.
+pub fn is_lowercase_hex(s: &str) -> bool {
+    !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

@@ -39,6 +39,13 @@ pub async fn run(mut settings: Settings) -> Result<(), String> {
         None => Store::memory(),
     };
     let (listener, state) = prepare(settings, store).await?;
+    if !state.policy().is_strict() {
+        // Only the harness builds another policy (its cluster workers); say so in their logs.
+        eprintln!(
+            "mcpgw-reference: serving with a loosened policy: {:?}",
+            state.policy()
+        );
+    }
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let token = bootstrap::admin_token(
         &state,

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cluster;
 pub mod config;
+#[cfg(feature = "defects")]
 pub mod defects;
 pub mod error;
 pub mod fuzzing;
@@ -20,6 +21,7 @@ pub mod launch;
 pub mod mcp;
 pub mod paths;
 pub mod pipeline;
+pub mod policy;
 pub mod rpc;
 pub mod scoping;
 pub mod server;
@@ -31,6 +33,7 @@ pub mod wellknown;
 
 pub use app::app;
 pub use config::Settings;
+pub use policy::Policy;
 pub use state::AppState;
 pub use store::Store;
 

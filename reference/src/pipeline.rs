@@ -15,11 +15,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::auth::{self, AuthOutcome, Caller, Presented};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::paths::{self, AppPath, GuardRejection};
+use crate::policy::{DotSegments, ForwardedHeaders};
 use crate::state::AppState;
 
 /// Facts about the request computed once by the guard layer.
@@ -64,6 +65,12 @@ impl RequestContext {
     }
 }
 
+/// Every address: the trusted proxies of a policy that believes anyone's forwarded headers.
+const EVERY_ADDRESS: [IpNet; 2] = [
+    IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::UNSPECIFIED, 0)),
+    IpNet::V6(Ipv6Net::new_assert(std::net::Ipv6Addr::UNSPECIFIED, 0)),
+];
+
 /// A Host header we are willing to echo into URLs: host[:port], no spaces, quotes or slashes.
 fn is_plausible_host(h: &str) -> bool {
     !h.is_empty()
@@ -94,14 +101,16 @@ pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: 
     let raw = req.uri().path().to_owned();
     let raw_app = paths::strip_root(&raw, state.settings.root_path()).to_owned();
 
-    let mut routed_path = raw_app.clone();
-    if let Err(why) = paths::check_raw_path(&raw_app) {
-        if why == GuardRejection::DotSegment && state.defects.has(Defect::NormaliseDotSegments) {
-            routed_path = crate::defects::remove_dot_segments(&raw_app);
-        } else {
-            return guard_rejection(&raw_app, why).into_response();
+    let policy = state.policy();
+    // A path with dot segments is refused, unless the policy normalises them (then the result
+    // is what gets routed).
+    let routed_path = match paths::check_raw_path(&raw_app) {
+        Ok(()) => raw_app,
+        Err(GuardRejection::DotSegment) if policy.dot_segments == DotSegments::Normalise => {
+            paths::normalise_dot_segments(&raw_app)
         }
-    }
+        Err(why) => return guard_rejection(&raw_app, why).into_response(),
+    };
     let Some(decoded) = paths::decode_path(&routed_path) else {
         return ApiError::BadRequest("Invalid request path: path is not UTF-8".to_owned())
             .into_response();
@@ -111,20 +120,16 @@ pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: 
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
-    let trust_all = state.defects.has(Defect::TrustXffFromAnyone);
-    let proxies = &state.settings.trusted_proxies;
-    let peer_trusted = trust_all || proxies.iter().any(|n| n.contains(&peer));
+    let proxies: &[IpNet] = match policy.forwarded_headers {
+        ForwardedHeaders::FromTrustedProxies => &state.settings.trusted_proxies,
+        ForwardedHeaders::FromAnyPeer => &EVERY_ADDRESS,
+    };
+    let peer_trusted = proxies.iter().any(|n| n.contains(&peer));
     let xff = req
         .headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
-    let client_ip = if trust_all {
-        xff.and_then(|x| x.split(',').next())
-            .and_then(|x| x.trim().parse().ok())
-            .unwrap_or(peer)
-    } else {
-        paths_client_ip(peer, xff, proxies)
-    };
+    let client_ip = crate::scoping::ip::client_ip(peer, xff, proxies);
     let ctx = RequestContext {
         app_path: AppPath(decoded.into_owned()),
         peer,
@@ -152,10 +157,6 @@ pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: 
     }
     req.extensions_mut().insert(ctx);
     next.run(req).await
-}
-
-fn paths_client_ip(peer: IpAddr, xff: Option<&str>, proxies: &[ipnet::IpNet]) -> IpAddr {
-    crate::scoping::ip::client_ip(peer, xff, proxies)
 }
 
 /// Authenticate whatever credential the request presents; record the outcome.

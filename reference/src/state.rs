@@ -1,4 +1,5 @@
-//! What every handler shares: settings, store, verification keys, clock, sessions, defects.
+//! What every handler shares: settings (with the policy), store, verification keys, clock,
+//! sessions.
 
 use std::sync::Arc;
 
@@ -8,8 +9,8 @@ use crate::auth::JwtConfig;
 use crate::auth::cache::VerifiedTokens;
 use crate::cluster::Cluster;
 use crate::config::Settings;
-use crate::defects::Defects;
 use crate::mcp::session::{SessionStore, Sessions};
+use crate::policy::Policy;
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
 
@@ -39,7 +40,6 @@ pub struct Inner {
     pub store: Store,
     pub jwt: JwtConfig,
     pub clock: Clock,
-    pub defects: Defects,
     pub upstream: UpstreamClient,
     /// MCP sessions (stateful mode) and this process's open session streams.
     pub sessions: Sessions,
@@ -59,7 +59,6 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Build the state. `settings.jwt_secret_key` must be set (the binary generates one).
     pub fn new(settings: Settings, store: Store) -> Result<Self, String> {
-        let defects = Defects::from_names(&settings.inject_defect)?;
         let secret = settings
             .jwt_secret_key
             .clone()
@@ -77,7 +76,6 @@ impl AppState {
             store,
             jwt,
             clock: Clock::System,
-            defects,
             upstream: UpstreamClient::new(),
             sessions: Sessions::default(),
             verified: Arc::default(),
@@ -92,7 +90,6 @@ impl AppState {
             store: arc.store.clone(),
             jwt: arc.jwt.clone(),
             clock: arc.clock,
-            defects: arc.defects,
             upstream: arc.upstream.clone(),
             sessions: arc.sessions.clone(),
             verified: Arc::clone(&arc.verified),
@@ -122,6 +119,11 @@ impl AppState {
             cluster: Some(cluster),
             ..self.into_inner()
         }))
+    }
+
+    /// The rules handlers consult (strict unless the harness built another).
+    pub fn policy(&self) -> &Policy {
+        &self.settings.policy
     }
 
     pub fn now(&self) -> Timestamp {

@@ -266,7 +266,7 @@ async fn d10_a_deleted_session_is_not_found() {
 #[cfg(feature = "defects")]
 #[tokio::test]
 async fn d10_check_fails_on_a_gateway_whose_delete_keeps_the_session() {
-    let x = Fixture::new(|s| s.inject_defect = vec!["delete-keeps-session".into()]).await;
+    let x = Fixture::new(|s| s.policy = defect_policy("delete-keeps-session")).await;
     assert_eq!(status_after_delete(&x).await, 200);
 }
 
@@ -408,4 +408,10 @@ async fn c_rpc_21_stateless_rpc_ignores_session_headers() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["result"]["tools"].is_array(), "{}", r.text());
+}
+
+/// The strict policy with one defect of the matrix re-created.
+#[cfg(feature = "defects")]
+fn defect_policy(name: &str) -> mcpgw_reference::Policy {
+    mcpgw_reference::defects::policy_with(&[name]).expect("a defect of the matrix")
 }

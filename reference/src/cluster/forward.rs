@@ -24,7 +24,6 @@ use serde_json::json;
 use super::route::{Route, route};
 use super::signature::{self, Envelope};
 use super::{Cluster, registry::RegistryError};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::mcp::mcp_target;
 use crate::mcp::session::{SESSION_HEADER, is_valid_session_id};
@@ -169,7 +168,7 @@ async fn take_over(
     sid: &str,
     dead: &str,
 ) -> Result<(), Response> {
-    if state.defects.has(Defect::DeadOwnerNotTakenOver) {
+    if !state.policy().take_over_dead_owners {
         return Err(ApiError::unavailable("the session owner is not reachable").into_response());
     }
     match cluster.registry.take_over(sid, dead).await {
@@ -374,9 +373,8 @@ async fn admit_forward(state: &AppState, cluster: &Cluster, req: Request, next: 
     };
     let signed = Signed::of(&parts);
     let envelope = signed.envelope(&from, timestamp, &client, &bytes);
-    // Defect `unsigned-hop-trusted` only: the hop is believed without its signature.
-    let trusted_unsigned = state.defects.has(Defect::UnsignedHopTrusted);
-    if !trusted_unsigned && signature::verify(&cluster.secret, &envelope, &sig, now_secs()).is_err()
+    if state.policy().hop_needs_signature
+        && signature::verify(&cluster.secret, &envelope, &sig, now_secs()).is_err()
     {
         return integrity_failure();
     }

@@ -29,7 +29,6 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{AuthOutcome, Caller};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::paths::parse_server_path;
 use crate::pipeline::RequestContext;
@@ -62,14 +61,6 @@ pub fn mcp_target(path: &str) -> Option<McpTarget> {
     (sp.rest == "/mcp").then(|| McpTarget::Server(sp.segment.to_owned()))
 }
 
-/// Whether `segment` is a server id under the hex-only rule of issue 3891 (defect only).
-fn hex_only(segment: &str) -> bool {
-    !segment.is_empty()
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
-
 /// One admitted MCP request: who asks, on which endpoint.
 #[derive(Debug)]
 pub struct McpCall<'a> {
@@ -79,8 +70,9 @@ pub struct McpCall<'a> {
     /// The server the path named (checked to exist and be visible); `None` on `/mcp`.
     pub server: Option<Arc<Server>>,
     pub endpoint: SessionEndpoint,
-    /// Defect `forwarded-no-server-id` only: a forwarded request served without its server
-    /// scope, the way issue 3018's forwarded requests lost `params.server_id`.
+    /// A forwarded request that the policy served without its server scope (issue 3018's
+    /// forwarded requests lost `params.server_id`): its session is then checked against the
+    /// session's own endpoint, since the request no longer knows which endpoint it came to.
     pub unscoped_forward: bool,
 }
 
@@ -109,8 +101,8 @@ impl McpCall<'_> {
             _ => self.endpoint.clone(),
         };
         let caller = match &found {
-            // Defect only: every caller passes for the session's owner.
-            Some(r) if self.state.defects.has(Defect::SessionOwnerUnchecked) => r.owner.clone(),
+            // A policy that does not check owners lets every caller pass for the owner.
+            Some(r) if !self.state.policy().session_owner_checked => r.owner.clone(),
             _ => self.caller.email.clone(),
         };
         let record = session::check_access(found, &endpoint, caller.as_deref())
@@ -159,15 +151,15 @@ pub async fn mcp_endpoint(
     let Some(mut target) = mcp_target(ctx.app_path.as_str()) else {
         return ApiError::not_found("Not found").into_response();
     };
+    let policy = state.policy();
     if let McpTarget::Server(seg) = &target
-        && state.defects.has(Defect::HexOnlyServerRegex)
-        && !hex_only(seg)
+        && !policy.server_segments.recognises(seg)
     {
-        // Issue 3891: a non-hex id did not match the server regex and fell through to /mcp.
+        // A segment the server route does not recognise falls through to the global endpoint
+        // (how issue 3891's hex-only regex behaved).
         target = McpTarget::Global;
     }
-    let unscoped_forward =
-        ctx.forwarded_from.is_some() && state.defects.has(Defect::ForwardedNoServerId);
+    let unscoped_forward = ctx.forwarded_from.is_some() && !policy.forward_keeps_server_scope;
     if unscoped_forward {
         target = McpTarget::Global;
     }

@@ -111,7 +111,7 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
             };
             (crate::rpc::answer_response(&id, answer), opened)
         }
-        Err(e) => (error_response(call.state, &id, &e), None),
+        Err(e) => (error_response(call.state.policy(), &id, &e), None),
     };
     let response = match mode {
         ResponseMode::Json => response,

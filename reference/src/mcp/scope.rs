@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use crate::auth::Caller;
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::rpc::dispatch::ServerScope;
 use crate::scoping::ownership::visible_to;
@@ -41,9 +40,7 @@ pub async fn request_scope(
         return Ok(ServerScope::Server(s));
     }
     match caller.scoped_server() {
-        Some(sid) if !state.defects.has(Defect::GlobalMcpUnscoped) => {
-            scope_of_id(state, caller, sid).await
-        }
+        Some(sid) if state.policy().global_mcp_scoped => scope_of_id(state, caller, sid).await,
         _ => Ok(ServerScope::Global),
     }
 }

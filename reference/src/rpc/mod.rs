@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
-use crate::defects::Defect;
 use crate::pipeline::{RestCaller, read_body};
+use crate::policy::Policy;
 use crate::scoping::ownership::visible_to;
 use crate::scoping::server::validate_server_access;
 use crate::state::AppState;
@@ -41,11 +41,11 @@ pub fn answer_response(id: &Value, answer: dispatch::Answer) -> Response {
     }
 }
 
-/// An error envelope, with D9's rule that no code is 0 (unless the defect is injected).
-pub fn error_response(state: &AppState, id: &Value, err: &RpcError) -> Response {
+/// An error envelope. Access denials carry the policy's denial code (D9: -32003, never 0).
+pub fn error_response(policy: &Policy, id: &Value, err: &RpcError) -> Response {
     let mut err = err.clone();
-    if state.defects.has(Defect::JsonrpcErrorCodeZero) && err.code == ACCESS_DENIED {
-        err.code = 0;
+    if err.code == ACCESS_DENIED {
+        err.code = policy.denial_code;
     }
     json_response(err.http_status, &envelope::error_body(id, &err))
 }
@@ -69,7 +69,7 @@ async fn check_rpc_session(
     use crate::mcp::session::{SESSION_HEADER, is_valid_session_id};
     if !state.settings.use_stateful_sessions
         || method == "initialize"
-        || state.defects.has(Defect::RpcIgnoresSession)
+        || !state.policy().rpc_checks_session
     {
         return Ok(());
     }
@@ -167,13 +167,13 @@ pub async fn rpc_endpoint(
         .unwrap_or_else(|| Value::String(uuid::Uuid::new_v4().to_string()));
     if let Err(e) = check_rpc_session(&state, &caller, &headers, &request.method).await {
         return match e {
-            SessionCheck::Denied(e) => error_response(&state, &id, &e),
+            SessionCheck::Denied(e) => error_response(state.policy(), &id, &e),
             SessionCheck::Unavailable(r) => r,
         };
     }
     let scope = match rpc_scope(&state, &caller, &request.params).await {
         Ok(s) => s,
-        Err(e) => return error_response(&state, &id, &e),
+        Err(e) => return error_response(state.policy(), &id, &e),
     };
     let ctx = RpcContext {
         state: &state,
@@ -183,6 +183,6 @@ pub async fn rpc_endpoint(
     };
     match dispatch::dispatch(&ctx, &request.method, &request.params).await {
         Ok(answer) => answer_response(&id, answer),
-        Err(e) => error_response(&state, &id, &e),
+        Err(e) => error_response(state.policy(), &id, &e),
     }
 }

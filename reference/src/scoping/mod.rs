@@ -19,13 +19,13 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
 use crate::auth::{AuthOutcome, Caller, TeamScope};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::paths::{self, RestrictionTarget};
 use crate::pipeline::RequestContext;
+use crate::policy::RestrictionSubject;
 use crate::state::AppState;
-use crate::store::Kind;
 use crate::store::usage::{UsageCounts, has_limits, usage_decision};
+use crate::store::{Kind, Owned};
 use ownership::Ownership;
 
 /// The item a path names, for the ownership check: `/{kind}/{key}[/...]`.
@@ -155,7 +155,7 @@ fn unavailable(e: crate::store::StoreError) -> ApiError {
 async fn lookup_owned(
     state: &AppState,
     target: OwnershipTarget<'_>,
-) -> Result<(Option<crate::store::Owned>, Option<String>), ApiError> {
+) -> Result<(Option<Owned>, Option<String>), ApiError> {
     let store = &state.store;
     let found = match target.kind {
         Kind::Server => {
@@ -201,16 +201,9 @@ pub async fn check_request(
     method: &str,
     ctx: &RequestContext,
 ) -> Result<(), ApiError> {
-    let defects = state.defects;
+    let policy = state.policy();
     let path = paths::strip_v1(ctx.app_path.as_str());
-
-    let mut target = paths::restriction_target(path);
-    if defects.has(Defect::PrefixGeneralEndpoints) && target == RestrictionTarget::Other {
-        target = crate::defects::prefix_general_target(path);
-    }
-    if defects.has(Defect::RpcNotGeneralEndpoint) && matches!(path, "/rpc" | "/rpc/") {
-        target = RestrictionTarget::Other;
-    }
+    let target = paths::restriction_target_under(path, &policy.general_endpoints);
 
     let ownership_tgt = match caller.teams {
         TeamScope::AdminBypass => None,
@@ -226,10 +219,11 @@ pub async fn check_request(
             ownership::ownership_decision(owned.as_ref(), caller.viewer()),
         ));
     }
+    let compare_resolved = policy.restriction_subject == RestrictionSubject::ResolvedId;
     if let RestrictionTarget::Server(segment) = target
         && resolved.is_none()
         && caller.scoped_server().is_some()
-        && !defects.has(Defect::ScopeBeforeNameResolution)
+        && compare_resolved
     {
         resolved = state
             .store
@@ -238,7 +232,8 @@ pub async fn check_request(
             .map_err(unavailable)?
             .map(|s| s.id.clone());
     }
-    if defects.has(Defect::ScopeBeforeNameResolution) {
+    if !compare_resolved {
+        // The restriction then meets the raw segment, as if no name had resolved.
         resolved = None;
     }
 
