@@ -16,7 +16,7 @@ use crate::json::object;
 use crate::scoping::ownership::visible_to;
 use crate::scoping::permissions::grants;
 use crate::state::AppState;
-use crate::store::{Integration, Prompt, Resource, Server, Tool};
+use crate::store::{Catalogued, Entity, Integration, Prompt, Resource, Server, Store, Table, Tool};
 use crate::upstream::{self, UpstreamError};
 
 /// Which endpoint the request came through.
@@ -155,7 +155,7 @@ pub async fn dispatch(
 ) -> Result<Answer, RpcError> {
     check_rule(ctx.caller, method)?;
     if method == "tools/list" {
-        let tools = tools_in_scope(ctx).await?;
+        let tools = in_scope::<Tool>(ctx).await?;
         return Ok(Answer::Text(tools_list_text(&tools)));
     }
     result_value(ctx, method, params).await.map(Answer::Value)
@@ -172,7 +172,7 @@ async fn result_value(
         "ping" => Ok(json!({})),
         m if m.starts_with("notifications/") => Ok(json!({})),
         "list_tools" => {
-            let tools = tools_in_scope(ctx).await?;
+            let tools = in_scope::<Tool>(ctx).await?;
             Ok(Value::Array(tools.iter().map(|t| legacy_tool(t)).collect()))
         }
         "tools/call" => {
@@ -181,18 +181,26 @@ async fn result_value(
                 .and_then(Value::as_str)
                 .ok_or_else(|| RpcError::new(INVALID_PARAMS, "Missing tool name in parameters"))?;
             let arguments = arguments_of(params.get("arguments"))?;
-            let tool = tool_for_call(ctx, name, false).await?;
+            let tool = usable_item::<Tool>(ctx, name, || {
+                RpcError::new(METHOD_NOT_FOUND, format!("Tool not found: {name}"))
+                    .with_data(Value::Null)
+            })
+            .await?;
             invoke_tool(ctx.state, &tool, &arguments).await
         }
         "resources/list" => {
-            let items = resources_in_scope(ctx).await?;
+            let items = in_scope::<Resource>(ctx).await?;
             let list = items.iter().map(|r| mcp_resource(r)).collect();
             Ok(object([("resources", Value::Array(list))]))
         }
         "resources/templates/list" => Ok(json!({"resourceTemplates": []})),
         "resources/read" => {
             let uri = required_uri(params)?;
-            let resource = resource_for_read(ctx, uri).await?;
+            let resource = usable_item::<Resource>(ctx, uri, || {
+                RpcError::new(NOT_FOUND, format!("Resource not found: {uri}"))
+                    .with_data(json!({"uri": uri}))
+            })
+            .await?;
             read_resource(ctx.state, &resource).await
         }
         "resources/subscribe" | "resources/unsubscribe" => {
@@ -200,7 +208,7 @@ async fn result_value(
             Ok(json!({}))
         }
         "prompts/list" => {
-            let items = prompts_in_scope(ctx).await?;
+            let items = in_scope::<Prompt>(ctx).await?;
             let list = items.iter().map(|p| mcp_prompt(p)).collect();
             Ok(object([("prompts", Value::Array(list))]))
         }
@@ -209,7 +217,11 @@ async fn result_value(
                 RpcError::new(INVALID_PARAMS, "Missing prompt name in parameters")
             })?;
             let arguments = arguments_of(params.get("arguments"))?;
-            let prompt = prompt_for_get(ctx, name).await?;
+            let prompt = usable_item::<Prompt>(ctx, name, || {
+                RpcError::new(NOT_FOUND, format!("Prompt not found: {name}"))
+                    .with_data(json!({"name": name}))
+            })
+            .await?;
             get_prompt(ctx.state, &prompt, &arguments).await
         }
         "roots/list" | "list_roots" => Ok(json!({"roots": []})),
@@ -239,7 +251,7 @@ async fn result_value(
             // applies exactly as for tools/call (D2); only the error for a miss differs.
             let mut arguments = params.clone();
             arguments.remove("server_id");
-            let tool = tool_for_call(ctx, m, true).await?;
+            let tool = usable_item::<Tool>(ctx, m, || method_not_found(m)).await?;
             invoke_tool(ctx.state, &tool, &arguments).await
         }
         m => Err(method_not_found(m)),
@@ -291,20 +303,51 @@ pub fn initialize_result(params: &Map<String, Value>, transport: Transport) -> V
 
 // ---- catalogue views ------------------------------------------------------------------------
 
-fn usable<T>(enabled: bool, owned: &crate::store::Owned, caller: &Caller) -> bool {
-    let _ = std::marker::PhantomData::<T>;
-    enabled && visible_to(owned, caller.viewer())
+/// What the catalogue views need to know about a kind of item a server offers (tools,
+/// resources, prompts): where it is stored and which of its ids a server lists.
+trait Offered: Entity + Catalogued {
+    /// The kind as the outside-scope error names it.
+    const LABEL: &'static str;
+    fn table(store: &Store) -> &dyn Table<Self>;
+    /// The ids of this kind that `server` offers.
+    fn offered_by(server: &Server) -> &[String];
 }
 
-async fn tools_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Tool>>, RpcError> {
-    let store = &ctx.state.store;
+/// `Offered` for `$t`: labelled `$label`, stored in `store.$table`, listed in `server.$ids`.
+macro_rules! offered {
+    ($t:ty, $label:literal, $table:ident, $ids:ident) => {
+        impl Offered for $t {
+            const LABEL: &'static str = $label;
+            fn table(store: &Store) -> &dyn Table<Self> {
+                &*store.$table
+            }
+            fn offered_by(server: &Server) -> &[String] {
+                &server.$ids
+            }
+        }
+    };
+}
+
+offered!(Tool, "Tool", tools, associated_tools);
+offered!(Resource, "Resource", resources, associated_resources);
+offered!(Prompt, "Prompt", prompts, associated_prompts);
+
+/// Enabled and visible to the caller.
+fn usable(item: &impl Catalogued, caller: &Caller) -> bool {
+    item.enabled() && visible_to(item.owned(), caller.viewer())
+}
+
+/// Every item of kind `T` the context's scope offers and the caller may use.
+async fn in_scope<T: Offered>(ctx: &RpcContext<'_>) -> Result<Vec<Arc<T>>, RpcError> {
+    let table = T::table(&ctx.state.store);
     let candidates = match &ctx.scope {
-        ServerScope::Global => store.tools.list().await.map_err(store_error)?,
+        ServerScope::Global => table.list().await.map_err(store_error)?,
         ServerScope::Server(s) => {
-            let mut out = Vec::with_capacity(s.associated_tools.len());
-            for id in &s.associated_tools {
-                if let Some(t) = store.tools.get(id).await.map_err(store_error)? {
-                    out.push(t);
+            let ids = T::offered_by(s);
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(item) = table.get(id).await.map_err(store_error)? {
+                    out.push(item);
                 }
             }
             out
@@ -313,49 +356,7 @@ async fn tools_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Tool>>, RpcError
     };
     Ok(candidates
         .into_iter()
-        .filter(|t| usable::<Tool>(t.enabled, &t.owned, ctx.caller))
-        .collect())
-}
-
-async fn resources_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Resource>>, RpcError> {
-    let store = &ctx.state.store;
-    let candidates = match &ctx.scope {
-        ServerScope::Global => store.resources.list().await.map_err(store_error)?,
-        ServerScope::Server(s) => {
-            let mut out = Vec::new();
-            for id in &s.associated_resources {
-                if let Some(r) = store.resources.get(id).await.map_err(store_error)? {
-                    out.push(r);
-                }
-            }
-            out
-        }
-        ServerScope::Unknown(_) => Vec::new(),
-    };
-    Ok(candidates
-        .into_iter()
-        .filter(|r| usable::<Resource>(r.enabled, &r.owned, ctx.caller))
-        .collect())
-}
-
-async fn prompts_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Prompt>>, RpcError> {
-    let store = &ctx.state.store;
-    let candidates = match &ctx.scope {
-        ServerScope::Global => store.prompts.list().await.map_err(store_error)?,
-        ServerScope::Server(s) => {
-            let mut out = Vec::new();
-            for id in &s.associated_prompts {
-                if let Some(p) = store.prompts.get(id).await.map_err(store_error)? {
-                    out.push(p);
-                }
-            }
-            out
-        }
-        ServerScope::Unknown(_) => Vec::new(),
-    };
-    Ok(candidates
-        .into_iter()
-        .filter(|p| usable::<Prompt>(p.enabled, &p.owned, ctx.caller))
+        .filter(|item| usable(&**item, ctx.caller))
         .collect())
 }
 
@@ -366,75 +367,25 @@ fn outside_scope(kind: &str, name: &str) -> RpcError {
     )
 }
 
-/// The tool `name` as this context may call it.
-async fn tool_for_call(
+/// The item of kind `T` named `name` (a resource's URI), as this context may use it. In a server
+/// scope anything the server does not offer is refused alike, found elsewhere or not (D12); in
+/// the global scope a miss is the error `missing` makes.
+async fn usable_item<T: Offered>(
     ctx: &RpcContext<'_>,
     name: &str,
-    legacy: bool,
-) -> Result<Arc<Tool>, RpcError> {
-    let found = ctx
-        .state
-        .store
-        .tools
+    missing: impl FnOnce() -> RpcError,
+) -> Result<Arc<T>, RpcError> {
+    let found = T::table(&ctx.state.store)
         .find_by_name(name)
         .await
-        .map_err(store_error)?;
-    let usable_tool = found.filter(|t| usable::<Tool>(t.enabled, &t.owned, ctx.caller));
+        .map_err(store_error)?
+        .filter(|item| usable(&**item, ctx.caller));
     match &ctx.scope {
-        ServerScope::Global => usable_tool.ok_or_else(|| {
-            if legacy {
-                method_not_found(name)
-            } else {
-                RpcError::new(METHOD_NOT_FOUND, format!("Tool not found: {name}"))
-                    .with_data(Value::Null)
-            }
-        }),
-        ServerScope::Server(s) => usable_tool
-            .filter(|t| s.associated_tools.iter().any(|id| *id == t.id))
-            .ok_or_else(|| outside_scope("Tool", name)),
-        ServerScope::Unknown(_) => Err(outside_scope("Tool", name)),
-    }
-}
-
-async fn resource_for_read(ctx: &RpcContext<'_>, uri: &str) -> Result<Arc<Resource>, RpcError> {
-    let found = ctx
-        .state
-        .store
-        .resources
-        .find_by_name(uri)
-        .await
-        .map_err(store_error)?;
-    let usable_res = found.filter(|r| usable::<Resource>(r.enabled, &r.owned, ctx.caller));
-    match &ctx.scope {
-        ServerScope::Global => usable_res.ok_or_else(|| {
-            RpcError::new(NOT_FOUND, format!("Resource not found: {uri}"))
-                .with_data(json!({"uri": uri}))
-        }),
-        ServerScope::Server(s) => usable_res
-            .filter(|r| s.associated_resources.iter().any(|id| *id == r.id))
-            .ok_or_else(|| outside_scope("Resource", uri)),
-        ServerScope::Unknown(_) => Err(outside_scope("Resource", uri)),
-    }
-}
-
-async fn prompt_for_get(ctx: &RpcContext<'_>, name: &str) -> Result<Arc<Prompt>, RpcError> {
-    let found = ctx
-        .state
-        .store
-        .prompts
-        .find_by_name(name)
-        .await
-        .map_err(store_error)?;
-    let usable_prompt = found.filter(|p| usable::<Prompt>(p.enabled, &p.owned, ctx.caller));
-    match &ctx.scope {
-        ServerScope::Global => usable_prompt.ok_or_else(|| {
-            RpcError::new(NOT_FOUND, format!("Prompt not found: {name}"))
-                .with_data(json!({"name": name}))
-        }),
-        ServerScope::Server(s) => usable_prompt
-            .filter(|p| s.associated_prompts.iter().any(|id| *id == p.id))
-            .ok_or_else(|| outside_scope("Prompt", name)),
-        ServerScope::Unknown(_) => Err(outside_scope("Prompt", name)),
+        ServerScope::Global => found.ok_or_else(missing),
+        ServerScope::Server(s) => found
+            .filter(|item| T::offered_by(s).iter().any(|id| id == item.key()))
+            .ok_or_else(|| outside_scope(T::LABEL, name)),
+        ServerScope::Unknown(_) => Err(outside_scope(T::LABEL, name)),
     }
 }
 

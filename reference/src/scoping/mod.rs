@@ -25,7 +25,7 @@ use crate::pipeline::RequestContext;
 use crate::policy::RestrictionSubject;
 use crate::state::AppState;
 use crate::store::usage::{UsageCounts, has_limits, usage_decision};
-use crate::store::{Kind, Owned};
+use crate::store::{Catalogued, Entity, Kind, Owned, Table};
 use ownership::Ownership;
 
 /// The item a path names, for the ownership check: `/{kind}/{key}[/...]`.
@@ -152,6 +152,15 @@ fn unavailable(e: crate::store::StoreError) -> ApiError {
     ApiError::unavailable(e)
 }
 
+/// The ownership of the record `key` of `table`, if there is one.
+async fn owned_of<T: Entity + Catalogued>(
+    table: &dyn Table<T>,
+    key: &str,
+) -> Result<Option<Owned>, ApiError> {
+    let found = table.get(key).await.map_err(unavailable)?;
+    Ok(found.map(|item| item.owned().clone()))
+}
+
 async fn lookup_owned(
     state: &AppState,
     target: OwnershipTarget<'_>,
@@ -165,30 +174,10 @@ async fn lookup_owned(
                 .map_err(unavailable)?;
             return Ok((s.as_ref().map(|s| s.owned.clone()), s.map(|s| s.id.clone())));
         }
-        Kind::Tool => store
-            .tools
-            .get(target.key)
-            .await
-            .map_err(unavailable)?
-            .map(|t| t.owned.clone()),
-        Kind::Resource => store
-            .resources
-            .get(target.key)
-            .await
-            .map_err(unavailable)?
-            .map(|t| t.owned.clone()),
-        Kind::Prompt => store
-            .prompts
-            .get(target.key)
-            .await
-            .map_err(unavailable)?
-            .map(|t| t.owned.clone()),
-        Kind::Gateway => store
-            .gateways
-            .get(target.key)
-            .await
-            .map_err(unavailable)?
-            .map(|t| t.owned.clone()),
+        Kind::Tool => owned_of(&*store.tools, target.key).await?,
+        Kind::Resource => owned_of(&*store.resources, target.key).await?,
+        Kind::Prompt => owned_of(&*store.prompts, target.key).await?,
+        Kind::Gateway => owned_of(&*store.gateways, target.key).await?,
         _ => None,
     };
     Ok((found, None))
