@@ -84,10 +84,8 @@ impl Cluster {
     fn id(&self, i: usize) -> String {
         self.workers[i]
             .state
-            .cluster
-            .as_ref()
-            .expect("cluster mode")
             .worker_id()
+            .expect("cluster mode")
             .to_owned()
     }
 

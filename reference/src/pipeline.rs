@@ -25,11 +25,9 @@ use crate::state::AppState;
 
 /// Facts about the request computed once by the guard layer.
 #[derive(Debug, Clone)]
-pub struct RequestContext {
+pub(crate) struct RequestContext {
     /// Decoded, root-stripped path (what scoping and handlers reason about).
     pub app_path: AppPath,
-    /// The TCP peer.
-    pub peer: IpAddr,
     /// The client per D3: the peer, or the `X-Forwarded-For` client when the peer is trusted.
     pub client_ip: IpAddr,
     /// `X-Forwarded-Proto` / `X-Forwarded-Host`, only when the peer is a trusted proxy.
@@ -44,7 +42,12 @@ impl RequestContext {
     /// The public base URL of this gateway as the client addressed it:
     /// `{scheme}://{host}{root}`. Scheme and host come from forwarded headers only when a
     /// trusted proxy sent them (D3); a scheme other than http/https becomes https.
-    pub fn public_base(&self, headers: &HeaderMap, root: &str, fallback_host: &str) -> String {
+    pub(crate) fn public_base(
+        &self,
+        headers: &HeaderMap,
+        root: &str,
+        fallback_host: &str,
+    ) -> String {
         let scheme = match self.forwarded_proto.as_deref().map(str::to_ascii_lowercase) {
             Some(s) if s == "http" || s == "https" => s,
             Some(_) => "https".to_owned(),
@@ -97,7 +100,11 @@ fn guard_rejection(raw_app_path: &str, why: GuardRejection) -> ApiError {
 }
 
 /// Outermost layer: refuse crafted paths, strip the root path, record the request context.
-pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn guard_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let raw = req.uri().path().to_owned();
     let raw_app = paths::strip_root(&raw, state.settings.root_path()).to_owned();
 
@@ -132,7 +139,6 @@ pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: 
     let client_ip = crate::scoping::ip::client_ip(peer, xff, proxies);
     let ctx = RequestContext {
         app_path: AppPath(decoded.into_owned()),
-        peer,
         client_ip,
         forwarded_proto: peer_trusted
             .then(|| first_header(req.headers(), "x-forwarded-proto"))
@@ -160,7 +166,11 @@ pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: 
 }
 
 /// Authenticate whatever credential the request presents; record the outcome.
-pub async fn auth_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn auth_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let skip = req
         .extensions()
         .get::<RequestContext>()
@@ -175,7 +185,7 @@ pub async fn auth_layer(State(state): State<AppState>, mut req: Request, next: N
 }
 
 /// Turn the presented credential into an outcome.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome {
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome {
     let (token, cookie_only) = match auth::presented_token(headers) {
         Presented::Missing => return AuthOutcome::Missing,
         Presented::OtherScheme => {
@@ -207,7 +217,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome 
 /// "Authorization token required" (302 to the login page for browsers), unless
 /// `AUTH_REQUIRED=false`, which admits the anonymous, public-only caller.
 #[derive(Debug, Clone)]
-pub struct RestCaller(pub Arc<Caller>);
+pub(crate) struct RestCaller(pub Arc<Caller>);
 
 impl FromRequestParts<AppState> for RestCaller {
     type Rejection = Response;
@@ -252,7 +262,7 @@ impl FromRequestParts<AppState> for RestCaller {
 }
 
 /// Read a request body up to `limit` bytes: 413 beyond it.
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
@@ -270,7 +280,7 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 /// A JSON body parsed into `T`, with 413 for size, 400 for malformed JSON and 422 for the wrong
 /// shape (FastAPI's split, which ContextForge clients expect).
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
@@ -286,7 +296,7 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Js
 }
 
 /// 404 for anything no route matched.
-pub async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({"detail": "Not found"})),

@@ -18,7 +18,7 @@ const CACHE_CONTROL: &str = "public, max-age=3600";
 
 /// Which server a protected-resource path asks about, or why it is malformed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WellKnownPath<'a> {
+pub(crate) enum WellKnownPath<'a> {
     Server(&'a str),
     BadFormat,
     BadId,
@@ -26,7 +26,7 @@ pub enum WellKnownPath<'a> {
 
 /// Parse the part after `/.well-known/oauth-protected-resource/` (D6: only `servers/{x}` and
 /// `servers/{x}/mcp`, unless `suffix` accepts any third segment).
-pub fn parse_well_known_path(rest: &str, suffix: WellKnownSuffix) -> WellKnownPath<'_> {
+pub(crate) fn parse_well_known_path(rest: &str, suffix: WellKnownSuffix) -> WellKnownPath<'_> {
     let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
     if parts.len() < 2 || parts.len() > 3 || parts[0] != "servers" {
         return WellKnownPath::BadFormat;
@@ -43,7 +43,7 @@ pub fn parse_well_known_path(rest: &str, suffix: WellKnownSuffix) -> WellKnownPa
 }
 
 /// The metadata document for an OAuth-enabled server, or the 404 detail explaining why not.
-pub fn metadata_for(server: &Server, base: &str) -> Result<Value, String> {
+pub(crate) fn metadata_for(server: &Server, base: &str) -> Result<Value, String> {
     if !server.oauth_enabled {
         return Err(format!("OAuth not enabled for server: {}", server.id));
     }
@@ -97,7 +97,7 @@ fn disabled() -> Response {
 }
 
 /// `GET /.well-known/oauth-protected-resource/{*rest}`.
-pub async fn protected_resource(
+pub(crate) async fn protected_resource(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     headers: HeaderMap,
@@ -136,7 +136,7 @@ pub async fn protected_resource(
 }
 
 /// `GET /.well-known/oauth-protected-resource` (the deprecated query form).
-pub async fn protected_resource_query(State(state): State<AppState>) -> Response {
+pub(crate) async fn protected_resource_query(State(state): State<AppState>) -> Response {
     if !state.settings.well_known_enabled {
         return disabled();
     }
@@ -160,7 +160,7 @@ fn encode_segment(s: &str) -> String {
 
 /// `GET /servers/{id}/.well-known/{file}`: the old per-server form. The protected-resource
 /// document moved (301); nothing else is served there.
-pub async fn server_well_known(
+pub(crate) async fn server_well_known(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     headers: HeaderMap,
@@ -190,7 +190,10 @@ pub async fn server_well_known(
 }
 
 /// `GET /.well-known/{file}`: robots.txt always; nothing else is configured.
-pub async fn well_known_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+pub(crate) async fn well_known_file(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Response {
     if !state.settings.well_known_enabled || file != "robots.txt" {
         return disabled();
     }

@@ -33,7 +33,7 @@ use crate::state::AppState;
 
 /// Response header naming the worker that served a session request (diagnostics; lets a test
 /// see that a request was forwarded).
-pub const SERVED_BY: &str = "x-mcpgw-worker";
+pub(crate) const SERVED_BY: &str = "x-mcpgw-worker";
 
 /// How long the owner may take to start answering a forwarded request.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,10 +42,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The HTTP client of the internal hop.
 #[derive(Clone, Debug)]
-pub struct ForwardClient(Client<HttpConnector, Full<Bytes>>);
+pub(crate) struct ForwardClient(Client<HttpConnector, Full<Bytes>>);
 
 impl ForwardClient {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         http.set_nodelay(true);
@@ -102,7 +102,11 @@ fn now_secs() -> i64 {
 }
 
 /// The layer (see the module docs).
-pub async fn affinity_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn affinity_layer(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(cluster) = state.cluster.clone() else {
         return next.run(req).await;
     };

@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::store::Server;
 
 /// The `WWW-Authenticate` value pointing at a server's protected-resource metadata.
-pub fn resource_metadata_challenge(
+pub(crate) fn resource_metadata_challenge(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,
@@ -42,7 +42,7 @@ fn unauthorized(detail: &str, challenge: String) -> Box<Response> {
 }
 
 /// Decide who the caller is on an MCP request.
-pub fn transport_caller(
+pub(crate) fn transport_caller(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,

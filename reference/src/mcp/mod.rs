@@ -10,15 +10,15 @@
 //! Sessions are off by default (stateless: every POST stands alone). With
 //! `USE_STATEFUL_SESSIONS=true`, `initialize` opens one and every later request must carry it.
 
-pub mod accept;
-pub mod auth;
+pub(crate) mod accept;
+pub(crate) mod auth;
 mod lifecycle;
-pub mod message;
-pub mod origin;
+pub(crate) mod message;
+pub(crate) mod origin;
 mod post;
-pub mod scope;
+pub(crate) mod scope;
 pub mod session;
-pub mod sse;
+pub(crate) mod sse;
 
 use std::sync::Arc;
 
@@ -40,7 +40,7 @@ use session::{SESSION_HEADER, SessionEndpoint, SessionRecord};
 
 /// Which endpoint an MCP request addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum McpTarget {
+pub(crate) enum McpTarget {
     /// `/mcp`
     Global,
     /// `/servers/{segment}/mcp`
@@ -48,7 +48,7 @@ pub enum McpTarget {
 }
 
 /// Classify an app path on the MCP routes.
-pub fn mcp_target(path: &str) -> Option<McpTarget> {
+pub(crate) fn mcp_target(path: &str) -> Option<McpTarget> {
     let p = if path.len() > 1 {
         path.strip_suffix('/').unwrap_or(path)
     } else {
@@ -63,7 +63,7 @@ pub fn mcp_target(path: &str) -> Option<McpTarget> {
 
 /// One admitted MCP request: who asks, on which endpoint.
 #[derive(Debug)]
-pub struct McpCall<'a> {
+pub(crate) struct McpCall<'a> {
     pub state: &'a AppState,
     pub caller: &'a Caller,
     pub headers: &'a HeaderMap,
@@ -140,7 +140,7 @@ fn with_session_id(mut response: Response, id: Option<&str>) -> Response {
 }
 
 /// The request's MCP entry point: everything after routing.
-pub async fn mcp_endpoint(
+pub(crate) async fn mcp_endpoint(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Extension(outcome): Extension<AuthOutcome>,

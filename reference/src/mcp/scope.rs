@@ -31,7 +31,7 @@ async fn scope_of_id(state: &AppState, caller: &Caller, id: &str) -> Result<Serv
 
 /// The scope of a request on an endpoint whose path named `server` (already checked to exist
 /// and be visible), or the global endpoint (`None`).
-pub async fn request_scope(
+pub(crate) async fn request_scope(
     state: &AppState,
     caller: &Caller,
     server: Option<Arc<Server>>,
@@ -46,7 +46,7 @@ pub async fn request_scope(
 }
 
 /// The canonical server id a scope is bound to (`None` for the whole catalogue).
-pub fn scope_server_id(scope: &ServerScope) -> Option<&str> {
+pub(crate) fn scope_server_id(scope: &ServerScope) -> Option<&str> {
     match scope {
         ServerScope::Global => None,
         ServerScope::Server(s) => Some(&s.id),
@@ -56,7 +56,7 @@ pub fn scope_server_id(scope: &ServerScope) -> Option<&str> {
 
 /// Narrow `scope` to the session's server. A request whose own scope names another server (a
 /// token scoped elsewhere reusing the session) is refused: a session never changes server.
-pub async fn bind_to_session(
+pub(crate) async fn bind_to_session(
     state: &AppState,
     caller: &Caller,
     scope: ServerScope,

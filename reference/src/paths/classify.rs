@@ -6,10 +6,10 @@ use crate::policy::{EndpointMatch, GeneralEndpoints};
 /// The path as every step after the guard sees it: percent-decoded once, with `APP_ROOT_PATH`
 /// removed when it was present on a segment boundary.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppPath(pub String);
+pub(crate) struct AppPath(pub String);
 
 impl AppPath {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -34,13 +34,13 @@ pub fn strip_v1(path: &str) -> &str {
 
 /// `/servers/{segment}` followed by the rest of the path (`""`, `"/"`, `"/mcp"`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerPath<'a> {
+pub(crate) struct ServerPath<'a> {
     pub segment: &'a str,
     pub rest: &'a str,
 }
 
 /// Split `/servers/{segment}[/rest]`. `None` for `/servers`, `/servers/` and other paths.
-pub fn parse_server_path(path: &str) -> Option<ServerPath<'_>> {
+pub(crate) fn parse_server_path(path: &str) -> Option<ServerPath<'_>> {
     let after = path.strip_prefix("/servers/")?;
     let (segment, rest) = match after.find('/') {
         Some(i) => (&after[..i], &after[i..]),

@@ -166,7 +166,7 @@ pub fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
 /// Resolve `.` and `..` segments (also percent-encoded, up to twice) instead of refusing them,
 /// as a normalising proxy or framework would. Only a policy that normalises dot segments (D8's
 /// looser alternative) routes the result; the guard itself never does.
-pub fn normalise_dot_segments(raw: &str) -> String {
+pub(crate) fn normalise_dot_segments(raw: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for segment in raw.split('/').skip(1) {
         let once = decode_path(segment).unwrap_or_default();

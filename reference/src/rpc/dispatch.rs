@@ -21,7 +21,7 @@ use crate::upstream::{self, UpstreamError};
 
 /// Which endpoint the request came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// `POST /rpc`: also accepts the legacy "method = tool name" form.
     Rpc,
     /// Streamable HTTP (`/mcp`, `/servers/{id}/mcp`).
@@ -30,22 +30,16 @@ pub enum Transport {
 
 /// The catalogue a request sees.
 #[derive(Debug, Clone)]
-pub enum ServerScope {
+pub(crate) enum ServerScope {
     Global,
     Server(Arc<Server>),
     /// A server id that resolves to nothing the caller can see: an empty catalogue.
     Unknown(String),
 }
 
-impl ServerScope {
-    pub fn is_server_bound(&self) -> bool {
-        !matches!(self, ServerScope::Global)
-    }
-}
-
 /// Everything a method handler needs.
 #[derive(Debug)]
-pub struct RpcContext<'a> {
+pub(crate) struct RpcContext<'a> {
     pub state: &'a AppState,
     pub caller: &'a Caller,
     pub scope: ServerScope,
@@ -113,7 +107,7 @@ fn check_rule(caller: &Caller, method: &str) -> Result<(), RpcError> {
 
 /// A successful call's result, ready for its envelope.
 #[derive(Debug)]
-pub enum Answer {
+pub(crate) enum Answer {
     Value(Value),
     /// The result's JSON text (`tools/list`, spliced from each tool's cached text).
     Text(String),
@@ -121,7 +115,7 @@ pub enum Answer {
 
 impl Answer {
     /// The result as a value, when it was built as one (`initialize`'s always is).
-    pub fn value(&self) -> Option<&Value> {
+    pub(crate) fn value(&self) -> Option<&Value> {
         match self {
             Answer::Value(v) => Some(v),
             Answer::Text(_) => None,
@@ -148,7 +142,7 @@ fn tools_list_text(tools: &[Arc<Tool>]) -> String {
 /// `tools/list`, the call every client repeats, is written from each tool's cached JSON text
 /// (made by [`mcp_tool`]): building, serialising and dropping it as values was about a fifth of
 /// a request's instructions (callgrind). Every other result is built as a value.
-pub async fn dispatch(
+pub(crate) async fn dispatch(
     ctx: &RpcContext<'_>,
     method: &str,
     params: &Map<String, Value>,
@@ -285,7 +279,7 @@ fn required_uri(params: &Map<String, Value>) -> Result<&str, RpcError> {
 }
 
 /// The `initialize` result.
-pub fn initialize_result(params: &Map<String, Value>, transport: Transport) -> Value {
+pub(crate) fn initialize_result(params: &Map<String, Value>, transport: Transport) -> Value {
     let requested = params.get("protocolVersion").and_then(Value::as_str);
     let list_changed = transport == Transport::Rpc;
     json!({
@@ -397,7 +391,7 @@ fn failed_result(e: &UpstreamError) -> Value {
 
 /// Run a tool. Upstream failures become `isError` results, so the model sees them; a JSON-RPC
 /// error from an upstream MCP server is relayed as it came.
-pub async fn invoke_tool(
+pub(crate) async fn invoke_tool(
     state: &AppState,
     tool: &Tool,
     arguments: &Map<String, Value>,
@@ -479,7 +473,7 @@ async fn gateway_url(state: &AppState, gateway_id: Option<&str>) -> Result<Strin
 }
 
 /// Fill `{{ name }}` placeholders.
-pub fn render_template(template: &str, arguments: &Map<String, Value>) -> String {
+pub(crate) fn render_template(template: &str, arguments: &Map<String, Value>) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -543,7 +537,7 @@ async fn get_prompt(
 // ---- wire shapes -----------------------------------------------------------------------------
 
 /// A tool as MCP `tools/list` shows it.
-pub fn mcp_tool(t: &Tool) -> Value {
+pub(crate) fn mcp_tool(t: &Tool) -> Value {
     let mut m = Map::with_capacity(4);
     m.insert("name".to_owned(), Value::from(t.name.as_str()));
     m.insert("inputSchema".to_owned(), t.input_schema.clone());
@@ -561,14 +555,14 @@ pub fn mcp_tool(t: &Tool) -> Value {
 }
 
 /// A tool as the legacy `list_tools` shows it.
-pub fn legacy_tool(t: &Tool) -> Value {
+pub(crate) fn legacy_tool(t: &Tool) -> Value {
     json!({
         "id": t.id, "name": t.name, "originalName": t.original_name, "description": t.description,
         "inputSchema": t.input_schema, "integrationType": t.integration, "url": t.url,
     })
 }
 
-pub fn mcp_resource(r: &Resource) -> Value {
+pub(crate) fn mcp_resource(r: &Resource) -> Value {
     let mut v = json!({"uri": r.uri, "name": r.name});
     if let Some(d) = &r.description {
         v["description"] = json!(d);
@@ -579,7 +573,7 @@ pub fn mcp_resource(r: &Resource) -> Value {
     v
 }
 
-pub fn mcp_prompt(p: &Prompt) -> Value {
+pub(crate) fn mcp_prompt(p: &Prompt) -> Value {
     let args: Vec<Value> = p
         .arguments
         .iter()

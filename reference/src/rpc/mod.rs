@@ -1,6 +1,6 @@
 //! `POST /rpc`: JSON-RPC 2.0 over plain HTTP (§2).
 
-pub mod dispatch;
+pub(crate) mod dispatch;
 pub mod envelope;
 pub mod inject;
 pub mod protocol;
@@ -21,13 +21,13 @@ use dispatch::{RpcContext, ServerScope, Transport};
 use envelope::{ACCESS_DENIED, RpcError};
 
 /// A JSON response with a status.
-pub fn json_response(status: u16, body: &Value) -> Response {
+pub(crate) fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     (status, axum::Json(body)).into_response()
 }
 
 /// The 200 answer to a successful call: its result in the JSON-RPC envelope.
-pub fn answer_response(id: &Value, answer: dispatch::Answer) -> Response {
+pub(crate) fn answer_response(id: &Value, answer: dispatch::Answer) -> Response {
     match answer {
         dispatch::Answer::Value(v) => json_response(200, &envelope::result_body(id, v)),
         dispatch::Answer::Text(t) => (
@@ -42,7 +42,7 @@ pub fn answer_response(id: &Value, answer: dispatch::Answer) -> Response {
 }
 
 /// An error envelope. Access denials carry the policy's denial code (D9: -32003, never 0).
-pub fn error_response(policy: &Policy, id: &Value, err: &RpcError) -> Response {
+pub(crate) fn error_response(policy: &Policy, id: &Value, err: &RpcError) -> Response {
     let mut err = err.clone();
     if err.code == ACCESS_DENIED {
         err.code = policy.denial_code;
@@ -98,7 +98,7 @@ async fn check_rpc_session(
 /// The server scope of a `/rpc` call: `params.server_id` when given (a scoped token may only
 /// name its own server: otherwise HTTP 403 with -32003), else the token's own server (D2), else
 /// the whole catalogue.
-pub async fn rpc_scope(
+pub(crate) async fn rpc_scope(
     state: &AppState,
     caller: &Caller,
     params: &Map<String, Value>,
@@ -140,7 +140,7 @@ pub async fn rpc_scope(
 }
 
 /// `POST /rpc` and `POST /rpc/`.
-pub async fn rpc_endpoint(
+pub(crate) async fn rpc_endpoint(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     headers: HeaderMap,

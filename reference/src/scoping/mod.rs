@@ -5,11 +5,11 @@
 //! resolution, D4), IP restriction (client IP per D3), time restriction, permission map (§1.4,
 //! D7). `decide` is the pure combination; `scoping_layer` gathers its inputs from the store.
 
-pub mod ip;
-pub mod ownership;
+pub(crate) mod ip;
+pub(crate) mod ownership;
 pub mod permissions;
 pub mod server;
-pub mod time;
+pub(crate) mod time;
 
 use std::net::IpAddr;
 
@@ -30,7 +30,7 @@ use ownership::Ownership;
 
 /// The item a path names, for the ownership check: `/{kind}/{key}[/...]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OwnershipTarget<'a> {
+pub(crate) struct OwnershipTarget<'a> {
     pub kind: Kind,
     pub key: &'a str,
     /// The path is exactly `/{kind}/{key}` (optionally with a trailing slash).
@@ -39,7 +39,7 @@ pub struct OwnershipTarget<'a> {
 
 /// Which item, if any, the path names. Servers are named by id or name (D4); tools, resources,
 /// prompts and gateways by canonical id only, so `/tools/preview` names no tool.
-pub fn ownership_target(path: &str) -> Option<OwnershipTarget<'_>> {
+pub(crate) fn ownership_target(path: &str) -> Option<OwnershipTarget<'_>> {
     let rest = path.strip_prefix('/')?;
     let (first, tail) = rest.split_once('/')?;
     let kind = match first {
@@ -67,7 +67,7 @@ pub fn ownership_target(path: &str) -> Option<OwnershipTarget<'_>> {
 
 /// Everything `decide` looks at, gathered beforehand.
 #[derive(Debug, Clone)]
-pub struct ScopeInput<'a> {
+pub(crate) struct ScopeInput<'a> {
     pub caller: &'a Caller,
     pub method: &'a str,
     /// The app path with `/v1` removed.
@@ -86,7 +86,7 @@ pub struct ScopeInput<'a> {
 }
 
 /// Decide a request. `Ok(())` lets it through to routing.
-pub fn decide(input: &ScopeInput<'_>) -> Result<(), ApiError> {
+pub(crate) fn decide(input: &ScopeInput<'_>) -> Result<(), ApiError> {
     let caller = input.caller;
     if !input.still_member {
         return Err(ApiError::Forbidden(
@@ -184,7 +184,7 @@ async fn lookup_owned(
 }
 
 /// Gather the inputs for `decide` and run it.
-pub async fn check_request(
+pub(crate) async fn check_request(
     state: &AppState,
     caller: &Caller,
     method: &str,
@@ -266,7 +266,11 @@ pub async fn check_request(
 }
 
 /// Middleware: token scoping for authenticated requests outside the skip paths.
-pub async fn scoping_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn scoping_layer(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(ctx) = req.extensions().get::<RequestContext>() else {
         return next.run(req).await;
     };

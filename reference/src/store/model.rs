@@ -128,7 +128,7 @@ pub struct Tool {
     pub created_at: String,
     /// How MCP `tools/list` shows this tool, as JSON text (the hot path splices it in).
     #[serde(skip)]
-    pub mcp_text: crate::json::TextCache,
+    pub(crate) mcp_text: crate::json::TextCache,
 }
 
 /// An upstream MCP server reached over Streamable HTTP.
@@ -294,7 +294,7 @@ entity!(ApiToken, Token, id);
 entity!(Revocation, Revocation, jti);
 
 /// A record of the catalogue: it has an owner and a visibility, and it can be disabled.
-pub trait Catalogued {
+pub(crate) trait Catalogued {
     fn owned(&self) -> &Owned;
     fn enabled(&self) -> bool;
 }

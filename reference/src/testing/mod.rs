@@ -112,7 +112,7 @@ impl TestGateway {
         Self::from_state(state).await
     }
 
-    /// Build on a prepared state (for a fixed clock, see [`Clock`]).
+    /// Build on a prepared state (for a fixed clock, see `Clock`).
     pub async fn from_state(state: AppState) -> Self {
         bootstrap::ensure_admin(&state)
             .await
