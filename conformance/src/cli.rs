@@ -1,21 +1,22 @@
-//! The command line: `run`, `defects`, `check`, `list`, `schema`, `fuzz` (in `crate::fuzz`).
+//! The command line: `run`, `defects`, `check`, `list`, `schema`, `fuzz` (in `crate::fuzz`),
+//! `upstreams` and `upstream --stdio` (in `crate::declared_upstreams`).
 //!
 //! Exit codes: 0 nothing unexpected, 1 failures (or a stale baseline entry), 2 usage or
 //! configuration errors (a malformed scenario, an unreachable target, bad credentials).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::baseline::Baseline;
 use crate::defects;
 use crate::report::{BaselineSummary, Report, terminal};
-use crate::runner::{self, RunOptions};
-use crate::scenario::{self, Capability, Loaded};
-use crate::snapshot::SnapshotStore;
-use crate::target::{PROFILES, Profile, Target, TargetConfig, TargetSpec};
+use crate::runner;
+use crate::scenario;
+use crate::settings::{ExecArgs, SelectArgs, TargetArgs, run_options, select, target_config};
+use crate::target::{Target, TargetConfig};
 
 /// Conformance harness for MCP gateways: runs YAML scenarios against a gateway (by default the
 /// in-process reference) and gates CI on the result.
@@ -42,12 +43,24 @@ pub enum Command {
     /// Compare a saved report.json with a baseline (exit 1 on new failures or stale entries),
     /// or re-bless the baseline from it, without running anything.
     Gate(GateArgs),
-    /// Check scenario files without sending anything (exit 2 on a malformed file).
-    Check(SelectArgs),
+    /// Check scenario files (and a target manifest) without sending anything (exit 2 on a
+    /// malformed file).
+    Check(CheckArgs),
     /// List scenarios with their level, requirements and title.
     List(SelectArgs),
-    /// Print the JSON Schema of scenario files (committed as scenarios/schema.json).
-    Schema,
+    /// Print the JSON Schema of scenario files (committed as scenarios/schema.json), or with
+    /// --manifest of target manifests (gateways/schema.json).
+    Schema(SchemaArgs),
+    /// Serve the upstream MCP fixtures a target manifest declares on their loopback ports, for a
+    /// gateway configured to reach them; prints `ready KEY=URL ...` once listening. Stops on
+    /// SIGTERM or SIGINT, or when its stdin closes if stdin is a pipe.
+    Upstreams(UpstreamsArgs),
+    /// Serve one declared upstream fixture over stdin/stdout, for a gateway that launches its
+    /// MCP servers as commands; what reaches it is recorded where the manifest says.
+    Upstream(UpstreamArgs),
+    /// Print a target manifest as JSON, after checking it (for scripts that write a gateway's
+    /// own configuration from it).
+    Manifest(ManifestArgs),
     /// Fuzz a target's path and id parsing against the oracle; write a failure as a scenario.
     Fuzz(Box<crate::fuzz::FuzzArgs>),
     /// Run the reference gateway in this process (how `--cluster N` starts its workers as
@@ -66,119 +79,6 @@ pub struct ServeReferenceArgs {
     /// Re-create known defects (comma-separated names; see `mcpgw-conformance defects`).
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub inject_defect: Vec<String>,
-}
-
-/// Which scenarios.
-#[derive(Debug, Clone, Args)]
-pub struct SelectArgs {
-    /// Directory of scenario files [default: ./scenarios, else the repository's].
-    #[arg(long, env = "MCPGW_SCENARIOS", value_name = "DIR")]
-    pub scenarios: Option<PathBuf>,
-    /// Run only this scenario id (repeatable); an id ending in `/` selects a prefix.
-    #[arg(long = "scenario", value_name = "ID")]
-    pub only: Vec<String>,
-    /// Run only scenarios of this area (repeatable).
-    #[arg(long, value_name = "AREA")]
-    pub area: Vec<String>,
-}
-
-/// Where to send requests.
-#[derive(Debug, Clone, Args)]
-pub struct TargetArgs {
-    /// Base URL of a running gateway (comma-separated for cluster workers). Default: start the
-    /// reference gateway in this process.
-    #[arg(
-        long,
-        env = "MCPGW_TARGET_URL",
-        value_name = "URL",
-        value_delimiter = ','
-    )]
-    pub target: Vec<String>,
-    /// Admin bearer token of the target (an admin-bypass token: `teams: null`, `is_admin`).
-    #[arg(
-        long,
-        env = "MCPGW_TARGET_TOKEN",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    pub token: Option<String>,
-    /// The target's JWT secret: tokens are then signed locally (and the admin token too, if
-    /// --token is absent).
-    #[arg(
-        long,
-        env = "MCPGW_TARGET_JWT_SECRET",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    pub jwt_secret: Option<String>,
-    /// What kind of gateway the target is: reference | contextforge.
-    #[arg(long, env = "MCPGW_TARGET_PROFILE", default_value = "reference",
-          value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
-    pub profile: String,
-    /// Add a capability to the profile's (repeatable), e.g. `--with stateful`.
-    #[arg(long = "with", value_name = "CAPABILITY", value_parser = parse_capability)]
-    pub with: Vec<Capability>,
-    /// Remove a capability from the profile's (repeatable).
-    #[arg(long = "without", value_name = "CAPABILITY", value_parser = parse_capability)]
-    pub without: Vec<Capability>,
-    /// Email of the target's platform administrator.
-    #[arg(
-        long,
-        env = "PLATFORM_ADMIN_EMAIL",
-        default_value = "admin@example.com"
-    )]
-    pub admin_email: String,
-    /// `aud` of locally signed tokens.
-    #[arg(long, env = "JWT_AUDIENCE", default_value = "mcpgateway-api")]
-    pub jwt_audience: String,
-    /// `iss` of locally signed tokens.
-    #[arg(long, env = "JWT_ISSUER", default_value = "mcpgateway")]
-    pub jwt_issuer: String,
-    /// Address the harness's upstream MCP servers listen on; the gateway must reach it.
-    #[arg(long, env = "MCPGW_UPSTREAM_HOST", default_value = "127.0.0.1")]
-    pub upstream_host: String,
-    /// Reference only (in-process or --cluster): re-create a known defect (comma-separated
-    /// names).
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
-    pub inject_defect: Vec<String>,
-    /// Start N reference workers as separate processes on Redis and Postgres (testcontainers,
-    /// else native; see docs/cluster.md) instead of the in-process reference. Gives the
-    /// capabilities `cluster` (N > 1), `stateful` and `cluster-faults`.
-    #[arg(long, env = "MCPGW_CLUSTER", value_name = "N", conflicts_with = "target",
-          value_parser = clap::value_parser!(u16).range(1..=16))]
-    pub cluster: Option<u16>,
-    /// --cluster only: more environment for every worker (repeatable), e.g.
-    /// `--worker-env MCPGW_WORKER_HEARTBEAT_TTL=300`.
-    #[arg(long, value_name = "KEY=VALUE", requires = "cluster", value_parser = parse_env_pair)]
-    pub worker_env: Vec<(String, String)>,
-    /// --cluster only: give each worker its own in-memory store instead of the shared Postgres
-    /// (a deliberately broken cluster, to show the restart scenarios can fail).
-    #[arg(long, hide = true, requires = "cluster")]
-    pub cluster_memory_store: bool,
-}
-
-fn parse_env_pair(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("{s:?} is not KEY=VALUE")),
-    }
-}
-
-/// How to execute.
-#[derive(Debug, Clone, Args)]
-pub struct ExecArgs {
-    /// Scenarios run at once.
-    #[arg(long, env = "MCPGW_JOBS", default_value_t = 8)]
-    pub jobs: usize,
-    /// Seconds to wait for each response.
-    #[arg(long, default_value_t = 15)]
-    pub timeout: u64,
-    /// Snapshot directory [default: ./snapshots, else the repository's].
-    #[arg(long, env = "MCPGW_SNAPSHOTS", value_name = "DIR")]
-    pub snapshots: Option<PathBuf>,
-    /// Skip `expect.snapshot` comparisons.
-    #[arg(long)]
-    pub no_snapshots: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -208,6 +108,49 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Also check this target manifest.
+    #[arg(long, env = "MCPGW_TARGET_FILE", value_name = "FILE")]
+    pub target_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// The schema of target manifests instead of scenarios.
+    #[arg(long)]
+    pub manifest: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpstreamsArgs {
+    /// The target manifest that declares them.
+    #[arg(long, env = "MCPGW_TARGET_FILE", value_name = "FILE")]
+    pub target_file: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "MCPGW_UPSTREAM_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    /// The target manifest.
+    #[arg(long, env = "MCPGW_TARGET_FILE", value_name = "FILE")]
+    pub target_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpstreamArgs {
+    /// The target manifest that declares it.
+    #[arg(long, env = "MCPGW_TARGET_FILE", value_name = "FILE")]
+    pub target_file: PathBuf,
+    /// Serve over stdin/stdout the declared upstream with this key.
+    #[arg(long, value_name = "KEY")]
+    pub stdio: String,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct GateArgs {
     /// A report.json written by `run --report-dir` (or the directory holding it).
     #[arg(long, value_name = "FILE")]
@@ -231,13 +174,6 @@ pub struct DefectsArgs {
     pub json: Option<PathBuf>,
 }
 
-fn parse_capability(s: &str) -> Result<Capability, String> {
-    Capability::parse(s).ok_or_else(|| {
-        let known: Vec<_> = Capability::ALL.iter().map(|c| c.name()).collect();
-        format!("unknown capability {s:?}; known: {}", known.join(", "))
-    })
-}
-
 /// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
 fn out(text: &str) {
     use std::io::Write;
@@ -253,105 +189,8 @@ impl<E: std::fmt::Display> From<E> for Usage {
     }
 }
 
-/// `dir` if given, else `./name` if it exists, else the repository's `name`.
-pub fn default_dir(given: Option<&Path>, name: &str) -> PathBuf {
-    if let Some(d) = given {
-        return d.to_path_buf();
-    }
-    let local = PathBuf::from(name);
-    if local.is_dir() {
-        return std::fs::canonicalize(&local).unwrap_or(local);
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
-    std::fs::canonicalize(&repo).unwrap_or(repo)
-}
-
-/// Load and select scenarios.
-pub fn select(args: &SelectArgs) -> Result<Vec<Loaded>, String> {
-    let dir = default_dir(args.scenarios.as_deref(), "scenarios");
-    let all = scenario::load_dir(&dir).map_err(|e| e.to_string())?;
-    if all.is_empty() {
-        return Err(format!("no scenario found under {}", dir.display()));
-    }
-    let chosen: Vec<Loaded> = all
-        .into_iter()
-        .filter(|l| {
-            let id = &l.scenario.id;
-            let area = id.split('/').next().unwrap_or_default();
-            (args.only.is_empty()
-                || args.only.iter().any(|o| {
-                    let o = o.split(':').next().unwrap_or(o);
-                    o == id || (o.ends_with('/') && id.starts_with(o))
-                }))
-                && (args.area.is_empty() || args.area.iter().any(|a| a == area))
-        })
-        .collect();
-    if chosen.is_empty() {
-        return Err("no scenario matched --scenario / --area".to_owned());
-    }
-    Ok(chosen)
-}
-
-pub(crate) fn target_config(t: &TargetArgs) -> Result<TargetConfig, String> {
-    let profile = Profile::named(&t.profile).ok_or_else(|| {
-        format!(
-            "unknown profile {:?}; known: {}",
-            t.profile,
-            PROFILES.join(", ")
-        )
-    })?;
-    let spec = if let Some(n) = t.cluster {
-        TargetSpec::Cluster {
-            workers: usize::from(n),
-            defects: t.inject_defect.clone(),
-            worker_env: t.worker_env.clone(),
-            exe: None,
-            memory_store: t.cluster_memory_store,
-        }
-    } else if t.target.is_empty() {
-        TargetSpec::Reference {
-            defects: t.inject_defect.clone(),
-        }
-    } else {
-        if !t.inject_defect.is_empty() {
-            return Err("--inject-defect applies to the reference only (drop --target)".to_owned());
-        }
-        TargetSpec::Url {
-            urls: t.target.clone(),
-            token: t.token.clone(),
-            jwt_secret: t.jwt_secret.clone(),
-        }
-    };
-    Ok(TargetConfig {
-        spec,
-        profile,
-        with: t.with.clone(),
-        without: t.without.clone(),
-        admin_email: t.admin_email.clone(),
-        jwt_audience: t.jwt_audience.clone(),
-        jwt_issuer: t.jwt_issuer.clone(),
-        upstream_host: t.upstream_host.clone(),
-    })
-}
-
-fn run_options(e: &ExecArgs, profile: &str) -> RunOptions {
-    RunOptions {
-        timeout: Duration::from_secs(e.timeout.max(1)),
-        jobs: e.jobs.max(1),
-        snapshots: (!e.no_snapshots).then(|| SnapshotStore {
-            dir: default_dir(e.snapshots.as_deref(), "snapshots"),
-            profile: profile.to_owned(),
-        }),
-    }
-}
-
-/// Set by the cluster fixture on its workers: stdin is a pipe from the harness, and its end
-/// (the harness exited, however it exited) ends the worker, so no worker outlives its harness
-/// even when the harness could not drop its cluster (a `process::exit`, a static, a SIGKILL).
-pub const EXIT_WITH_PARENT_ENV: &str = "MCPGW_EXIT_WITH_PARENT";
-
 fn exit_with_parent() {
-    if std::env::var_os(EXIT_WITH_PARENT_ENV).is_none() {
+    if std::env::var_os(crate::cluster::EXIT_WITH_PARENT_ENV).is_none() {
         return;
     }
     std::thread::spawn(|| {
@@ -370,10 +209,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => run(*args).await,
         Command::Defects(args) => run_defects(args).await,
         Command::Gate(args) => gate(&args),
-        Command::Check(args) => select(&args).map_err(Usage).map(|l| {
-            println!("{} scenario(s) are well-formed", l.len());
-            ExitCode::SUCCESS
-        }),
+        Command::Check(args) => check(&args),
         Command::List(args) => select(&args).map_err(Usage).map(|l| {
             for s in l.iter().map(|l| &l.scenario) {
                 let req: Vec<_> = runner::needed_capabilities(s)
@@ -390,10 +226,28 @@ pub async fn main(cli: Cli) -> ExitCode {
             }
             ExitCode::SUCCESS
         }),
-        Command::Schema => {
-            out(&scenario::json_schema());
+        Command::Schema(args) => {
+            out(&if args.manifest {
+                crate::manifest::json_schema()
+            } else {
+                scenario::json_schema()
+            });
             Ok(ExitCode::SUCCESS)
         }
+        Command::Upstreams(args) => upstreams(&args).await,
+        Command::Manifest(args) => crate::manifest::load_file(&args.target_file)
+            .map_err(|e| Usage(e.to_string()))
+            .and_then(|m| Ok(serde_json::to_string_pretty(&m)?))
+            .map(|text| {
+                out(&format!("{text}\n"));
+                ExitCode::SUCCESS
+            }),
+        Command::Upstream(args) => crate::manifest::load_file(&args.target_file)
+            .map_err(|e| Usage(e.to_string()))
+            .and_then(|m| {
+                crate::declared_upstreams::serve_stdio(&m, &args.stdio).map_err(Usage::from)
+            })
+            .map(|()| ExitCode::SUCCESS),
         Command::Fuzz(args) => crate::fuzz::command::run(*args).await.map_err(Usage),
         Command::ServeReference(args) => {
             exit_with_parent();
@@ -415,6 +269,46 @@ async fn serve_reference(args: ServeReferenceArgs) -> Result<(), String> {
     let mut settings = args.settings;
     settings.policy = mcpgw_reference::defects::policy_with(&args.inject_defect)?;
     mcpgw_reference::launch::run(settings).await
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode, Usage> {
+    if let Some(f) = &args.target_file {
+        let m = crate::manifest::load_file(f)?;
+        println!("target manifest `{}` is well-formed", m.name.value);
+    }
+    let loaded = select(&args.select).map_err(Usage)?;
+    println!("{} scenario(s) are well-formed", loaded.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn upstreams(args: &UpstreamsArgs) -> Result<ExitCode, Usage> {
+    let m = crate::manifest::load_file(&args.target_file)?;
+    let served = crate::declared_upstreams::serve_http(&m, &args.host).await?;
+    out(&format!("{}\n", served.ready_line()));
+    let stdin_is_pipe = {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata("/dev/stdin").is_ok_and(|md| md.file_type().is_fifo())
+    };
+    let stdin_closed = async move {
+        if !stdin_is_pipe {
+            return std::future::pending::<()>().await;
+        }
+        let _ = tokio::task::spawn_blocking(|| {
+            use std::io::Read;
+            let mut sink = [0u8; 64];
+            let mut stdin = std::io::stdin();
+            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        })
+        .await;
+    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        () = stdin_closed => {}
+    }
+    drop(served);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode, Usage> {

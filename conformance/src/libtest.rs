@@ -1,7 +1,8 @@
 //! The `cargo test` entry: one libtest trial per scenario (libtest-mimic).
 //!
 //! The target comes from the environment, as in CI: `MCPGW_TARGET_URL` (+ `MCPGW_TARGET_TOKEN`
-//! or `MCPGW_TARGET_JWT_SECRET`, `MCPGW_TARGET_PROFILE`); unset, the in-process reference.
+//! or `MCPGW_TARGET_JWT_SECRET`, `MCPGW_TARGET_PROFILE` or `MCPGW_TARGET_FILE`), parsed like the
+//! command line's flags; unset, the in-process reference.
 //! `MCPGW_BASELINE` names a baseline file whose known failures then pass. Scenarios needing a
 //! capability the target lacks are reported as ignored. Finding no scenario is a failure, never
 //! a silently green run.
@@ -19,28 +20,12 @@ use crate::report::transcript_text;
 use crate::runner::{self, RunOptions};
 use crate::scenario;
 use crate::snapshot::SnapshotStore;
-use crate::target::{Profile, Target, TargetConfig, TargetSpec};
+use crate::target::{Target, TargetConfig};
 use crate::verdict::Verdict;
 
-/// The target described by `MCPGW_TARGET_*`.
+/// The target described by `MCPGW_TARGET_*` (see [`crate::settings::target_config_from_env`]).
 pub fn config_from_env() -> Result<TargetConfig, String> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let mut cfg = TargetConfig::reference();
-    if let Some(p) = var("MCPGW_TARGET_PROFILE") {
-        cfg.profile =
-            Profile::named(&p).ok_or_else(|| format!("unknown MCPGW_TARGET_PROFILE {p:?}"))?;
-    }
-    if let Some(url) = var("MCPGW_TARGET_URL") {
-        cfg.spec = TargetSpec::Url {
-            urls: url.split(',').map(str::to_owned).collect(),
-            token: var("MCPGW_TARGET_TOKEN"),
-            jwt_secret: var("MCPGW_TARGET_JWT_SECRET"),
-        };
-    }
-    if let Some(email) = var("PLATFORM_ADMIN_EMAIL") {
-        cfg.admin_email = email;
-    }
-    Ok(cfg)
+    crate::settings::target_config_from_env()
 }
 
 /// Run every scenario under `dir` as a libtest trial, then exit.
@@ -97,7 +82,7 @@ pub fn main_with(
         .map(|p| Arc::new(Baseline::load(Path::new(&p)).unwrap_or_else(|e| panic!("{e}"))));
     let opts = Arc::new(RunOptions {
         snapshots: Some(SnapshotStore {
-            dir: crate::cli::default_dir(None, "snapshots"),
+            dir: crate::settings::default_dir(None, "snapshots"),
             profile: cfg.profile.name.clone(),
         }),
         ..RunOptions::default()

@@ -65,7 +65,65 @@ pub fn needed_capabilities(s: &Scenario) -> BTreeSet<Capability> {
     {
         caps.insert(Capability::Cluster);
     }
+    if s.steps
+        .iter()
+        .filter_map(|st| st.request.as_ref())
+        .any(|r| !is_portable_path(&r.path))
+    {
+        caps.insert(Capability::ContextforgeApi);
+    }
     caps
+}
+
+/// Whether a request path is built from the target's endpoint templates (`${servers.S.mcp}`,
+/// `${endpoints.mcp}`, ...) and so means the same on every gateway. A path written literally
+/// (`/servers/${servers.S.id}/mcp`, `/rpc`) is ContextForge's URL layout.
+pub fn is_portable_path(path: &str) -> bool {
+    let rest = path.strip_prefix("${target.root}").unwrap_or(path);
+    let Ok(pieces) = subst::parse(rest) else {
+        return false;
+    };
+    match pieces.first() {
+        Some(subst::Piece::Var { path, .. }) => matches!(
+            path.as_slice(),
+            ["endpoints", _] | ["servers", _, "mcp" | "metadata"] | ["absent_server", _]
+        ),
+        _ => false,
+    }
+}
+
+/// The endpoint templates a scenario's references use (`mcp`, `server_mcp`, `rpc`, ...).
+pub fn endpoints_used(s: &Scenario) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Ok(all) = serde_json::to_value(s) else {
+        return out;
+    };
+    for text in subst::json_strings(&all) {
+        let Ok(pieces) = subst::parse(&text) else {
+            continue;
+        };
+        for piece in pieces {
+            if let subst::Piece::Var { path, .. } = piece {
+                match path.as_slice() {
+                    ["endpoints", name] => {
+                        out.insert((*name).to_owned());
+                    }
+                    ["servers" | "absent_server", .., f @ ("mcp" | "metadata")] => {
+                        out.insert(
+                            if *f == "mcp" {
+                                "server_mcp"
+                            } else {
+                                "server_metadata"
+                            }
+                            .to_owned(),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Where a scenario runs on a target.
@@ -95,6 +153,22 @@ pub fn applicability(target: &Target, s: &Scenario) -> Applicability {
             "the target ({} profile) lacks: {}",
             target.profile.name,
             names(&mut missing.into_iter())
+        ));
+    }
+    let absent: Vec<String> = endpoints_used(s)
+        .into_iter()
+        .filter(|e| target.manifest.endpoints.template(e).is_none())
+        .collect();
+    if !absent.is_empty() {
+        return Applicability::NotApplicable(format!(
+            "the target ({} profile) has no endpoint: {}",
+            target.profile.name,
+            absent.join(", ")
+        ));
+    }
+    if let Some(why) = target.provisioner.unmet_need(&s.fixtures) {
+        return Applicability::NotApplicable(format!(
+            "the target's declared world cannot meet it: {why}"
         ));
     }
     if target.is_harness_cluster()
@@ -201,10 +275,21 @@ async fn run_on(target: &Target, loaded: &Loaded, opts: &RunOptions) -> Scenario
     let s = &loaded.scenario;
     let mut result = blank_result(target, loaded);
     let faults = s.steps.iter().any(Step::is_fault);
-    let _gate = target.gate(faults).await;
+    // In a shared world, what reached an upstream is only this scenario's if it runs alone.
+    let _gate = target
+        .gate(faults || target.provisioner.shared_world())
+        .await;
     let base = &target.bases[0];
-    let mut p = Provisioned::new(provision::new_run_id(), base);
-    match provision::provision(target, &s.fixtures, &mut p).await {
+    let mut p = Provisioned::new(
+        provision::new_run_id(),
+        base,
+        target.manifest.endpoints.clone(),
+    );
+    match target
+        .provisioner
+        .provision(target, &s.fixtures, &mut p)
+        .await
+    {
         Err(e) => {
             result.verdict = Verdict::Untestable;
             result.reason = Some(e.to_string());
@@ -223,7 +308,7 @@ async fn run_on(target: &Target, loaded: &Loaded, opts: &RunOptions) -> Scenario
         // Worker 0 (where fixtures are deleted) may be dead: make the cluster whole first.
         healed = target.heal().await;
     }
-    result.cleanup_errors = provision::cleanup(target, &mut p).await;
+    result.cleanup_errors = target.provisioner.cleanup(target, &mut p).await;
     if let Err(e) = healed {
         result
             .cleanup_errors
@@ -273,10 +358,12 @@ pub fn build_request(
         (None, None) => Bytes::new(),
     };
     if let Some(t) = &r.token {
-        headers.push((
-            "authorization".to_owned(),
-            Some(format!("Bearer {}", p.lookup(&["tokens", t])?)),
-        ));
+        let secret = p.lookup(&["tokens", t])?;
+        // An empty secret is a principal of a gateway without authentication: no credential.
+        if !secret.is_empty() {
+            let (name, value) = target.credential_header(&secret);
+            headers.push((name, Some(value)));
+        }
     }
     for (name, value) in &r.headers {
         let value = value.as_ref().map(|v| subst::render(v, p)).transpose()?;
@@ -335,6 +422,18 @@ pub fn body_json(resp: &WireResponse) -> Option<Value> {
         }
     }
     last
+}
+
+/// Whether a response refuses the request: an HTTP 4xx, or a 2xx whose JSON-RPC answer (the
+/// body, or the last SSE event) is an `error` with no `result`.
+pub fn is_refusal(resp: &WireResponse) -> bool {
+    if (400..500).contains(&resp.status) {
+        return true;
+    }
+    if !(200..300).contains(&resp.status) {
+        return false;
+    }
+    body_json(resp).is_some_and(|j| j.get("error").is_some() && j.get("result").is_none())
 }
 
 fn render_matcher(m: &Matcher, p: &Provisioned) -> Result<Matcher, String> {
@@ -466,6 +565,25 @@ fn save_value(from: &SaveFrom, resp: &WireResponse) -> Option<String> {
 
 /// Compare a response with the step's expectations; push one message per broken expectation.
 fn evaluate(e: &Expect, resp: &WireResponse, p: &Provisioned, out: &mut Vec<String>) {
+    if let Some(want) = e.refused {
+        let refused = is_refusal(resp);
+        if refused != want {
+            out.push(if want {
+                format!(
+                    "refused: expected a refusal (HTTP 4xx, or a JSON-RPC error without a result), \
+                     got HTTP {}{}",
+                    resp.status,
+                    if (200..300).contains(&resp.status) {
+                        " with a result"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                format!("refused: expected no refusal, got HTTP {}", resp.status)
+            });
+        }
+    }
     let mut check = |what: &str, m: &Matcher, actual: Option<&Value>| match render_matcher(m, p) {
         Err(err) => out.push(format!("{what}: {err}")),
         Ok(m) => {
@@ -558,6 +676,33 @@ fn check_upstream(
             "{what}: number of matching requests: {mm} (received during the step: [{}])",
             methods.join(", ")
         ));
+    }
+    for text in &up.never_carries {
+        let text = match subst::render(text, p) {
+            // An empty text is in everything and means nothing (a principal without a secret).
+            Ok(t) if t.is_empty() => continue,
+            Ok(t) => t,
+            Err(e) => {
+                out.push(format!("{what}: {e}"));
+                continue;
+            }
+        };
+        // Every request, not only the selected ones: a leak in any of them is a leak.
+        for (i, r) in received.iter().enumerate() {
+            let in_headers = r.headers.iter().find(|(_, v)| v.contains(&text));
+            let in_body = r.body.to_string().contains(&text);
+            if let Some((h, _)) = in_headers {
+                out.push(format!(
+                    "{what}: request {} carried a forbidden text in header `{h}`",
+                    i + 1
+                ));
+            } else if in_body {
+                out.push(format!(
+                    "{what}: request {} carried a forbidden text in its body",
+                    i + 1
+                ));
+            }
+        }
     }
     for r in &selected {
         for (h, m) in &up.headers {

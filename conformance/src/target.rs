@@ -1,9 +1,11 @@
 //! Targets (where requests go) and profiles (what a kind of gateway can do).
 //!
 //! A target is the in-process reference (spawned on an ephemeral loopback port, optionally with
-//! injected defects) or any running gateway at a URL. A profile names the capabilities of a kind
-//! of gateway; scenarios requiring a capability the profile lacks are NOT-APPLICABLE. Both
-//! profiles provision through the same ContextForge-shaped admin API (see `provision`).
+//! injected defects), a cluster of reference workers, or any running gateway at a URL. What kind
+//! of gateway it is comes from its target manifest (`crate::manifest`: a file, or a built-in one
+//! named by `--profile`): its capabilities (scenarios requiring one it lacks are
+//! NOT-APPLICABLE), its credentials and endpoint templates, and the provisioning adapter that
+//! makes fixtures on it (`crate::provision`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -11,7 +13,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::manifest::Manifest;
+use crate::provision::Provisioner;
+use crate::provision::admin_api::AdminApiProvisioner;
+use crate::provision::static_world::StaticProvisioner;
 use crate::scenario::Capability;
+use crate::settings;
 use crate::tokens::{JwtKeys, admin_claims, sign_claims};
 use crate::variants;
 
@@ -29,32 +36,23 @@ pub struct Profile {
     pub api_tokens_first: bool,
 }
 
-/// The profiles the harness knows.
-pub const PROFILES: &[&str] = &["reference", "contextforge"];
+/// The built-in manifests (`--profile NAME`).
+pub const PROFILES: &[&str] = crate::manifest::BUILTIN_NAMES;
 
 impl Profile {
-    /// A profile by name.
+    /// The profile of a built-in manifest by name.
     pub fn named(name: &str) -> Option<Profile> {
-        use Capability::*;
-        let (caps, detected, api_tokens_first): (&[Capability], &[Capability], bool) = match name {
-            // Stateless JSON by default; `stateful` and `sse-response` scenarios run on a
-            // variant started in that mode (see `variants`).
-            "reference" => (&[Oauth, NameResolution], &[], false),
-            // ContextForge 1.1.0: OAuth servers and RFC 9728 metadata; no name resolution
-            // (PR 4237 unmerged). Not `trusted-proxy`: that is a configuration (a proxy the
-            // gateway was told to trust); that 1.1.0 honours X-Forwarded-* from any peer is
-            // issue 5421, which scenarios check. Stateful sessions only with
-            // USE_STATEFUL_SESSIONS=true, SSE answers only with JSON responses switched off:
-            // both are probed.
-            "contextforge" => (&[Oauth], &[Stateful, SseResponse], true),
-            _ => return None,
-        };
-        Some(Profile {
-            name: name.to_owned(),
-            capabilities: caps.iter().copied().collect(),
-            detected: detected.iter().copied().collect(),
-            api_tokens_first,
-        })
+        crate::manifest::builtin(name).map(|m| Profile::of(&m))
+    }
+
+    /// What a manifest says the gateway can do.
+    pub fn of(m: &Manifest) -> Profile {
+        Profile {
+            name: m.name.value.clone(),
+            capabilities: m.capability_set(),
+            detected: m.detect.iter().map(|d| d.value).collect(),
+            api_tokens_first: m.admin_api().is_some_and(|a| a.api_tokens_first),
+        }
     }
 }
 
@@ -170,6 +168,11 @@ pub enum TargetSpec {
 #[derive(Debug, Clone)]
 pub struct TargetConfig {
     pub spec: TargetSpec,
+    /// What kind of gateway it is.
+    pub manifest: Arc<Manifest>,
+    /// The file the manifest came from (`None`: a built-in one, named by `profile`).
+    pub manifest_file: Option<std::path::PathBuf>,
+    /// The manifest's capabilities and detection list.
     pub profile: Profile,
     /// Capabilities added to / removed from the profile's.
     pub with: Vec<Capability>,
@@ -184,17 +187,20 @@ pub struct TargetConfig {
 impl TargetConfig {
     /// The in-process reference with its defaults.
     pub fn reference() -> TargetConfig {
+        let manifest = crate::manifest::builtin("reference").expect("built-in manifest");
         TargetConfig {
             spec: TargetSpec::Reference {
                 defects: Vec::new(),
             },
-            profile: Profile::named("reference").expect("built-in profile"),
+            profile: Profile::of(&manifest),
+            manifest: Arc::new(manifest),
+            manifest_file: None,
             with: Vec::new(),
             without: Vec::new(),
-            admin_email: "admin@example.com".to_owned(),
-            jwt_audience: "mcpgateway-api".to_owned(),
-            jwt_issuer: "mcpgateway".to_owned(),
-            upstream_host: "127.0.0.1".to_owned(),
+            admin_email: settings::DEFAULT_ADMIN_EMAIL.to_owned(),
+            jwt_audience: settings::DEFAULT_JWT_AUDIENCE.to_owned(),
+            jwt_issuer: settings::DEFAULT_JWT_ISSUER.to_owned(),
+            upstream_host: settings::DEFAULT_UPSTREAM_HOST.to_owned(),
         }
     }
 }
@@ -238,10 +244,15 @@ pub struct Target {
     /// Present when tokens can be signed locally.
     pub jwt: Option<JwtKeys>,
     pub profile: Profile,
+    /// What kind of gateway it is: credentials, endpoint templates, provisioning.
+    pub manifest: Arc<Manifest>,
+    /// Makes fixtures on it.
+    pub provisioner: Box<dyn Provisioner>,
     pub capabilities: BTreeSet<Capability>,
     pub upstream_host: String,
     pub identity: TargetIdentity,
-    /// Arguments that select this target again on the command line (for replay commands).
+    /// Arguments that select this target again on the command line (for replay commands),
+    /// each after a space: [`settings::replay_args`].
     pub replay_args: String,
     _embedded: Option<mcpgw_reference::Embedded>,
     /// Harness-managed cluster only: the workers and services, for `fault` steps.
@@ -257,8 +268,34 @@ pub struct Target {
 impl Target {
     /// Start (or connect to) the target.
     pub async fn start(cfg: &TargetConfig) -> Result<Target, TargetError> {
+        let provisioner: Box<dyn Provisioner> = match &cfg.manifest.provisioning {
+            crate::manifest::Provisioning::AdminApi(_) => Box::new(AdminApiProvisioner),
+            crate::manifest::Provisioning::Static(world) => {
+                let principals = cfg
+                    .manifest
+                    .principals
+                    .iter()
+                    .map(|(k, p)| (k.clone(), p.value.clone()))
+                    .collect();
+                let record_dir = cfg.manifest.record_dir().map_err(TargetError::Config)?;
+                Box::new(
+                    StaticProvisioner::new(
+                        (**world).clone(),
+                        principals,
+                        record_dir,
+                        cfg.upstream_host.clone(),
+                    )
+                    .map_err(TargetError::Config)?,
+                )
+            }
+        };
+        let static_secret = cfg
+            .manifest
+            .static_world()
+            .map(|_| static_admin_secret(cfg))
+            .transpose()?;
         let mut cluster = None;
-        let (bases, admin_token, jwt, embedded, kind, defects, replay_args) = match &cfg.spec {
+        let (bases, admin_token, jwt, embedded, kind, defects) = match &cfg.spec {
             TargetSpec::Cluster {
                 workers,
                 defects,
@@ -289,16 +326,6 @@ impl Target {
                     .iter()
                     .map(|u| Base::parse(u))
                     .collect::<Result<Vec<_>, _>>()?;
-                let mut replay = format!(" --cluster {workers}");
-                if !defects.is_empty() {
-                    replay.push_str(&format!(" --inject-defect {}", defects.join(",")));
-                }
-                for (k, v) in worker_env {
-                    replay.push_str(&format!(" --worker-env {k}={v}"));
-                }
-                if *memory_store {
-                    replay.push_str(" --cluster-memory-store");
-                }
                 let token = c.admin_token().to_owned();
                 cluster = Some(tokio::sync::Mutex::new(c));
                 (
@@ -308,7 +335,6 @@ impl Target {
                     None,
                     format!("reference cluster ({workers} workers)"),
                     defects.clone(),
-                    replay,
                 )
             }
             TargetSpec::Reference { defects } => {
@@ -333,11 +359,6 @@ impl Target {
                     audience: e.state.settings.jwt_audience.clone(),
                     issuer: e.state.settings.jwt_issuer.clone(),
                 };
-                let replay = if defects.is_empty() {
-                    String::new()
-                } else {
-                    format!(" --inject-defect {}", defects.join(","))
-                };
                 let url = format!("{}{}", e.url(), e.state.settings.root_path());
                 (
                     vec![Base::parse(&url)?],
@@ -346,7 +367,6 @@ impl Target {
                     Some(e),
                     "reference (in-process)".to_owned(),
                     defects.clone(),
-                    replay,
                 )
             }
             TargetSpec::Url {
@@ -373,6 +393,11 @@ impl Target {
                         keys.secret.as_bytes(),
                         crate::scenario::Algorithm::HS256,
                     ),
+                    // A configured world has no admin: probes use a principal that reaches
+                    // everything, when one is declared.
+                    (None, None) if static_secret.is_some() => {
+                        static_secret.clone().unwrap_or_default()
+                    }
                     (None, None) => {
                         return Err(TargetError::Config(
                             "a URL target needs admin credentials: --token (MCPGW_TARGET_TOKEN) or \
@@ -381,20 +406,7 @@ impl Target {
                         ));
                     }
                 };
-                let replay = format!(
-                    " --target {} --profile {}",
-                    urls.join(","),
-                    cfg.profile.name
-                );
-                (
-                    bases,
-                    admin_token,
-                    jwt,
-                    None,
-                    "url".to_owned(),
-                    Vec::new(),
-                    replay,
-                )
+                (bases, admin_token, jwt, None, "url".to_owned(), Vec::new())
             }
         };
         let mut capabilities = cfg.profile.capabilities.clone();
@@ -429,10 +441,12 @@ impl Target {
             admin_email: cfg.admin_email.clone(),
             jwt,
             profile: cfg.profile.clone(),
+            manifest: Arc::clone(&cfg.manifest),
+            provisioner,
             capabilities,
             upstream_host: cfg.upstream_host.clone(),
             identity,
-            replay_args,
+            replay_args: settings::replay_args(cfg),
             _embedded: embedded,
             cluster,
             fault_gate: tokio::sync::RwLock::new(()),
@@ -444,8 +458,41 @@ impl Target {
         Ok(target)
     }
 
+    /// The header a request carrying `secret` sends, as the manifest says credentials travel.
+    pub fn credential_header(&self, secret: &str) -> (String, String) {
+        self.manifest.credentials.header_for(secret)
+    }
+
+    /// The path `initialize` probes: the global MCP endpoint, else the first declared server's.
+    fn probe_path(&self) -> Option<String> {
+        if let Some(mcp) = self.manifest.endpoints.template("mcp") {
+            return Some(mcp.to_owned());
+        }
+        let template = self.manifest.endpoints.template("server_mcp")?;
+        let world = self.manifest.static_world()?;
+        let (key, s) = world.servers.iter().next()?;
+        let name = s.value.name.clone().unwrap_or_else(|| key.clone());
+        let id = s.value.id.clone().unwrap_or_else(|| name.clone());
+        Some(crate::manifest::fill(template, &id, &name))
+    }
+
     /// Fail early, with a clear message, when the target does not answer or refuses the admin.
     async fn check_reachable(&self) -> Result<(), TargetError> {
+        if self.manifest.admin_api().is_none() {
+            // Configured from a file: no admin API to ask; any HTTP answer to the probe will do.
+            let base = &self.bases[0];
+            let path = self.probe_path().unwrap_or_else(|| "/".to_owned());
+            let (_, ex) =
+                probe_exchange(base, &path, &self.credential_header(&self.admin_token)).await;
+            return match ex.response {
+                Some(_) => Ok(()),
+                None => Err(TargetError::Config(format!(
+                    "cannot reach the target at {}: {}",
+                    base.url,
+                    ex.error.unwrap_or_default()
+                ))),
+            };
+        }
         let base = &self.bases[0];
         let req = crate::client::WireRequest {
             method: "GET".to_owned(),
@@ -585,7 +632,17 @@ impl Target {
     /// Probe the target ([`probe`]): record what it calls itself, and add the capabilities of
     /// the profile's `detected` list that it shows (unless the run said `--without`).
     async fn detected(mut self, without: &[Capability]) -> Target {
-        let probe = probe(&self.bases[0], &self.admin_token).await;
+        let probe = match self.probe_path() {
+            Some(path) => {
+                probe(
+                    &self.bases[0],
+                    &path,
+                    &self.credential_header(&self.admin_token),
+                )
+                .await
+            }
+            None => Probe::default(),
+        };
         let found = probe.capabilities(&self.profile.detected);
         self.capabilities
             .extend(found.into_iter().filter(|c| !without.contains(c)));
@@ -646,10 +703,20 @@ pub enum GateGuard<'a> {
     Exclusive(tokio::sync::RwLockWriteGuard<'a, ()>),
 }
 
-/// Send MCP `initialize` to the global `/mcp` as the administrator and read what the answer shows;
+/// Send MCP `initialize` to `path` with the credential `auth` and read what the answer shows;
 /// a session it opened is deleted again. A target that does not answer gives an empty probe (the
 /// reachability check reports that).
-pub async fn probe(base: &Base, admin_token: &str) -> Probe {
+pub async fn probe(base: &Base, path: &str, auth: &(String, String)) -> Probe {
+    let (resp, _) = probe_exchange(base, path, auth).await;
+    resp.unwrap_or_default()
+}
+
+/// The `initialize` exchange of [`probe`], and the probe it gave.
+async fn probe_exchange(
+    base: &Base,
+    path: &str,
+    auth: &(String, String),
+) -> (Option<Probe>, crate::client::Exchange) {
     use crate::client::{WireRequest, send};
     let timeout = std::time::Duration::from_secs(10);
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -659,16 +726,13 @@ pub async fn probe(base: &Base, admin_token: &str) -> Probe {
     }})
     .to_string();
     let headers = |extra: Vec<(String, String)>| {
-        let mut h = vec![
-            ("host".to_owned(), base.authority.clone()),
-            ("authorization".to_owned(), format!("Bearer {admin_token}")),
-        ];
+        let mut h = vec![("host".to_owned(), base.authority.clone()), auth.clone()];
         h.extend(extra);
         h
     };
     let req = WireRequest {
         method: "POST".to_owned(),
-        target: format!("{}/mcp", base.root),
+        target: format!("{}{path}", base.root),
         headers: headers(vec![
             ("content-type".to_owned(), "application/json".to_owned()),
             (
@@ -679,20 +743,38 @@ pub async fn probe(base: &Base, admin_token: &str) -> Probe {
         ]),
         body: bytes::Bytes::from(body),
     };
-    let Some(resp) = send(&base.authority, req, timeout).await.response else {
-        return Probe::default();
+    let ex = send(&base.authority, req, timeout).await;
+    let Some(resp) = &ex.response else {
+        return (None, ex);
     };
-    let probe = Probe::from_response(&resp);
+    let probe = Probe::from_response(resp);
     if let Some(session) = resp.header("mcp-session-id") {
         let req = WireRequest {
             method: "DELETE".to_owned(),
-            target: format!("{}/mcp", base.root),
+            target: format!("{}{path}", base.root),
             headers: headers(vec![("mcp-session-id".to_owned(), session)]),
             body: bytes::Bytes::new(),
         };
         send(&base.authority, req, timeout).await;
     }
-    probe
+    (Some(probe), ex)
+}
+
+/// The secret probes use on a statically configured target: `--token` when given, else the
+/// first principal that reaches every server (empty when there is none).
+fn static_admin_secret(cfg: &TargetConfig) -> Result<String, TargetError> {
+    if let TargetSpec::Url { token: Some(t), .. } = &cfg.spec {
+        return Ok(t.clone());
+    }
+    let all = cfg
+        .manifest
+        .principals
+        .values()
+        .find(|p| p.value.reach == crate::manifest::Reach::All);
+    Ok(all
+        .and_then(|p| p.value.secret_env.as_ref())
+        .and_then(|env| std::env::var(env).ok())
+        .unwrap_or_default())
 }
 
 /// A JSON summary of a profile, for `--help`-like listings.

@@ -7,14 +7,16 @@
 
 use std::net::TcpListener;
 
-use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
 use crate::scenario::{UpstreamFixture, UpstreamResource};
 
 /// One request an upstream received.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Received {
     pub http_method: String,
     pub path: String,
@@ -61,7 +63,11 @@ impl Received {
 }
 
 async fn start_server(host: &str) -> std::io::Result<MockServer> {
-    let listener = TcpListener::bind((host, 0))?;
+    start_server_on(host, 0).await
+}
+
+async fn start_server_on(host: &str, port: u16) -> std::io::Result<MockServer> {
+    let listener = TcpListener::bind((host, port))?;
     Ok(MockServer::builder().listener(listener).start().await)
 }
 
@@ -84,9 +90,20 @@ pub struct McpUpstream {
 impl McpUpstream {
     /// Start serving `spec` on `host` (an ephemeral port), at path `/mcp`.
     pub async fn start(host: &str, spec: UpstreamFixture) -> std::io::Result<McpUpstream> {
-        let server = start_server(host).await?;
+        McpUpstream::start_on(host, 0, spec, None).await
+    }
+
+    /// Start serving `spec` on `host:port` (0: ephemeral); with `record`, every request is also
+    /// appended to that file as one JSON line (see [`Recorded`]) before it is answered.
+    pub async fn start_on(
+        host: &str,
+        port: u16,
+        spec: UpstreamFixture,
+        record: Option<PathBuf>,
+    ) -> std::io::Result<McpUpstream> {
+        let server = start_server_on(host, port).await?;
         Mock::given(matchers::any())
-            .respond_with(McpResponder { spec })
+            .respond_with(McpResponder { spec, record })
             .mount(&server)
             .await;
         Ok(McpUpstream { server })
@@ -107,16 +124,15 @@ impl McpUpstream {
 #[derive(Debug)]
 struct McpResponder {
     spec: UpstreamFixture,
+    record: Option<PathBuf>,
 }
 
-fn rpc_result(id: &Value, result: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+fn rpc_result(id: &Value, result: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
-fn rpc_error(id: &Value, code: i64, message: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(
-        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
-    )
+fn rpc_error(id: &Value, code: i64, message: String) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
 fn resource_json(r: &UpstreamResource) -> Value {
@@ -125,6 +141,10 @@ fn resource_json(r: &UpstreamResource) -> Value {
 
 impl Respond for McpResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(file) = &self.record {
+            // Recorded before answering, so a reader that has the response sees the request.
+            let _ = append_record(file, &Received::from_request(request));
+        }
         match request.method.as_str() {
             "POST" => {}
             "DELETE" => return ResponseTemplate::new(200),
@@ -135,91 +155,99 @@ impl Respond for McpResponder {
                 json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
             );
         };
-        let (Some(id), Some(method)) = (msg.get("id"), msg.get("method").and_then(Value::as_str))
-        else {
+        match answer(&self.spec, &msg) {
+            Some(reply) => ResponseTemplate::new(200).set_body_json(reply),
             // A notification or a response from the client: accepted, nothing to answer.
-            return ResponseTemplate::new(202);
-        };
-        let params = msg.get("params").cloned().unwrap_or_else(|| json!({}));
-        let name = params.get("name").and_then(Value::as_str).unwrap_or("");
-        let spec = &self.spec;
-        match method {
-            "initialize" => rpc_result(
-                id,
-                json!({
-                    "protocolVersion": params.get("protocolVersion").cloned().unwrap_or_else(|| json!("2025-06-18")),
-                    "capabilities": {"tools": {"listChanged": false}, "resources": {"subscribe": false, "listChanged": false}, "prompts": {"listChanged": false}},
-                    "serverInfo": {"name": "mcpgw-harness-upstream", "version": env!("CARGO_PKG_VERSION")},
-                }),
-            ),
-            "ping" => rpc_result(id, json!({})),
-            "tools/list" => rpc_result(
-                id,
-                json!({"tools": spec.tools.iter().map(|t| json!({
-                    "name": t.name,
-                    "description": t.description.clone().unwrap_or_default(),
-                    "inputSchema": t.input_schema.clone().unwrap_or_else(|| json!({"type": "object"})),
-                })).collect::<Vec<_>>()}),
-            ),
-            "tools/call" => match spec.tools.iter().find(|t| t.name == name) {
-                Some(t) => {
-                    let args = params
-                        .get("arguments")
-                        .cloned()
-                        .unwrap_or_else(|| json!({}));
-                    let result = t.result.clone().unwrap_or_else(|| {
-                        json!({"content": [{"type": "text", "text": args.to_string()}], "isError": false})
-                    });
-                    rpc_result(id, result)
-                }
-                None => rpc_error(id, -32602, format!("Unknown tool: {name}")),
-            },
-            "resources/list" => rpc_result(
-                id,
-                json!({"resources": spec.resources.iter().map(resource_json).collect::<Vec<_>>()}),
-            ),
-            "resources/templates/list" => rpc_result(id, json!({"resourceTemplates": []})),
-            "resources/read" => {
-                let uri = params.get("uri").and_then(Value::as_str).unwrap_or("");
-                match spec.resources.iter().find(|r| r.uri == uri) {
-                    Some(r) => rpc_result(
-                        id,
-                        json!({"contents": [{"uri": r.uri, "mimeType": r.mime_type, "text": r.text}]}),
-                    ),
-                    None => rpc_error(id, -32002, format!("Resource not found: {uri}")),
-                }
-            }
-            "prompts/list" => rpc_result(
-                id,
-                json!({"prompts": spec.prompts.iter().map(|p| json!({
-                    "name": p.name,
-                    "description": p.description.clone().unwrap_or_default(),
-                    "arguments": p.arguments,
-                })).collect::<Vec<_>>()}),
-            ),
-            "prompts/get" => match spec.prompts.iter().find(|p| p.name == name) {
-                Some(p) => {
-                    let mut text = p.text.clone();
-                    if let Some(args) = params.get("arguments").and_then(Value::as_object) {
-                        for (k, v) in args {
-                            let v = v
-                                .as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| v.to_string());
-                            text = text.replace(&format!("{{{{{k}}}}}"), &v);
-                        }
-                    }
-                    rpc_result(
-                        id,
-                        json!({"description": p.description.clone().unwrap_or_default(),
-                               "messages": [{"role": "user", "content": {"type": "text", "text": text}}]}),
-                    )
-                }
-                None => rpc_error(id, -32602, format!("Unknown prompt: {name}")),
-            },
-            other => rpc_error(id, -32601, format!("Method not found: {other}")),
+            None => ResponseTemplate::new(202),
         }
     }
+}
+
+/// The fixture's answer to one JSON-RPC message (`None` for a notification or a response),
+/// whatever transport carried it.
+pub fn answer(spec: &UpstreamFixture, msg: &Value) -> Option<Value> {
+    let (Some(id), Some(method)) = (msg.get("id"), msg.get("method").and_then(Value::as_str))
+    else {
+        return None;
+    };
+    let params = msg.get("params").cloned().unwrap_or_else(|| json!({}));
+    let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+    Some(match method {
+        "initialize" => rpc_result(
+            id,
+            json!({
+                "protocolVersion": params.get("protocolVersion").cloned().unwrap_or_else(|| json!("2025-06-18")),
+                "capabilities": {"tools": {"listChanged": false}, "resources": {"subscribe": false, "listChanged": false}, "prompts": {"listChanged": false}},
+                "serverInfo": {"name": "mcpgw-harness-upstream", "version": env!("CARGO_PKG_VERSION")},
+            }),
+        ),
+        "ping" => rpc_result(id, json!({})),
+        "tools/list" => rpc_result(
+            id,
+            json!({"tools": spec.tools.iter().map(|t| json!({
+                "name": t.name,
+                "description": t.description.clone().unwrap_or_default(),
+                "inputSchema": t.input_schema.clone().unwrap_or_else(|| json!({"type": "object"})),
+            })).collect::<Vec<_>>()}),
+        ),
+        "tools/call" => match spec.tools.iter().find(|t| t.name == name) {
+            Some(t) => {
+                let args = params
+                    .get("arguments")
+                    .cloned()
+                    .unwrap_or_else(|| json!({}));
+                let result = t.result.clone().unwrap_or_else(|| {
+                    json!({"content": [{"type": "text", "text": args.to_string()}], "isError": false})
+                });
+                rpc_result(id, result)
+            }
+            None => rpc_error(id, -32602, format!("Unknown tool: {name}")),
+        },
+        "resources/list" => rpc_result(
+            id,
+            json!({"resources": spec.resources.iter().map(resource_json).collect::<Vec<_>>()}),
+        ),
+        "resources/templates/list" => rpc_result(id, json!({"resourceTemplates": []})),
+        "resources/read" => {
+            let uri = params.get("uri").and_then(Value::as_str).unwrap_or("");
+            match spec.resources.iter().find(|r| r.uri == uri) {
+                Some(r) => rpc_result(
+                    id,
+                    json!({"contents": [{"uri": r.uri, "mimeType": r.mime_type, "text": r.text}]}),
+                ),
+                None => rpc_error(id, -32002, format!("Resource not found: {uri}")),
+            }
+        }
+        "prompts/list" => rpc_result(
+            id,
+            json!({"prompts": spec.prompts.iter().map(|p| json!({
+                "name": p.name,
+                "description": p.description.clone().unwrap_or_default(),
+                "arguments": p.arguments,
+            })).collect::<Vec<_>>()}),
+        ),
+        "prompts/get" => match spec.prompts.iter().find(|p| p.name == name) {
+            Some(p) => {
+                let mut text = p.text.clone();
+                if let Some(args) = params.get("arguments").and_then(Value::as_object) {
+                    for (k, v) in args {
+                        let v = v
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string());
+                        text = text.replace(&format!("{{{{{k}}}}}"), &v);
+                    }
+                }
+                rpc_result(
+                    id,
+                    json!({"description": p.description.clone().unwrap_or_default(),
+                           "messages": [{"role": "user", "content": {"type": "text", "text": text}}]}),
+                )
+            }
+            None => rpc_error(id, -32602, format!("Unknown prompt: {name}")),
+        },
+        other => rpc_error(id, -32601, format!("Method not found: {other}")),
+    })
 }
 
 /// A harness-run HTTP echo for REST tools.
@@ -260,5 +288,72 @@ impl Respond for EchoResponder {
             "received_path": r.path,
             "received_body": String::from_utf8_lossy(&request.body),
         }))
+    }
+}
+
+/// An upstream the harness reaches only through what it recorded: a fixture served by another
+/// process (`mcpgw-conformance upstreams`, or `upstream --stdio` launched by the gateway) that
+/// appends one JSON [`Received`] line per request to a file.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub file: PathBuf,
+    /// Lines already there when the scenario started: not this scenario's.
+    pub skip: usize,
+}
+
+impl Recorded {
+    /// Start reading `file` from its current end.
+    pub fn from_now(file: PathBuf) -> Recorded {
+        let skip = read_records(&file).len();
+        Recorded { file, skip }
+    }
+
+    /// What was recorded since [`Recorded::from_now`].
+    pub fn received(&self) -> Vec<Received> {
+        read_records(&self.file)
+            .into_iter()
+            .skip(self.skip)
+            .collect()
+    }
+}
+
+/// Every record in `file` (none when it does not exist yet); a torn last line is skipped.
+pub fn read_records(file: &Path) -> Vec<Received> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Append one record to `file` (one `write` of a whole line, so concurrent writers do not
+/// interleave within a line).
+pub fn append_record(file: &Path, r: &Received) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut line = serde_json::to_string(r).map_err(std::io::Error::other)?;
+    line.push('\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
+    f.write_all(line.as_bytes())
+}
+
+/// An upstream of a scenario, however it is run.
+#[derive(Debug)]
+pub enum UpstreamHandle {
+    /// Run in this process for this scenario.
+    Local(McpUpstream),
+    /// Run elsewhere, for every scenario; read through its records.
+    Recorded(Recorded),
+}
+
+impl UpstreamHandle {
+    /// Everything received during this scenario so far, oldest first.
+    pub async fn received(&self) -> Vec<Received> {
+        match self {
+            UpstreamHandle::Local(u) => u.received().await,
+            UpstreamHandle::Recorded(r) => r.received(),
+        }
     }
 }

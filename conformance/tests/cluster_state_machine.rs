@@ -92,8 +92,12 @@ impl World {
                 .block_on(Target::start(&scfg))
                 .expect("single worker starts");
             let side = |target: Target| {
-                let mut p = Provisioned::new(run_id.clone(), &target.bases[0]);
-                rt.block_on(provision::provision(&target, &fixtures, &mut p))
+                let mut p = Provisioned::new(
+                    run_id.clone(),
+                    &target.bases[0],
+                    target.manifest.endpoints.clone(),
+                );
+                rt.block_on(target.provisioner.provision(&target, &fixtures, &mut p))
                     .unwrap_or_else(|e| panic!("fixtures: {e}"));
                 Side { target, p }
             };

@@ -18,6 +18,11 @@ use tokio::process::{Child, Command};
 
 use crate::services::{PostgresService, RedisService, ServiceError};
 
+/// Set by the cluster fixture on its workers: stdin is a pipe from the harness, and its end
+/// (the harness exited, however it exited) ends the worker, so no worker outlives its harness
+/// even when the harness could not drop its cluster (a `process::exit`, a static, a SIGKILL).
+pub const EXIT_WITH_PARENT_ENV: &str = "MCPGW_EXIT_WITH_PARENT";
+
 /// How much of a worker's stderr is kept (the tail).
 const STDERR_KEEP: usize = 64 * 1024;
 
@@ -357,7 +362,7 @@ impl Cluster {
         for (k, v) in &o.extra_env {
             cmd.env(k, v);
         }
-        cmd.env(crate::cli::EXIT_WITH_PARENT_ENV, "1");
+        cmd.env(EXIT_WITH_PARENT_ENV, "1");
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

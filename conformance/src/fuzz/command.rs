@@ -13,10 +13,10 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::{TargetArgs, default_dir, target_config};
 use crate::report::transcript_text;
 use crate::runner::{self, RunOptions};
 use crate::scenario;
+use crate::settings::{TargetArgs, default_dir, target_config};
 use crate::target::{Target, TargetConfig, TargetSpec};
 use crate::verdict::Verdict;
 

@@ -444,6 +444,7 @@ pub fn expectation(v: &Violation) -> Expect {
                         params: Some(matcher(json!({"name": tool}))),
                         headers: Default::default(),
                         count: Some(matcher(json!(0))),
+                        never_carries: Vec::new(),
                     },
                 );
             }

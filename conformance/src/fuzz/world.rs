@@ -136,10 +136,18 @@ impl std::fmt::Debug for World {
 impl World {
     /// Provision the world on `target`. On error, whatever was made is deleted again.
     pub async fn build(target: &Target) -> Result<World, ProvisionError> {
-        let mut p = Provisioned::new(provision::new_run_id(), &target.bases[0]);
+        let mut p = Provisioned::new(
+            provision::new_run_id(),
+            &target.bases[0],
+            target.manifest.endpoints.clone(),
+        );
         let fixtures = fixtures(target.has(Capability::Oauth));
-        if let Err(e) = provision::provision(target, &fixtures, &mut p).await {
-            provision::cleanup(target, &mut p).await;
+        if let Err(e) = target
+            .provisioner
+            .provision(target, &fixtures, &mut p)
+            .await
+        {
+            target.provisioner.cleanup(target, &mut p).await;
             return Err(e);
         }
         let view = view_of(&p, target.has(Capability::NameResolution));
@@ -152,7 +160,10 @@ impl World {
 
     /// Delete everything; returns what could not be deleted.
     pub async fn tear_down(mut self, target: &Target) -> Vec<String> {
-        provision::cleanup(target, &mut self.provisioned).await
+        target
+            .provisioner
+            .cleanup(target, &mut self.provisioned)
+            .await
     }
 
     /// The token fixture key for `caller`, making the token on first use (`None`: no token);
@@ -174,7 +185,9 @@ impl World {
             tokens: BTreeMap::from([(key.clone(), fixture)]),
             ..Default::default()
         };
-        let made = provision::provision(target, &only_token, &mut self.provisioned)
+        let made = target
+            .provisioner
+            .provision(target, &only_token, &mut self.provisioned)
             .await
             .map(|()| key)
             .map_err(|e| e.to_string());

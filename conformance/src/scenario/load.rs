@@ -23,32 +23,7 @@ pub struct Loaded {
 }
 
 /// One problem in one scenario file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScenarioError {
-    pub path: PathBuf,
-    /// 1-based; `None` when the problem has no single place.
-    pub line: Option<u64>,
-    pub column: Option<u64>,
-    /// Where in the document, e.g. `steps[1].expect.status` (empty: the whole file).
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(col) = self.column {
-                write!(f, ":{col}")?;
-            }
-        }
-        if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+pub type ScenarioError = crate::located::FileProblem;
 
 /// Every problem found in a set of scenario files.
 #[derive(Debug, Clone)]
@@ -56,14 +31,7 @@ pub struct LoadErrors(pub Vec<ScenarioError>);
 
 impl fmt::Display for LoadErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for e in &self.0 {
-            writeln!(f, "{e}")?;
-        }
-        write!(
-            f,
-            "{} problem(s) in scenario files; nothing was sent to the target",
-            self.0.len()
-        )
+        crate::located::write_problems(f, &self.0, "scenario files")
     }
 }
 
@@ -184,27 +152,7 @@ fn expected_id(root: &Path, path: &Path) -> Option<String> {
 
 /// Parse and check one scenario text; `path` is only used in messages.
 pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, Vec<ScenarioError>> {
-    let mut field = String::new();
-    let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
-        serde_path_to_error::deserialize::<_, Scenario>(de).map_err(|e| {
-            field = e.path().to_string();
-            e.into_inner()
-        })
-    });
-    let scenario = parsed.map_err(|e| {
-        let loc = e.location();
-        vec![ScenarioError {
-            path: path.to_path_buf(),
-            line: loc.map(|l| l.line()),
-            column: loc.map(|l| l.column()),
-            field: if field == "." {
-                String::new()
-            } else {
-                field.clone()
-            },
-            message: plain_message(&e),
-        }]
-    })?;
+    let scenario: Scenario = crate::located::parse_yaml(path, text).map_err(|e| vec![e])?;
     let problems = check(&scenario);
     if problems.is_empty() {
         Ok(scenario)
@@ -219,22 +167,6 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, Vec<ScenarioError>
                 message,
             })
             .collect())
-    }
-}
-
-/// serde-saphyr's message without its source snippet and location suffix (we print those).
-fn plain_message(e: &serde_saphyr::Error) -> String {
-    let full = e.without_snippet().to_string();
-    let first = full.lines().next().unwrap_or("").trim().to_owned();
-    // Drop a trailing " at line N column M" the library may add; the location is printed apart.
-    let first = match first.find(" at line ") {
-        Some(i) => first[..i].to_owned(),
-        None => first,
-    };
-    match first.as_str() {
-        "expected sequence start" => "expected a list (`[a, b]` or `- a` lines)".to_owned(),
-        "expected mapping start" => "expected a map (`{a: 1}` or `a: 1` lines)".to_owned(),
-        _ => first,
     }
 }
 

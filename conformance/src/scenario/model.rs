@@ -83,10 +83,14 @@ pub enum Capability {
     /// The harness started the cluster itself (`--cluster N`), so `fault` steps can kill and
     /// restart workers and pause Redis. An external cluster (`--target URL1,URL2`) lacks it.
     ClusterFaults,
+    /// The gateway speaks ContextForge's REST paths and answers (`/servers`, `/tokens`,
+    /// `/servers/{id}/mcp`, `{"detail": ...}` errors), as the reference does. Implied by a
+    /// request path written literally rather than from an endpoint reference.
+    ContextforgeApi,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Capability::Stateful,
         Capability::Oauth,
         Capability::NameResolution,
@@ -99,6 +103,7 @@ impl Capability {
         Capability::AuthOptional,
         Capability::WellKnownDisabled,
         Capability::ClusterFaults,
+        Capability::ContextforgeApi,
     ];
 
     /// A *mode*: a non-default configuration under which scenarios written for the default one
@@ -128,6 +133,7 @@ impl Capability {
             Capability::AuthOptional => "auth-optional",
             Capability::WellKnownDisabled => "well-known-disabled",
             Capability::ClusterFaults => "cluster-faults",
+            Capability::ContextforgeApi => "contextforge-api",
         }
     }
 
@@ -429,6 +435,11 @@ pub struct TokenFixture {
     /// Where the token comes from: `auto` (default), `api` (`POST /tokens`) or `sign`.
     #[serde(default)]
     pub source: TokenSource,
+    /// A credential the gateway never issued, in the form its real ones take (a JWT signed
+    /// with a random key; on a target configured from a file, a random secret). Every other
+    /// field is ignored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forged: bool,
 }
 
 /// Signature algorithm of a locally signed token.
@@ -549,6 +560,7 @@ impl Expect {
             && self.json.is_none()
             && self.pointers.is_empty()
             && self.body.is_none()
+            && self.refused.is_none()
             && self.upstream.is_empty()
             && self.snapshot.is_none()
     }
@@ -563,7 +575,8 @@ pub struct Request {
     /// Request target, sent byte for byte after `${...}` substitution: no normalisation of
     /// `.`/`..`, percent-encoding or slashes. Query strings go here too.
     pub path: String,
-    /// Key of `tokens`: sends `Authorization: Bearer <token>`.
+    /// Key of `tokens`: sends the token as the target's manifest says credentials travel
+    /// (`Authorization: Bearer <token>` by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Headers to send. `null` suppresses a default header (`host`, `content-type`, `accept`).
@@ -598,6 +611,12 @@ pub struct Expect {
     /// The raw body as text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Matcher>,
+    /// `true`: the request was refused, in either form a gateway may use: an HTTP 4xx, or an
+    /// HTTP 200 whose JSON-RPC answer is an `error` with no `result`. A 5xx is not a refusal (the
+    /// gateway failed), and neither is a result. For checks that hold on every gateway, whose
+    /// refusals differ in form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<bool>,
     /// What harness-run upstreams received while this step ran, by upstream (or REST tool) key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub upstream: BTreeMap<String, UpstreamExpect>,
@@ -623,6 +642,10 @@ pub struct UpstreamExpect {
     /// How many requests were selected (default `{$gte: 1}`; `0` asserts none arrived).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<Matcher>,
+    /// Texts that no request the upstream received may carry, anywhere in its headers or body
+    /// (e.g. `${tokens.admin}`: the client's credential must not be passed through).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub never_carries: Vec<String>,
 }
 
 /// Where a saved value comes from.

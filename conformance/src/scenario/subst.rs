@@ -1,7 +1,7 @@
 //! `${...}` substitution in paths, headers, bodies and expected values.
 //!
 //! `${servers.S.id}` is replaced by the value the run provisioned; `${x|upper}` applies a filter
-//! (`upper`, `lower`, `dashed`, `pct`; filters chain left to right); `$${` writes a literal `${`.
+//! (`upper`, `lower`, `dashed`, `pct`, `climb`; filters chain left to right); `$${` writes a literal `${`.
 //! References are checked when a scenario is loaded ([`check_reference`]) so a typo fails before
 //! any request is sent; at run time [`render`] asks a [`Lookup`] for each value.
 
@@ -21,7 +21,7 @@ pub enum Piece<'a> {
 }
 
 /// The filters a reference may name.
-pub const FILTERS: &[&str] = &["upper", "lower", "dashed", "pct"];
+pub const FILTERS: &[&str] = &["upper", "lower", "dashed", "pct", "climb"];
 
 /// Split a template into text and references.
 pub fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
@@ -85,8 +85,20 @@ pub fn apply_filter(filter: &str, v: &str) -> String {
         "lower" => v.to_lowercase(),
         "dashed" => dashed(v),
         "pct" => v.bytes().map(|b| format!("%{b:02X}")).collect(),
+        "climb" => climb(v),
         _ => v.to_owned(),
     }
+}
+
+/// `/a/b/c` -> `/a/b/c/../../..`: the path followed by as many `..` segments as it has segments,
+/// so that what follows it is, once dot segments are normalised away, a path from the root.
+fn climb(v: &str) -> String {
+    let depth = v.split('/').filter(|s| !s.is_empty()).count();
+    let mut out = v.trim_end_matches('/').to_owned();
+    for _ in 0..depth {
+        out.push_str("/..");
+    }
+    out
 }
 
 /// `0123456789abcdef0123456789abcdef` -> `01234567-89ab-cdef-0123-456789abcdef`; other input as is.
@@ -193,7 +205,9 @@ pub fn check_reference(path: &[&str], d: &dyn Declared, saved: &[String]) -> Res
         }
     };
     match path {
-        ["servers", k, f] => need("servers", k).and(fields(&["id", "name"], f)),
+        ["servers", k, f] => need("servers", k).and(fields(&["id", "name", "mcp", "metadata"], f)),
+        ["absent_server", f] => fields(&["mcp", "metadata"], f),
+        ["endpoints", f] => fields(&["mcp", "rpc"], f),
         ["users", k, f] => need("users", k).and(fields(&["email"], f)),
         ["teams", k, f] => need("teams", k).and(fields(&["id", "name"], f)),
         ["tokens", k] => need("tokens", k),
@@ -226,7 +240,8 @@ pub fn check_reference(path: &[&str], d: &dyn Declared, saved: &[String]) -> Res
         ["run", f] => fields(&["id"], f),
         ["clock", f] => fields(&["today", "not_today"], f),
         _ => Err(format!(
-            "unknown reference `{}`; references look like servers.KEY.id, tokens.KEY, users.KEY.email, \
+            "unknown reference `{}`; references look like servers.KEY.id, servers.KEY.mcp, \
+             endpoints.mcp, tokens.KEY, users.KEY.email, \
              teams.KEY.id, tools.KEY.name, tools.UPSTREAM.TOOL.name, saved.NAME, target.base, run.id, \
              clock.today",
             path.join(".")
@@ -264,5 +279,10 @@ mod tests {
         assert!(parse("${x|nope}").is_err());
         assert!(parse("${unclosed").is_err());
         assert_eq!(apply_filter("pct", "a/"), "%61%2F");
+        assert_eq!(apply_filter("climb", "/mcp/alpha"), "/mcp/alpha/../..");
+        assert_eq!(
+            apply_filter("climb", "/servers/x/mcp/"),
+            "/servers/x/mcp/../../.."
+        );
     }
 }

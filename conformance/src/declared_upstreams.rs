@@ -1,0 +1,166 @@
+//! Serving the upstream fixtures a target manifest declares, in a process of their own, for
+//! gateways configured from a file: over Streamable HTTP on their declared ports
+//! (`mcpgw-conformance upstreams`), or over stdin/stdout for a gateway that launches its servers
+//! as commands (`mcpgw-conformance upstream --stdio KEY`). Either way every message that reaches
+//! a fixture is recorded in the manifest's record directory, which is how the suite, in another
+//! process, checks what a gateway forwarded (see [`crate::upstream::Recorded`]).
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::manifest::{DeclaredUpstream, Manifest, UpstreamTransport};
+use crate::scenario::UpstreamFixture;
+use crate::upstream::{McpUpstream, Received, answer, append_record};
+
+/// Why the declared fixtures could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the manifest `{0}` declares no static world (provisioning: static)")]
+    NotStatic(String),
+    #[error("the manifest declares no upstream `{0}`")]
+    Unknown(String),
+    #[error("upstream `{0}` is not a stdio upstream")]
+    NotStdio(String),
+    #[error("failed to prepare the record directory {0}: {1}")]
+    RecordDir(PathBuf, String),
+    #[error("failed to serve upstream `{0}` on port {1}: {2}")]
+    Bind(String, u16, std::io::Error),
+    #[error("failed to talk over stdio: {0}")]
+    Stdio(std::io::Error),
+}
+
+/// The fixture a declared upstream serves.
+fn fixture_of(d: &DeclaredUpstream) -> UpstreamFixture {
+    UpstreamFixture {
+        tools: d.tools.clone(),
+        resources: d.resources.clone(),
+        prompts: d.prompts.clone(),
+        ..Default::default()
+    }
+}
+
+/// The record directory, created if missing.
+fn record_dir(m: &Manifest) -> Result<PathBuf, ServeError> {
+    let dir = m
+        .record_dir()
+        .map_err(|e| ServeError::RecordDir(PathBuf::new(), e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| ServeError::RecordDir(dir.clone(), e.to_string()))?;
+    Ok(dir)
+}
+
+/// The HTTP fixtures being served, with their URLs, until dropped.
+#[derive(Debug)]
+pub struct Served {
+    pub upstreams: Vec<(String, String, McpUpstream)>,
+}
+
+impl Served {
+    /// The ready line: `ready KEY=URL ...`.
+    pub fn ready_line(&self) -> String {
+        let mut line = "ready".to_owned();
+        for (key, url, _) in &self.upstreams {
+            line.push_str(&format!(" {key}={url}"));
+        }
+        line
+    }
+}
+
+/// Start every HTTP upstream the manifest declares on `host` and its declared port.
+pub async fn serve_http(m: &Manifest, host: &str) -> Result<Served, ServeError> {
+    let world = m
+        .static_world()
+        .ok_or_else(|| ServeError::NotStatic(m.name.value.clone()))?;
+    let dir = record_dir(m)?;
+    let mut upstreams = Vec::new();
+    for (key, d) in &world.upstreams {
+        let (UpstreamTransport::Http, Some(port)) = (d.value.transport, d.value.port) else {
+            continue;
+        };
+        let record = dir.join(format!("{key}.jsonl"));
+        let u = McpUpstream::start_on(host, port, fixture_of(&d.value), Some(record))
+            .await
+            .map_err(|e| ServeError::Bind(key.clone(), port, e))?;
+        upstreams.push((key.clone(), u.url(), u));
+    }
+    Ok(Served { upstreams })
+}
+
+/// Serve the stdio upstream `key` on stdin/stdout until stdin closes: one JSON-RPC message (or
+/// batch) per line, as MCP's stdio transport frames them.
+pub fn serve_stdio(m: &Manifest, key: &str) -> Result<(), ServeError> {
+    let world = m
+        .static_world()
+        .ok_or_else(|| ServeError::NotStatic(m.name.value.clone()))?;
+    let d = world
+        .upstreams
+        .get(key)
+        .ok_or_else(|| ServeError::Unknown(key.to_owned()))?;
+    if d.value.transport != UpstreamTransport::Stdio {
+        return Err(ServeError::NotStdio(key.to_owned()));
+    }
+    let record = record_dir(m)?.join(format!("{key}.jsonl"));
+    let spec = fixture_of(&d.value);
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let line = line.map_err(ServeError::Stdio)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = match serde_json::from_str::<Value>(&line) {
+            Err(_) => Some(serde_json::json!({
+                "jsonrpc": "2.0", "id": null,
+                "error": {"code": -32700, "message": "Parse error"}
+            })),
+            Ok(msg) => {
+                // Recorded like an HTTP fixture records a POST, so scenarios read both alike.
+                let _ = append_record(
+                    &record,
+                    &Received {
+                        http_method: "STDIO".to_owned(),
+                        path: String::new(),
+                        headers: Vec::new(),
+                        body: msg.clone(),
+                    },
+                );
+                reply_to(&spec, &msg)
+            }
+        };
+        if let Some(reply) = reply {
+            writeln!(stdout, "{reply}").map_err(ServeError::Stdio)?;
+            stdout.flush().map_err(ServeError::Stdio)?;
+        }
+    }
+    Ok(())
+}
+
+/// The answer to a message or a batch (`None`: nothing to send back).
+fn reply_to(spec: &UpstreamFixture, msg: &Value) -> Option<Value> {
+    match msg {
+        Value::Array(batch) => {
+            let replies: Vec<Value> = batch.iter().filter_map(|m| answer(spec, m)).collect();
+            (!replies.is_empty()).then_some(Value::Array(replies))
+        }
+        one => answer(spec, one),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn batches_answer_each_request_and_skip_notifications() {
+        let spec = UpstreamFixture::default();
+        let batch = json!([
+            {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        ]);
+        let reply = reply_to(&spec, &batch).expect("a reply");
+        assert_eq!(reply.as_array().map(Vec::len), Some(1));
+        assert!(reply_to(&spec, &json!({"jsonrpc": "2.0", "method": "x"})).is_none());
+    }
+}

@@ -1,0 +1,274 @@
+//! The target manifest format: one YAML file says what a gateway is, so that a new gateway needs
+//! a manifest, a peer script and a baseline, never Rust code.
+//!
+//! Every struct refuses unknown fields (a typo is an error with its line). The doc comments are
+//! the field descriptions of the generated JSON Schema (`gateways/schema.json`).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_saphyr::{Location, Spanned};
+
+use crate::scenario::{Capability, UpstreamPrompt, UpstreamResource, UpstreamTool};
+
+/// What a gateway is: where it listens, how credentials travel, who the suite may act as, its
+/// URL templates, what it can do and how fixtures come to exist on it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The target's name (`[a-z0-9][a-z0-9-]*`): snapshots live in `snapshots/<name>/`, reports
+    /// and replay commands name it.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// What the gateway is, for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Base URLs (`http://host:port[/root]`), one per worker. `--target` on the command line
+    /// replaces them; `${env:VAR}` reads an environment variable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub urls: Vec<Spanned<String>>,
+    /// How a credential travels in a request.
+    #[serde(default)]
+    pub credentials: Credentials,
+    /// The principals the suite may act as, by name. With `provisioning: static` these are all
+    /// the suite has: a scenario token maps onto a principal with the same reach.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(with = "BTreeMap<String, Principal>")]
+    pub principals: BTreeMap<String, Spanned<Principal>>,
+    /// URL templates of the gateway's endpoints.
+    #[serde(default)]
+    pub endpoints: Endpoints,
+    /// What every gateway described by this manifest can do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<Capability>,
+    /// Capabilities that depend on how the gateway was started, found out by probing it
+    /// (`stateful`: `initialize` answers an `mcp-session-id`; `sse-response`: it answers SSE).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<Capability>")]
+    pub detect: Vec<Spanned<Capability>>,
+    /// How fixtures come to exist.
+    pub provisioning: Provisioning,
+}
+
+/// How a credential travels.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// The header that carries it (default `authorization`).
+    #[serde(default = "authorization")]
+    #[schemars(with = "String")]
+    pub header: Spanned<String>,
+    /// Written before the secret, separated by one space (default `Bearer`); empty: the bare
+    /// secret.
+    #[serde(default = "bearer")]
+    pub scheme: String,
+}
+
+fn authorization() -> Spanned<String> {
+    unspanned("authorization".to_owned())
+}
+
+fn bearer() -> String {
+    "Bearer".to_owned()
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            header: authorization(),
+            scheme: bearer(),
+        }
+    }
+}
+
+impl Credentials {
+    /// The header a request carrying `secret` sends.
+    pub fn header_for(&self, secret: &str) -> (String, String) {
+        let value = if self.scheme.is_empty() {
+            secret.to_owned()
+        } else {
+            format!("{} {secret}", self.scheme)
+        };
+        (self.header.value.to_ascii_lowercase(), value)
+    }
+}
+
+/// A principal: a credential the suite may use, and what it may reach.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Principal {
+    /// The environment variable that holds its secret (a token or an API key). Absent: the
+    /// principal is anyone, and its requests carry no credential (a gateway without
+    /// authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// What it may reach: `all` servers, `none`, or `{servers: [KEY, ...]}`.
+    pub reach: Reach,
+}
+
+/// What a principal may reach: `all`, `none` or `{servers: [KEY, ...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Reach {
+    /// Every server.
+    All,
+    /// No server (a valid credential that may reach nothing).
+    None,
+    /// These servers only (keys of `provisioning.static.servers`).
+    Servers(#[schemars(with = "Vec<String>")] Vec<Spanned<String>>),
+}
+
+/// URL templates. `{id}` and `{name}` stand for a server's id and name. An endpoint the gateway
+/// does not have is left out (or `null`): scenarios that need it are NOT-APPLICABLE.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    /// The MCP endpoint that serves every server (`/mcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub mcp: Option<Spanned<String>>,
+    /// One server's MCP endpoint (`/servers/{id}/mcp`, `/mcp/{name}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub server_mcp: Option<Spanned<String>>,
+    /// The JSON-RPC endpoint beside MCP (`/rpc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub rpc: Option<Spanned<String>>,
+    /// RFC 9728 metadata of one server's MCP endpoint
+    /// (`/.well-known/oauth-protected-resource/servers/{id}/mcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub server_metadata: Option<Spanned<String>>,
+}
+
+impl Endpoints {
+    /// The template of an endpoint by its reference name (`mcp`, `server_mcp`, ...).
+    pub fn template(&self, name: &str) -> Option<&str> {
+        let spanned = match name {
+            "mcp" => self.mcp.as_ref(),
+            "server_mcp" => self.server_mcp.as_ref(),
+            "rpc" => self.rpc.as_ref(),
+            "server_metadata" => self.server_metadata.as_ref(),
+            _ => None,
+        };
+        spanned.map(|s| s.value.as_str())
+    }
+
+    /// The names [`Endpoints::template`] knows.
+    pub const NAMES: [&'static str; 4] = ["mcp", "server_mcp", "rpc", "server_metadata"];
+}
+
+/// Fill `{id}` and `{name}` in a template.
+pub fn fill(template: &str, id: &str, name: &str) -> String {
+    template.replace("{id}", id).replace("{name}", name)
+}
+
+/// How fixtures come to exist on the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Provisioning {
+    /// Fixtures are created through an admin REST API in ContextForge's shapes (ContextForge
+    /// and the reference) and deleted after each scenario.
+    AdminApi(AdminApi),
+    /// The gateway was configured from a file: this is the world it was given. Scenarios'
+    /// fixtures are mapped onto it; a scenario whose fixtures it cannot meet is NOT-APPLICABLE,
+    /// with what is missing named.
+    Static(Box<StaticWorld>),
+}
+
+/// Settings of the admin-API adapter.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminApi {
+    /// Tokens without special claims come from the API's `POST /tokens` (the way the gateway's
+    /// users mint them) and are signed locally only when it cannot make them.
+    #[serde(default)]
+    pub api_tokens_first: bool,
+}
+
+/// The world a gateway configured from a file was given.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaticWorld {
+    /// The harness's upstream MCP fixtures the gateway was configured to reach, by key
+    /// (`mcpgw-conformance upstreams` serves them).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, DeclaredUpstream>")]
+    pub upstreams: BTreeMap<String, Spanned<DeclaredUpstream>>,
+    /// The gateway's servers, by key; each fronts one declared upstream.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, DeclaredServer>")]
+    pub servers: BTreeMap<String, Spanned<DeclaredServer>>,
+    /// How the gateway names an upstream's tools to its clients: `{server}` is the server's
+    /// name, `{tool}` the upstream's name for it (default `{tool}`).
+    #[serde(default = "tool_only")]
+    #[schemars(with = "String")]
+    pub tool_name: Spanned<String>,
+    /// The same on the global `mcp` endpoint, which serves every server (default: as
+    /// `tool_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub global_tool_name: Option<Spanned<String>>,
+    /// Where the upstream fixtures record what reached them, one JSON line per message in
+    /// `<dir>/<upstream key>.jsonl`, so the suite can check what a gateway forwarded (default
+    /// `$TMPDIR/mcpgw-upstreams-<name>`). The suite and the fixtures must share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_dir: Option<String>,
+}
+
+fn tool_only() -> Spanned<String> {
+    unspanned("{tool}".to_owned())
+}
+
+/// One upstream MCP fixture run by the harness.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredUpstream {
+    /// How the gateway reaches it: over Streamable HTTP at `port` on the upstream host, or by
+    /// launching `mcpgw-conformance upstream --stdio KEY` as a command.
+    #[serde(default)]
+    pub transport: UpstreamTransport,
+    /// Streamable HTTP: the loopback port it listens on (its URL is `http://HOST:PORT/mcp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<UpstreamTool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<UpstreamResource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<UpstreamPrompt>,
+}
+
+/// How a gateway reaches an upstream fixture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamTransport {
+    /// Streamable HTTP on a loopback port.
+    #[default]
+    Http,
+    /// stdin/stdout of a command the gateway launches.
+    Stdio,
+}
+
+/// One server the gateway was configured with.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredServer {
+    /// Key of the upstream it fronts.
+    #[schemars(with = "String")]
+    pub upstream: Spanned<String>,
+    /// Its name in URLs and tool prefixes (default: the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its id, where the gateway has ids apart from names (default: the name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A value that came from no place in a file (a default).
+pub fn unspanned<T>(value: T) -> Spanned<T> {
+    Spanned::new(value, Location::UNKNOWN, Location::UNKNOWN)
+}

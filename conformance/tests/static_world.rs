@@ -1,0 +1,328 @@
+//! A gateway configured ahead of the run, tested through a manifest alone: the reference is set up
+//! by hand (as a file-configured gateway's operator would set up theirs) with two servers over the
+//! upstream fixtures that `mcpgw-conformance upstreams` serves, and the suite then runs with a
+//! static manifest that declares that world. Every portable scenario must run (not be
+//! NOT-APPLICABLE) and pass, every other one must be NOT-APPLICABLE with its reason, and what the
+//! upstreams recorded in the other process must be what the scenarios counted.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use bytes::Bytes;
+use mcpgw_conformance::client::{WireRequest, send};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcpgw-conformance");
+
+/// The scenarios written with endpoint references only (they run on any gateway).
+const PORTABLE: &[&str] = &[
+    "auth/forged-credential-is-401-on-a-server-endpoint",
+    "auth/forged-credential-is-401-on-the-global-endpoint",
+    "auth/missing-credential-is-401-on-a-server-endpoint",
+    "auth/missing-credential-is-401-on-the-global-endpoint",
+    "rpc/server-endpoint-keeps-ids-and-arguments-intact",
+    "rpc/unknown-method-is-32601-on-a-server-endpoint",
+    "scoping/other-servers-tool-is-not-callable-through-a-server",
+    "scoping/server-endpoint-serves-only-its-own-tools",
+    "scoping/unknown-server-reaches-no-upstream",
+    "transport/client-credential-is-not-passed-upstream",
+    "transport/foreign-origin-is-refused-on-a-server-endpoint",
+    "traversal/dot-segments-do-not-cross-servers",
+];
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One admin call to the reference; the JSON answer.
+async fn admin(
+    authority: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut headers = vec![
+        ("host".to_owned(), authority.to_owned()),
+        ("authorization".to_owned(), format!("Bearer {token}")),
+    ];
+    if !body.is_empty() {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        headers.push(("content-length".to_owned(), body.len().to_string()));
+    }
+    let req = WireRequest {
+        method: method.to_owned(),
+        target: path.to_owned(),
+        headers,
+        body: Bytes::from(body),
+    };
+    let ex = send(authority, req, std::time::Duration::from_secs(10)).await;
+    let resp = ex.response.expect("the reference answers");
+    assert!(
+        (200..300).contains(&resp.status),
+        "{method} {path} -> {}: {}",
+        resp.status,
+        resp.text()
+    );
+    serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
+}
+
+/// Register an upstream as a gateway named `name` and make a server of the same name with all
+/// of its tools; the server's id.
+async fn configure_server(authority: &str, token: &str, name: &str, port: u16) -> String {
+    let gw = admin(
+        authority,
+        token,
+        "POST",
+        "/gateways",
+        Some(json!({"name": name, "url": format!("http://127.0.0.1:{port}/mcp"), "transport": "STREAMABLEHTTP"})),
+    )
+    .await;
+    let gateway_id = gw["id"].as_str().expect("a gateway id").to_owned();
+    let tools = admin(authority, token, "GET", "/tools", None).await;
+    let list = tools
+        .as_array()
+        .cloned()
+        .or_else(|| tools["tools"].as_array().cloned());
+    let ids: Vec<Value> = list
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t["gatewayId"].as_str() == Some(gateway_id.as_str()))
+        .map(|t| t["id"].clone())
+        .collect();
+    assert!(
+        !ids.is_empty(),
+        "the reference discovered no tool of {name}"
+    );
+    let server = admin(
+        authority,
+        token,
+        "POST",
+        "/servers",
+        Some(json!({"server": {"name": name, "associated_tools": ids}})),
+    )
+    .await;
+    server["id"].as_str().expect("a server id").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statically_configured_gateway_runs_the_portable_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records");
+    let (port_a, port_b) = (free_port(), free_port());
+    let manifest_path = dir.path().join("gateway.yaml");
+    let world = |servers: &str| {
+        format!(
+            "name: reference-configured\n\
+             principals:\n  admin: {{secret_env: MCPGW_TEST_ADMIN_TOKEN, reach: all}}\n\
+             endpoints: {{mcp: /mcp, server_mcp: '/servers/{{id}}/mcp'}}\n\
+             provisioning:\n  static:\n    tool_name: '{{server}}-{{tool}}'\n    record_dir: {}\n\
+             \x20   upstreams:\n      a: {{port: {port_a}, tools: [{{name: echo}}, {{name: add}}]}}\n\
+             \x20     b: {{port: {port_b}, tools: [{{name: vault}}]}}\n\
+             \x20   servers:\n{servers}",
+            records.display()
+        )
+    };
+    // The upstreams first (the gateway discovers their tools when they are registered).
+    std::fs::write(
+        &manifest_path,
+        world("      alpha: {upstream: a}\n      beta: {upstream: b}\n"),
+    )
+    .unwrap();
+    let mut upstreams = Command::new(BIN)
+        .args([
+            "upstreams",
+            "--target-file",
+            manifest_path.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("upstreams starts");
+    let mut ready = String::new();
+    BufReader::new(upstreams.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("ready a=http://127.0.0.1:"), "{ready}");
+
+    // The gateway, configured by hand: servers alpha and beta over upstreams a and b.
+    let mut settings = mcpgw_reference::Settings::default_for_tests();
+    settings.jwt_secret_key = None;
+    let reference = mcpgw_reference::spawn_embedded(settings).await.unwrap();
+    let url = reference.url();
+    let authority = url.trim_start_matches("http://").to_owned();
+    let token = reference.admin_token.clone();
+    let alpha = configure_server(&authority, &token, "alpha", port_a).await;
+    let beta = configure_server(&authority, &token, "beta", port_b).await;
+    std::fs::write(
+        &manifest_path,
+        world(&format!(
+            "      alpha: {{upstream: a, id: {alpha}}}\n      beta: {{upstream: b, id: {beta}}}\n"
+        )),
+    )
+    .unwrap();
+
+    let reports = dir.path().join("reports");
+    let out = tokio::task::spawn_blocking({
+        let (manifest, reports, url, token) = (
+            manifest_path.clone(),
+            reports.clone(),
+            url.clone(),
+            token.clone(),
+        );
+        move || {
+            Command::new(BIN)
+                .args(["run", "--quiet", "--target", &url, "--target-file"])
+                .arg(&manifest)
+                .arg("--report-dir")
+                .arg(&reports)
+                .env("MCPGW_TEST_ADMIN_TOKEN", token)
+                .env_remove("MCPGW_TARGET_URL")
+                .env_remove("MCPGW_TARGET_TOKEN")
+                .output()
+                .expect("the suite runs")
+        }
+    })
+    .await
+    .unwrap();
+    drop(upstreams.stdin.take()); // its stdin closes: the fixtures stop
+    let status = upstreams.wait().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        status.success(),
+        "upstreams should exit cleanly when stdin closes"
+    );
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+            .unwrap();
+    for s in report["scenarios"].as_array().unwrap() {
+        let id = s["id"].as_str().unwrap();
+        let verdict = s["verdict"].as_str().unwrap();
+        if PORTABLE.contains(&id) {
+            assert_eq!(verdict, "PASS", "{id}: {s}");
+        } else {
+            assert_eq!(
+                verdict, "NOT-APPLICABLE",
+                "{id} should not run on a configured world: {s}"
+            );
+            assert!(
+                s["reason"].as_str().is_some_and(|r| !r.is_empty()),
+                "{id} names no reason"
+            );
+        }
+    }
+    // What the upstream in the other process recorded is what the scenarios counted.
+    let recorded = mcpgw_conformance::upstream::read_records(&records.join("a.jsonl"));
+    assert!(
+        recorded.iter().any(|r| r.body["method"] == "tools/call"),
+        "upstream a recorded no tools/call: {recorded:?}"
+    );
+    assert!(Path::new(&records.join("b.jsonl")).exists());
+}
+
+#[test]
+fn stdio_upstream_answers_and_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("g.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "name: s\nprovisioning:\n  static:\n    record_dir: {}\n    upstreams:\n      a: {{transport: stdio, tools: [{{name: echo}}]}}\n    servers: {{alpha: {{upstream: a}}}}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "upstream",
+            "--stdio",
+            "a",
+            "--target-file",
+            manifest.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().unwrap();
+        writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list"}}"#).unwrap();
+        writeln!(
+            stdin,
+            r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+        )
+        .unwrap();
+        writeln!(stdin, "not json").unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one answer to the request, one parse error: {lines:?}"
+    );
+    assert_eq!(lines[0]["result"]["tools"][0]["name"], "echo");
+    assert_eq!(lines[1]["error"]["code"], -32700);
+    let recorded = mcpgw_conformance::upstream::read_records(&dir.path().join("a.jsonl"));
+    assert_eq!(
+        recorded.len(),
+        2,
+        "the request and the notification: {recorded:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_manifest_exits_2_naming_file_line_and_field_before_any_request() {
+    let gateway = wiremock::MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("mine.yaml");
+    std::fs::write(
+        &manifest,
+        "name: mine\nendpoints:\n  server_mcp: /mcp/{name}\nprovisioning:\n  static:\n    servers:\n      alpha: {upstream: a, nmae: alpha}\n",
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking({
+        let (manifest, uri) = (manifest.clone(), gateway.uri());
+        move || {
+            Command::new(BIN)
+                .args(["run", "--quiet", "--target", &uri, "--target-file"])
+                .arg(&manifest)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("mine.yaml:7:") && text.contains("provisioning.static.servers.alpha"),
+        "the error names file, line and field: {text}"
+    );
+    assert!(text.contains("nmae"), "{text}");
+    assert!(
+        gateway
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "nothing may be sent"
+    );
+}
