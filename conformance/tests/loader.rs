@@ -179,3 +179,93 @@ fn malformed_fault_steps_name_line_and_field() {
     let e = err(&with_steps("  - name: f\n"));
     assert!(e.contains("exactly one of"), "{e}");
 }
+
+/// GOOD with its one step's `expect` replaced (indented under `    expect:`).
+fn with_expect(expect: &str) -> String {
+    GOOD.replace(
+        "    expect:\n      status: 200\n",
+        &format!("    expect:\n{expect}"),
+    )
+}
+
+#[test]
+fn a_request_step_must_state_its_status() {
+    // Expecting something, but not the status: a 500 would pass.
+    let e = err(&with_expect("      pointers: {/result: {}}\n"));
+    println!("{e}");
+    assert!(
+        e.starts_with("scenarios/rpc/ping.yaml:8:"),
+        "the step's line: {e}"
+    );
+    assert!(e.contains("steps[0].expect.status"), "{e}");
+    assert!(e.contains("must state the status it expects"), "{e}");
+    // The rule is per step: a later step without a status is named by its own line and index.
+    let e = err(&with_steps(
+        "  - name: second\n    request: {method: POST, path: /rpc, token: admin}\n    expect: {json: {result: {}}}\n",
+    ));
+    println!("{e}");
+    assert!(
+        e.contains(":16:") && e.contains("steps[1].expect.status"),
+        "{e}"
+    );
+    assert!(!e.contains("steps[0]"), "{e}");
+    // `refused: true` constrains the status (a 4xx, or a 2xx carrying a JSON-RPC error) ...
+    parse_str(
+        Path::new("x.yaml"),
+        &with_expect("      refused: true\n      body: {$excludes: secret}\n"),
+    )
+    .unwrap();
+    // ... `refused: false` does not.
+    let e = err(&with_expect("      refused: false\n"));
+    assert!(e.contains("steps[0].expect.status"), "{e}");
+    // Fault and wait steps have no status.
+    parse_str(
+        Path::new("x.yaml"),
+        &with_steps("  - name: nap\n    wait_ms: 10\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn ne_on_a_status_is_refused_at_any_depth() {
+    let loose = [
+        "{$ne: 403}",
+        "{$in: [200, 404], $ne: 403}",
+        "{$not: {$ne: 200}}",
+        "{$any_of: [{$ne: 403}, 200]}",
+        "{$not: {$any_of: [404, {$ne: 500}]}}",
+        // `$not` of a plain value is `$ne` written another way.
+        "{$not: 403}",
+    ];
+    for m in loose {
+        let e = err(&with_expect(&format!("      status: {m}\n")));
+        println!("{m}: {e}");
+        assert!(
+            e.starts_with("scenarios/rpc/ping.yaml:8:") && e.contains("steps[0].expect.status"),
+            "{m}: {e}"
+        );
+        assert!(
+            e.contains("state the expected status") && e.contains("`$in`"),
+            "{m}: {e}"
+        );
+    }
+    let exact = [
+        "200",
+        "{$in: [400, 404]}",
+        "{$gte: 400, $lte: 499}",
+        "{$not: {$in: [401, 403]}}",
+    ];
+    for m in exact {
+        parse_str(
+            Path::new("x.yaml"),
+            &with_expect(&format!("      status: {m}\n")),
+        )
+        .unwrap_or_else(|e| panic!("{m}: {e:?}"));
+    }
+    // `$ne` stays available where it is not the status (a JSON-RPC code is never 0, D9).
+    parse_str(
+        Path::new("x.yaml"),
+        &with_expect("      status: 403\n      pointers: {/error/code: {$ne: 0}}\n"),
+    )
+    .unwrap();
+}

@@ -11,7 +11,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::model::{Fault, Fixtures, Scenario, Step, TokenSource};
+use super::matcher::{Matcher, Op};
+use super::model::{Expect, Fault, Fixtures, Scenario, Step, TokenSource};
 use super::subst::{self, Declared, Piece};
 
 /// A scenario read from disk.
@@ -561,6 +562,7 @@ fn check_step(step: &Step, d: &Decl<'_>, saved: &[String], push: &mut dyn FnMut(
             "a step must expect something (at least `status`)".into(),
         );
     }
+    check_status(e, push);
     let mut matchers: Vec<(String, &super::matcher::Matcher)> = Vec::new();
     matchers.extend(e.status.iter().map(|m| ("expect.status".to_owned(), m)));
     matchers.extend(e.json.iter().map(|m| ("expect.json".to_owned(), m)));
@@ -626,5 +628,56 @@ fn check_step(step: &Step, d: &Decl<'_>, saved: &[String], push: &mut dyn FnMut(
                 "a JSON pointer starts with `/`".into(),
             );
         }
+    }
+}
+
+/// A request step says which status it expects: `status`, or `refused: true` (which admits only
+/// a refusal's statuses: a 4xx, or a 2xx carrying a JSON-RPC error). A status matcher never says
+/// only what the status is *not*: `$ne: 403` (or `$not: 403`) also passes a 500, a redirect or a
+/// 200 from the wrong route, so the step could hardly fail.
+fn check_status(e: &Expect, push: &mut dyn FnMut(&str, String)) {
+    match &e.status {
+        None if e.refused != Some(true) => push(
+            "expect.status",
+            "a request step must state the status it expects (`status: 200`, or `$in` of the \
+             statuses the spec allows; `refused: true` for a refusal in either form)"
+                .into(),
+        ),
+        Some(m) if says_only_what_it_is_not(m) => push(
+            "expect.status",
+            "`$ne` on a status passes a 500 too: state the expected status, or `$in` of the \
+             statuses the spec allows"
+                .into(),
+        ),
+        _ => {}
+    }
+}
+
+/// Whether a matcher is or contains `$ne` (at any depth), or `$not` of a plain value (the same
+/// thing written another way).
+fn says_only_what_it_is_not(m: &Matcher) -> bool {
+    match m {
+        Matcher::Scalar(_) => false,
+        Matcher::Array(ms) => ms.iter().any(says_only_what_it_is_not),
+        Matcher::Object(ms) => ms.values().any(says_only_what_it_is_not),
+        Matcher::Ops(ops) => ops.iter().any(|op| match op {
+            Op::Ne(_) => true,
+            Op::Not(inner) => {
+                matches!(**inner, Matcher::Scalar(_)) || says_only_what_it_is_not(inner)
+            }
+            Op::AnyOf(ms) => ms.iter().any(says_only_what_it_is_not),
+            Op::Len(inner) | Op::Includes(inner) | Op::Excludes(inner) | Op::JwtClaims(inner) => {
+                says_only_what_it_is_not(inner)
+            }
+            Op::Eq(_)
+            | Op::In(_)
+            | Op::Contains(_)
+            | Op::StartsWith(_)
+            | Op::Matches(_)
+            | Op::Absent(_)
+            | Op::Present(_)
+            | Op::Gte(_)
+            | Op::Lte(_) => false,
+        }),
     }
 }
