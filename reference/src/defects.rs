@@ -51,10 +51,21 @@ pub enum Defect {
     /// C-AFF-07: a session whose owner died is never taken over; it answers 503 until the owner
     /// comes back.
     DeadOwnerNotTakenOver,
+    /// C-SCOPE-01: a server's endpoint lists every server's tools, resources and prompts (one
+    /// list cached for all, or a fall-back to the global list).
+    ServerListsEveryItem,
+    /// C-SCOPE-01 / D2: a call through a server's endpoint runs another server's tool.
+    CrossServerCall,
+    /// MCP transports: no `Origin` validation, so a rebinding web page reaches the gateway.
+    OriginUnchecked,
+    /// C-MCP-18: one session table for every endpoint: a session of server S is a session of T.
+    SessionSharedAcrossEndpoints,
+    /// JSON-RPC 2.0 §5: a numeric request id comes back as a string.
+    IdRetyped,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 16] = [
+    pub const ALL: [Defect; 21] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -71,6 +82,11 @@ impl Defect {
         Defect::SessionOwnerUnchecked,
         Defect::UnsignedHopTrusted,
         Defect::DeadOwnerNotTakenOver,
+        Defect::ServerListsEveryItem,
+        Defect::CrossServerCall,
+        Defect::OriginUnchecked,
+        Defect::SessionSharedAcrossEndpoints,
+        Defect::IdRetyped,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +107,11 @@ impl Defect {
             Defect::SessionOwnerUnchecked => "session-owner-unchecked",
             Defect::UnsignedHopTrusted => "unsigned-hop-trusted",
             Defect::DeadOwnerNotTakenOver => "dead-owner-not-taken-over",
+            Defect::ServerListsEveryItem => "server-lists-every-item",
+            Defect::CrossServerCall => "cross-server-call",
+            Defect::OriginUnchecked => "origin-unchecked",
+            Defect::SessionSharedAcrossEndpoints => "session-shared-across-endpoints",
+            Defect::IdRetyped => "id-retyped",
         }
     }
 
@@ -113,6 +134,11 @@ impl Defect {
             Defect::SessionOwnerUnchecked => "C-MCP-18/19",
             Defect::UnsignedHopTrusted => "C-AFF-04, D3",
             Defect::DeadOwnerNotTakenOver => "C-AFF-07",
+            Defect::ServerListsEveryItem => "C-SCOPE-01",
+            Defect::CrossServerCall => "C-SCOPE-01, D2",
+            Defect::OriginUnchecked => "MCP transports (Origin)",
+            Defect::SessionSharedAcrossEndpoints => "C-MCP-18",
+            Defect::IdRetyped => "JSON-RPC 2.0 §5",
         }
     }
 
@@ -144,6 +170,11 @@ impl Defect {
             Defect::SessionOwnerUnchecked => p.session_owner_checked = false,
             Defect::UnsignedHopTrusted => p.hop_needs_signature = false,
             Defect::DeadOwnerNotTakenOver => p.take_over_dead_owners = false,
+            Defect::ServerListsEveryItem => p.server_scope_lists_own_items = false,
+            Defect::CrossServerCall => p.server_scope_checks_membership = false,
+            Defect::OriginUnchecked => p.origin_checked = false,
+            Defect::SessionSharedAcrossEndpoints => p.sessions_per_endpoint = false,
+            Defect::IdRetyped => p.ids_verbatim = false,
         }
         p
     }

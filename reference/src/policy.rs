@@ -127,6 +127,16 @@ pub struct Policy {
     pub(crate) hop_needs_signature: bool,
     /// A session whose owner died is taken over by the worker that gets it next (C-AFF-07).
     pub(crate) take_over_dead_owners: bool,
+    /// A server's scope lists only the tools, resources and prompts that server offers (C-SCOPE-01).
+    pub(crate) server_scope_lists_own_items: bool,
+    /// A call through a server's scope reaches only items that server offers (C-SCOPE-01, D2).
+    pub(crate) server_scope_checks_membership: bool,
+    /// The MCP transport refuses a foreign `Origin` with 403 (MCP transports, DNS rebinding).
+    pub(crate) origin_checked: bool,
+    /// A session is known only on the MCP endpoint that opened it (MCP transports, C-MCP-18).
+    pub(crate) sessions_per_endpoint: bool,
+    /// A response carries the request's JSON-RPC id as it came, of the same type (JSON-RPC 2.0 §5).
+    pub(crate) ids_verbatim: bool,
 }
 
 impl Policy {
@@ -148,6 +158,11 @@ impl Policy {
             forward_keeps_server_scope: true,
             hop_needs_signature: true,
             take_over_dead_owners: true,
+            server_scope_lists_own_items: true,
+            server_scope_checks_membership: true,
+            origin_checked: true,
+            sessions_per_endpoint: true,
+            ids_verbatim: true,
         }
     }
 

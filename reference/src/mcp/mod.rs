@@ -96,7 +96,10 @@ impl McpCall<'_> {
             .ok_or_else(|| bad_request("Bad Request: Invalid session ID"))?;
         let store = &self.state.sessions.store;
         let found = store.get(id).await.map_err(unavailable)?;
-        let endpoint = match (&found, self.unscoped_forward) {
+        // Where the session is looked for: this endpoint, unless a policy shares one session
+        // table across endpoints (or an unscoped forward re-creates issue 3018).
+        let anywhere = self.unscoped_forward || !self.state.policy().sessions_per_endpoint;
+        let endpoint = match (&found, anywhere) {
             (Some(r), true) => r.endpoint.clone(),
             _ => self.endpoint.clone(),
         };
@@ -163,7 +166,7 @@ pub(crate) async fn mcp_endpoint(
     if unscoped_forward {
         target = McpTarget::Global;
     }
-    if !origin::origin_allowed(&headers, &state.settings.allowed_origins) {
+    if policy.origin_checked && !origin::origin_allowed(&headers, &state.settings.allowed_origins) {
         return ApiError::Forbidden("Forbidden: invalid Origin header".to_owned()).into_response();
     }
 

@@ -334,8 +334,10 @@ fn usable(item: &impl Catalogued, caller: &Caller) -> bool {
 /// Every item of kind `T` the context's scope offers and the caller may use.
 async fn in_scope<T: Offered>(ctx: &RpcContext<'_>) -> Result<Vec<Arc<T>>, RpcError> {
     let table = T::table(&ctx.state.store);
+    let lists_own = ctx.state.policy().server_scope_lists_own_items;
     let candidates = match &ctx.scope {
         ServerScope::Global => table.list().await.map_err(store_error)?,
+        ServerScope::Server(_) if !lists_own => table.list().await.map_err(store_error)?,
         ServerScope::Server(s) => {
             let ids = T::offered_by(s);
             let mut out = Vec::with_capacity(ids.len());
@@ -377,7 +379,10 @@ async fn usable_item<T: Offered>(
     match &ctx.scope {
         ServerScope::Global => found.ok_or_else(missing),
         ServerScope::Server(s) => found
-            .filter(|item| T::offered_by(s).iter().any(|id| id == item.key()))
+            .filter(|item| {
+                !ctx.state.policy().server_scope_checks_membership
+                    || T::offered_by(s).iter().any(|id| id == item.key())
+            })
             .ok_or_else(|| outside_scope(T::LABEL, name)),
         ServerScope::Unknown(_) => Err(outside_scope(T::LABEL, name)),
     }
