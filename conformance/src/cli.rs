@@ -66,7 +66,19 @@ pub enum Command {
     /// Run the reference gateway in this process (how `--cluster N` starts its workers as
     /// separate processes of this binary). Takes the reference's own flags and environment.
     #[command(hide = true)]
-    ServeReference(Box<mcpgw_reference::Settings>),
+    ServeReference(Box<ServeReferenceArgs>),
+}
+
+/// A cluster worker: the reference's own settings, plus the defects to re-create in it. Only
+/// this harness binary can start a reference with a defect; the `mcpgw-reference` binary has no
+/// such flag.
+#[derive(Debug, Args)]
+pub struct ServeReferenceArgs {
+    #[command(flatten)]
+    pub settings: mcpgw_reference::Settings,
+    /// Re-create known defects (comma-separated names; see `mcpgw-conformance defects`).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub inject_defect: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -237,9 +249,9 @@ pub async fn main(cli: Cli) -> ExitCode {
             })
             .map(|()| ExitCode::SUCCESS),
         Command::Fuzz(args) => crate::fuzz::command::run(*args).await.map_err(Usage),
-        Command::ServeReference(settings) => {
+        Command::ServeReference(args) => {
             exit_with_parent();
-            mcpgw_reference::launch::run(*settings).await
+            serve_reference(*args).await
         }
         .map(|()| ExitCode::SUCCESS)
         .map_err(Usage),
@@ -251,6 +263,12 @@ pub async fn main(cli: Cli) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+async fn serve_reference(args: ServeReferenceArgs) -> Result<(), String> {
+    let mut settings = args.settings;
+    settings.policy = mcpgw_reference::defects::policy_with(&args.inject_defect)?;
+    mcpgw_reference::launch::run(settings).await
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, Usage> {

@@ -14,14 +14,14 @@ use crate::verdict::Verdict;
 /// (`--cluster`, stateful), started once per defect; when it cannot start (no Redis or
 /// Postgres) the defect is reported as not run instead of undetected. (Stateful sessions are a
 /// variant: their defects run on the stateful variant.)
-pub const NEEDS_CAPABILITY: &[(Defect, Capability)] = &[
+pub(crate) const NEEDS_CAPABILITY: &[(Defect, Capability)] = &[
     (Defect::ForwardedNoServerId, Capability::Cluster),
     (Defect::UnsignedHopTrusted, Capability::Cluster),
     (Defect::DeadOwnerNotTakenOver, Capability::Cluster),
 ];
 
 /// Workers of the cluster a defect in [`NEEDS_CAPABILITY`] runs on.
-pub const CLUSTER_WORKERS: usize = 2;
+pub(crate) const CLUSTER_WORKERS: usize = 2;
 
 /// Whether the in-process reference (as configured) has a capability. A single process is
 /// never a cluster.
@@ -33,7 +33,7 @@ fn has_capability(cfg: &TargetConfig, c: Capability) -> bool {
 
 /// What one defect run found.
 #[derive(Debug, Clone, Serialize)]
-pub struct DefectRow {
+pub(crate) struct DefectRow {
     pub defect: String,
     pub origin: String,
     /// Scenarios with a FAIL or WARN check while the defect was on.
@@ -48,13 +48,13 @@ pub struct DefectRow {
 
 impl DefectRow {
     /// A defect that ran and nothing caught.
-    pub fn undetected(&self) -> bool {
+    pub(crate) fn undetected(&self) -> bool {
         self.skipped.is_none() && self.caught_by.is_empty()
     }
 }
 
 /// Run `scenarios` once per defect; `progress` is told each defect's name as it starts.
-pub async fn run_matrix(
+pub(crate) async fn run_matrix(
     base: &TargetConfig,
     scenarios: &[Loaded],
     opts: &RunOptions,
@@ -125,7 +125,7 @@ pub async fn run_matrix(
 }
 
 /// The matrix as a text table.
-pub fn render(rows: &[DefectRow]) -> String {
+pub(crate) fn render(rows: &[DefectRow]) -> String {
     let mut out = format!("{:<30} {:<18} caught by\n", "defect", "origin");
     for r in rows {
         let caught = match &r.skipped {

@@ -1,14 +1,17 @@
 //! `mcpgw-conformance`: the conformance harness for MCP gateways.
 //!
 //! Scenarios (YAML, [`scenario`]) are run ([`runner`]) against a [`target`] (the in-process
-//! reference, one of its [`variants`], or any URL with a profile). Fixtures are made through the
-//! target's admin API ([`provision`]), with upstream MCP servers the harness runs itself
-//! ([`upstream`]). Requests go out byte for byte ([`client`]). Each step is one check with a
+//! reference, one of its `variants`, or any URL) that a target manifest ([`manifest`]) describes.
+//! Fixtures are made by the target's provisioning adapter ([`provision`]: an admin API, or the
+//! world a gateway was configured with), with upstream MCP servers the harness runs itself
+//! ([`upstream`], or [`declared_upstreams`] in a process of their own). Requests go out byte for byte ([`client`]). Each step is one check with a
 //! [`verdict`]; results go to the terminal and to reports ([`report`]) and are compared with a
 //! [`baseline`] of known failures.
 //! Redis and Postgres for cluster targets and tests come from [`services`]; [`cluster`] runs
 //! reference workers as separate processes on them (`--cluster N`, `fault` steps). [`oracle`] is an
 //! independent model of the scoping and path rules for property tests and fuzzing.
+//!
+//! Modules that only this crate uses (`defects`, `tokens`, `variants`) are private; the rest are used by the binary, the integration tests or the fuzz crate.
 
 #[cfg(feature = "engine")]
 pub mod baseline;
@@ -21,7 +24,7 @@ pub mod cluster;
 #[cfg(feature = "engine")]
 pub mod declared_upstreams;
 #[cfg(feature = "engine")]
-pub mod defects;
+mod defects;
 pub mod fuzz;
 #[cfg(feature = "engine")]
 pub mod libtest;
@@ -46,10 +49,10 @@ pub mod snapshot;
 #[cfg(feature = "engine")]
 pub mod target;
 #[cfg(feature = "engine")]
-pub mod tokens;
+mod tokens;
 #[cfg(feature = "engine")]
 pub mod upstream;
 #[cfg(feature = "engine")]
-pub mod variants;
+mod variants;
 #[cfg(feature = "engine")]
 pub mod verdict;

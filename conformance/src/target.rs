@@ -347,7 +347,8 @@ impl Target {
                 };
                 settings.jwt_secret_key = None;
                 settings.platform_admin_email = cfg.admin_email.clone();
-                settings.inject_defect = defects.clone();
+                settings.policy =
+                    mcpgw_reference::defects::policy_with(defects).map_err(TargetError::Spawn)?;
                 variants::configure(&mut settings, wanted);
                 let e = mcpgw_reference::spawn_embedded(settings)
                     .await

@@ -22,7 +22,7 @@ pub struct JwtKeys {
 
 /// A token fixture with its references resolved.
 #[derive(Debug, Clone)]
-pub struct TokenInputs<'a> {
+pub(crate) struct TokenInputs<'a> {
     pub fixture: &'a TokenFixture,
     pub email: String,
     pub admin: bool,
@@ -32,7 +32,7 @@ pub struct TokenInputs<'a> {
 }
 
 /// Seconds since the epoch.
-pub fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -40,7 +40,7 @@ pub fn now_secs() -> i64 {
 }
 
 /// The claims of the platform administrator's admin-bypass token.
-pub fn admin_claims(email: &str, keys: &JwtKeys) -> Value {
+pub(crate) fn admin_claims(email: &str, keys: &JwtKeys) -> Value {
     let f = TokenFixture::default();
     claims(
         &TokenInputs {
@@ -56,7 +56,7 @@ pub fn admin_claims(email: &str, keys: &JwtKeys) -> Value {
 }
 
 /// The `scopes` claim of a fixture, or `None` when it restricts nothing.
-pub fn scopes(inputs: &TokenInputs<'_>) -> Option<Value> {
+pub(crate) fn scopes(inputs: &TokenInputs<'_>) -> Option<Value> {
     let f = inputs.fixture;
     if inputs.server_id.is_none()
         && f.permissions.is_empty()
@@ -74,7 +74,7 @@ pub fn scopes(inputs: &TokenInputs<'_>) -> Option<Value> {
 }
 
 /// Claims of a fixture at time `now`.
-pub fn claims(inputs: &TokenInputs<'_>, keys: &JwtKeys, now: i64) -> Value {
+pub(crate) fn claims(inputs: &TokenInputs<'_>, keys: &JwtKeys, now: i64) -> Value {
     let mut c = Map::new();
     c.insert("sub".into(), json!(inputs.email));
     c.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
@@ -125,7 +125,7 @@ pub enum Mint {
 
 /// Choose how to make a token of a scenario with these `fixtures`. `api_first`: the profile
 /// mints through the API wherever it can (see [`crate::target::Profile::api_tokens_first`]).
-pub fn choose_mint(
+pub(crate) fn choose_mint(
     f: &TokenFixture,
     fixtures: &Fixtures,
     api_first: bool,
@@ -168,7 +168,7 @@ fn is_plain_admin(f: &TokenFixture) -> bool {
 /// Why ContextForge's `POST /tokens` (1.1.0, as observed) cannot make a token that means what
 /// the fixture asks for, or `None` when it can. Only the fixtures' shape matters, so the answer
 /// is known before anything is provisioned.
-pub fn api_refusal(f: &TokenFixture, fixtures: &Fixtures) -> Option<&'static str> {
+pub(crate) fn api_refusal(f: &TokenFixture, fixtures: &Fixtures) -> Option<&'static str> {
     if f.needs_signing() {
         return Some("raw claims, another key or algorithm, or not exactly one team");
     }
@@ -248,7 +248,7 @@ fn is_ip_or_cidr(s: &str) -> bool {
 
 /// The `POST /tokens` body for a fixture (`name` unique per run). One day is the shortest
 /// lifetime the API grants (`expires_in_days` is required and at least 1).
-pub fn api_request(inputs: &TokenInputs<'_>, name: &str, platform_admin: &str) -> Value {
+pub(crate) fn api_request(inputs: &TokenInputs<'_>, name: &str, platform_admin: &str) -> Value {
     let mut body = Map::new();
     body.insert("name".into(), json!(name));
     body.insert("description".into(), json!("conformance harness"));
@@ -274,7 +274,7 @@ fn relative_time(key: &str, v: &Value, now: i64) -> Value {
 }
 
 /// Sign claims.
-pub fn sign_claims(claims: &Value, secret: &[u8], alg: Algorithm) -> String {
+pub(crate) fn sign_claims(claims: &Value, secret: &[u8], alg: Algorithm) -> String {
     let alg = match alg {
         Algorithm::None => {
             let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);

@@ -10,10 +10,10 @@ use mcpgw_reference::Settings;
 use crate::scenario::Capability;
 
 /// The path prefix of the `root-path` variant (`APP_ROOT_PATH`).
-pub const ROOT_PATH: &str = "/gw";
+pub(crate) const ROOT_PATH: &str = "/gw";
 
 /// Whether the in-process reference can take on `c` by starting in another configuration.
-pub fn is_variant(c: Capability) -> bool {
+pub(crate) fn is_variant(c: Capability) -> bool {
     matches!(
         c,
         Capability::RootPath
@@ -27,7 +27,7 @@ pub fn is_variant(c: Capability) -> bool {
 }
 
 /// Configure `settings` for every variant capability that `wanted` accepts.
-pub fn configure(settings: &mut Settings, wanted: impl Fn(Capability) -> bool) {
+pub(crate) fn configure(settings: &mut Settings, wanted: impl Fn(Capability) -> bool) {
     if wanted(Capability::RootPath) {
         settings.app_root_path = ROOT_PATH.to_owned();
     }

@@ -68,7 +68,8 @@ async fn world(defect: Option<&str>) -> World {
         .mount(&upstream)
         .await;
     let mut settings = Settings::default_for_tests();
-    settings.inject_defect = defect.map(|d| vec![d.to_owned()]).unwrap_or_default();
+    settings.policy = mcpgw_reference::defects::policy_with(&Vec::from_iter(defect))
+        .expect("a defect of the matrix");
     let gw = TestGateway::with_settings(settings).await;
     let fixture = |id, name, tool_name, upstream_path| Fixture {
         id,

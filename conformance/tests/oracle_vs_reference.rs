@@ -43,8 +43,8 @@ fn reference_app_path(raw: &str, root: &str) -> Option<String> {
     let path = raw.split_once('?').map_or(raw, |(p, _)| p);
     paths::check_raw_path(path).ok()?;
     let decoded = paths::decode_path(path)?;
-    let rooted = paths::classify::strip_root(&decoded, root);
-    Some(paths::classify::strip_v1(rooted).to_owned())
+    let rooted = paths::strip_root(&decoded, root);
+    Some(paths::strip_v1(rooted).to_owned())
 }
 
 fn oracle_target_of(t: RestrictionTarget<'_>) -> Target {
@@ -112,7 +112,7 @@ proptest! {
             prop_assert_eq!(&oracle_target_of(actual), &expected, "target of {:?}", app);
         }
         // §1.2 step 5: paths scoping skips (the oracle's view is before `/v1` is stripped).
-        let rooted = paths::classify::strip_root(&decoded, root);
+        let rooted = paths::strip_root(&decoded, root);
         if rooted == app {
             let skipped = classify::scoping_skipped(&app);
             let actual_skipped = paths::is_scoping_skip_path(&app);

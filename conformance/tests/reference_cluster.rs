@@ -35,7 +35,7 @@ fn settings(redis: &str, defects: &[&str]) -> Settings {
     s.use_stateful_sessions = true;
     s.worker_heartbeat_ttl = 2;
     s.redis_timeout_ms = 500;
-    s.inject_defect = defects.iter().map(|d| (*d).to_owned()).collect();
+    s.policy = mcpgw_reference::defects::policy_with(defects).expect("defects of the matrix");
     s
 }
 
@@ -84,10 +84,8 @@ impl Cluster {
     fn id(&self, i: usize) -> String {
         self.workers[i]
             .state
-            .cluster
-            .as_ref()
-            .expect("cluster mode")
             .worker_id()
+            .expect("cluster mode")
             .to_owned()
     }
 

@@ -7,7 +7,7 @@ use crate::state::AppState;
 use crate::store::{StoreResult, User};
 
 /// Make sure the platform administrator exists and is an active admin.
-pub async fn ensure_admin(state: &AppState) -> StoreResult<()> {
+pub(crate) async fn ensure_admin(state: &AppState) -> StoreResult<()> {
     let email = state.settings.platform_admin_email.clone();
     let existing = state.store.users.get(&email).await?;
     if existing.as_ref().is_some_and(|u| u.is_admin && u.is_active) {
@@ -27,12 +27,12 @@ pub async fn ensure_admin(state: &AppState) -> StoreResult<()> {
 }
 
 /// An admin-bypass token for `email` (`teams: null`, `is_admin: true`), valid `minutes`.
-pub fn admin_token(state: &AppState, email: &str, minutes: u64) -> String {
+pub(crate) fn admin_token(state: &AppState, email: &str, minutes: u64) -> String {
     token_for(state, email, true, None, None, Some(minutes as i64 * 60))
 }
 
 /// A token for `email` with the given claims, signed with the gateway's key.
-pub fn token_for(
+pub(crate) fn token_for(
     state: &AppState,
     email: &str,
     is_admin: bool,

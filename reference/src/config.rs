@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use clap::Parser;
 use ipnet::IpNet;
 
+use crate::policy::Policy;
+
 /// Every knob the reference understands. `Settings::default_for_tests()` gives the in-process
 /// defaults the harness and the unit tests use.
 #[derive(Debug, Clone, Parser)]
@@ -109,13 +111,11 @@ pub struct Settings {
     /// Milliseconds a Redis command may take before the request that needs it gets 503.
     #[arg(long, env = "MCPGW_REDIS_TIMEOUT_MS", default_value_t = 2000)]
     pub redis_timeout_ms: u64,
-    /// Re-create a known defect (only in builds with the `defects` feature).
-    #[arg(
-        long = "inject-defect",
-        env = "MCPGW_INJECT_DEFECT",
-        value_delimiter = ','
-    )]
-    pub inject_defect: Vec<String>,
+    /// The rules handlers consult. Not a flag and not read from the environment: parsing
+    /// always gives [`Policy::strict`], so no command line or environment of the binary can
+    /// loosen it; only a caller in code (the harness) sets another.
+    #[arg(skip = Policy::strict())]
+    pub policy: Policy,
 }
 
 fn parse_ipnet(s: &str) -> Result<IpNet, String> {
@@ -155,7 +155,7 @@ impl Settings {
         s.session_affinity_ttl = 300;
         s.worker_heartbeat_ttl = 30;
         s.redis_timeout_ms = 2000;
-        s.inject_defect = Vec::new();
+        s.policy = Policy::strict();
         s.host = IpAddr::from([127, 0, 0, 1]);
         s.port = 0;
         s

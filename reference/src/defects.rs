@@ -1,11 +1,18 @@
-//! The defect matrix: known gateway defects the reference can re-create on demand
-//! (`--inject-defect NAME`, builds with the `defects` feature only), so that the harness can
-//! prove each of its checks fails on a gateway that has the defect.
+//! The defect matrix: known gateway defects, each a loosening of one rule of the strict
+//! [`Policy`], so that the harness can prove each of its checks fails on a gateway that has the
+//! defect.
 //!
-//! Each defect names the upstream issue or decision it re-creates. The switch is read at the one
-//! place the correct behaviour is wired in; the pure decision functions stay correct.
+//! Only with the `defects` feature, which only the harness turns on, and only the harness calls
+//! it (in its own process, or in cluster workers started by its own binary): the
+//! `mcpgw-reference` binary has no way to ask for a defect. Each defect names the upstream issue
+//! or decision it re-creates.
 
 use std::fmt;
+
+use crate::policy::{
+    DotSegments, EmptyBearerChallenge, EndpointMatch, ForwardedHeaders, Policy, RestrictionSubject,
+    ServerSegments, WellKnownSuffix,
+};
 
 /// A re-creatable defect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,10 +51,21 @@ pub enum Defect {
     /// C-AFF-07: a session whose owner died is never taken over; it answers 503 until the owner
     /// comes back.
     DeadOwnerNotTakenOver,
+    /// C-SCOPE-01: a server's endpoint lists every server's tools, resources and prompts (one
+    /// list cached for all, or a fall-back to the global list).
+    ServerListsEveryItem,
+    /// C-SCOPE-01 / D2: a call through a server's endpoint runs another server's tool.
+    CrossServerCall,
+    /// MCP transports: no `Origin` validation, so a rebinding web page reaches the gateway.
+    OriginUnchecked,
+    /// C-MCP-18: one session table for every endpoint: a session of server S is a session of T.
+    SessionSharedAcrossEndpoints,
+    /// JSON-RPC 2.0 §5: a numeric request id comes back as a string.
+    IdRetyped,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 16] = [
+    pub const ALL: [Defect; 21] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -64,6 +82,11 @@ impl Defect {
         Defect::SessionOwnerUnchecked,
         Defect::UnsignedHopTrusted,
         Defect::DeadOwnerNotTakenOver,
+        Defect::ServerListsEveryItem,
+        Defect::CrossServerCall,
+        Defect::OriginUnchecked,
+        Defect::SessionSharedAcrossEndpoints,
+        Defect::IdRetyped,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +107,11 @@ impl Defect {
             Defect::SessionOwnerUnchecked => "session-owner-unchecked",
             Defect::UnsignedHopTrusted => "unsigned-hop-trusted",
             Defect::DeadOwnerNotTakenOver => "dead-owner-not-taken-over",
+            Defect::ServerListsEveryItem => "server-lists-every-item",
+            Defect::CrossServerCall => "cross-server-call",
+            Defect::OriginUnchecked => "origin-unchecked",
+            Defect::SessionSharedAcrossEndpoints => "session-shared-across-endpoints",
+            Defect::IdRetyped => "id-retyped",
         }
     }
 
@@ -106,11 +134,49 @@ impl Defect {
             Defect::SessionOwnerUnchecked => "C-MCP-18/19",
             Defect::UnsignedHopTrusted => "C-AFF-04, D3",
             Defect::DeadOwnerNotTakenOver => "C-AFF-07",
+            Defect::ServerListsEveryItem => "C-SCOPE-01",
+            Defect::CrossServerCall => "C-SCOPE-01, D2",
+            Defect::OriginUnchecked => "MCP transports (Origin)",
+            Defect::SessionSharedAcrossEndpoints => "C-MCP-18",
+            Defect::IdRetyped => "JSON-RPC 2.0 §5",
         }
     }
 
     pub fn parse(name: &str) -> Option<Defect> {
         Defect::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// `policy` with the rule this defect breaks loosened the way the defect breaks it.
+    pub fn loosen(self, policy: Policy) -> Policy {
+        let mut p = policy;
+        match self {
+            Defect::RpcNotGeneralEndpoint => p.general_endpoints.rpc = false,
+            Defect::ForwardedNoServerId => p.forward_keeps_server_scope = false,
+            Defect::HexOnlyServerRegex => p.server_segments = ServerSegments::LowercaseHexOnly,
+            Defect::PrefixGeneralEndpoints => p.general_endpoints.matching = EndpointMatch::Prefix,
+            Defect::GlobalMcpUnscoped => p.global_mcp_scoped = false,
+            Defect::ScopeBeforeNameResolution => {
+                p.restriction_subject = RestrictionSubject::RawSegment;
+            }
+            Defect::TrustXffFromAnyone => p.forwarded_headers = ForwardedHeaders::FromAnyPeer,
+            Defect::WellKnownAnyThirdSegment => p.well_known_suffix = WellKnownSuffix::Any,
+            Defect::NormaliseDotSegments => p.dot_segments = DotSegments::Normalise,
+            Defect::EmptyBearerBareChallenge => {
+                p.empty_bearer_challenge = EmptyBearerChallenge::Bare;
+            }
+            Defect::JsonrpcErrorCodeZero => p.denial_code = 0,
+            Defect::DeleteKeepsSession => p.delete_ends_session = false,
+            Defect::RpcIgnoresSession => p.rpc_checks_session = false,
+            Defect::SessionOwnerUnchecked => p.session_owner_checked = false,
+            Defect::UnsignedHopTrusted => p.hop_needs_signature = false,
+            Defect::DeadOwnerNotTakenOver => p.take_over_dead_owners = false,
+            Defect::ServerListsEveryItem => p.server_scope_lists_own_items = false,
+            Defect::CrossServerCall => p.server_scope_checks_membership = false,
+            Defect::OriginUnchecked => p.origin_checked = false,
+            Defect::SessionSharedAcrossEndpoints => p.sessions_per_endpoint = false,
+            Defect::IdRetyped => p.ids_verbatim = false,
+        }
+        p
     }
 }
 
@@ -120,105 +186,22 @@ impl fmt::Display for Defect {
     }
 }
 
-/// The defects switched on in this process (always none without the `defects` feature).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Defects {
-    #[cfg(feature = "defects")]
-    bits: u32,
-}
-
-impl Defects {
-    pub fn none() -> Self {
-        Defects::default()
-    }
-
-    /// Parse `--inject-defect` values. Unknown names, and any name in a build without the
-    /// `defects` feature, are errors.
-    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
-        #[allow(unused_mut)]
-        let mut out = Defects::default();
-        for name in names {
-            let name = name.as_ref().trim();
-            if name.is_empty() {
-                continue;
-            }
-            let d = Defect::parse(name).ok_or_else(|| {
-                let known: Vec<_> = Defect::ALL.iter().map(|d| d.name()).collect();
-                format!("unknown defect {name:?}; known: {}", known.join(", "))
-            })?;
-            #[cfg(feature = "defects")]
-            {
-                out.bits |= 1 << (d as u32);
-            }
-            #[cfg(not(feature = "defects"))]
-            {
-                return Err(format!(
-                    "cannot inject {d}: this build has no `defects` feature (cargo build --features defects)"
-                ));
-            }
+/// The strict policy with every named defect re-created (`--inject-defect a,b` of the harness).
+/// Blank names are skipped; an unknown name is an error that lists the known ones.
+pub fn policy_with<S: AsRef<str>>(names: &[S]) -> Result<Policy, String> {
+    let mut policy = Policy::strict();
+    for name in names {
+        let name = name.as_ref().trim();
+        if name.is_empty() {
+            continue;
         }
-        Ok(out)
+        let defect = Defect::parse(name).ok_or_else(|| {
+            let known: Vec<_> = Defect::ALL.iter().map(|d| d.name()).collect();
+            format!("unknown defect {name:?}; known: {}", known.join(", "))
+        })?;
+        policy = defect.loosen(policy);
     }
-
-    #[inline]
-    pub fn has(self, d: Defect) -> bool {
-        #[cfg(feature = "defects")]
-        {
-            self.bits & (1 << (d as u32)) != 0
-        }
-        #[cfg(not(feature = "defects"))]
-        {
-            let _ = d;
-            false
-        }
-    }
-
-    pub fn any(self) -> bool {
-        Defect::ALL.iter().any(|d| self.has(*d))
-    }
-}
-
-/// The defective alternatives, each used only where its switch is read.
-///
-/// `normalise-dot-segments`: resolve `.`/`..` (also percent-encoded) instead of refusing them,
-/// as a normalising proxy or framework would.
-pub fn remove_dot_segments(raw: &str) -> String {
-    let mut out: Vec<String> = Vec::new();
-    for segment in raw.split('/').skip(1) {
-        let decoded = crate::paths::decode_path(segment)
-            .map(|d| d.into_owned())
-            .unwrap_or_default();
-        let decoded = crate::paths::decode_path(&decoded)
-            .map(|d| d.into_owned())
-            .unwrap_or(decoded);
-        match decoded.as_str() {
-            "." => {}
-            ".." => {
-                out.pop();
-            }
-            _ => out.push(segment.to_owned()),
-        }
-    }
-    format!("/{}", out.join("/"))
-}
-
-/// `prefix-general-endpoints`: general endpoints matched by prefix (ContextForge's `startswith`).
-pub fn prefix_general_target(path: &str) -> crate::paths::RestrictionTarget<'_> {
-    const PREFIXES: [&str; 8] = [
-        "/health",
-        "/metrics",
-        "/openapi.json",
-        "/docs",
-        "/redoc",
-        "/rpc",
-        "/mcp",
-        "/sse",
-    ];
-    if PREFIXES.iter().any(|p| path.starts_with(p)) {
-        crate::paths::RestrictionTarget::General
-    } else {
-        crate::paths::RestrictionTarget::Other
-    }
+    Ok(policy)
 }
 
 #[cfg(test)]
@@ -230,15 +213,26 @@ mod tests {
         for d in Defect::ALL {
             assert_eq!(Defect::parse(d.name()), Some(d));
         }
-        assert!(Defects::from_names(&["nope"]).is_err());
-        assert!(!Defects::none().any());
+        assert!(policy_with(&["nope"]).is_err());
+        assert_eq!(policy_with::<&str>(&[]), Ok(Policy::strict()));
+        assert_eq!(policy_with(&[" ", ""]), Ok(Policy::strict()));
     }
 
-    #[cfg(feature = "defects")]
     #[test]
-    fn switches_are_independent() {
-        let d = Defects::from_names(&["hex-only-server-regex"]).unwrap();
-        assert!(d.has(Defect::HexOnlyServerRegex));
-        assert!(!d.has(Defect::RpcNotGeneralEndpoint));
+    fn every_defect_loosens_its_own_rule() {
+        let loosened: Vec<Policy> = Defect::ALL
+            .iter()
+            .map(|d| d.loosen(Policy::strict()))
+            .collect();
+        for (i, p) in loosened.iter().enumerate() {
+            assert!(!p.is_strict(), "{} changes nothing", Defect::ALL[i]);
+            for q in &loosened[i + 1..] {
+                assert_ne!(p, q, "two defects loosen the same rule the same way");
+            }
+        }
+        let both = policy_with(&["hex-only-server-regex", "rpc-not-general-endpoint"]).unwrap();
+        assert_eq!(both.server_segments, ServerSegments::LowercaseHexOnly);
+        assert!(!both.general_endpoints.rpc);
+        assert!(both.delete_ends_session);
     }
 }

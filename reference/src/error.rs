@@ -8,7 +8,7 @@ use serde_json::json;
 
 /// A rejection answered with `{"detail": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     /// 401 with `WWW-Authenticate`; `challenge` is the full header value.
@@ -37,34 +37,32 @@ pub enum ApiError {
     BadGateway(String),
     #[error("{0}")]
     ServiceUnavailable(String),
-    #[error("{0}")]
-    Internal(String),
 }
 
 impl ApiError {
     /// The standard 403 of token scoping.
-    pub fn access_denied() -> Self {
+    pub(crate) fn access_denied() -> Self {
         ApiError::Forbidden("Access denied".to_owned())
     }
 
     /// 401 with a bare `WWW-Authenticate: Bearer` challenge.
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
         ApiError::Unauthorized {
             detail: detail.into(),
             challenge: "Bearer".to_owned(),
         }
     }
 
-    pub fn not_found(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         ApiError::NotFound(detail.into())
     }
 
     /// 503 for a backing service (store, session registry) that failed or did not answer.
-    pub fn unavailable(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn unavailable(e: impl std::fmt::Display) -> Self {
         ApiError::ServiceUnavailable(format!("Service unavailable: {e}"))
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
@@ -79,7 +77,6 @@ impl ApiError {
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -109,4 +106,4 @@ impl IntoResponse for ApiError {
 }
 
 /// Result alias for handlers.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

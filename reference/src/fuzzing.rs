@@ -17,12 +17,13 @@ use sha2::Sha256;
 
 use crate::auth::claims::{Scopes, TeamScope};
 use crate::auth::{Caller, JwtConfig, jwt};
+use crate::ids;
 use crate::paths::{self, RestrictionTarget, classify};
+use crate::policy::WellKnownSuffix;
 use crate::rpc::envelope::{self, EnvelopeError};
 use crate::rpc::inject::inject_server_id;
 use crate::scoping::{self, ScopeInput, permissions};
 use crate::wellknown::{WellKnownPath, parse_well_known_path};
-use crate::{defects, ids};
 
 /// A target body: arbitrary bytes in, a panic on a violated invariant.
 pub type TargetFn = fn(&[u8]);
@@ -75,8 +76,9 @@ pub fn raw_server_path(data: &[u8]) {
         return;
     };
     let path = raw.split_once('?').map_or(raw, |(p, _)| p);
-    // The defective alternative must not panic either: it runs on the same inputs.
-    let normalised = defects::remove_dot_segments(path);
+    // The looser alternative a policy may choose must not panic either: it runs on the same
+    // inputs.
+    let normalised = paths::normalise_dot_segments(path);
     if paths::check_raw_path(path).is_err() {
         return;
     }
@@ -162,7 +164,7 @@ pub fn server_id_or_name(data: &[u8]) {
         assert_eq!(owned.key, s);
         for rest in [format!("servers/{s}/mcp"), format!("servers/{s}")] {
             assert_eq!(
-                parse_well_known_path(&rest, false),
+                parse_well_known_path(&rest, WellKnownSuffix::McpOnly),
                 WellKnownPath::Server(s)
             );
         }
@@ -185,8 +187,8 @@ pub fn well_known_path(data: &[u8]) {
     let Ok(rest) = std::str::from_utf8(data) else {
         return;
     };
-    let strict = parse_well_known_path(rest, false);
-    let lenient = parse_well_known_path(rest, true);
+    let strict = parse_well_known_path(rest, WellKnownSuffix::McpOnly);
+    let lenient = parse_well_known_path(rest, WellKnownSuffix::Any);
     if let WellKnownPath::Server(id) = strict {
         assert!(
             ids::is_canonical_id(id) || ids::is_valid_server_name(id),
@@ -211,7 +213,7 @@ pub fn well_known_path(data: &[u8]) {
         && let Some(decoded) = paths::decode_path(&full)
         && let Some(after) = decoded.strip_prefix("/.well-known/oauth-protected-resource/")
     {
-        let _ = parse_well_known_path(after, false);
+        let _ = parse_well_known_path(after, WellKnownSuffix::McpOnly);
         assert!(paths::is_scoping_skip_path(&decoded));
     }
 }

@@ -5,13 +5,19 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 /// A fresh canonical id: 32 lowercase hex characters.
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// Whether `s` is a canonical id (32 lowercase hex characters, no dashes).
-pub fn is_canonical_id(s: &str) -> bool {
-    s.len() == 32
+pub(crate) fn is_canonical_id(s: &str) -> bool {
+    s.len() == 32 && is_lowercase_hex(s)
+}
+
+/// Whether `s` is non-empty lowercase hex (of any length): the only server ids a policy with
+/// issue 3891's hex-only server rule recognises.
+pub(crate) fn is_lowercase_hex(s: &str) -> bool {
+    !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
@@ -22,7 +28,7 @@ static SERVER_NAME: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Whether `s` may be a server name (decision D4). Anything else is rejected before any lookup.
-pub fn is_valid_server_name(s: &str) -> bool {
+pub(crate) fn is_valid_server_name(s: &str) -> bool {
     SERVER_NAME.is_match(s)
 }
 

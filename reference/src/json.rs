@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 /// any other, is never stored, and a clone starts empty (a clone is usually about to be edited,
 /// and must not carry the text of what it was).
 #[derive(Default)]
-pub struct TextCache(OnceLock<Box<str>>);
+pub(crate) struct TextCache(OnceLock<Box<str>>);
 
 impl TextCache {
-    pub fn get_or_init(&self, make: impl FnOnce() -> String) -> &str {
+    pub(crate) fn get_or_init(&self, make: impl FnOnce() -> String) -> &str {
         self.0.get_or_init(|| make().into_boxed_str())
     }
 }
@@ -37,7 +37,7 @@ impl fmt::Debug for TextCache {
 }
 
 /// An object with these keys, in order, taking ownership of the values.
-pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+pub(crate) fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     let mut m = Map::with_capacity(N);
     for (k, v) in pairs {
         m.insert(k.to_owned(), v);

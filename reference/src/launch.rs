@@ -9,7 +9,7 @@ use crate::{AppState, Settings, Store, app, bootstrap, random_secret, server};
 /// Bind the listener the settings name (port 0 picks one, recorded back into the settings),
 /// build the state on `store`, join the cluster when `REDIS_URL` is set, and make sure the admin
 /// user exists. `settings.jwt_secret_key` must be set.
-pub async fn prepare(
+pub(crate) async fn prepare(
     mut settings: Settings,
     store: Store,
 ) -> Result<(tokio::net::TcpListener, AppState), String> {
@@ -39,6 +39,13 @@ pub async fn run(mut settings: Settings) -> Result<(), String> {
         None => Store::memory(),
     };
     let (listener, state) = prepare(settings, store).await?;
+    if !state.policy().is_strict() {
+        // Only the harness builds another policy (its cluster workers); say so in their logs.
+        eprintln!(
+            "mcpgw-reference: serving with a loosened policy: {:?}",
+            state.policy()
+        );
+    }
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let token = bootstrap::admin_token(
         &state,
@@ -47,8 +54,8 @@ pub async fn run(mut settings: Settings) -> Result<(), String> {
     );
     let root = state.settings.root_path();
     println!("mcpgw-reference listening on http://{addr}{root}");
-    if let Some(c) = &state.cluster {
-        println!("WORKER={}", c.worker_id());
+    if let Some(worker) = state.worker_id() {
+        println!("WORKER={worker}");
     }
     println!("URL=http://{addr}{root}");
     println!("TOKEN={token}");

@@ -2,36 +2,53 @@
 //!
 //! A request flows through `pipeline` (raw-path guard, context, authentication), `scoping`
 //! (token restrictions), then one of the route families: `admin` (REST), `rpc` (`/rpc`),
-//! `mcp` (Streamable HTTP) or `wellknown` (RFC 9728). The pure decisions the fuzz targets and
-//! property tests call live in `paths`, `scoping::*`, `rpc::envelope` and `rpc::inject`.
+//! `mcp` (Streamable HTTP) or `wellknown` (RFC 9728); `cluster` forwards session requests
+//! between workers. Every rule where gateways are known to differ is read from one
+//! [`Policy`], strict unless the harness built another. `docs/architecture.md` draws the whole
+//! pipeline.
+//!
+//! The public API is what other crates need: starting the gateway ([`Settings`], [`launch`],
+//! [`spawn_embedded`], [`app`]), the [`store`] it runs on, and the pure decisions that the
+//! harness's oracle comparison, the fuzz targets and the integration tests call ([`paths`],
+//! [`scoping::server`], [`scoping::permissions`], [`rpc::envelope`], [`rpc::inject`],
+//! [`auth::jwt::sign`]). Everything else is private to the crate. Three modules exist only
+//! behind features that no build of the `mcpgw-reference` binary turns on: `defects` (the
+//! harness), `fuzzing` (the fuzz crate) and `testing` (dev-dependencies).
 
-pub mod admin;
-pub mod app;
 pub mod auth;
-pub mod bootstrap;
-pub mod cluster;
-pub mod config;
-pub mod defects;
-pub mod error;
-pub mod fuzzing;
-pub mod ids;
-pub mod json;
 pub mod launch;
 pub mod mcp;
 pub mod paths;
-pub mod pipeline;
+pub mod policy;
 pub mod rpc;
 pub mod scoping;
-pub mod server;
-pub mod state;
 pub mod store;
+
+#[cfg(feature = "defects")]
+pub mod defects;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod upstream;
-pub mod wellknown;
+
+mod admin;
+mod app;
+mod bootstrap;
+mod cluster;
+mod config;
+mod error;
+mod ids;
+mod json;
+mod pipeline;
+mod server;
+mod state;
+mod upstream;
+mod wellknown;
 
 pub use app::app;
 pub use config::Settings;
-pub use state::AppState;
+pub use policy::Policy;
+pub use state::{AppState, Inner};
 pub use store::Store;
 
 use std::net::SocketAddr;
@@ -93,7 +110,7 @@ pub async fn spawn_embedded_with(mut settings: Settings, store: Store) -> Result
 }
 
 /// 32 random bytes as hex.
-pub fn random_secret() -> String {
+pub(crate) fn random_secret() -> String {
     use rand::RngCore;
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);

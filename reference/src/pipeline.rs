@@ -15,20 +15,19 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::auth::{self, AuthOutcome, Caller, Presented};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::paths::{self, AppPath, GuardRejection};
+use crate::policy::{DotSegments, ForwardedHeaders};
 use crate::state::AppState;
 
 /// Facts about the request computed once by the guard layer.
 #[derive(Debug, Clone)]
-pub struct RequestContext {
+pub(crate) struct RequestContext {
     /// Decoded, root-stripped path (what scoping and handlers reason about).
     pub app_path: AppPath,
-    /// The TCP peer.
-    pub peer: IpAddr,
     /// The client per D3: the peer, or the `X-Forwarded-For` client when the peer is trusted.
     pub client_ip: IpAddr,
     /// `X-Forwarded-Proto` / `X-Forwarded-Host`, only when the peer is a trusted proxy.
@@ -43,7 +42,12 @@ impl RequestContext {
     /// The public base URL of this gateway as the client addressed it:
     /// `{scheme}://{host}{root}`. Scheme and host come from forwarded headers only when a
     /// trusted proxy sent them (D3); a scheme other than http/https becomes https.
-    pub fn public_base(&self, headers: &HeaderMap, root: &str, fallback_host: &str) -> String {
+    pub(crate) fn public_base(
+        &self,
+        headers: &HeaderMap,
+        root: &str,
+        fallback_host: &str,
+    ) -> String {
         let scheme = match self.forwarded_proto.as_deref().map(str::to_ascii_lowercase) {
             Some(s) if s == "http" || s == "https" => s,
             Some(_) => "https".to_owned(),
@@ -63,6 +67,12 @@ impl RequestContext {
         format!("{scheme}://{host}{root}")
     }
 }
+
+/// Every address: the trusted proxies of a policy that believes anyone's forwarded headers.
+const EVERY_ADDRESS: [IpNet; 2] = [
+    IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::UNSPECIFIED, 0)),
+    IpNet::V6(Ipv6Net::new_assert(std::net::Ipv6Addr::UNSPECIFIED, 0)),
+];
 
 /// A Host header we are willing to echo into URLs: host[:port], no spaces, quotes or slashes.
 fn is_plausible_host(h: &str) -> bool {
@@ -90,18 +100,24 @@ fn guard_rejection(raw_app_path: &str, why: GuardRejection) -> ApiError {
 }
 
 /// Outermost layer: refuse crafted paths, strip the root path, record the request context.
-pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn guard_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let raw = req.uri().path().to_owned();
     let raw_app = paths::strip_root(&raw, state.settings.root_path()).to_owned();
 
-    let mut routed_path = raw_app.clone();
-    if let Err(why) = paths::check_raw_path(&raw_app) {
-        if why == GuardRejection::DotSegment && state.defects.has(Defect::NormaliseDotSegments) {
-            routed_path = crate::defects::remove_dot_segments(&raw_app);
-        } else {
-            return guard_rejection(&raw_app, why).into_response();
+    let policy = state.policy();
+    // A path with dot segments is refused, unless the policy normalises them (then the result
+    // is what gets routed).
+    let routed_path = match paths::check_raw_path(&raw_app) {
+        Ok(()) => raw_app,
+        Err(GuardRejection::DotSegment) if policy.dot_segments == DotSegments::Normalise => {
+            paths::normalise_dot_segments(&raw_app)
         }
-    }
+        Err(why) => return guard_rejection(&raw_app, why).into_response(),
+    };
     let Some(decoded) = paths::decode_path(&routed_path) else {
         return ApiError::BadRequest("Invalid request path: path is not UTF-8".to_owned())
             .into_response();
@@ -111,23 +127,18 @@ pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: 
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
-    let trust_all = state.defects.has(Defect::TrustXffFromAnyone);
-    let proxies = &state.settings.trusted_proxies;
-    let peer_trusted = trust_all || proxies.iter().any(|n| n.contains(&peer));
+    let proxies: &[IpNet] = match policy.forwarded_headers {
+        ForwardedHeaders::FromTrustedProxies => &state.settings.trusted_proxies,
+        ForwardedHeaders::FromAnyPeer => &EVERY_ADDRESS,
+    };
+    let peer_trusted = proxies.iter().any(|n| n.contains(&peer));
     let xff = req
         .headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
-    let client_ip = if trust_all {
-        xff.and_then(|x| x.split(',').next())
-            .and_then(|x| x.trim().parse().ok())
-            .unwrap_or(peer)
-    } else {
-        paths_client_ip(peer, xff, proxies)
-    };
+    let client_ip = crate::scoping::ip::client_ip(peer, xff, proxies);
     let ctx = RequestContext {
         app_path: AppPath(decoded.into_owned()),
-        peer,
         client_ip,
         forwarded_proto: peer_trusted
             .then(|| first_header(req.headers(), "x-forwarded-proto"))
@@ -154,12 +165,12 @@ pub async fn guard_layer(State(state): State<AppState>, mut req: Request, next: 
     next.run(req).await
 }
 
-fn paths_client_ip(peer: IpAddr, xff: Option<&str>, proxies: &[ipnet::IpNet]) -> IpAddr {
-    crate::scoping::ip::client_ip(peer, xff, proxies)
-}
-
 /// Authenticate whatever credential the request presents; record the outcome.
-pub async fn auth_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn auth_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let skip = req
         .extensions()
         .get::<RequestContext>()
@@ -174,7 +185,7 @@ pub async fn auth_layer(State(state): State<AppState>, mut req: Request, next: N
 }
 
 /// Turn the presented credential into an outcome.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome {
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome {
     let (token, cookie_only) = match auth::presented_token(headers) {
         Presented::Missing => return AuthOutcome::Missing,
         Presented::OtherScheme => {
@@ -206,7 +217,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome 
 /// "Authorization token required" (302 to the login page for browsers), unless
 /// `AUTH_REQUIRED=false`, which admits the anonymous, public-only caller.
 #[derive(Debug, Clone)]
-pub struct RestCaller(pub Arc<Caller>);
+pub(crate) struct RestCaller(pub Arc<Caller>);
 
 impl FromRequestParts<AppState> for RestCaller {
     type Rejection = Response;
@@ -251,7 +262,7 @@ impl FromRequestParts<AppState> for RestCaller {
 }
 
 /// Read a request body up to `limit` bytes: 413 beyond it.
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
@@ -269,7 +280,7 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 /// A JSON body parsed into `T`, with 413 for size, 400 for malformed JSON and 422 for the wrong
 /// shape (FastAPI's split, which ContextForge clients expect).
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
@@ -285,7 +296,7 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Js
 }
 
 /// 404 for anything no route matched.
-pub async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({"detail": "Not found"})),

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 /// Serve until `shutdown` completes; connections already open finish on their own.
-pub async fn serve_until(
+pub(crate) async fn serve_until(
     listener: TcpListener,
     app: Router,
     max_header_bytes: usize,
@@ -59,7 +59,7 @@ pub async fn serve_until(
 }
 
 /// Serve forever.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     max_header_bytes: usize,

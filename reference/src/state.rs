@@ -1,4 +1,5 @@
-//! What every handler shares: settings, store, verification keys, clock, sessions, defects.
+//! What every handler shares: settings (with the policy), store, verification keys, clock,
+//! sessions.
 
 use std::sync::Arc;
 
@@ -8,22 +9,25 @@ use crate::auth::JwtConfig;
 use crate::auth::cache::VerifiedTokens;
 use crate::cluster::Cluster;
 use crate::config::Settings;
-use crate::defects::Defects;
 use crate::mcp::session::{SessionStore, Sessions};
+use crate::policy::Policy;
 use crate::store::Store;
 use crate::upstream::UpstreamClient;
 
-/// The time source. Tests fix it to make time restrictions deterministic.
+/// The time source. Tests fix it to make time restrictions deterministic; a build without test
+/// support has only the system clock.
 #[derive(Debug, Clone, Copy)]
-pub enum Clock {
+pub(crate) enum Clock {
     System,
+    #[cfg(any(test, feature = "testing"))]
     Fixed(Timestamp),
 }
 
 impl Clock {
-    pub fn now(self) -> Timestamp {
+    pub(crate) fn now(self) -> Timestamp {
         match self {
             Clock::System => Timestamp::now(),
+            #[cfg(any(test, feature = "testing"))]
             Clock::Fixed(t) => t,
         }
     }
@@ -33,20 +37,21 @@ impl Clock {
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// What an [`AppState`] holds. Settings and store are public (the harness reads the secret and
+/// the admin's address; tests seed the store); the rest is the gateway's own.
 #[derive(Debug)]
 pub struct Inner {
     pub settings: Settings,
     pub store: Store,
-    pub jwt: JwtConfig,
-    pub clock: Clock,
-    pub defects: Defects,
-    pub upstream: UpstreamClient,
+    pub(crate) jwt: JwtConfig,
+    pub(crate) clock: Clock,
+    pub(crate) upstream: UpstreamClient,
     /// MCP sessions (stateful mode) and this process's open session streams.
-    pub sessions: Sessions,
+    pub(crate) sessions: Sessions,
     /// Tokens already verified, so a busy client is not HMAC-checked on every request.
-    pub verified: Arc<VerifiedTokens>,
+    pub(crate) verified: Arc<VerifiedTokens>,
     /// Cluster mode: this worker's registry and forwarding; `None` for a single process.
-    pub cluster: Option<Arc<Cluster>>,
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -58,8 +63,7 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Build the state. `settings.jwt_secret_key` must be set (the binary generates one).
-    pub fn new(settings: Settings, store: Store) -> Result<Self, String> {
-        let defects = Defects::from_names(&settings.inject_defect)?;
+    pub(crate) fn new(settings: Settings, store: Store) -> Result<Self, String> {
         let secret = settings
             .jwt_secret_key
             .clone()
@@ -77,7 +81,6 @@ impl AppState {
             store,
             jwt,
             clock: Clock::System,
-            defects,
             upstream: UpstreamClient::new(),
             sessions: Sessions::default(),
             verified: Arc::default(),
@@ -92,7 +95,6 @@ impl AppState {
             store: arc.store.clone(),
             jwt: arc.jwt.clone(),
             clock: arc.clock,
-            defects: arc.defects,
             upstream: arc.upstream.clone(),
             sessions: arc.sessions.clone(),
             verified: Arc::clone(&arc.verified),
@@ -101,7 +103,8 @@ impl AppState {
     }
 
     /// The same state with a fixed clock (tests).
-    pub fn with_clock(self, clock: Clock) -> Self {
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn with_clock(self, clock: Clock) -> Self {
         AppState(Arc::new(Inner {
             clock,
             ..self.into_inner()
@@ -109,7 +112,7 @@ impl AppState {
     }
 
     /// The same state with another session store (cluster mode keeps sessions in Redis).
-    pub fn with_session_store(self, store: Arc<dyn SessionStore>) -> Self {
+    pub(crate) fn with_session_store(self, store: Arc<dyn SessionStore>) -> Self {
         AppState(Arc::new(Inner {
             sessions: Sessions::new(store),
             ..self.into_inner()
@@ -117,15 +120,25 @@ impl AppState {
     }
 
     /// The same state as a cluster worker.
-    pub fn with_cluster(self, cluster: Arc<Cluster>) -> Self {
+    pub(crate) fn with_cluster(self, cluster: Arc<Cluster>) -> Self {
         AppState(Arc::new(Inner {
             cluster: Some(cluster),
             ..self.into_inner()
         }))
     }
 
-    pub fn now(&self) -> Timestamp {
+    /// The rules handlers consult (strict unless the harness built another).
+    pub fn policy(&self) -> &Policy {
+        &self.settings.policy
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// This worker's name in the cluster registry; `None` for a single process.
+    pub fn worker_id(&self) -> Option<&str> {
+        self.cluster.as_deref().map(Cluster::worker_id)
     }
 
     pub fn now_secs(&self) -> i64 {
@@ -133,7 +146,7 @@ impl AppState {
     }
 
     /// RFC 3339 time for stored records.
-    pub fn now_rfc3339(&self) -> String {
+    pub(crate) fn now_rfc3339(&self) -> String {
         self.clock.now().to_string()
     }
 }

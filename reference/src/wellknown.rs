@@ -6,9 +6,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::pipeline::RequestContext;
+use crate::policy::WellKnownSuffix;
 use crate::state::AppState;
 use crate::store::{Server, Visibility};
 
@@ -18,20 +18,20 @@ const CACHE_CONTROL: &str = "public, max-age=3600";
 
 /// Which server a protected-resource path asks about, or why it is malformed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WellKnownPath<'a> {
+pub(crate) enum WellKnownPath<'a> {
     Server(&'a str),
     BadFormat,
     BadId,
 }
 
 /// Parse the part after `/.well-known/oauth-protected-resource/` (D6: only `servers/{x}` and
-/// `servers/{x}/mcp`). `any_third` re-creates the lenient third-segment defect.
-pub fn parse_well_known_path(rest: &str, any_third: bool) -> WellKnownPath<'_> {
+/// `servers/{x}/mcp`, unless `suffix` accepts any third segment).
+pub(crate) fn parse_well_known_path(rest: &str, suffix: WellKnownSuffix) -> WellKnownPath<'_> {
     let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
     if parts.len() < 2 || parts.len() > 3 || parts[0] != "servers" {
         return WellKnownPath::BadFormat;
     }
-    if parts.len() == 3 && parts[2] != "mcp" && !any_third {
+    if parts.len() == 3 && parts[2] != "mcp" && suffix == WellKnownSuffix::McpOnly {
         return WellKnownPath::BadFormat;
     }
     let id = parts[1];
@@ -43,7 +43,7 @@ pub fn parse_well_known_path(rest: &str, any_third: bool) -> WellKnownPath<'_> {
 }
 
 /// The metadata document for an OAuth-enabled server, or the 404 detail explaining why not.
-pub fn metadata_for(server: &Server, base: &str) -> Result<Value, String> {
+pub(crate) fn metadata_for(server: &Server, base: &str) -> Result<Value, String> {
     if !server.oauth_enabled {
         return Err(format!("OAuth not enabled for server: {}", server.id));
     }
@@ -97,7 +97,7 @@ fn disabled() -> Response {
 }
 
 /// `GET /.well-known/oauth-protected-resource/{*rest}`.
-pub async fn protected_resource(
+pub(crate) async fn protected_resource(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     headers: HeaderMap,
@@ -106,8 +106,7 @@ pub async fn protected_resource(
     if !state.settings.well_known_enabled {
         return disabled();
     }
-    let any_third = state.defects.has(Defect::WellKnownAnyThirdSegment);
-    let key = match parse_well_known_path(&rest, any_third) {
+    let key = match parse_well_known_path(&rest, state.policy().well_known_suffix) {
         WellKnownPath::Server(k) => k,
         WellKnownPath::BadFormat => return ApiError::not_found(INVALID_PATH).into_response(),
         WellKnownPath::BadId => return ApiError::not_found(INVALID_ID).into_response(),
@@ -137,7 +136,7 @@ pub async fn protected_resource(
 }
 
 /// `GET /.well-known/oauth-protected-resource` (the deprecated query form).
-pub async fn protected_resource_query(State(state): State<AppState>) -> Response {
+pub(crate) async fn protected_resource_query(State(state): State<AppState>) -> Response {
     if !state.settings.well_known_enabled {
         return disabled();
     }
@@ -161,7 +160,7 @@ fn encode_segment(s: &str) -> String {
 
 /// `GET /servers/{id}/.well-known/{file}`: the old per-server form. The protected-resource
 /// document moved (301); nothing else is served there.
-pub async fn server_well_known(
+pub(crate) async fn server_well_known(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     headers: HeaderMap,
@@ -191,7 +190,10 @@ pub async fn server_well_known(
 }
 
 /// `GET /.well-known/{file}`: robots.txt always; nothing else is configured.
-pub async fn well_known_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+pub(crate) async fn well_known_file(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Response {
     if !state.settings.well_known_enabled || file != "robots.txt" {
         return disabled();
     }
@@ -221,23 +223,23 @@ mod tests {
     #[test]
     fn c_wk_01_03_04_06_path_forms() {
         assert_eq!(
-            parse_well_known_path(&format!("servers/{O}/mcp"), false),
+            parse_well_known_path(&format!("servers/{O}/mcp"), WellKnownSuffix::McpOnly),
             WellKnownPath::Server(O)
         );
         assert_eq!(
-            parse_well_known_path(&format!("servers/{O}"), false),
+            parse_well_known_path(&format!("servers/{O}"), WellKnownSuffix::McpOnly),
             WellKnownPath::Server(O)
         );
         assert_eq!(
-            parse_well_known_path(&format!("servers/{O}/mcp/extra"), false),
+            parse_well_known_path(&format!("servers/{O}/mcp/extra"), WellKnownSuffix::McpOnly),
             WellKnownPath::BadFormat
         );
         assert_eq!(
-            parse_well_known_path(&format!("tools/{O}/mcp"), false),
+            parse_well_known_path(&format!("tools/{O}/mcp"), WellKnownSuffix::McpOnly),
             WellKnownPath::BadFormat
         );
         assert_eq!(
-            parse_well_known_path("servers", false),
+            parse_well_known_path("servers", WellKnownSuffix::McpOnly),
             WellKnownPath::BadFormat
         );
     }
@@ -245,11 +247,11 @@ mod tests {
     #[test]
     fn d6_third_segment_must_be_mcp() {
         assert_eq!(
-            parse_well_known_path(&format!("servers/{O}/anything"), false),
+            parse_well_known_path(&format!("servers/{O}/anything"), WellKnownSuffix::McpOnly),
             WellKnownPath::BadFormat
         );
         assert_eq!(
-            parse_well_known_path(&format!("servers/{O}/anything"), true),
+            parse_well_known_path(&format!("servers/{O}/anything"), WellKnownSuffix::Any),
             WellKnownPath::Server(O)
         );
     }
@@ -257,15 +259,15 @@ mod tests {
     #[test]
     fn c_wk_05_and_d4_ids_and_names() {
         assert_eq!(
-            parse_well_known_path("servers/gdrive/mcp", false),
+            parse_well_known_path("servers/gdrive/mcp", WellKnownSuffix::McpOnly),
             WellKnownPath::Server("gdrive")
         );
         assert_eq!(
-            parse_well_known_path("servers/a.b/mcp", false),
+            parse_well_known_path("servers/a.b/mcp", WellKnownSuffix::McpOnly),
             WellKnownPath::BadId
         );
         assert_eq!(
-            parse_well_known_path("servers/hello world/mcp", false),
+            parse_well_known_path("servers/hello world/mcp", WellKnownSuffix::McpOnly),
             WellKnownPath::BadId
         );
     }

@@ -240,7 +240,7 @@ async fn c_mcp_15_d5_an_empty_or_bad_bearer_on_an_oauth_server_gets_resource_met
 #[cfg(feature = "defects")]
 #[tokio::test]
 async fn d5_check_fails_on_a_gateway_that_gives_an_empty_bearer_a_bare_challenge() {
-    let x = fixture(|s| s.inject_defect = vec!["empty-bearer-bare-challenge".into()]).await;
+    let x = fixture(|s| s.policy = defect_policy("empty-bearer-bare-challenge")).await;
     assert_eq!(empty_bearer_challenge(&x).await, "Bearer");
 }
 
@@ -284,4 +284,10 @@ async fn c_mcp_24_25_a_client_sent_internal_hop_header_is_ignored() {
         )))
         .await;
     assert_eq!(tool_names(&r), vec![x.f.s_tool.clone()]);
+}
+
+/// The strict policy with one defect of the matrix re-created.
+#[cfg(feature = "defects")]
+fn defect_policy(name: &str) -> mcpgw_reference::Policy {
+    mcpgw_reference::defects::policy_with(&[name]).expect("a defect of the matrix")
 }

@@ -60,7 +60,7 @@ async fn c_mcp_03_an_unknown_id_is_not_found_never_the_global_list() {
 #[cfg(feature = "defects")]
 #[tokio::test]
 async fn c_mcp_03_check_fails_on_a_gateway_with_hex_only_server_ids() {
-    let (gw, f) = gateway(|s| s.inject_defect = vec!["hex-only-server-regex".into()]).await;
+    let (gw, f) = gateway(|s| s.policy = defect_policy("hex-only-server-regex")).await;
     let r = xyz_answer(&gw).await;
     assert_eq!(
         r.status, 200,
@@ -189,7 +189,7 @@ async fn d4_servers_resolve_by_name_and_scoping_compares_canonical_ids() {
 #[cfg(feature = "defects")]
 #[tokio::test]
 async fn d4_check_fails_on_a_gateway_that_scopes_before_resolving_names() {
-    let (gw, f) = gateway(|s| s.inject_defect = vec!["scope-before-name-resolution".into()]).await;
+    let (gw, f) = gateway(|s| s.policy = defect_policy("scope-before-name-resolution")).await;
     let r = scoped_s_by_name(&gw, &f).await;
     assert_eq!(r.status, 403);
 }
@@ -222,7 +222,7 @@ async fn c_mcp_26_d2_a_scoped_token_on_the_global_endpoint_is_narrowed_to_its_se
 #[cfg(feature = "defects")]
 #[tokio::test]
 async fn c_mcp_26_check_fails_on_a_gateway_that_leaves_global_mcp_unscoped() {
-    let (gw, f) = gateway(|s| s.inject_defect = vec!["global-mcp-unscoped".into()]).await;
+    let (gw, f) = gateway(|s| s.policy = defect_policy("global-mcp-unscoped")).await;
     assert!(scoped_s_on_global(&gw, &f).await.contains(&f.t_tool));
 }
 
@@ -287,7 +287,13 @@ async fn d8_traversal_variants_are_refused_for_scoped_and_admin_tokens() {
 #[cfg(feature = "defects")]
 #[tokio::test]
 async fn d8_check_fails_on_a_gateway_that_normalises_dot_segments() {
-    let (gw, f) = gateway(|s| s.inject_defect = vec!["normalise-dot-segments".into()]).await;
+    let (gw, f) = gateway(|s| s.policy = defect_policy("normalise-dot-segments")).await;
     let served = served_traversals(&gw, &f, &gw.admin).await;
     assert!(served.len() >= 4, "{served:?}");
+}
+
+/// The strict policy with one defect of the matrix re-created.
+#[cfg(feature = "defects")]
+fn defect_policy(name: &str) -> mcpgw_reference::Policy {
+    mcpgw_reference::defects::policy_with(&[name]).expect("a defect of the matrix")
 }

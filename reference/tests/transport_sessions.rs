@@ -185,7 +185,7 @@ async fn c_mcp_19_get_with_another_users_session_is_403_and_opens_nothing() {
     let (status, body) = x.get_stream("/mcp", &x.bob, &sid).await;
     assert_eq!(status, 403);
     assert_eq!(body, json!({"detail": "Session access denied"}));
-    assert!(!x.gw.state.sessions.listeners.is_open(&sid));
+    assert!(!x.gw.session_stream_open(&sid));
     let (status, _) = x
         .get_stream("/mcp", &x.alice, "0123456789abcdef0123456789abcdef")
         .await;
@@ -220,7 +220,7 @@ async fn the_get_stream_is_one_per_session_and_ends_with_the_session() {
     assert_eq!(r.status, 200);
     // Panics unless the stream ends: DELETE ends the session's stream.
     stream.until_end().await;
-    assert!(!x.gw.state.sessions.listeners.is_open(&sid));
+    assert!(!x.gw.session_stream_open(&sid));
 }
 
 #[tokio::test]
@@ -266,7 +266,7 @@ async fn d10_a_deleted_session_is_not_found() {
 #[cfg(feature = "defects")]
 #[tokio::test]
 async fn d10_check_fails_on_a_gateway_whose_delete_keeps_the_session() {
-    let x = Fixture::new(|s| s.inject_defect = vec!["delete-keeps-session".into()]).await;
+    let x = Fixture::new(|s| s.policy = defect_policy("delete-keeps-session")).await;
     assert_eq!(status_after_delete(&x).await, 200);
 }
 
@@ -297,9 +297,9 @@ async fn a_session_keeps_the_server_scope_it_was_created_with() {
     let scoped_s = x.gw.scoped(&x.f.s);
     let scoped_t = x.gw.scoped(&x.f.t);
     let sid = x.gw.open_session("/mcp", &scoped_s).await;
-    let record = x.gw.state.sessions.store.get(&sid).await.unwrap().unwrap();
-    assert_eq!(record.owner.as_deref(), Some(admin.as_str()));
-    assert_eq!(record.server_id.as_deref(), Some(x.f.s.as_str()));
+    let (owner, server) = x.gw.session_binding(&sid).await.expect("the session");
+    assert_eq!(owner.as_deref(), Some(admin.as_str()));
+    assert_eq!(server.as_deref(), Some(x.f.s.as_str()));
 
     // The same user with an unrestricted token: still only S's tools in this session.
     let r = x.list("/mcp", &x.gw.admin, &sid).await;
@@ -408,4 +408,10 @@ async fn c_rpc_21_stateless_rpc_ignores_session_headers() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["result"]["tools"].is_array(), "{}", r.text());
+}
+
+/// The strict policy with one defect of the matrix re-created.
+#[cfg(feature = "defects")]
+fn defect_policy(name: &str) -> mcpgw_reference::Policy {
+    mcpgw_reference::defects::policy_with(&[name]).expect("a defect of the matrix")
 }

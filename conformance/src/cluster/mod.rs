@@ -37,7 +37,7 @@ pub struct ClusterOptions {
     /// `MCPGW_WORKER_EXE` environment variable, else this process's own executable (right for
     /// the CLI; a cargo integration test passes `env!("CARGO_BIN_EXE_mcpgw-conformance")`).
     pub exe: Option<PathBuf>,
-    /// Defects injected into every worker (`MCPGW_INJECT_DEFECT`).
+    /// Defects injected into every worker (`serve-reference --inject-defect`).
     pub defects: Vec<String>,
     pub jwt_secret: String,
     pub admin_email: String,
@@ -357,7 +357,7 @@ impl Cluster {
                 .env("CLUSTER_SECRET", &self.cluster_secret);
         }
         if !o.defects.is_empty() {
-            cmd.env("MCPGW_INJECT_DEFECT", o.defects.join(","));
+            cmd.arg("--inject-defect").arg(o.defects.join(","));
         }
         for (k, v) in &o.extra_env {
             cmd.env(k, v);

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 /// A service process and the directory it owns.
-pub struct Process {
+pub(super) struct Process {
     pub port: u16,
     child: Child,
     _dir: tempfile::TempDir,
@@ -16,7 +16,7 @@ pub struct Process {
 
 impl Process {
     /// Send a signal (`STOP`, `CONT`) to the process.
-    pub fn signal(&self, name: &str) -> Result<(), String> {
+    pub(super) fn signal(&self, name: &str) -> Result<(), String> {
         let pid = self.child.id().ok_or("the process has exited")?;
         let status = std::process::Command::new("kill")
             .args([format!("-{name}"), pid.to_string()])
@@ -45,7 +45,7 @@ fn find(candidates: &[&str]) -> Option<PathBuf> {
     candidates.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
-pub async fn redis() -> Result<Process, String> {
+pub(super) async fn redis() -> Result<Process, String> {
     let bin = find(&["/usr/bin/redis-server", "/usr/local/bin/redis-server"])
         .ok_or("no redis-server installed (apt-get install redis-server)")?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -91,7 +91,7 @@ fn as_unprivileged(cmd: &mut Command, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn postgres() -> Result<Process, String> {
+pub(super) async fn postgres() -> Result<Process, String> {
     let bindir = [
         "/usr/lib/postgresql/15/bin",
         "/usr/lib/postgresql/16/bin",

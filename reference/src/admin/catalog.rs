@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::store::{Prompt, PromptArgument, Resource};
 
 #[derive(Debug, Deserialize)]
-pub struct ResourceCreateBody {
+pub(crate) struct ResourceCreateBody {
     resource: ResourceCreate,
     visibility: Option<String>,
     team_id: Option<String>,
@@ -45,7 +45,7 @@ fn resource_json(r: &Resource) -> Value {
     })
 }
 
-pub async fn create_resource(
+pub(crate) async fn create_resource(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     JsonBody(body): JsonBody<ResourceCreateBody>,
@@ -95,7 +95,7 @@ pub async fn create_resource(
     Ok(axum::Json(resource_json(&res)).into_response())
 }
 
-pub async fn list_resources(
+pub(crate) async fn list_resources(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
 ) -> ApiResult<Response> {
@@ -124,7 +124,7 @@ async fn find_resource(state: &AppState, caller: &Caller, id: &str) -> ApiResult
         .ok_or_else(|| ApiError::not_found(format!("Resource not found: {id}")))
 }
 
-pub async fn get_resource(
+pub(crate) async fn get_resource(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -134,7 +134,7 @@ pub async fn get_resource(
         .into_response())
 }
 
-pub async fn delete_resource(
+pub(crate) async fn delete_resource(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -156,7 +156,7 @@ pub async fn delete_resource(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct PromptCreateBody {
+pub(crate) struct PromptCreateBody {
     prompt: PromptCreate,
     visibility: Option<String>,
     team_id: Option<String>,
@@ -192,7 +192,7 @@ fn prompt_json(p: &Prompt) -> Value {
     })
 }
 
-pub async fn create_prompt(
+pub(crate) async fn create_prompt(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     JsonBody(body): JsonBody<PromptCreateBody>,
@@ -238,7 +238,7 @@ pub async fn create_prompt(
     Ok(axum::Json(prompt_json(&prompt)).into_response())
 }
 
-pub async fn list_prompts(
+pub(crate) async fn list_prompts(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
 ) -> ApiResult<Response> {
@@ -267,7 +267,7 @@ async fn find_prompt(state: &AppState, caller: &Caller, id: &str) -> ApiResult<A
         .ok_or_else(|| ApiError::not_found(format!("Prompt not found: {id}")))
 }
 
-pub async fn get_prompt(
+pub(crate) async fn get_prompt(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -276,7 +276,7 @@ pub async fn get_prompt(
     Ok(axum::Json(prompt_json(&p)).into_response())
 }
 
-pub async fn delete_prompt(
+pub(crate) async fn delete_prompt(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,

@@ -3,13 +3,13 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::auth::{Caller, TeamScope};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::{Owned, Visibility};
 
 /// ContextForge's slug: lower-case; runs of anything but letters and digits become one `-`.
-pub fn slugify(name: &str) -> String {
+pub(crate) fn slugify(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut dash = false;
     for c in name.chars() {
@@ -28,7 +28,7 @@ pub fn slugify(name: &str) -> String {
 }
 
 /// A canonical id from a 32-hex or dashed UUID (any case); `None` otherwise.
-pub fn normalize_id(s: &str) -> Option<String> {
+pub(crate) fn normalize_id(s: &str) -> Option<String> {
     let compact: String = s
         .chars()
         .filter(|c| *c != '-')
@@ -41,7 +41,7 @@ pub fn normalize_id(s: &str) -> Option<String> {
 
 /// A list of ids given as a JSON list or a comma-separated string.
 #[derive(Debug, Clone, Default)]
-pub struct IdList(pub Vec<String>);
+pub(crate) struct IdList(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for IdList {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -74,7 +74,7 @@ impl<'de> Deserialize<'de> for IdList {
 
 impl IdList {
     /// Canonical ids, or 422 naming the first bad entry.
-    pub fn canonical(&self, field: &str) -> Result<Vec<String>, ApiError> {
+    pub(crate) fn canonical(&self, field: &str) -> Result<Vec<String>, ApiError> {
         self.0
             .iter()
             .map(|s| {
@@ -89,7 +89,7 @@ impl IdList {
 }
 
 /// Parse a visibility value, 422 on anything else.
-pub fn parse_visibility(v: Option<&str>) -> Result<Option<Visibility>, ApiError> {
+pub(crate) fn parse_visibility(v: Option<&str>) -> Result<Option<Visibility>, ApiError> {
     match v {
         None => Ok(None),
         Some(s) => Visibility::parse(s).map(Some).ok_or_else(|| {
@@ -102,7 +102,7 @@ pub fn parse_visibility(v: Option<&str>) -> Result<Option<Visibility>, ApiError>
 
 /// Ownership of a new item created by `caller`. Team visibility needs an existing team the
 /// caller belongs to (administrators may use any existing team).
-pub async fn ownership_for_create(
+pub(crate) async fn ownership_for_create(
     state: &AppState,
     caller: &Caller,
     visibility: Option<Visibility>,
@@ -138,12 +138,12 @@ pub async fn ownership_for_create(
 }
 
 /// Whether `caller` may change or delete an item: its owner, or an administrator.
-pub fn may_modify(caller: &Caller, owned: &Owned) -> bool {
+pub(crate) fn may_modify(caller: &Caller, owned: &Owned) -> bool {
     caller.is_admin || (caller.email.is_some() && owned.owner_email == caller.email)
 }
 
 /// Refuse anonymous callers on admin routes.
-pub fn require_user(caller: &Caller) -> Result<&str, ApiError> {
+pub(crate) fn require_user(caller: &Caller) -> Result<&str, ApiError> {
     caller
         .email
         .as_deref()
@@ -151,7 +151,7 @@ pub fn require_user(caller: &Caller) -> Result<&str, ApiError> {
 }
 
 /// Refuse non-administrators.
-pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+pub(crate) fn require_admin(caller: &Caller) -> Result<(), ApiError> {
     if caller.is_admin {
         Ok(())
     } else {
@@ -159,13 +159,8 @@ pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-/// Whether the caller sees everything (for listings).
-pub fn sees_all(caller: &Caller) -> bool {
-    caller.teams == TeamScope::AdminBypass
-}
-
 /// Map a store failure.
-pub fn store_err(e: crate::store::StoreError) -> ApiError {
+pub(crate) fn store_err(e: crate::store::StoreError) -> ApiError {
     match e {
         crate::store::StoreError::Duplicate { kind, name } => ApiError::Conflict(format!(
             "{} already exists with name: {name}",
@@ -190,13 +185,13 @@ fn kind_label(table: &str) -> &'static str {
 
 /// `?activate=true|false` (default true).
 #[derive(Debug, Deserialize)]
-pub struct ActivateQuery {
+pub(crate) struct ActivateQuery {
     pub activate: Option<bool>,
 }
 
 /// `?include_inactive=true`.
 #[derive(Debug, Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     pub include_inactive: Option<bool>,
 }
 

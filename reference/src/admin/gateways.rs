@@ -18,7 +18,7 @@ use crate::store::{Gateway, Integration, Owned, Prompt, PromptArgument, Resource
 use crate::upstream::mcp;
 
 #[derive(Debug, Deserialize)]
-pub struct GatewayCreate {
+pub(crate) struct GatewayCreate {
     name: String,
     url: String,
     transport: Option<String>,
@@ -175,7 +175,7 @@ fn records(gw: &Gateway, d: &mcp::Discovery, now: &str) -> Discovered {
     }
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     JsonBody(body): JsonBody<GatewayCreate>,
@@ -291,7 +291,7 @@ pub async fn create(
     Ok(axum::Json(gateway_json(&gw, c)).into_response())
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Query(q): Query<ListQuery>,
@@ -318,7 +318,7 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Arc<Gate
         .ok_or_else(|| ApiError::not_found(format!("Gateway not found: {id}")))
 }
 
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -327,7 +327,7 @@ pub async fn get_one(
     Ok(axum::Json(gateway_json(&g, counts(&state, &g.id).await?)).into_response())
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,

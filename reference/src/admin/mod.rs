@@ -1,13 +1,13 @@
 //! The admin REST API, in ContextForge's request and response shapes, so the harness provisions
 //! the reference and ContextForge with the same code.
 
-pub mod catalog;
-pub mod common;
-pub mod gateways;
-pub mod servers;
-pub mod tokens;
-pub mod tools;
-pub mod users;
+pub(crate) mod catalog;
+pub(crate) mod common;
+pub(crate) mod gateways;
+pub(crate) mod servers;
+pub(crate) mod tokens;
+pub(crate) mod tools;
+pub(crate) mod users;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -16,12 +16,12 @@ use serde_json::json;
 use crate::state::AppState;
 
 /// `GET /health`.
-pub async fn health() -> axum::Json<serde_json::Value> {
+pub(crate) async fn health() -> axum::Json<serde_json::Value> {
     axum::Json(json!({"status": "healthy"}))
 }
 
 /// Every admin route.
-pub fn routes() -> Router<AppState> {
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/servers", get(servers::list).post(servers::create))

@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::store::{Server, Store};
 
 #[derive(Debug, Deserialize)]
-pub struct ServerCreateBody {
+pub(crate) struct ServerCreateBody {
     server: ServerCreate,
     visibility: Option<String>,
     team_id: Option<String>,
@@ -43,7 +43,7 @@ struct ServerCreate {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ServerUpdate {
+pub(crate) struct ServerUpdate {
     name: Option<String>,
     description: Option<String>,
     icon: Option<String>,
@@ -110,7 +110,7 @@ async fn check_associations(
 }
 
 /// The ServerRead shape.
-pub async fn server_json(state: &AppState, s: &Server, base: &str) -> Value {
+pub(crate) async fn server_json(state: &AppState, s: &Server, base: &str) -> Value {
     let mut tool_names = Vec::with_capacity(s.associated_tools.len());
     for id in &s.associated_tools {
         if let Ok(Some(t)) = state.store.tools.get(id).await {
@@ -134,7 +134,7 @@ fn base(state: &AppState, ctx: &RequestContext, headers: &HeaderMap) -> String {
 }
 
 /// Look a server up by id or name for the admin API; 404 when it is missing or not visible.
-pub async fn find_server(
+pub(crate) async fn find_server(
     state: &AppState,
     caller: &crate::auth::Caller,
     key: &str,
@@ -149,7 +149,7 @@ pub async fn find_server(
         .ok_or_else(|| ApiError::not_found(format!("Server not found: {key}")))
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Extension(ctx): Extension<RequestContext>,
@@ -211,7 +211,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Extension(ctx): Extension<RequestContext>,
@@ -229,7 +229,7 @@ pub async fn list(
     Ok(axum::Json(Value::Array(out)).into_response())
 }
 
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Extension(ctx): Extension<RequestContext>,
@@ -240,7 +240,7 @@ pub async fn get_one(
     Ok(axum::Json(server_json(&state, &s, &base(&state, &ctx, &headers)).await).into_response())
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Extension(ctx): Extension<RequestContext>,
@@ -309,7 +309,7 @@ pub async fn update(
     Ok(axum::Json(server_json(&state, &s, &base(&state, &ctx, &headers)).await).into_response())
 }
 
-pub async fn set_state(
+pub(crate) async fn set_state(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Extension(ctx): Extension<RequestContext>,
@@ -333,7 +333,7 @@ pub async fn set_state(
     Ok(axum::Json(server_json(&state, &s, &base(&state, &ctx, &headers)).await).into_response())
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(key): Path<String>,
@@ -353,7 +353,7 @@ pub async fn delete(
 }
 
 /// `GET /servers/{id}/tools`: the server's tools the caller can see.
-pub async fn tools(
+pub(crate) async fn tools(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(key): Path<String>,

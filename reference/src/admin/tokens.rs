@@ -27,7 +27,7 @@ static PERMISSION: LazyLock<Regex> = LazyLock::new(|| {
 const DEFAULT_EXPIRY_DAYS: i64 = 30;
 
 #[derive(Debug, Deserialize)]
-pub struct TokenCreate {
+pub(crate) struct TokenCreate {
     name: String,
     description: Option<String>,
     expires_in_days: Option<i64>,
@@ -52,7 +52,7 @@ struct TokenScopeIn {
 }
 
 /// Validate a requested permission list (422 on a bad entry). `*` or `resource.action` only.
-pub fn validate_permissions(perms: &[String]) -> ApiResult<()> {
+pub(crate) fn validate_permissions(perms: &[String]) -> ApiResult<()> {
     for p in perms {
         if p != "*" && !PERMISSION.is_match(p) {
             return Err(ApiError::Unprocessable(format!(
@@ -65,7 +65,7 @@ pub fn validate_permissions(perms: &[String]) -> ApiResult<()> {
 
 /// The permissions written into the JWT: `servers.use` is added when the list names MCP
 /// permissions but not it, so MCP transports keep working.
-pub fn effective_permissions(perms: &[String]) -> Vec<String> {
+pub(crate) fn effective_permissions(perms: &[String]) -> Vec<String> {
     let mut out = perms.to_vec();
     let mcp = perms.iter().any(|p| {
         ["tools.", "resources.", "prompts."]
@@ -110,7 +110,7 @@ fn check_containment(caller: &Caller, server: Option<&str>, perms: &[String]) ->
 }
 
 /// The TokenResponse shape (snake_case, as ContextForge's tokens router answers).
-pub fn token_json(t: &ApiToken) -> Value {
+pub(crate) fn token_json(t: &ApiToken) -> Value {
     json!({
         "id": t.id, "name": t.name, "description": t.description, "user_email": t.user_email,
         "team_id": t.team_id, "server_id": t.server_id, "resource_scopes": t.permissions,
@@ -121,7 +121,7 @@ pub fn token_json(t: &ApiToken) -> Value {
     })
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     JsonBody(body): JsonBody<TokenCreate>,
@@ -275,7 +275,7 @@ fn spec_ip(spec: &TokenSpec<'_>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Query(q): Query<ListQuery>,
@@ -308,7 +308,7 @@ async fn find(state: &AppState, caller: &Caller, id: &str) -> ApiResult<ApiToken
     }
 }
 
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -316,7 +316,7 @@ pub async fn get_one(
     Ok(axum::Json(token_json(&find(&state, &caller, &id).await?)).into_response())
 }
 
-pub async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,

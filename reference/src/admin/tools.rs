@@ -19,7 +19,7 @@ static TOOL_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$").expect("static regex"));
 
 #[derive(Debug, Deserialize)]
-pub struct ToolCreateBody {
+pub(crate) struct ToolCreateBody {
     tool: ToolCreate,
     team_id: Option<String>,
     visibility: Option<String>,
@@ -44,7 +44,7 @@ struct ToolCreate {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ToolUpdate {
+pub(crate) struct ToolUpdate {
     description: Option<String>,
     url: Option<String>,
     headers: Option<Value>,
@@ -58,7 +58,7 @@ pub struct ToolUpdate {
 }
 
 /// The ToolRead shape.
-pub fn tool_json(t: &Tool) -> Value {
+pub(crate) fn tool_json(t: &Tool) -> Value {
     json!({
         "id": t.id, "name": t.name, "originalName": t.original_name, "displayName": t.original_name,
         "customName": t.original_name, "customNameSlug": slugify(&t.original_name),
@@ -84,7 +84,7 @@ fn check_url(url: &str) -> ApiResult<()> {
     }
 }
 
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     JsonBody(body): JsonBody<ToolCreateBody>,
@@ -154,7 +154,7 @@ pub async fn create(
     Ok(axum::Json(tool_json(&tool)).into_response())
 }
 
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Query(q): Query<ListQuery>,
@@ -182,7 +182,7 @@ async fn find(state: &AppState, caller: &crate::auth::Caller, id: &str) -> ApiRe
         .ok_or_else(|| ApiError::not_found(format!("Tool not found: {id}")))
 }
 
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -191,7 +191,7 @@ pub async fn get_one(
     Ok(axum::Json(tool_json(&t)).into_response())
 }
 
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -236,7 +236,7 @@ pub async fn update(
     Ok(axum::Json(tool_json(&t)).into_response())
 }
 
-pub async fn set_state(
+pub(crate) async fn set_state(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -263,7 +263,7 @@ pub async fn set_state(
         .into_response())
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,

@@ -15,7 +15,7 @@ use crate::state::AppState;
 use crate::store::{Team, TeamMember, User, Visibility};
 
 #[derive(Debug, Deserialize)]
-pub struct UserCreate {
+pub(crate) struct UserCreate {
     email: String,
     password: String,
     full_name: Option<String>,
@@ -40,7 +40,7 @@ fn plausible_email(e: &str) -> bool {
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-pub async fn create_user(
+pub(crate) async fn create_user(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     JsonBody(body): JsonBody<UserCreate>,
@@ -92,7 +92,7 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, axum::Json(user_json(&user))).into_response())
 }
 
-pub async fn list_users(
+pub(crate) async fn list_users(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
 ) -> ApiResult<Response> {
@@ -109,7 +109,7 @@ pub async fn list_users(
     Ok(axum::Json(Value::Array(users)).into_response())
 }
 
-pub async fn get_user(
+pub(crate) async fn get_user(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(email): Path<String>,
@@ -120,7 +120,7 @@ pub async fn get_user(
         .ok_or_else(|| ApiError::not_found(format!("User not found: {email}")))
 }
 
-pub async fn delete_user(
+pub(crate) async fn delete_user(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(email): Path<String>,
@@ -141,7 +141,7 @@ pub async fn delete_user(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TeamCreate {
+pub(crate) struct TeamCreate {
     name: String,
     description: Option<String>,
     visibility: Option<String>,
@@ -159,7 +159,7 @@ fn member_json(team: &Team, m: &TeamMember) -> Value {
     json!({"team_id": team.id, "user_email": m.email, "role": m.role, "is_active": true})
 }
 
-pub async fn create_team(
+pub(crate) async fn create_team(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     JsonBody(body): JsonBody<TeamCreate>,
@@ -193,7 +193,7 @@ pub async fn create_team(
     Ok((StatusCode::CREATED, axum::Json(team_json(&team))).into_response())
 }
 
-pub async fn list_teams(
+pub(crate) async fn list_teams(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
 ) -> ApiResult<Response> {
@@ -234,7 +234,7 @@ fn require_team_owner(caller: &crate::auth::Caller, team: &Team) -> ApiResult<()
     }
 }
 
-pub async fn get_team(
+pub(crate) async fn get_team(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -242,7 +242,7 @@ pub async fn get_team(
     Ok(axum::Json(team_json(&find_team(&state, &caller, &id).await?)).into_response())
 }
 
-pub async fn delete_team(
+pub(crate) async fn delete_team(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -262,12 +262,12 @@ pub async fn delete_team(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct MemberAdd {
+pub(crate) struct MemberAdd {
     email: String,
     role: Option<String>,
 }
 
-pub async fn add_member(
+pub(crate) async fn add_member(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -314,7 +314,7 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, axum::Json(member_json(&team, &member))).into_response())
 }
 
-pub async fn list_members(
+pub(crate) async fn list_members(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path(id): Path<String>,
@@ -324,7 +324,7 @@ pub async fn list_members(
     Ok(axum::Json(Value::Array(members)).into_response())
 }
 
-pub async fn remove_member(
+pub(crate) async fn remove_member(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     Path((id, email)): Path<(String, String)>,

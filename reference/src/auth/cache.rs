@@ -16,7 +16,7 @@ const CAPACITY: usize = 10_000;
 
 /// A bounded map from token text to its verified claims.
 #[derive(Debug, Default)]
-pub struct VerifiedTokens {
+pub(crate) struct VerifiedTokens {
     /// Keys are whole tokens (hundreds of bytes): a seeded fast hash, not SipHash. Only verified
     /// tokens are inserted, so a client cannot fill it with colliding keys of its choosing.
     map: RwLock<HashMap<Box<str>, Arc<Claims>, RandomState>>,
@@ -24,7 +24,7 @@ pub struct VerifiedTokens {
 
 impl VerifiedTokens {
     /// [`jwt::verify`], remembering successes.
-    pub fn verify(
+    pub(crate) fn verify(
         &self,
         token: &str,
         cfg: &JwtConfig,

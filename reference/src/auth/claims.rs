@@ -6,7 +6,7 @@ use serde_json::Value;
 /// Claims as they arrive. Every field is optional and loosely typed so that a hand-made token
 /// with odd contents is judged by the checks, not refused by the parser.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Claims {
+pub(crate) struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,7 +45,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct UserClaim {
+pub(crate) struct UserClaim {
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default)]
@@ -87,41 +87,35 @@ impl Scopes {
 
 /// Which teams a caller's visibility extends to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TeamScope {
+pub(crate) enum TeamScope {
     /// `teams: null` on an administrator's token: sees everything.
     AdminBypass,
     /// Only public items and items of these teams (empty: public only).
     Teams(Vec<String>),
 }
 
-impl TeamScope {
-    pub fn is_public_only(&self) -> bool {
-        matches!(self, TeamScope::Teams(t) if t.is_empty())
-    }
-}
-
 impl Claims {
     /// Whether the token claims administrator rights, at the top level or under `user`.
-    pub fn claims_admin(&self) -> bool {
+    pub(crate) fn claims_admin(&self) -> bool {
         self.is_admin == Some(true) || self.user.as_ref().and_then(|u| u.is_admin) == Some(true)
     }
 
     /// The email the token speaks for: `user.email`, else `sub`.
-    pub fn email(&self) -> Option<&str> {
+    pub(crate) fn email(&self) -> Option<&str> {
         self.user
             .as_ref()
             .and_then(|u| u.email.as_deref())
             .or(self.sub.as_deref())
     }
 
-    pub fn scopes_or_default(&self) -> Scopes {
+    pub(crate) fn scopes_or_default(&self) -> Scopes {
         self.scopes.clone().unwrap_or_default()
     }
 }
 
 /// Normalise the `teams` claim. `is_admin` must hold both in the token and for the stored user
 /// before `null` means "every team": a forged claim alone never widens visibility.
-pub fn normalize_teams(teams: &Option<Option<Vec<Value>>>, admin: bool) -> TeamScope {
+pub(crate) fn normalize_teams(teams: &Option<Option<Vec<Value>>>, admin: bool) -> TeamScope {
     match teams {
         None => TeamScope::Teams(Vec::new()),
         Some(None) if admin => TeamScope::AdminBypass,

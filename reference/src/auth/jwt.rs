@@ -11,7 +11,7 @@ use super::claims::Claims;
 
 /// What verification needs to know.
 #[derive(Debug, Clone)]
-pub struct JwtConfig {
+pub(crate) struct JwtConfig {
     pub secret: Vec<u8>,
     pub audience: String,
     pub issuer: String,
@@ -22,7 +22,7 @@ pub struct JwtConfig {
 
 /// Why a token was refused; `detail()` is the body text of the 401.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     Invalid,
     MissingExp,
     Expired,
@@ -31,7 +31,7 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    pub fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         match self {
             TokenError::Invalid => "Invalid token".to_owned(),
             TokenError::MissingExp => {
@@ -54,7 +54,7 @@ fn numeric(v: &Value) -> Option<f64> {
 }
 
 /// Verify `token` at `now` (seconds since the epoch).
-pub fn verify(token: &str, cfg: &JwtConfig, now: i64) -> Result<Claims, TokenError> {
+pub(crate) fn verify(token: &str, cfg: &JwtConfig, now: i64) -> Result<Claims, TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
     if header.alg != Algorithm::HS256 {
         return Err(TokenError::Invalid);
@@ -112,7 +112,7 @@ pub fn verify(token: &str, cfg: &JwtConfig, now: i64) -> Result<Claims, TokenErr
 
 /// The checks that depend on the clock (`exp` present and in the future, `iat` and `nbf` not in
 /// the future), in PyJWT's order. A token that passed [`verify`] once only needs these again.
-pub fn check_times(claims: &Claims, cfg: &JwtConfig, now: i64) -> Result<(), TokenError> {
+pub(crate) fn check_times(claims: &Claims, cfg: &JwtConfig, now: i64) -> Result<(), TokenError> {
     let now_f = now as f64;
     match &claims.exp {
         None if cfg.require_exp => return Err(TokenError::MissingExp),

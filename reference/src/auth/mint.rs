@@ -6,7 +6,7 @@ use super::jwt::sign;
 
 /// Claims of a token for `email`, in the shape ContextForge's CLI and API produce.
 #[derive(Debug, Clone)]
-pub struct TokenSpec<'a> {
+pub(crate) struct TokenSpec<'a> {
     pub email: &'a str,
     pub full_name: &'a str,
     pub is_admin: bool,
@@ -24,7 +24,7 @@ pub struct TokenSpec<'a> {
 }
 
 impl TokenSpec<'_> {
-    pub fn claims(&self) -> Value {
+    pub(crate) fn claims(&self) -> Value {
         let mut c = json!({
             "sub": self.email,
             "jti": self.jti,
@@ -56,7 +56,7 @@ impl TokenSpec<'_> {
         c
     }
 
-    pub fn sign(&self, secret: &[u8]) -> String {
+    pub(crate) fn sign(&self, secret: &[u8]) -> String {
         sign(&self.claims(), secret)
     }
 }

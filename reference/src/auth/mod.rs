@@ -4,23 +4,24 @@
 //! authenticated caller (an invalid token is never answered by scoping, C-SCOPE-37), and each
 //! route family decides how a missing or bad token is answered.
 
-pub mod cache;
-pub mod claims;
+pub(crate) mod cache;
+pub(crate) mod claims;
 pub mod jwt;
-pub mod mint;
+pub(crate) mod mint;
 
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
 
-pub use claims::{Claims, Scopes, TeamScope, normalize_teams};
-pub use jwt::{JwtConfig, TokenError};
+pub use claims::Scopes;
+pub(crate) use claims::{Claims, TeamScope, normalize_teams};
+pub(crate) use jwt::JwtConfig;
 
 use crate::store::{Store, StoreError};
 
 /// Who is calling, after verification.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// `None` for the anonymous caller of a permissive gateway.
     pub email: Option<String>,
     /// A platform administrator (from the store, not only the token).
@@ -33,7 +34,7 @@ pub struct Caller {
 
 impl Caller {
     /// The caller of a gateway that lets unauthenticated requests in: public items only.
-    pub fn anonymous() -> Self {
+    pub(crate) fn anonymous() -> Self {
         Caller {
             email: None,
             is_admin: false,
@@ -44,16 +45,12 @@ impl Caller {
         }
     }
 
-    pub fn is_anonymous(&self) -> bool {
-        self.email.is_none()
-    }
-
     /// The server this caller's token is restricted to.
-    pub fn scoped_server(&self) -> Option<&str> {
+    pub(crate) fn scoped_server(&self) -> Option<&str> {
         self.scopes.server()
     }
 
-    pub fn viewer(&self) -> crate::scoping::ownership::Viewer<'_> {
+    pub(crate) fn viewer(&self) -> crate::scoping::ownership::Viewer<'_> {
         crate::scoping::ownership::Viewer {
             email: self.email.as_deref(),
             teams: &self.teams,
@@ -63,7 +60,7 @@ impl Caller {
 
 /// The credential a request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Presented {
+pub(crate) enum Presented {
     Missing,
     /// `Authorization: Bearer <token>`; the token may be empty.
     Bearer(String),
@@ -98,7 +95,7 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Which credential `headers` present. The cookie wins over the header (C-SCOPE-36).
-pub fn presented_token(headers: &HeaderMap) -> Presented {
+pub(crate) fn presented_token(headers: &HeaderMap) -> Presented {
     let auth = headers.get(header::AUTHORIZATION);
     if let Some(token) = cookie_token(headers).filter(|t| !t.is_empty()) {
         return Presented::Cookie {
@@ -123,7 +120,7 @@ pub fn presented_token(headers: &HeaderMap) -> Presented {
 
 /// Whether the request looks like it comes from a browser (for the 302 to the login page and
 /// for allowing cookie-only authentication).
-pub fn is_browser_request(headers: &HeaderMap) -> bool {
+pub(crate) fn is_browser_request(headers: &HeaderMap) -> bool {
     let accept_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -133,7 +130,7 @@ pub fn is_browser_request(headers: &HeaderMap) -> bool {
 
 /// What authentication concluded.
 #[derive(Debug, Clone)]
-pub enum AuthOutcome {
+pub(crate) enum AuthOutcome {
     /// No credential at all.
     Missing,
     /// `Authorization: Bearer ` with nothing after it.
@@ -149,17 +146,8 @@ pub enum AuthOutcome {
     Unavailable(String),
 }
 
-impl AuthOutcome {
-    pub fn caller(&self) -> Option<&Arc<Caller>> {
-        match self {
-            AuthOutcome::Authenticated { caller, .. } => Some(caller),
-            _ => None,
-        }
-    }
-}
-
 /// Verify `token` and look its subject up. `now` is seconds since the epoch.
-pub async fn authenticate_token(
+pub(crate) async fn authenticate_token(
     token: &str,
     cfg: &JwtConfig,
     verified: &cache::VerifiedTokens,
@@ -174,7 +162,7 @@ pub async fn authenticate_token(
 
 /// Why an otherwise valid token does not authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     Token(String),
     Store(String),
 }
@@ -186,7 +174,10 @@ impl From<StoreError> for AuthError {
 }
 
 /// Resolve the stored user behind verified claims and build the caller.
-pub async fn caller_from_claims(claims: &Claims, store: &Store) -> Result<Caller, AuthError> {
+pub(crate) async fn caller_from_claims(
+    claims: &Claims,
+    store: &Store,
+) -> Result<Caller, AuthError> {
     if let Some(jti) = claims.jti.as_deref()
         && store.revocations.get(jti).await?.is_some()
     {

@@ -24,7 +24,6 @@ use serde_json::json;
 use super::route::{Route, route};
 use super::signature::{self, Envelope};
 use super::{Cluster, registry::RegistryError};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::mcp::mcp_target;
 use crate::mcp::session::{SESSION_HEADER, is_valid_session_id};
@@ -34,7 +33,7 @@ use crate::state::AppState;
 
 /// Response header naming the worker that served a session request (diagnostics; lets a test
 /// see that a request was forwarded).
-pub const SERVED_BY: &str = "x-mcpgw-worker";
+pub(crate) const SERVED_BY: &str = "x-mcpgw-worker";
 
 /// How long the owner may take to start answering a forwarded request.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,10 +42,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The HTTP client of the internal hop.
 #[derive(Clone, Debug)]
-pub struct ForwardClient(Client<HttpConnector, Full<Bytes>>);
+pub(crate) struct ForwardClient(Client<HttpConnector, Full<Bytes>>);
 
 impl ForwardClient {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut http = HttpConnector::new();
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         http.set_nodelay(true);
@@ -103,7 +102,11 @@ fn now_secs() -> i64 {
 }
 
 /// The layer (see the module docs).
-pub async fn affinity_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn affinity_layer(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(cluster) = state.cluster.clone() else {
         return next.run(req).await;
     };
@@ -169,7 +172,7 @@ async fn take_over(
     sid: &str,
     dead: &str,
 ) -> Result<(), Response> {
-    if state.defects.has(Defect::DeadOwnerNotTakenOver) {
+    if !state.policy().take_over_dead_owners {
         return Err(ApiError::unavailable("the session owner is not reachable").into_response());
     }
     match cluster.registry.take_over(sid, dead).await {
@@ -374,9 +377,8 @@ async fn admit_forward(state: &AppState, cluster: &Cluster, req: Request, next: 
     };
     let signed = Signed::of(&parts);
     let envelope = signed.envelope(&from, timestamp, &client, &bytes);
-    // Defect `unsigned-hop-trusted` only: the hop is believed without its signature.
-    let trusted_unsigned = state.defects.has(Defect::UnsignedHopTrusted);
-    if !trusted_unsigned && signature::verify(&cluster.secret, &envelope, &sig, now_secs()).is_err()
+    if state.policy().hop_needs_signature
+        && signature::verify(&cluster.secret, &envelope, &sig, now_secs()).is_err()
     {
         return integrity_failure();
     }

@@ -3,17 +3,17 @@
 //! same layout on either gateway. Session ids are validated before they reach a key.
 
 /// Which worker owns session `sid`.
-pub fn owner(sid: &str) -> String {
+pub(crate) fn owner(sid: &str) -> String {
     format!("mcpgw:pool_owner:{sid}")
 }
 
 /// A live worker's heartbeat; its value is the URL other workers forward to.
-pub fn heartbeat(worker: &str) -> String {
+pub(crate) fn heartbeat(worker: &str) -> String {
     format!("mcpgw:worker_heartbeat:{worker}")
 }
 
 /// A session's record (JSON).
-pub fn session(sid: &str) -> String {
+pub(crate) fn session(sid: &str) -> String {
     format!("mcpgw:session:{sid}")
 }
 

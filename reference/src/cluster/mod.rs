@@ -13,12 +13,12 @@
 //! Modules: `keys` (key names), `route` (pure: local, forward or take over), `signature` (pure:
 //! the internal hop's HMAC), `registry` and `sessions` (Redis I/O), `forward` (the layer).
 
-pub mod forward;
-pub mod keys;
-pub mod registry;
-pub mod route;
-pub mod sessions;
-pub mod signature;
+pub(crate) mod forward;
+pub(crate) mod keys;
+pub(crate) mod registry;
+pub(crate) mod route;
+pub(crate) mod sessions;
+pub(crate) mod signature;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use registry::Registry;
 
 /// This worker's place in a cluster.
 #[derive(Debug)]
-pub struct Cluster {
+pub(crate) struct Cluster {
     pub registry: Registry,
     secret: Vec<u8>,
     client: forward::ForwardClient,
@@ -38,7 +38,7 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn worker_id(&self) -> &str {
+    pub(crate) fn worker_id(&self) -> &str {
         self.registry.worker_id()
     }
 }
@@ -95,7 +95,7 @@ fn advertised_url(raw: &str) -> Result<String, String> {
 
 /// Join the cluster the settings name (`REDIS_URL`; needs `CLUSTER_SECRET`), or return `state`
 /// unchanged without one. Sessions then live in Redis and the heartbeat starts.
-pub async fn attach(state: AppState, addr: SocketAddr) -> Result<AppState, String> {
+pub(crate) async fn attach(state: AppState, addr: SocketAddr) -> Result<AppState, String> {
     let s = &state.settings;
     let Some(url) = s.redis_url.clone() else {
         return Ok(state);

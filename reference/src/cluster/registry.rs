@@ -16,9 +16,9 @@ use super::keys;
 /// A registry failure: Redis unreachable, too slow, or answering nonsense.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("session registry unavailable: {0}")]
-pub struct RegistryError(pub String);
+pub(crate) struct RegistryError(pub String);
 
-pub type RegistryResult<T> = Result<T, RegistryError>;
+pub(crate) type RegistryResult<T> = Result<T, RegistryError>;
 
 /// Run one Redis command under the deadline.
 pub(crate) async fn within<T>(
@@ -75,7 +75,7 @@ return 0",
 
 /// This worker's handle on the registry.
 #[derive(Clone)]
-pub struct Registry {
+pub(crate) struct Registry {
     conn: ConnectionManager,
     deadline: Duration,
     worker_id: String,
@@ -94,7 +94,7 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    pub fn new(
+    pub(crate) fn new(
         conn: ConnectionManager,
         deadline: Duration,
         worker_id: String,
@@ -112,12 +112,8 @@ impl Registry {
         }
     }
 
-    pub fn worker_id(&self) -> &str {
+    pub(crate) fn worker_id(&self) -> &str {
         &self.worker_id
-    }
-
-    pub fn heartbeat_ttl(&self) -> u64 {
-        self.heartbeat_ttl
     }
 
     /// The string at `key`, if any.
@@ -137,18 +133,18 @@ impl Registry {
     }
 
     /// The worker that owns `sid`, if any.
-    pub async fn owner(&self, sid: &str) -> RegistryResult<Option<String>> {
+    pub(crate) async fn owner(&self, sid: &str) -> RegistryResult<Option<String>> {
         self.get(keys::owner(sid)).await
     }
 
     /// Where a live worker listens; `None` when its heartbeat expired (it is dead).
-    pub async fn worker_url(&self, worker: &str) -> RegistryResult<Option<String>> {
+    pub(crate) async fn worker_url(&self, worker: &str) -> RegistryResult<Option<String>> {
         self.get(keys::heartbeat(worker)).await
     }
 
     /// Claim `sid` (nobody owns it) or refresh this worker's ownership; `false` when another
     /// worker owns it.
-    pub async fn claim_or_refresh(&self, sid: &str) -> RegistryResult<bool> {
+    pub(crate) async fn claim_or_refresh(&self, sid: &str) -> RegistryResult<bool> {
         let ttl = self.affinity_ttl.to_string();
         Ok(self
             .on_owner(&CLAIM_OR_REFRESH, sid, &[&self.worker_id, &ttl])
@@ -157,7 +153,7 @@ impl Registry {
     }
 
     /// Take `sid` over from `dead`; `false` when someone else got there first.
-    pub async fn take_over(&self, sid: &str, dead: &str) -> RegistryResult<bool> {
+    pub(crate) async fn take_over(&self, sid: &str, dead: &str) -> RegistryResult<bool> {
         let ttl = self.affinity_ttl.to_string();
         Ok(self
             .on_owner(&TAKE_OVER, sid, &[dead, &self.worker_id, &ttl])
@@ -166,14 +162,14 @@ impl Registry {
     }
 
     /// Forget this worker's ownership of an ended session.
-    pub async fn release(&self, sid: &str) -> RegistryResult<()> {
+    pub(crate) async fn release(&self, sid: &str) -> RegistryResult<()> {
         self.on_owner(&RELEASE, sid, &[&self.worker_id])
             .await
             .map(|_| ())
     }
 
     /// Say this worker is alive (and where it listens) for `heartbeat_ttl` seconds.
-    pub async fn heartbeat(&self) -> RegistryResult<()> {
+    pub(crate) async fn heartbeat(&self) -> RegistryResult<()> {
         let mut c = self.conn.clone();
         within(
             self.deadline,
@@ -188,7 +184,7 @@ impl Registry {
 
     /// Refresh the heartbeat every third of its lifetime, for as long as the process runs. A
     /// missed beat is logged; three in a row and other workers take this one's sessions over.
-    pub fn spawn_heartbeat(&self) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn_heartbeat(&self) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         let period =
             Duration::from_millis(me.heartbeat_ttl * 1000 / 3).max(Duration::from_millis(200));

@@ -2,7 +2,7 @@
 
 /// What to do with a request that names a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     /// Handle it here: this worker owns the session, or nobody does (an unknown session is
     /// answered by the session store, a known one is claimed after it is served).
     Local,
@@ -14,7 +14,7 @@ pub enum Route {
 
 /// Decide from the owner record and, when another worker owns it, that worker's heartbeat
 /// value (its URL; `None` when it expired, i.e. the worker is dead).
-pub fn route(me: &str, owner: Option<&str>, owner_url: Option<&str>) -> Route {
+pub(crate) fn route(me: &str, owner: Option<&str>, owner_url: Option<&str>) -> Route {
     match (owner, owner_url) {
         (None, _) => Route::Local,
         (Some(o), _) if o == me => Route::Local,

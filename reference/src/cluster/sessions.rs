@@ -15,7 +15,7 @@ use crate::mcp::session::{SessionError, SessionRecord, SessionResult, SessionSto
 
 /// Session records in Redis.
 #[derive(Clone)]
-pub struct RedisSessionStore {
+pub(crate) struct RedisSessionStore {
     conn: ConnectionManager,
     deadline: Duration,
     idle_ttl: u64,
@@ -30,7 +30,7 @@ impl std::fmt::Debug for RedisSessionStore {
 }
 
 impl RedisSessionStore {
-    pub fn new(conn: ConnectionManager, deadline: Duration, idle_ttl: Duration) -> Self {
+    pub(crate) fn new(conn: ConnectionManager, deadline: Duration, idle_ttl: Duration) -> Self {
         RedisSessionStore {
             conn,
             deadline,

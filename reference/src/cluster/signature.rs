@@ -8,19 +8,19 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// Header names of the internal hop.
-pub const FROM: &str = "x-mcpgw-forward-from";
-pub const TIMESTAMP: &str = "x-mcpgw-forward-ts";
-pub const CLIENT: &str = "x-mcpgw-forward-client";
-pub const SIGNATURE: &str = "x-mcpgw-forward-sig";
+pub(crate) const FROM: &str = "x-mcpgw-forward-from";
+pub(crate) const TIMESTAMP: &str = "x-mcpgw-forward-ts";
+pub(crate) const CLIENT: &str = "x-mcpgw-forward-client";
+pub(crate) const SIGNATURE: &str = "x-mcpgw-forward-sig";
 /// Every header of the internal hop (stripped from client requests and before relaying).
-pub const ALL: [&str; 4] = [FROM, TIMESTAMP, CLIENT, SIGNATURE];
+pub(crate) const ALL: [&str; 4] = [FROM, TIMESTAMP, CLIENT, SIGNATURE];
 
 /// How far a forward's timestamp may be from the owner's clock, in seconds.
-pub const MAX_SKEW_SECS: i64 = 30;
+pub(crate) const MAX_SKEW_SECS: i64 = 30;
 
 /// What a forward asserts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope<'a> {
+pub(crate) struct Envelope<'a> {
     /// The forwarding worker's id.
     pub from: &'a str,
     /// Seconds since the epoch when it was sent.
@@ -39,7 +39,7 @@ pub struct Envelope<'a> {
 
 /// Why a forward was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
+pub(crate) enum Rejection {
     /// A header of the hop is missing or malformed.
     Malformed,
     /// The timestamp is outside the window.
@@ -73,12 +73,17 @@ fn mac(secret: &[u8], e: &Envelope<'_>) -> Hmac<Sha256> {
 }
 
 /// The hex signature of `e`.
-pub fn sign(secret: &[u8], e: &Envelope<'_>) -> String {
+pub(crate) fn sign(secret: &[u8], e: &Envelope<'_>) -> String {
     hex::encode(mac(secret, e).finalize().into_bytes())
 }
 
 /// Check `signature` (hex) for `e` at time `now` (constant-time comparison).
-pub fn verify(secret: &[u8], e: &Envelope<'_>, signature: &str, now: i64) -> Result<(), Rejection> {
+pub(crate) fn verify(
+    secret: &[u8],
+    e: &Envelope<'_>,
+    signature: &str,
+    now: i64,
+) -> Result<(), Rejection> {
     let Ok(sig) = hex::decode(signature) else {
         return Err(Rejection::Malformed);
     };

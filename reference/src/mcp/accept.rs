@@ -10,13 +10,13 @@ use axum::http::{HeaderMap, header};
 
 /// How a POST's answer is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseMode {
+pub(crate) enum ResponseMode {
     Json,
     Sse,
 }
 
 impl ResponseMode {
-    pub fn media_type(self) -> &'static str {
+    pub(crate) fn media_type(self) -> &'static str {
         match self {
             ResponseMode::Json => "application/json",
             ResponseMode::Sse => super::sse::EVENT_STREAM,
@@ -33,7 +33,7 @@ impl ResponseMode {
 
 /// The `Accept` header(s) as one list (`None` when there is none). A value that is not text
 /// counts as a range that matches nothing.
-pub fn accept_header(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn accept_header(headers: &HeaderMap) -> Option<String> {
     let parts: Vec<&str> = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -44,7 +44,7 @@ pub fn accept_header(headers: &HeaderMap) -> Option<String> {
 
 /// Whether the request body is declared JSON. No `Content-Type` is taken as JSON (the body is
 /// parsed anyway); any other media type is refused with 415.
-pub fn content_type_is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn content_type_is_json(headers: &HeaderMap) -> bool {
     let Some(v) = headers.get(header::CONTENT_TYPE) else {
         return true;
     };
@@ -82,7 +82,7 @@ fn quality(params: &str) -> f32 {
 }
 
 /// Whether an `Accept` value (`None`: no header) accepts `media`.
-pub fn accepts(accept: Option<&str>, media: &str) -> bool {
+pub(crate) fn accepts(accept: Option<&str>, media: &str) -> bool {
     let Some(accept) = accept else {
         return true;
     };
@@ -100,7 +100,7 @@ pub fn accepts(accept: Option<&str>, media: &str) -> bool {
 }
 
 /// The mode to answer a POST in, or `None` for 406.
-pub fn choose_mode(accept: Option<&str>, preferred: ResponseMode) -> Option<ResponseMode> {
+pub(crate) fn choose_mode(accept: Option<&str>, preferred: ResponseMode) -> Option<ResponseMode> {
     [preferred, preferred.other()]
         .into_iter()
         .find(|m| accepts(accept, m.media_type()))

@@ -11,14 +11,14 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{AuthOutcome, Caller};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::pipeline::RequestContext;
+use crate::policy::EmptyBearerChallenge;
 use crate::state::AppState;
 use crate::store::Server;
 
 /// The `WWW-Authenticate` value pointing at a server's protected-resource metadata.
-pub fn resource_metadata_challenge(
+pub(crate) fn resource_metadata_challenge(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,
@@ -42,7 +42,7 @@ fn unauthorized(detail: &str, challenge: String) -> Box<Response> {
 }
 
 /// Decide who the caller is on an MCP request.
-pub fn transport_caller(
+pub(crate) fn transport_caller(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,
@@ -55,10 +55,9 @@ pub fn transport_caller(
         AuthOutcome::Authenticated { caller, .. } => Ok(Arc::clone(caller)),
         AuthOutcome::Unavailable(e) => Err(Box::new(ApiError::unavailable(e).into_response())),
         AuthOutcome::EmptyBearer => {
-            let challenge = if state.defects.has(Defect::EmptyBearerBareChallenge) {
-                None
-            } else {
-                oauth_challenge()
+            let challenge = match state.policy().empty_bearer_challenge {
+                EmptyBearerChallenge::ResourceMetadata => oauth_challenge(),
+                EmptyBearerChallenge::Bare => None,
             };
             Err(unauthorized(
                 "Invalid authentication credentials",

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use super::accept;
 use super::{McpCall, bad_request, sse, unavailable, with_session_id};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::rpc::json_response;
 
@@ -69,7 +68,7 @@ pub(super) async fn delete(call: &McpCall<'_>) -> Response {
         Ok(None) => return bad_request("Bad Request: Missing session ID"),
         Err(r) => return r,
     };
-    if !call.state.defects.has(Defect::DeleteKeepsSession) {
+    if call.state.policy().delete_ends_session {
         if let Err(e) = call.state.sessions.store.delete(&session.id).await {
             return unavailable(e);
         }

@@ -7,7 +7,7 @@ use crate::rpc::envelope::{self, EnvelopeError, RpcRequest};
 
 /// One JSON-RPC message from the client.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Incoming {
+pub(crate) enum Incoming {
     /// Has an `id`: answered.
     Request(RpcRequest),
     /// No `id`: acknowledged.
@@ -17,14 +17,14 @@ pub enum Incoming {
 }
 
 impl Incoming {
-    pub fn is_initialize(&self) -> bool {
+    pub(crate) fn is_initialize(&self) -> bool {
         matches!(self, Incoming::Request(r) if r.method == "initialize")
     }
 }
 
 /// Classify a parsed body. Batches (arrays) are not accepted: the transport carries one message
 /// per POST from protocol 2025-06-18 on, and no supported client sends batches.
-pub fn classify(value: Value, body_len: usize) -> Result<Incoming, EnvelopeError> {
+pub(crate) fn classify(value: Value, body_len: usize) -> Result<Incoming, EnvelopeError> {
     let is_response = value.as_object().is_some_and(|o| {
         !o.contains_key("method") && (o.contains_key("result") || o.contains_key("error"))
     });

@@ -10,15 +10,15 @@
 //! Sessions are off by default (stateless: every POST stands alone). With
 //! `USE_STATEFUL_SESSIONS=true`, `initialize` opens one and every later request must carry it.
 
-pub mod accept;
-pub mod auth;
+pub(crate) mod accept;
+pub(crate) mod auth;
 mod lifecycle;
-pub mod message;
-pub mod origin;
+pub(crate) mod message;
+pub(crate) mod origin;
 mod post;
-pub mod scope;
+pub(crate) mod scope;
 pub mod session;
-pub mod sse;
+pub(crate) mod sse;
 
 use std::sync::Arc;
 
@@ -29,7 +29,6 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{AuthOutcome, Caller};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::paths::parse_server_path;
 use crate::pipeline::RequestContext;
@@ -41,7 +40,7 @@ use session::{SESSION_HEADER, SessionEndpoint, SessionRecord};
 
 /// Which endpoint an MCP request addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum McpTarget {
+pub(crate) enum McpTarget {
     /// `/mcp`
     Global,
     /// `/servers/{segment}/mcp`
@@ -49,7 +48,7 @@ pub enum McpTarget {
 }
 
 /// Classify an app path on the MCP routes.
-pub fn mcp_target(path: &str) -> Option<McpTarget> {
+pub(crate) fn mcp_target(path: &str) -> Option<McpTarget> {
     let p = if path.len() > 1 {
         path.strip_suffix('/').unwrap_or(path)
     } else {
@@ -62,25 +61,18 @@ pub fn mcp_target(path: &str) -> Option<McpTarget> {
     (sp.rest == "/mcp").then(|| McpTarget::Server(sp.segment.to_owned()))
 }
 
-/// Whether `segment` is a server id under the hex-only rule of issue 3891 (defect only).
-fn hex_only(segment: &str) -> bool {
-    !segment.is_empty()
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
-
 /// One admitted MCP request: who asks, on which endpoint.
 #[derive(Debug)]
-pub struct McpCall<'a> {
+pub(crate) struct McpCall<'a> {
     pub state: &'a AppState,
     pub caller: &'a Caller,
     pub headers: &'a HeaderMap,
     /// The server the path named (checked to exist and be visible); `None` on `/mcp`.
     pub server: Option<Arc<Server>>,
     pub endpoint: SessionEndpoint,
-    /// Defect `forwarded-no-server-id` only: a forwarded request served without its server
-    /// scope, the way issue 3018's forwarded requests lost `params.server_id`.
+    /// A forwarded request that the policy served without its server scope (issue 3018's
+    /// forwarded requests lost `params.server_id`): its session is then checked against the
+    /// session's own endpoint, since the request no longer knows which endpoint it came to.
     pub unscoped_forward: bool,
 }
 
@@ -104,13 +96,16 @@ impl McpCall<'_> {
             .ok_or_else(|| bad_request("Bad Request: Invalid session ID"))?;
         let store = &self.state.sessions.store;
         let found = store.get(id).await.map_err(unavailable)?;
-        let endpoint = match (&found, self.unscoped_forward) {
+        // Where the session is looked for: this endpoint, unless a policy shares one session
+        // table across endpoints (or an unscoped forward re-creates issue 3018).
+        let anywhere = self.unscoped_forward || !self.state.policy().sessions_per_endpoint;
+        let endpoint = match (&found, anywhere) {
             (Some(r), true) => r.endpoint.clone(),
             _ => self.endpoint.clone(),
         };
         let caller = match &found {
-            // Defect only: every caller passes for the session's owner.
-            Some(r) if self.state.defects.has(Defect::SessionOwnerUnchecked) => r.owner.clone(),
+            // A policy that does not check owners lets every caller pass for the owner.
+            Some(r) if !self.state.policy().session_owner_checked => r.owner.clone(),
             _ => self.caller.email.clone(),
         };
         let record = session::check_access(found, &endpoint, caller.as_deref())
@@ -148,7 +143,7 @@ fn with_session_id(mut response: Response, id: Option<&str>) -> Response {
 }
 
 /// The request's MCP entry point: everything after routing.
-pub async fn mcp_endpoint(
+pub(crate) async fn mcp_endpoint(
     State(state): State<AppState>,
     Extension(ctx): Extension<RequestContext>,
     Extension(outcome): Extension<AuthOutcome>,
@@ -159,19 +154,19 @@ pub async fn mcp_endpoint(
     let Some(mut target) = mcp_target(ctx.app_path.as_str()) else {
         return ApiError::not_found("Not found").into_response();
     };
+    let policy = state.policy();
     if let McpTarget::Server(seg) = &target
-        && state.defects.has(Defect::HexOnlyServerRegex)
-        && !hex_only(seg)
+        && !policy.server_segments.recognises(seg)
     {
-        // Issue 3891: a non-hex id did not match the server regex and fell through to /mcp.
+        // A segment the server route does not recognise falls through to the global endpoint
+        // (how issue 3891's hex-only regex behaved).
         target = McpTarget::Global;
     }
-    let unscoped_forward =
-        ctx.forwarded_from.is_some() && state.defects.has(Defect::ForwardedNoServerId);
+    let unscoped_forward = ctx.forwarded_from.is_some() && !policy.forward_keeps_server_scope;
     if unscoped_forward {
         target = McpTarget::Global;
     }
-    if !origin::origin_allowed(&headers, &state.settings.allowed_origins) {
+    if policy.origin_checked && !origin::origin_allowed(&headers, &state.settings.allowed_origins) {
         return ApiError::Forbidden("Forbidden: invalid Origin header".to_owned()).into_response();
     }
 

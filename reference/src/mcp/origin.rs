@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, header};
 
 /// Whether the request's `Origin` header (if any) is acceptable. Several `Origin` headers, or
 /// one that is not text, are refused.
-pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let mut values = headers.get_all(header::ORIGIN).iter();
     let Some(first) = values.next() else {
         return true;
@@ -25,7 +25,7 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// Whether one `Origin` value is acceptable under `allowed`.
-pub fn origin_is_allowed(origin: &str, allowed: &[String]) -> bool {
+pub(crate) fn origin_is_allowed(origin: &str, allowed: &[String]) -> bool {
     let origin = normalise(origin);
     let listed: Vec<&str> = allowed
         .iter()

@@ -90,7 +90,11 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         };
     }
     let scope_server = scope::scope_server_id(&server_scope).map(str::to_owned);
-    let id = request.id.clone().unwrap_or(Value::Null);
+    let id = match request.id.clone().unwrap_or(Value::Null) {
+        // A policy that does not keep ids as they came answers a number as a string.
+        Value::Number(n) if !call.state.policy().ids_verbatim => Value::String(n.to_string()),
+        id => id,
+    };
     let ctx = RpcContext {
         state: call.state,
         caller: call.caller,
@@ -111,7 +115,7 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
             };
             (crate::rpc::answer_response(&id, answer), opened)
         }
-        Err(e) => (error_response(call.state, &id, &e), None),
+        Err(e) => (error_response(call.state.policy(), &id, &e), None),
     };
     let response = match mode {
         ResponseMode::Json => response,

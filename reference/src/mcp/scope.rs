@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use crate::auth::Caller;
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::rpc::dispatch::ServerScope;
 use crate::scoping::ownership::visible_to;
@@ -32,7 +31,7 @@ async fn scope_of_id(state: &AppState, caller: &Caller, id: &str) -> Result<Serv
 
 /// The scope of a request on an endpoint whose path named `server` (already checked to exist
 /// and be visible), or the global endpoint (`None`).
-pub async fn request_scope(
+pub(crate) async fn request_scope(
     state: &AppState,
     caller: &Caller,
     server: Option<Arc<Server>>,
@@ -41,15 +40,13 @@ pub async fn request_scope(
         return Ok(ServerScope::Server(s));
     }
     match caller.scoped_server() {
-        Some(sid) if !state.defects.has(Defect::GlobalMcpUnscoped) => {
-            scope_of_id(state, caller, sid).await
-        }
+        Some(sid) if state.policy().global_mcp_scoped => scope_of_id(state, caller, sid).await,
         _ => Ok(ServerScope::Global),
     }
 }
 
 /// The canonical server id a scope is bound to (`None` for the whole catalogue).
-pub fn scope_server_id(scope: &ServerScope) -> Option<&str> {
+pub(crate) fn scope_server_id(scope: &ServerScope) -> Option<&str> {
     match scope {
         ServerScope::Global => None,
         ServerScope::Server(s) => Some(&s.id),
@@ -59,7 +56,7 @@ pub fn scope_server_id(scope: &ServerScope) -> Option<&str> {
 
 /// Narrow `scope` to the session's server. A request whose own scope names another server (a
 /// token scoped elsewhere reusing the session) is refused: a session never changes server.
-pub async fn bind_to_session(
+pub(crate) async fn bind_to_session(
     state: &AppState,
     caller: &Caller,
     scope: ServerScope,

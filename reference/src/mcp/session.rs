@@ -5,7 +5,7 @@
 //! stays bound to the endpoint it was created on (`/mcp` or one `/servers/{id}/mcp`) and to the
 //! server scope it had then, and ends with `DELETE` (D10).
 //!
-//! Records live behind [`SessionStore`], a small async trait: the in-memory store here serves a
+//! Records live behind `SessionStore`, a small async trait: the in-memory store here serves a
 //! single process; cluster mode implements the same trait over Redis (one key per record, its TTL
 //! refreshed by `touch`). Forwarding a request to the worker that owns a session is a concern of
 //! the layer in front of the MCP handler, which can read the record through the same trait; the
@@ -22,10 +22,10 @@ use serde::{Deserialize, Serialize};
 use super::sse::Listeners;
 
 /// The request and response header carrying the session id.
-pub const SESSION_HEADER: &str = "mcp-session-id";
+pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
 
 /// Longest accepted session id.
-pub const MAX_SESSION_ID_LEN: usize = 128;
+pub(crate) const MAX_SESSION_ID_LEN: usize = 128;
 
 /// Whether `id` is a well-formed session id: `^[a-zA-Z0-9_-]{1,128}$`. Anything else is refused
 /// before any lookup (it could otherwise end up in a store key).
@@ -38,14 +38,14 @@ pub fn is_valid_session_id(id: &str) -> bool {
 }
 
 /// A fresh session id: 32 random hex characters.
-pub fn new_session_id() -> String {
+pub(crate) fn new_session_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// Which MCP endpoint a session was created on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "server_id")]
-pub enum SessionEndpoint {
+pub(crate) enum SessionEndpoint {
     /// `/mcp`
     Global,
     /// `/servers/{id}/mcp`, by canonical id (a name in the path resolves to the same endpoint).
@@ -54,7 +54,7 @@ pub enum SessionEndpoint {
 
 /// One session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionRecord {
+pub(crate) struct SessionRecord {
     pub id: String,
     /// Email of the caller who created it; `None` for the anonymous caller of a permissive
     /// gateway.
@@ -72,16 +72,16 @@ pub struct SessionRecord {
 
 /// A session store failure; the transport answers 503 (never an unchecked request).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SessionError {
+pub(crate) enum SessionError {
     #[error("session store unavailable: {0}")]
     Unavailable(String),
 }
 
-pub type SessionResult<T> = Result<T, SessionError>;
+pub(crate) type SessionResult<T> = Result<T, SessionError>;
 
 /// Where session records live.
 #[async_trait]
-pub trait SessionStore: Send + Sync + fmt::Debug {
+pub(crate) trait SessionStore: Send + Sync + fmt::Debug {
     /// Store a new record (its id is fresh).
     async fn create(&self, record: SessionRecord) -> SessionResult<()>;
     /// The record with this id, unless it was deleted or has expired.
@@ -94,9 +94,9 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 }
 
 /// How long an unused session lives in the in-memory store.
-pub const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(60 * 60);
+pub(crate) const DEFAULT_IDLE_TTL: Duration = Duration::from_secs(60 * 60);
 /// How many sessions the in-memory store keeps; beyond it the least recently used goes first.
-pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+pub(crate) const DEFAULT_MAX_SESSIONS: usize = 10_000;
 
 #[derive(Debug)]
 struct Entry {
@@ -108,7 +108,7 @@ struct Entry {
 
 /// Sessions in this process's memory.
 #[derive(Debug)]
-pub struct MemorySessionStore {
+pub(crate) struct MemorySessionStore {
     entries: Mutex<HashMap<String, Entry>>,
     idle_ttl: Duration,
     max_sessions: usize,
@@ -121,7 +121,7 @@ impl Default for MemorySessionStore {
 }
 
 impl MemorySessionStore {
-    pub fn new(idle_ttl: Duration, max_sessions: usize) -> Self {
+    pub(crate) fn new(idle_ttl: Duration, max_sessions: usize) -> Self {
         MemorySessionStore {
             entries: Mutex::new(HashMap::new()),
             idle_ttl,
@@ -202,7 +202,7 @@ impl SessionStore for MemorySessionStore {
 /// Everything the transport keeps about sessions: the records, and this process's open `GET`
 /// streams (a stream lives on the worker that serves it, so the listeners are always local).
 #[derive(Clone)]
-pub struct Sessions {
+pub(crate) struct Sessions {
     pub store: Arc<dyn SessionStore>,
     pub listeners: Listeners,
 }
@@ -222,7 +222,7 @@ impl Default for Sessions {
 }
 
 impl Sessions {
-    pub fn new(store: Arc<dyn SessionStore>) -> Self {
+    pub(crate) fn new(store: Arc<dyn SessionStore>) -> Self {
         Sessions {
             store,
             listeners: Listeners::default(),
@@ -232,7 +232,7 @@ impl Sessions {
 
 /// Why a request may not use the session it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionDenial {
+pub(crate) enum SessionDenial {
     /// 404 "Session not found": no such session, it ended, or it belongs to another endpoint.
     NotFound,
     /// 403 "Session access denied": it belongs to another caller.
@@ -256,7 +256,7 @@ impl From<SessionDenial> for crate::error::ApiError {
 /// 403 there would confirm that the id exists somewhere). Only the creator may use a session:
 /// not even an administrator may join someone else's (stricter than ContextForge, which lets
 /// admins in; no checklist item depends on that).
-pub fn check_access(
+pub(crate) fn check_access(
     record: Option<SessionRecord>,
     endpoint: &SessionEndpoint,
     caller_email: Option<&str>,

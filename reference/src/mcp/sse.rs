@@ -19,13 +19,13 @@ use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 
 /// The SSE media type.
-pub const EVENT_STREAM: &str = "text/event-stream";
+pub(crate) const EVENT_STREAM: &str = "text/event-stream";
 /// How often an idle `GET` stream sends a comment, so proxies and clients keep it open.
-pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEPALIVE: &[u8] = b": keep-alive\n\n";
 
 /// One `message` event whose data is `data` (one `data:` line per line of it).
-pub fn message_event(data: &[u8]) -> Bytes {
+pub(crate) fn message_event(data: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(data.len() + 24);
     out.put_slice(b"event: message\n");
     for line in data.split(|b| *b == b'\n') {
@@ -45,7 +45,7 @@ fn set_stream_headers(headers: &mut axum::http::HeaderMap) {
 
 /// Re-frame a JSON-RPC answer (a complete JSON response) as a one-shot SSE stream holding one
 /// `message` event. Only 200 answers are re-framed: an HTTP-level refusal stays plain JSON.
-pub async fn into_one_shot(response: Response) -> Response {
+pub(crate) async fn into_one_shot(response: Response) -> Response {
     if response.status() != StatusCode::OK {
         return response;
     }
@@ -62,7 +62,7 @@ pub async fn into_one_shot(response: Response) -> Response {
 
 /// The open `GET` streams of this process, by session id.
 #[derive(Debug, Default, Clone)]
-pub struct Listeners {
+pub(crate) struct Listeners {
     inner: Arc<Mutex<ListenerMap>>,
 }
 
@@ -80,7 +80,7 @@ impl Listeners {
     }
 
     /// Claim the session's stream; `None` when one is already open.
-    pub fn claim(&self, session_id: &str) -> Option<ListenerClaim> {
+    pub(crate) fn claim(&self, session_id: &str) -> Option<ListenerClaim> {
         let mut map = self.map();
         if map.open.contains_key(session_id) {
             return None;
@@ -98,7 +98,7 @@ impl Listeners {
     }
 
     /// End the session's stream, if one is open. `true` when there was one.
-    pub fn close(&self, session_id: &str) -> bool {
+    pub(crate) fn close(&self, session_id: &str) -> bool {
         let Some((_, tx)) = self.map().open.remove(session_id) else {
             return false;
         };
@@ -106,15 +106,16 @@ impl Listeners {
         true
     }
 
-    /// Whether the session has an open stream.
-    pub fn is_open(&self, session_id: &str) -> bool {
+    /// Whether the session has an open stream (tests look; the gateway only claims and closes).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn is_open(&self, session_id: &str) -> bool {
         self.map().open.contains_key(session_id)
     }
 }
 
 /// The right to hold a session's stream; released when the stream is dropped.
 #[derive(Debug)]
-pub struct ListenerClaim {
+pub(crate) struct ListenerClaim {
     listeners: Listeners,
     session_id: String,
     ticket: u64,
@@ -135,7 +136,7 @@ impl Drop for ListenerClaim {
 }
 
 /// The `GET` stream: keep-alive comments until the claim is closed. A response built on it.
-pub fn listen(claim: ListenerClaim) -> Response {
+pub(crate) fn listen(claim: ListenerClaim) -> Response {
     let interval = tokio::time::interval(KEEPALIVE_INTERVAL);
     let events =
         futures_util::stream::unfold((claim, interval), |(mut claim, mut interval)| async move {

@@ -1,13 +1,15 @@
 //! Pure classifications of the app-relative, decoded path: where the root path ends, which
 //! server a path names, and which paths are general endpoints (D1) or skip token scoping.
 
+use crate::policy::{EndpointMatch, GeneralEndpoints};
+
 /// The path as every step after the guard sees it: percent-decoded once, with `APP_ROOT_PATH`
 /// removed when it was present on a segment boundary.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppPath(pub String);
+pub(crate) struct AppPath(pub String);
 
 impl AppPath {
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -32,13 +34,13 @@ pub fn strip_v1(path: &str) -> &str {
 
 /// `/servers/{segment}` followed by the rest of the path (`""`, `"/"`, `"/mcp"`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerPath<'a> {
+pub(crate) struct ServerPath<'a> {
     pub segment: &'a str,
     pub rest: &'a str,
 }
 
 /// Split `/servers/{segment}[/rest]`. `None` for `/servers`, `/servers/` and other paths.
-pub fn parse_server_path(path: &str) -> Option<ServerPath<'_>> {
+pub(crate) fn parse_server_path(path: &str) -> Option<ServerPath<'_>> {
     let after = path.strip_prefix("/servers/")?;
     let (segment, rest) = match after.find('/') {
         Some(i) => (&after[..i], &after[i..]),
@@ -74,8 +76,20 @@ fn without_trailing_slash(path: &str) -> &str {
 
 /// Whether `path` is a general endpoint (D1), or the root `/`, or under `/.well-known/`.
 pub fn is_general_endpoint(path: &str) -> bool {
+    is_general_endpoint_under(path, &GeneralEndpoints::STRICT)
+}
+
+/// [`is_general_endpoint`] under `rule`.
+fn is_general_endpoint_under(path: &str, rule: &GeneralEndpoints) -> bool {
     let p = without_trailing_slash(path);
-    p == "/" || GENERAL_ENDPOINTS.contains(&p) || path.starts_with("/.well-known/")
+    let listed = |endpoint: &&str| {
+        let matches = match rule.matching {
+            EndpointMatch::WholePath => p == *endpoint,
+            EndpointMatch::Prefix => path.starts_with(endpoint),
+        };
+        matches && (rule.rpc || *endpoint != "/rpc")
+    };
+    p == "/" || GENERAL_ENDPOINTS.iter().any(listed) || path.starts_with("/.well-known/")
 }
 
 /// Paths token scoping does not look at: health, docs, login and the discovery documents.
@@ -110,6 +124,14 @@ pub enum RestrictionTarget<'a> {
 
 /// Classify `path` (root and `/v1` already stripped) for the server restriction.
 pub fn restriction_target(path: &str) -> RestrictionTarget<'_> {
+    restriction_target_under(path, &GeneralEndpoints::STRICT)
+}
+
+/// [`restriction_target`] with general endpoints recognised under `rule`.
+pub(crate) fn restriction_target_under<'a>(
+    path: &'a str,
+    rule: &GeneralEndpoints,
+) -> RestrictionTarget<'a> {
     if let Some(sp) = parse_server_path(path) {
         return RestrictionTarget::Server(sp.segment);
     }
@@ -121,7 +143,7 @@ pub fn restriction_target(path: &str) -> RestrictionTarget<'_> {
             return RestrictionTarget::Server(id);
         }
     }
-    if is_general_endpoint(path) {
+    if is_general_endpoint_under(path, rule) {
         RestrictionTarget::General
     } else {
         RestrictionTarget::Other
@@ -196,6 +218,36 @@ mod tests {
         ] {
             assert!(!is_general_endpoint(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn looser_general_endpoint_rules() {
+        let prefix = GeneralEndpoints {
+            matching: EndpointMatch::Prefix,
+            rpc: true,
+        };
+        assert_eq!(
+            restriction_target_under("/mcp-servers/x", &prefix),
+            RestrictionTarget::General
+        );
+        assert_eq!(
+            restriction_target_under("/servers/S/mcp", &prefix),
+            RestrictionTarget::Server("S")
+        );
+        let no_rpc = GeneralEndpoints {
+            rpc: false,
+            ..GeneralEndpoints::STRICT
+        };
+        for rpc in ["/rpc", "/rpc/"] {
+            assert_eq!(
+                restriction_target_under(rpc, &no_rpc),
+                RestrictionTarget::Other
+            );
+        }
+        assert_eq!(
+            restriction_target_under("/mcp", &no_rpc),
+            RestrictionTarget::General
+        );
     }
 
     #[test]

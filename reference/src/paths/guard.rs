@@ -163,6 +163,25 @@ pub fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
     String::from_utf8(bytes).ok().map(Cow::Owned)
 }
 
+/// Resolve `.` and `..` segments (also percent-encoded, up to twice) instead of refusing them,
+/// as a normalising proxy or framework would. Only a policy that normalises dot segments (D8's
+/// looser alternative) routes the result; the guard itself never does.
+pub(crate) fn normalise_dot_segments(raw: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for segment in raw.split('/').skip(1) {
+        let once = decode_path(segment).unwrap_or_default();
+        let twice = decode_path(&once).map(Cow::into_owned);
+        match twice.as_deref().unwrap_or(&once) {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            _ => out.push(segment),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,12 +16,12 @@ use crate::json::object;
 use crate::scoping::ownership::visible_to;
 use crate::scoping::permissions::grants;
 use crate::state::AppState;
-use crate::store::{Integration, Prompt, Resource, Server, Tool};
+use crate::store::{Catalogued, Entity, Integration, Prompt, Resource, Server, Store, Table, Tool};
 use crate::upstream::{self, UpstreamError};
 
 /// Which endpoint the request came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// `POST /rpc`: also accepts the legacy "method = tool name" form.
     Rpc,
     /// Streamable HTTP (`/mcp`, `/servers/{id}/mcp`).
@@ -30,22 +30,16 @@ pub enum Transport {
 
 /// The catalogue a request sees.
 #[derive(Debug, Clone)]
-pub enum ServerScope {
+pub(crate) enum ServerScope {
     Global,
     Server(Arc<Server>),
     /// A server id that resolves to nothing the caller can see: an empty catalogue.
     Unknown(String),
 }
 
-impl ServerScope {
-    pub fn is_server_bound(&self) -> bool {
-        !matches!(self, ServerScope::Global)
-    }
-}
-
 /// Everything a method handler needs.
 #[derive(Debug)]
-pub struct RpcContext<'a> {
+pub(crate) struct RpcContext<'a> {
     pub state: &'a AppState,
     pub caller: &'a Caller,
     pub scope: ServerScope,
@@ -113,7 +107,7 @@ fn check_rule(caller: &Caller, method: &str) -> Result<(), RpcError> {
 
 /// A successful call's result, ready for its envelope.
 #[derive(Debug)]
-pub enum Answer {
+pub(crate) enum Answer {
     Value(Value),
     /// The result's JSON text (`tools/list`, spliced from each tool's cached text).
     Text(String),
@@ -121,7 +115,7 @@ pub enum Answer {
 
 impl Answer {
     /// The result as a value, when it was built as one (`initialize`'s always is).
-    pub fn value(&self) -> Option<&Value> {
+    pub(crate) fn value(&self) -> Option<&Value> {
         match self {
             Answer::Value(v) => Some(v),
             Answer::Text(_) => None,
@@ -148,14 +142,14 @@ fn tools_list_text(tools: &[Arc<Tool>]) -> String {
 /// `tools/list`, the call every client repeats, is written from each tool's cached JSON text
 /// (made by [`mcp_tool`]): building, serialising and dropping it as values was about a fifth of
 /// a request's instructions (callgrind). Every other result is built as a value.
-pub async fn dispatch(
+pub(crate) async fn dispatch(
     ctx: &RpcContext<'_>,
     method: &str,
     params: &Map<String, Value>,
 ) -> Result<Answer, RpcError> {
     check_rule(ctx.caller, method)?;
     if method == "tools/list" {
-        let tools = tools_in_scope(ctx).await?;
+        let tools = in_scope::<Tool>(ctx).await?;
         return Ok(Answer::Text(tools_list_text(&tools)));
     }
     result_value(ctx, method, params).await.map(Answer::Value)
@@ -172,7 +166,7 @@ async fn result_value(
         "ping" => Ok(json!({})),
         m if m.starts_with("notifications/") => Ok(json!({})),
         "list_tools" => {
-            let tools = tools_in_scope(ctx).await?;
+            let tools = in_scope::<Tool>(ctx).await?;
             Ok(Value::Array(tools.iter().map(|t| legacy_tool(t)).collect()))
         }
         "tools/call" => {
@@ -181,18 +175,26 @@ async fn result_value(
                 .and_then(Value::as_str)
                 .ok_or_else(|| RpcError::new(INVALID_PARAMS, "Missing tool name in parameters"))?;
             let arguments = arguments_of(params.get("arguments"))?;
-            let tool = tool_for_call(ctx, name, false).await?;
+            let tool = usable_item::<Tool>(ctx, name, || {
+                RpcError::new(METHOD_NOT_FOUND, format!("Tool not found: {name}"))
+                    .with_data(Value::Null)
+            })
+            .await?;
             invoke_tool(ctx.state, &tool, &arguments).await
         }
         "resources/list" => {
-            let items = resources_in_scope(ctx).await?;
+            let items = in_scope::<Resource>(ctx).await?;
             let list = items.iter().map(|r| mcp_resource(r)).collect();
             Ok(object([("resources", Value::Array(list))]))
         }
         "resources/templates/list" => Ok(json!({"resourceTemplates": []})),
         "resources/read" => {
             let uri = required_uri(params)?;
-            let resource = resource_for_read(ctx, uri).await?;
+            let resource = usable_item::<Resource>(ctx, uri, || {
+                RpcError::new(NOT_FOUND, format!("Resource not found: {uri}"))
+                    .with_data(json!({"uri": uri}))
+            })
+            .await?;
             read_resource(ctx.state, &resource).await
         }
         "resources/subscribe" | "resources/unsubscribe" => {
@@ -200,7 +202,7 @@ async fn result_value(
             Ok(json!({}))
         }
         "prompts/list" => {
-            let items = prompts_in_scope(ctx).await?;
+            let items = in_scope::<Prompt>(ctx).await?;
             let list = items.iter().map(|p| mcp_prompt(p)).collect();
             Ok(object([("prompts", Value::Array(list))]))
         }
@@ -209,7 +211,11 @@ async fn result_value(
                 RpcError::new(INVALID_PARAMS, "Missing prompt name in parameters")
             })?;
             let arguments = arguments_of(params.get("arguments"))?;
-            let prompt = prompt_for_get(ctx, name).await?;
+            let prompt = usable_item::<Prompt>(ctx, name, || {
+                RpcError::new(NOT_FOUND, format!("Prompt not found: {name}"))
+                    .with_data(json!({"name": name}))
+            })
+            .await?;
             get_prompt(ctx.state, &prompt, &arguments).await
         }
         "roots/list" | "list_roots" => Ok(json!({"roots": []})),
@@ -239,7 +245,7 @@ async fn result_value(
             // applies exactly as for tools/call (D2); only the error for a miss differs.
             let mut arguments = params.clone();
             arguments.remove("server_id");
-            let tool = tool_for_call(ctx, m, true).await?;
+            let tool = usable_item::<Tool>(ctx, m, || method_not_found(m)).await?;
             invoke_tool(ctx.state, &tool, &arguments).await
         }
         m => Err(method_not_found(m)),
@@ -273,7 +279,7 @@ fn required_uri(params: &Map<String, Value>) -> Result<&str, RpcError> {
 }
 
 /// The `initialize` result.
-pub fn initialize_result(params: &Map<String, Value>, transport: Transport) -> Value {
+pub(crate) fn initialize_result(params: &Map<String, Value>, transport: Transport) -> Value {
     let requested = params.get("protocolVersion").and_then(Value::as_str);
     let list_changed = transport == Transport::Rpc;
     json!({
@@ -291,20 +297,53 @@ pub fn initialize_result(params: &Map<String, Value>, transport: Transport) -> V
 
 // ---- catalogue views ------------------------------------------------------------------------
 
-fn usable<T>(enabled: bool, owned: &crate::store::Owned, caller: &Caller) -> bool {
-    let _ = std::marker::PhantomData::<T>;
-    enabled && visible_to(owned, caller.viewer())
+/// What the catalogue views need to know about a kind of item a server offers (tools,
+/// resources, prompts): where it is stored and which of its ids a server lists.
+trait Offered: Entity + Catalogued {
+    /// The kind as the outside-scope error names it.
+    const LABEL: &'static str;
+    fn table(store: &Store) -> &dyn Table<Self>;
+    /// The ids of this kind that `server` offers.
+    fn offered_by(server: &Server) -> &[String];
 }
 
-async fn tools_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Tool>>, RpcError> {
-    let store = &ctx.state.store;
+/// `Offered` for `$t`: labelled `$label`, stored in `store.$table`, listed in `server.$ids`.
+macro_rules! offered {
+    ($t:ty, $label:literal, $table:ident, $ids:ident) => {
+        impl Offered for $t {
+            const LABEL: &'static str = $label;
+            fn table(store: &Store) -> &dyn Table<Self> {
+                &*store.$table
+            }
+            fn offered_by(server: &Server) -> &[String] {
+                &server.$ids
+            }
+        }
+    };
+}
+
+offered!(Tool, "Tool", tools, associated_tools);
+offered!(Resource, "Resource", resources, associated_resources);
+offered!(Prompt, "Prompt", prompts, associated_prompts);
+
+/// Enabled and visible to the caller.
+fn usable(item: &impl Catalogued, caller: &Caller) -> bool {
+    item.enabled() && visible_to(item.owned(), caller.viewer())
+}
+
+/// Every item of kind `T` the context's scope offers and the caller may use.
+async fn in_scope<T: Offered>(ctx: &RpcContext<'_>) -> Result<Vec<Arc<T>>, RpcError> {
+    let table = T::table(&ctx.state.store);
+    let lists_own = ctx.state.policy().server_scope_lists_own_items;
     let candidates = match &ctx.scope {
-        ServerScope::Global => store.tools.list().await.map_err(store_error)?,
+        ServerScope::Global => table.list().await.map_err(store_error)?,
+        ServerScope::Server(_) if !lists_own => table.list().await.map_err(store_error)?,
         ServerScope::Server(s) => {
-            let mut out = Vec::with_capacity(s.associated_tools.len());
-            for id in &s.associated_tools {
-                if let Some(t) = store.tools.get(id).await.map_err(store_error)? {
-                    out.push(t);
+            let ids = T::offered_by(s);
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(item) = table.get(id).await.map_err(store_error)? {
+                    out.push(item);
                 }
             }
             out
@@ -313,49 +352,7 @@ async fn tools_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Tool>>, RpcError
     };
     Ok(candidates
         .into_iter()
-        .filter(|t| usable::<Tool>(t.enabled, &t.owned, ctx.caller))
-        .collect())
-}
-
-async fn resources_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Resource>>, RpcError> {
-    let store = &ctx.state.store;
-    let candidates = match &ctx.scope {
-        ServerScope::Global => store.resources.list().await.map_err(store_error)?,
-        ServerScope::Server(s) => {
-            let mut out = Vec::new();
-            for id in &s.associated_resources {
-                if let Some(r) = store.resources.get(id).await.map_err(store_error)? {
-                    out.push(r);
-                }
-            }
-            out
-        }
-        ServerScope::Unknown(_) => Vec::new(),
-    };
-    Ok(candidates
-        .into_iter()
-        .filter(|r| usable::<Resource>(r.enabled, &r.owned, ctx.caller))
-        .collect())
-}
-
-async fn prompts_in_scope(ctx: &RpcContext<'_>) -> Result<Vec<Arc<Prompt>>, RpcError> {
-    let store = &ctx.state.store;
-    let candidates = match &ctx.scope {
-        ServerScope::Global => store.prompts.list().await.map_err(store_error)?,
-        ServerScope::Server(s) => {
-            let mut out = Vec::new();
-            for id in &s.associated_prompts {
-                if let Some(p) = store.prompts.get(id).await.map_err(store_error)? {
-                    out.push(p);
-                }
-            }
-            out
-        }
-        ServerScope::Unknown(_) => Vec::new(),
-    };
-    Ok(candidates
-        .into_iter()
-        .filter(|p| usable::<Prompt>(p.enabled, &p.owned, ctx.caller))
+        .filter(|item| usable(&**item, ctx.caller))
         .collect())
 }
 
@@ -366,75 +363,28 @@ fn outside_scope(kind: &str, name: &str) -> RpcError {
     )
 }
 
-/// The tool `name` as this context may call it.
-async fn tool_for_call(
+/// The item of kind `T` named `name` (a resource's URI), as this context may use it. In a server
+/// scope anything the server does not offer is refused alike, found elsewhere or not (D12); in
+/// the global scope a miss is the error `missing` makes.
+async fn usable_item<T: Offered>(
     ctx: &RpcContext<'_>,
     name: &str,
-    legacy: bool,
-) -> Result<Arc<Tool>, RpcError> {
-    let found = ctx
-        .state
-        .store
-        .tools
+    missing: impl FnOnce() -> RpcError,
+) -> Result<Arc<T>, RpcError> {
+    let found = T::table(&ctx.state.store)
         .find_by_name(name)
         .await
-        .map_err(store_error)?;
-    let usable_tool = found.filter(|t| usable::<Tool>(t.enabled, &t.owned, ctx.caller));
+        .map_err(store_error)?
+        .filter(|item| usable(&**item, ctx.caller));
     match &ctx.scope {
-        ServerScope::Global => usable_tool.ok_or_else(|| {
-            if legacy {
-                method_not_found(name)
-            } else {
-                RpcError::new(METHOD_NOT_FOUND, format!("Tool not found: {name}"))
-                    .with_data(Value::Null)
-            }
-        }),
-        ServerScope::Server(s) => usable_tool
-            .filter(|t| s.associated_tools.iter().any(|id| *id == t.id))
-            .ok_or_else(|| outside_scope("Tool", name)),
-        ServerScope::Unknown(_) => Err(outside_scope("Tool", name)),
-    }
-}
-
-async fn resource_for_read(ctx: &RpcContext<'_>, uri: &str) -> Result<Arc<Resource>, RpcError> {
-    let found = ctx
-        .state
-        .store
-        .resources
-        .find_by_name(uri)
-        .await
-        .map_err(store_error)?;
-    let usable_res = found.filter(|r| usable::<Resource>(r.enabled, &r.owned, ctx.caller));
-    match &ctx.scope {
-        ServerScope::Global => usable_res.ok_or_else(|| {
-            RpcError::new(NOT_FOUND, format!("Resource not found: {uri}"))
-                .with_data(json!({"uri": uri}))
-        }),
-        ServerScope::Server(s) => usable_res
-            .filter(|r| s.associated_resources.iter().any(|id| *id == r.id))
-            .ok_or_else(|| outside_scope("Resource", uri)),
-        ServerScope::Unknown(_) => Err(outside_scope("Resource", uri)),
-    }
-}
-
-async fn prompt_for_get(ctx: &RpcContext<'_>, name: &str) -> Result<Arc<Prompt>, RpcError> {
-    let found = ctx
-        .state
-        .store
-        .prompts
-        .find_by_name(name)
-        .await
-        .map_err(store_error)?;
-    let usable_prompt = found.filter(|p| usable::<Prompt>(p.enabled, &p.owned, ctx.caller));
-    match &ctx.scope {
-        ServerScope::Global => usable_prompt.ok_or_else(|| {
-            RpcError::new(NOT_FOUND, format!("Prompt not found: {name}"))
-                .with_data(json!({"name": name}))
-        }),
-        ServerScope::Server(s) => usable_prompt
-            .filter(|p| s.associated_prompts.iter().any(|id| *id == p.id))
-            .ok_or_else(|| outside_scope("Prompt", name)),
-        ServerScope::Unknown(_) => Err(outside_scope("Prompt", name)),
+        ServerScope::Global => found.ok_or_else(missing),
+        ServerScope::Server(s) => found
+            .filter(|item| {
+                !ctx.state.policy().server_scope_checks_membership
+                    || T::offered_by(s).iter().any(|id| id == item.key())
+            })
+            .ok_or_else(|| outside_scope(T::LABEL, name)),
+        ServerScope::Unknown(_) => Err(outside_scope(T::LABEL, name)),
     }
 }
 
@@ -446,7 +396,7 @@ fn failed_result(e: &UpstreamError) -> Value {
 
 /// Run a tool. Upstream failures become `isError` results, so the model sees them; a JSON-RPC
 /// error from an upstream MCP server is relayed as it came.
-pub async fn invoke_tool(
+pub(crate) async fn invoke_tool(
     state: &AppState,
     tool: &Tool,
     arguments: &Map<String, Value>,
@@ -528,7 +478,7 @@ async fn gateway_url(state: &AppState, gateway_id: Option<&str>) -> Result<Strin
 }
 
 /// Fill `{{ name }}` placeholders.
-pub fn render_template(template: &str, arguments: &Map<String, Value>) -> String {
+pub(crate) fn render_template(template: &str, arguments: &Map<String, Value>) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -592,7 +542,7 @@ async fn get_prompt(
 // ---- wire shapes -----------------------------------------------------------------------------
 
 /// A tool as MCP `tools/list` shows it.
-pub fn mcp_tool(t: &Tool) -> Value {
+pub(crate) fn mcp_tool(t: &Tool) -> Value {
     let mut m = Map::with_capacity(4);
     m.insert("name".to_owned(), Value::from(t.name.as_str()));
     m.insert("inputSchema".to_owned(), t.input_schema.clone());
@@ -610,14 +560,14 @@ pub fn mcp_tool(t: &Tool) -> Value {
 }
 
 /// A tool as the legacy `list_tools` shows it.
-pub fn legacy_tool(t: &Tool) -> Value {
+pub(crate) fn legacy_tool(t: &Tool) -> Value {
     json!({
         "id": t.id, "name": t.name, "originalName": t.original_name, "description": t.description,
         "inputSchema": t.input_schema, "integrationType": t.integration, "url": t.url,
     })
 }
 
-pub fn mcp_resource(r: &Resource) -> Value {
+pub(crate) fn mcp_resource(r: &Resource) -> Value {
     let mut v = json!({"uri": r.uri, "name": r.name});
     if let Some(d) = &r.description {
         v["description"] = json!(d);
@@ -628,7 +578,7 @@ pub fn mcp_resource(r: &Resource) -> Value {
     v
 }
 
-pub fn mcp_prompt(p: &Prompt) -> Value {
+pub(crate) fn mcp_prompt(p: &Prompt) -> Value {
     let args: Vec<Value> = p
         .arguments
         .iter()

@@ -9,20 +9,20 @@ use serde_json::{Map, Value, json};
 
 use crate::json::object;
 
-pub const PARSE_ERROR: i64 = -32700;
-pub const INVALID_REQUEST: i64 = -32600;
-pub const METHOD_NOT_FOUND: i64 = -32601;
-pub const INVALID_PARAMS: i64 = -32602;
-pub const INTERNAL_ERROR: i64 = -32603;
+pub(crate) const PARSE_ERROR: i64 = -32700;
+pub(crate) const INVALID_REQUEST: i64 = -32600;
+pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
+pub(crate) const INVALID_PARAMS: i64 = -32602;
+pub(crate) const INTERNAL_ERROR: i64 = -32603;
 /// ContextForge's "not found" for resources, prompts and sessions.
-pub const NOT_FOUND: i64 = -32002;
+pub(crate) const NOT_FOUND: i64 = -32002;
 /// Access denied (D9: denials use this code, never 0).
-pub const ACCESS_DENIED: i64 = -32003;
+pub(crate) const ACCESS_DENIED: i64 = -32003;
 
 /// Longest accepted method name.
-pub const MAX_METHOD_LEN: usize = 128;
+pub(crate) const MAX_METHOD_LEN: usize = 128;
 /// Largest accepted `params`, serialised.
-pub const MAX_PARAMS_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_PARAMS_BYTES: usize = 256 * 1024;
 
 static METHOD_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z][a-zA-Z0-9_./-]*$").expect("static regex"));
@@ -38,7 +38,7 @@ pub struct RpcRequest {
 
 /// A JSON-RPC error with the HTTP status it travels with (200 unless stated).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RpcError {
+pub(crate) struct RpcError {
     pub code: i64,
     pub message: String,
     pub data: Option<Value>,
@@ -46,7 +46,7 @@ pub struct RpcError {
 }
 
 impl RpcError {
-    pub fn new(code: i64, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> Self {
         RpcError {
             code,
             message: message.into(),
@@ -55,25 +55,25 @@ impl RpcError {
         }
     }
 
-    pub fn with_data(mut self, data: Value) -> Self {
+    pub(crate) fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
         self
     }
 
-    pub fn with_status(mut self, status: u16) -> Self {
+    pub(crate) fn with_status(mut self, status: u16) -> Self {
         self.http_status = status;
         self
     }
 
-    pub fn invalid_request() -> Self {
+    pub(crate) fn invalid_request() -> Self {
         RpcError::new(INVALID_REQUEST, "Invalid Request")
     }
 
-    pub fn access_denied(method: &str) -> Self {
+    pub(crate) fn access_denied(method: &str) -> Self {
         RpcError::new(ACCESS_DENIED, "Access denied").with_data(json!({"method": method}))
     }
 
-    pub fn internal(reason: impl Into<String>) -> Self {
+    pub(crate) fn internal(reason: impl Into<String>) -> Self {
         RpcError::new(INTERNAL_ERROR, "Internal error").with_data(json!({"reason": reason.into()}))
     }
 }
@@ -88,7 +88,7 @@ pub enum EnvelopeError {
 }
 
 impl EnvelopeError {
-    pub fn into_response_body(self) -> (u16, Value) {
+    pub(crate) fn into_response_body(self) -> (u16, Value) {
         match self {
             EnvelopeError::Parse => (
                 400,
@@ -108,7 +108,7 @@ fn valid_id(v: &Value) -> bool {
 }
 
 /// Whether `m` is an acceptable method name.
-pub fn valid_method(m: &str) -> bool {
+pub(crate) fn valid_method(m: &str) -> bool {
     !m.is_empty() && m.len() <= MAX_METHOD_LEN && METHOD_NAME.is_match(m)
 }
 
@@ -119,7 +119,7 @@ pub fn parse_request(body: &[u8]) -> Result<RpcRequest, EnvelopeError> {
 }
 
 /// Validate an already parsed body of `body_len` bytes.
-pub fn parse_value(value: Value, body_len: usize) -> Result<RpcRequest, EnvelopeError> {
+pub(crate) fn parse_value(value: Value, body_len: usize) -> Result<RpcRequest, EnvelopeError> {
     let Value::Object(mut obj) = value else {
         return Err(EnvelopeError::Invalid { id: Value::Null });
     };
@@ -151,7 +151,7 @@ pub fn parse_value(value: Value, body_len: usize) -> Result<RpcRequest, Envelope
 }
 
 /// `{"jsonrpc":"2.0","result":...,"id":...}`
-pub fn result_body(id: &Value, result: Value) -> Value {
+pub(crate) fn result_body(id: &Value, result: Value) -> Value {
     object([
         ("jsonrpc", Value::from("2.0")),
         ("result", result),
@@ -160,7 +160,7 @@ pub fn result_body(id: &Value, result: Value) -> Value {
 }
 
 /// [`result_body`] as text, around a result that is already JSON text.
-pub fn result_text(id: &Value, result: &str) -> String {
+pub(crate) fn result_text(id: &Value, result: &str) -> String {
     let id = id.to_string();
     let mut out = String::with_capacity(result.len() + id.len() + 32);
     out.push_str(r#"{"jsonrpc":"2.0","result":"#);
@@ -172,7 +172,7 @@ pub fn result_text(id: &Value, result: &str) -> String {
 }
 
 /// `{"jsonrpc":"2.0","error":{...},"id":...}`
-pub fn error_body(id: &Value, err: &RpcError) -> Value {
+pub(crate) fn error_body(id: &Value, err: &RpcError) -> Value {
     let mut e = object([
         ("code", Value::from(err.code)),
         ("message", Value::from(err.message.as_str())),

@@ -1,6 +1,6 @@
 //! `POST /rpc`: JSON-RPC 2.0 over plain HTTP (§2).
 
-pub mod dispatch;
+pub(crate) mod dispatch;
 pub mod envelope;
 pub mod inject;
 pub mod protocol;
@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
-use crate::defects::Defect;
 use crate::pipeline::{RestCaller, read_body};
+use crate::policy::Policy;
 use crate::scoping::ownership::visible_to;
 use crate::scoping::server::validate_server_access;
 use crate::state::AppState;
@@ -21,13 +21,13 @@ use dispatch::{RpcContext, ServerScope, Transport};
 use envelope::{ACCESS_DENIED, RpcError};
 
 /// A JSON response with a status.
-pub fn json_response(status: u16, body: &Value) -> Response {
+pub(crate) fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     (status, axum::Json(body)).into_response()
 }
 
 /// The 200 answer to a successful call: its result in the JSON-RPC envelope.
-pub fn answer_response(id: &Value, answer: dispatch::Answer) -> Response {
+pub(crate) fn answer_response(id: &Value, answer: dispatch::Answer) -> Response {
     match answer {
         dispatch::Answer::Value(v) => json_response(200, &envelope::result_body(id, v)),
         dispatch::Answer::Text(t) => (
@@ -41,11 +41,11 @@ pub fn answer_response(id: &Value, answer: dispatch::Answer) -> Response {
     }
 }
 
-/// An error envelope, with D9's rule that no code is 0 (unless the defect is injected).
-pub fn error_response(state: &AppState, id: &Value, err: &RpcError) -> Response {
+/// An error envelope. Access denials carry the policy's denial code (D9: -32003, never 0).
+pub(crate) fn error_response(policy: &Policy, id: &Value, err: &RpcError) -> Response {
     let mut err = err.clone();
-    if state.defects.has(Defect::JsonrpcErrorCodeZero) && err.code == ACCESS_DENIED {
-        err.code = 0;
+    if err.code == ACCESS_DENIED {
+        err.code = policy.denial_code;
     }
     json_response(err.http_status, &envelope::error_body(id, &err))
 }
@@ -69,7 +69,7 @@ async fn check_rpc_session(
     use crate::mcp::session::{SESSION_HEADER, is_valid_session_id};
     if !state.settings.use_stateful_sessions
         || method == "initialize"
-        || state.defects.has(Defect::RpcIgnoresSession)
+        || !state.policy().rpc_checks_session
     {
         return Ok(());
     }
@@ -98,7 +98,7 @@ async fn check_rpc_session(
 /// The server scope of a `/rpc` call: `params.server_id` when given (a scoped token may only
 /// name its own server: otherwise HTTP 403 with -32003), else the token's own server (D2), else
 /// the whole catalogue.
-pub async fn rpc_scope(
+pub(crate) async fn rpc_scope(
     state: &AppState,
     caller: &Caller,
     params: &Map<String, Value>,
@@ -140,7 +140,7 @@ pub async fn rpc_scope(
 }
 
 /// `POST /rpc` and `POST /rpc/`.
-pub async fn rpc_endpoint(
+pub(crate) async fn rpc_endpoint(
     State(state): State<AppState>,
     RestCaller(caller): RestCaller,
     headers: HeaderMap,
@@ -167,13 +167,13 @@ pub async fn rpc_endpoint(
         .unwrap_or_else(|| Value::String(uuid::Uuid::new_v4().to_string()));
     if let Err(e) = check_rpc_session(&state, &caller, &headers, &request.method).await {
         return match e {
-            SessionCheck::Denied(e) => error_response(&state, &id, &e),
+            SessionCheck::Denied(e) => error_response(state.policy(), &id, &e),
             SessionCheck::Unavailable(r) => r,
         };
     }
     let scope = match rpc_scope(&state, &caller, &request.params).await {
         Ok(s) => s,
-        Err(e) => return error_response(&state, &id, &e),
+        Err(e) => return error_response(state.policy(), &id, &e),
     };
     let ctx = RpcContext {
         state: &state,
@@ -183,6 +183,6 @@ pub async fn rpc_endpoint(
     };
     match dispatch::dispatch(&ctx, &request.method, &request.params).await {
         Ok(answer) => answer_response(&id, answer),
-        Err(e) => error_response(&state, &id, &e),
+        Err(e) => error_response(state.policy(), &id, &e),
     }
 }

@@ -10,7 +10,7 @@ pub const SUPPORTED_VERSIONS: [&str; 3] = ["2025-03-26", "2025-06-18", "2025-11-
 pub const LATEST_VERSION: &str = "2025-11-25";
 
 /// The version to answer an `initialize` asking for `requested`.
-pub fn negotiate(requested: Option<&str>) -> &'static str {
+pub(crate) fn negotiate(requested: Option<&str>) -> &'static str {
     requested
         .and_then(|r| SUPPORTED_VERSIONS.iter().find(|v| **v == r).copied())
         .unwrap_or(LATEST_VERSION)
@@ -18,7 +18,7 @@ pub fn negotiate(requested: Option<&str>) -> &'static str {
 
 /// `Err(body)` (for a 400) when the request names an unsupported `MCP-Protocol-Version`.
 /// A missing header means the latest version.
-pub fn check_version_header(headers: &HeaderMap) -> Result<(), Value> {
+pub(crate) fn check_version_header(headers: &HeaderMap) -> Result<(), Value> {
     let Some(v) = headers.get("mcp-protocol-version") else {
         return Ok(());
     };

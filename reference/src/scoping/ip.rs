@@ -11,7 +11,7 @@ fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
 /// The client's address. `X-Forwarded-For` is believed only when the peer is a trusted proxy;
 /// the chain is then read from the right, skipping trusted hops, and the first untrusted entry is
 /// the client. A malformed entry stops the walk at the last trusted hop (fail closed).
-pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, proxies: &[IpNet]) -> IpAddr {
+pub(crate) fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, proxies: &[IpNet]) -> IpAddr {
     if !trusted(peer, proxies) {
         return peer;
     }
@@ -35,7 +35,7 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, proxies: &[IpNet]) -
 
 /// Whether `ip` satisfies a restriction list of IPs and CIDRs. An empty list allows everyone;
 /// an entry that does not parse matches nothing.
-pub fn ip_allowed(restrictions: &[String], ip: IpAddr) -> bool {
+pub(crate) fn ip_allowed(restrictions: &[String], ip: IpAddr) -> bool {
     if restrictions.is_empty() {
         return true;
     }
@@ -53,7 +53,7 @@ pub fn ip_allowed(restrictions: &[String], ip: IpAddr) -> bool {
 }
 
 /// Whether `s` is an IP address or CIDR (for validating `POST /tokens`).
-pub fn is_ip_or_cidr(s: &str) -> bool {
+pub(crate) fn is_ip_or_cidr(s: &str) -> bool {
     s.parse::<IpNet>().is_ok() || s.parse::<IpAddr>().is_ok()
 }
 

@@ -5,11 +5,11 @@
 //! resolution, D4), IP restriction (client IP per D3), time restriction, permission map (§1.4,
 //! D7). `decide` is the pure combination; `scoping_layer` gathers its inputs from the store.
 
-pub mod ip;
-pub mod ownership;
+pub(crate) mod ip;
+pub(crate) mod ownership;
 pub mod permissions;
 pub mod server;
-pub mod time;
+pub(crate) mod time;
 
 use std::net::IpAddr;
 
@@ -19,18 +19,18 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
 use crate::auth::{AuthOutcome, Caller, TeamScope};
-use crate::defects::Defect;
 use crate::error::ApiError;
 use crate::paths::{self, RestrictionTarget};
 use crate::pipeline::RequestContext;
+use crate::policy::RestrictionSubject;
 use crate::state::AppState;
-use crate::store::Kind;
 use crate::store::usage::{UsageCounts, has_limits, usage_decision};
+use crate::store::{Catalogued, Entity, Kind, Owned, Table};
 use ownership::Ownership;
 
 /// The item a path names, for the ownership check: `/{kind}/{key}[/...]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OwnershipTarget<'a> {
+pub(crate) struct OwnershipTarget<'a> {
     pub kind: Kind,
     pub key: &'a str,
     /// The path is exactly `/{kind}/{key}` (optionally with a trailing slash).
@@ -39,7 +39,7 @@ pub struct OwnershipTarget<'a> {
 
 /// Which item, if any, the path names. Servers are named by id or name (D4); tools, resources,
 /// prompts and gateways by canonical id only, so `/tools/preview` names no tool.
-pub fn ownership_target(path: &str) -> Option<OwnershipTarget<'_>> {
+pub(crate) fn ownership_target(path: &str) -> Option<OwnershipTarget<'_>> {
     let rest = path.strip_prefix('/')?;
     let (first, tail) = rest.split_once('/')?;
     let kind = match first {
@@ -67,7 +67,7 @@ pub fn ownership_target(path: &str) -> Option<OwnershipTarget<'_>> {
 
 /// Everything `decide` looks at, gathered beforehand.
 #[derive(Debug, Clone)]
-pub struct ScopeInput<'a> {
+pub(crate) struct ScopeInput<'a> {
     pub caller: &'a Caller,
     pub method: &'a str,
     /// The app path with `/v1` removed.
@@ -86,7 +86,7 @@ pub struct ScopeInput<'a> {
 }
 
 /// Decide a request. `Ok(())` lets it through to routing.
-pub fn decide(input: &ScopeInput<'_>) -> Result<(), ApiError> {
+pub(crate) fn decide(input: &ScopeInput<'_>) -> Result<(), ApiError> {
     let caller = input.caller;
     if !input.still_member {
         return Err(ApiError::Forbidden(
@@ -152,10 +152,19 @@ fn unavailable(e: crate::store::StoreError) -> ApiError {
     ApiError::unavailable(e)
 }
 
+/// The ownership of the record `key` of `table`, if there is one.
+async fn owned_of<T: Entity + Catalogued>(
+    table: &dyn Table<T>,
+    key: &str,
+) -> Result<Option<Owned>, ApiError> {
+    let found = table.get(key).await.map_err(unavailable)?;
+    Ok(found.map(|item| item.owned().clone()))
+}
+
 async fn lookup_owned(
     state: &AppState,
     target: OwnershipTarget<'_>,
-) -> Result<(Option<crate::store::Owned>, Option<String>), ApiError> {
+) -> Result<(Option<Owned>, Option<String>), ApiError> {
     let store = &state.store;
     let found = match target.kind {
         Kind::Server => {
@@ -165,52 +174,25 @@ async fn lookup_owned(
                 .map_err(unavailable)?;
             return Ok((s.as_ref().map(|s| s.owned.clone()), s.map(|s| s.id.clone())));
         }
-        Kind::Tool => store
-            .tools
-            .get(target.key)
-            .await
-            .map_err(unavailable)?
-            .map(|t| t.owned.clone()),
-        Kind::Resource => store
-            .resources
-            .get(target.key)
-            .await
-            .map_err(unavailable)?
-            .map(|t| t.owned.clone()),
-        Kind::Prompt => store
-            .prompts
-            .get(target.key)
-            .await
-            .map_err(unavailable)?
-            .map(|t| t.owned.clone()),
-        Kind::Gateway => store
-            .gateways
-            .get(target.key)
-            .await
-            .map_err(unavailable)?
-            .map(|t| t.owned.clone()),
+        Kind::Tool => owned_of(&*store.tools, target.key).await?,
+        Kind::Resource => owned_of(&*store.resources, target.key).await?,
+        Kind::Prompt => owned_of(&*store.prompts, target.key).await?,
+        Kind::Gateway => owned_of(&*store.gateways, target.key).await?,
         _ => None,
     };
     Ok((found, None))
 }
 
 /// Gather the inputs for `decide` and run it.
-pub async fn check_request(
+pub(crate) async fn check_request(
     state: &AppState,
     caller: &Caller,
     method: &str,
     ctx: &RequestContext,
 ) -> Result<(), ApiError> {
-    let defects = state.defects;
+    let policy = state.policy();
     let path = paths::strip_v1(ctx.app_path.as_str());
-
-    let mut target = paths::restriction_target(path);
-    if defects.has(Defect::PrefixGeneralEndpoints) && target == RestrictionTarget::Other {
-        target = crate::defects::prefix_general_target(path);
-    }
-    if defects.has(Defect::RpcNotGeneralEndpoint) && matches!(path, "/rpc" | "/rpc/") {
-        target = RestrictionTarget::Other;
-    }
+    let target = paths::restriction_target_under(path, &policy.general_endpoints);
 
     let ownership_tgt = match caller.teams {
         TeamScope::AdminBypass => None,
@@ -226,10 +208,11 @@ pub async fn check_request(
             ownership::ownership_decision(owned.as_ref(), caller.viewer()),
         ));
     }
+    let compare_resolved = policy.restriction_subject == RestrictionSubject::ResolvedId;
     if let RestrictionTarget::Server(segment) = target
         && resolved.is_none()
         && caller.scoped_server().is_some()
-        && !defects.has(Defect::ScopeBeforeNameResolution)
+        && compare_resolved
     {
         resolved = state
             .store
@@ -238,7 +221,8 @@ pub async fn check_request(
             .map_err(unavailable)?
             .map(|s| s.id.clone());
     }
-    if defects.has(Defect::ScopeBeforeNameResolution) {
+    if !compare_resolved {
+        // The restriction then meets the raw segment, as if no name had resolved.
         resolved = None;
     }
 
@@ -282,7 +266,11 @@ pub async fn check_request(
 }
 
 /// Middleware: token scoping for authenticated requests outside the skip paths.
-pub async fn scoping_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn scoping_layer(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(ctx) = req.extensions().get::<RequestContext>() else {
         return next.run(req).await;
     };

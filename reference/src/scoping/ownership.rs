@@ -5,7 +5,7 @@ use crate::store::{Owned, Visibility};
 
 /// What the caller is, for visibility purposes.
 #[derive(Debug, Clone, Copy)]
-pub struct Viewer<'a> {
+pub(crate) struct Viewer<'a> {
     pub email: Option<&'a str>,
     pub teams: &'a TeamScope,
 }
@@ -15,7 +15,7 @@ pub struct Viewer<'a> {
 /// Public items are visible to all. Team items to members of that team (by the token's team
 /// list). Private items to their owner, except on a public-only token, which sees public items
 /// only (ContextForge's strict public-only policy). The admin bypass sees everything.
-pub fn visible_to(item: &Owned, viewer: Viewer<'_>) -> bool {
+pub(crate) fn visible_to(item: &Owned, viewer: Viewer<'_>) -> bool {
     let teams = match viewer.teams {
         TeamScope::AdminBypass => return true,
         TeamScope::Teams(t) => t,
@@ -33,14 +33,14 @@ pub fn visible_to(item: &Owned, viewer: Viewer<'_>) -> bool {
 
 /// The outcome of the ownership check on a path that names one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ownership {
+pub(crate) enum Ownership {
     Allowed,
     Denied,
     NotFound,
 }
 
 /// Decide ownership given what the lookup found.
-pub fn ownership_decision(found: Option<&Owned>, viewer: Viewer<'_>) -> Ownership {
+pub(crate) fn ownership_decision(found: Option<&Owned>, viewer: Viewer<'_>) -> Ownership {
     match found {
         None => Ownership::NotFound,
         Some(o) if visible_to(o, viewer) => Ownership::Allowed,

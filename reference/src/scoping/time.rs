@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 
 /// The 403 detail of a refused request.
-pub type TimeDenial = String;
+pub(crate) type TimeDenial = String;
 
 const LEGACY_DENIAL: &str = "Request not allowed at this time by token restrictions";
 
@@ -52,7 +52,7 @@ fn parse_hhmm(s: &str) -> Option<Time> {
 }
 
 /// Check `restrictions` at `now`. `Ok(())` allows; `Err(detail)` is a 403.
-pub fn check_time_restrictions(
+pub(crate) fn check_time_restrictions(
     restrictions: Option<&Value>,
     now: Timestamp,
 ) -> Result<(), TimeDenial> {

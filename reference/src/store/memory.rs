@@ -18,7 +18,7 @@ struct Inner<T> {
 
 /// A table held in this process.
 #[derive(Debug)]
-pub struct MemoryTable<T> {
+pub(crate) struct MemoryTable<T> {
     inner: RwLock<Inner<T>>,
 }
 

@@ -1,10 +1,10 @@
 //! Persistence: one `Table<T>` per entity kind behind a trait, so the gateway runs on the
 //! in-memory store (default, one process) or on Postgres (cluster mode) unchanged.
 
-pub mod memory;
-pub mod model;
+pub(crate) mod memory;
+mod model;
 pub mod postgres;
-pub mod usage;
+pub(crate) mod usage;
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub enum StoreError {
     Duplicate { kind: &'static str, name: String },
 }
 
-pub type StoreResult<T> = Result<T, StoreError>;
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 /// One kind of record.
 #[async_trait]

@@ -128,7 +128,7 @@ pub struct Tool {
     pub created_at: String,
     /// How MCP `tools/list` shows this tool, as JSON text (the hot path splices it in).
     #[serde(skip)]
-    pub mcp_text: crate::json::TextCache,
+    pub(crate) mcp_text: crate::json::TextCache,
 }
 
 /// An upstream MCP server reached over Streamable HTTP.
@@ -292,3 +292,24 @@ entity!(Resource, Resource, id, uri);
 entity!(Prompt, Prompt, id, name);
 entity!(ApiToken, Token, id);
 entity!(Revocation, Revocation, jti);
+
+/// A record of the catalogue: it has an owner and a visibility, and it can be disabled.
+pub(crate) trait Catalogued {
+    fn owned(&self) -> &Owned;
+    fn enabled(&self) -> bool;
+}
+
+macro_rules! catalogued {
+    ($($t:ty),*) => {
+        $(impl Catalogued for $t {
+            fn owned(&self) -> &Owned {
+                &self.owned
+            }
+            fn enabled(&self) -> bool {
+                self.enabled
+            }
+        })*
+    };
+}
+
+catalogued!(Server, Tool, Gateway, Resource, Prompt);

@@ -118,7 +118,7 @@ async fn migrate(pool: &Pool) -> StoreResult<()> {
 }
 
 /// One kind's table.
-pub struct PgTable<T> {
+pub(crate) struct PgTable<T> {
     pool: Pool,
     select: String,
     _kind: PhantomData<fn() -> T>,
@@ -220,7 +220,7 @@ impl<T: Entity> Table<T> for PgTable<T> {
 }
 
 /// Token usage counted in Postgres, shared by every worker.
-pub struct PgUsageLog {
+pub(crate) struct PgUsageLog {
     pool: Pool,
 }
 

@@ -28,7 +28,7 @@ const DAY: i64 = 86_400;
 
 /// The in-memory log: a day of timestamps per token.
 #[derive(Debug, Default)]
-pub struct MemoryUsageLog {
+pub(crate) struct MemoryUsageLog {
     by_jti: Mutex<HashMap<String, VecDeque<i64>>>,
 }
 
@@ -60,7 +60,7 @@ impl UsageLog for MemoryUsageLog {
 
 /// `Err(detail)` (a 429) when a limit is reached. Zero, negative and non-integer limits are
 /// ignored (C-SCOPE-30).
-pub fn usage_decision(
+pub(crate) fn usage_decision(
     limits: Option<&serde_json::Value>,
     counts: UsageCounts,
 ) -> Result<(), &'static str> {
@@ -80,7 +80,7 @@ pub fn usage_decision(
 }
 
 /// Whether `limits` asks for any counting at all.
-pub fn has_limits(limits: Option<&serde_json::Value>) -> bool {
+pub(crate) fn has_limits(limits: Option<&serde_json::Value>) -> bool {
     ["requests_per_hour", "requests_per_day"].iter().any(|k| {
         limits
             .and_then(|l| l.get(*k))

@@ -126,6 +126,23 @@ impl TestGateway {
             .await
     }
 
+    /// Whether this process holds an open event stream (`GET`) of session `sid`.
+    pub fn session_stream_open(&self, sid: &str) -> bool {
+        self.state.sessions.listeners.is_open(sid)
+    }
+
+    /// The stored session `sid` as (owner, bound server id); `None` when there is none.
+    pub async fn session_binding(&self, sid: &str) -> Option<(Option<String>, Option<String>)> {
+        let record = self
+            .state
+            .sessions
+            .store
+            .get(sid)
+            .await
+            .expect("the session store");
+        record.map(|r| (r.owner, r.server_id))
+    }
+
     /// Open a stateful session on `path`: its id (panics if none is issued).
     pub async fn open_session(&self, path: &str, token: &str) -> String {
         let r = self.initialize(path, token).await;

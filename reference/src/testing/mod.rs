@@ -112,7 +112,7 @@ impl TestGateway {
         Self::from_state(state).await
     }
 
-    /// Build on a prepared state (for a fixed clock, see [`Clock`]).
+    /// Build on a prepared state (for a fixed clock, see `Clock`).
     pub async fn from_state(state: AppState) -> Self {
         bootstrap::ensure_admin(&state)
             .await
@@ -494,16 +494,17 @@ pub fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-/// In builds with the `defects` feature, `MCPGW_TEST_INJECT_DEFECT=name[,name]` switches defects
-/// on in every `TestGateway`, so a test run can prove that the tests catch them (each defect
-/// must make some test fail). Without the feature the variable is ignored.
+/// In builds with the `defects` feature, `MCPGW_TEST_INJECT_DEFECT=name[,name]` loosens the
+/// policy of every `TestGateway`, so a test run can prove that the tests catch each defect.
+/// Test support only: the gateway itself never reads this variable.
+#[cfg_attr(not(feature = "defects"), allow(unused_mut))]
 fn with_test_defects(mut settings: Settings) -> Settings {
-    if cfg!(feature = "defects")
-        && let Ok(names) = std::env::var("MCPGW_TEST_INJECT_DEFECT")
-    {
-        settings
-            .inject_defect
-            .extend(names.split(',').map(str::to_owned));
+    #[cfg(feature = "defects")]
+    if let Ok(names) = std::env::var("MCPGW_TEST_INJECT_DEFECT") {
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let defect = crate::defects::Defect::parse(name).expect("a known defect name");
+            settings.policy = defect.loosen(settings.policy);
+        }
     }
     settings
 }

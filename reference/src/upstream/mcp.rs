@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 use super::{UpstreamClient, UpstreamError};
 
 /// The protocol version this client asks for.
-pub const CLIENT_PROTOCOL_VERSION: &str = "2025-06-18";
+pub(crate) const CLIENT_PROTOCOL_VERSION: &str = "2025-06-18";
 
 /// An open upstream session.
 #[derive(Debug)]
-pub struct McpSession<'a> {
+pub(crate) struct McpSession<'a> {
     client: &'a UpstreamClient,
     url: String,
     session_id: Option<String>,
@@ -24,7 +24,7 @@ pub struct McpSession<'a> {
 }
 
 /// Pull the JSON-RPC message answering `id` out of a JSON or SSE body.
-pub fn extract_response(
+pub(crate) fn extract_response(
     body: &[u8],
     content_type: Option<&str>,
     id: u64,
@@ -60,7 +60,7 @@ pub fn extract_response(
 
 impl<'a> McpSession<'a> {
     /// Open a session with `initialize` and `notifications/initialized`.
-    pub async fn open(
+    pub(crate) async fn open(
         client: &'a UpstreamClient,
         url: &str,
     ) -> Result<McpSession<'a>, UpstreamError> {
@@ -124,7 +124,11 @@ impl<'a> McpSession<'a> {
 
     /// Send a request and return its `result`; a JSON-RPC error becomes `Err(Protocol)` unless
     /// the caller wants it raw (see [`Self::request_raw`]).
-    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, UpstreamError> {
+    pub(crate) async fn request(
+        &mut self,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, UpstreamError> {
         let msg = self.request_raw(method, params).await?;
         if let Some(err) = msg.get("error") {
             return Err(UpstreamError::Protocol(format!("upstream error: {err}")));
@@ -135,7 +139,7 @@ impl<'a> McpSession<'a> {
     }
 
     /// Send a request and return the whole JSON-RPC response message.
-    pub async fn request_raw(
+    pub(crate) async fn request_raw(
         &mut self,
         method: &str,
         params: Value,
@@ -172,7 +176,7 @@ impl<'a> McpSession<'a> {
     }
 
     /// End the session (best effort).
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         if let Some(sid) = &self.session_id {
             let headers = vec![
                 ("mcp-session-id".to_owned(), sid.clone()),
@@ -191,7 +195,7 @@ impl<'a> McpSession<'a> {
 
 /// What an upstream offers.
 #[derive(Debug, Clone, Default)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     pub capabilities: Value,
     pub tools: Vec<Value>,
     pub resources: Vec<Value>,
@@ -199,7 +203,10 @@ pub struct Discovery {
 }
 
 /// Discover an upstream's tools, resources and prompts.
-pub async fn discover(client: &UpstreamClient, url: &str) -> Result<Discovery, UpstreamError> {
+pub(crate) async fn discover(
+    client: &UpstreamClient,
+    url: &str,
+) -> Result<Discovery, UpstreamError> {
     let mut s = McpSession::open(client, url).await?;
     let list = |v: Value, key: &str| {
         v.get(key)
@@ -230,7 +237,7 @@ pub async fn discover(client: &UpstreamClient, url: &str) -> Result<Discovery, U
 
 /// Run one method on an upstream in its own session, returning the whole response message so
 /// upstream JSON-RPC errors can be relayed.
-pub async fn call_once(
+pub(crate) async fn call_once(
     client: &UpstreamClient,
     url: &str,
     method: &str,

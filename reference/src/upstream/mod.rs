@@ -3,8 +3,8 @@
 //! The client's own credentials and headers are never passed on; only a tool's configured
 //! headers are sent.
 
-pub mod mcp;
-pub mod rest;
+pub(crate) mod mcp;
+pub(crate) mod rest;
 
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ const MAX_UPSTREAM_BODY: usize = 16 * 1024 * 1024;
 
 /// Why an upstream call failed.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     #[error("invalid upstream URL {0:?}")]
     BadUrl(String),
     #[error("upstream unreachable: {0}")]
@@ -37,7 +37,7 @@ pub enum UpstreamError {
 
 /// A complete upstream response.
 #[derive(Debug, Clone)]
-pub struct UpstreamResponse {
+pub(crate) struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -45,7 +45,7 @@ pub struct UpstreamResponse {
 
 /// A pooled HTTP/1.1 client for plain `http://` upstreams.
 #[derive(Clone)]
-pub struct UpstreamClient {
+pub(crate) struct UpstreamClient {
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -62,7 +62,7 @@ impl Default for UpstreamClient {
 }
 
 impl UpstreamClient {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);
@@ -72,7 +72,7 @@ impl UpstreamClient {
     }
 
     /// Send one request and read the whole response.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &str,

@@ -8,7 +8,7 @@ use super::{UpstreamClient, UpstreamError};
 use crate::store::Tool;
 
 /// Build the query string for a GET/DELETE tool from its arguments.
-pub fn query_from_arguments(args: &serde_json::Map<String, Value>) -> String {
+pub(crate) fn query_from_arguments(args: &serde_json::Map<String, Value>) -> String {
     fn enc(s: &str) -> String {
         let mut out = String::new();
         for b in s.bytes() {
@@ -34,7 +34,7 @@ pub fn query_from_arguments(args: &serde_json::Map<String, Value>) -> String {
 
 /// Call a REST tool and turn the answer into an MCP tool result: the upstream body as one text
 /// item (pretty-printed when it is JSON); `isError` when the upstream answered an error status.
-pub async fn call_rest_tool(
+pub(crate) async fn call_rest_tool(
     client: &UpstreamClient,
     tool: &Tool,
     arguments: &serde_json::Map<String, Value>,

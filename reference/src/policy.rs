@@ -1,0 +1,179 @@
+//! The rules the reference applies where gateways are known to answer differently: one value,
+//! built at start-up, that handlers consult instead of hard-wiring either answer.
+//!
+//! [`Policy::strict`] is the spec-faithful answer to every question and the only policy the
+//! `mcpgw-reference` binary can build: [`crate::Settings`] carries it without exposing it to
+//! the command line or the environment. Looser policies (the defect matrix, which re-creates
+//! known gateway defects so the harness can prove its checks catch them) are built only through
+//! [`crate::defects`], which exists only with the `defects` feature and is called only by the
+//! harness.
+//!
+//! Each rule names the decision it answers (D1..D12, upstream issues, check ids). The module that
+//! owns a decision reads its rule; pure decision functions that the fuzz targets and the oracle
+//! comparison call stay strict, and take a rule as an argument where a looser one exists.
+
+/// How paths are compared with the list of general endpoints (D1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointMatch {
+    /// A whole path, with one optional trailing slash: `/mcp-servers/x` is not `/mcp`.
+    WholePath,
+    /// A prefix, as ContextForge's `startswith` did (gap G5).
+    Prefix,
+}
+
+/// Which paths a server-scoped token may use although they name no server (D1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GeneralEndpoints {
+    pub(crate) matching: EndpointMatch,
+    /// `/rpc` is one of them (issue 2192).
+    pub(crate) rpc: bool,
+}
+
+impl GeneralEndpoints {
+    /// Whole paths, `/rpc` included.
+    pub(crate) const STRICT: GeneralEndpoints = GeneralEndpoints {
+        matching: EndpointMatch::WholePath,
+        rpc: true,
+    };
+}
+
+/// Which segments of `/servers/{segment}/mcp` are recognised as naming a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerSegments {
+    /// Any segment: a canonical id or a server name, resolved by the store (D4).
+    IdOrName,
+    /// Lowercase hex only; anything else falls through to the global `/mcp` (issue 3891).
+    LowercaseHexOnly,
+}
+
+impl ServerSegments {
+    /// Whether a `/servers/{segment}/mcp` path with this segment is a server route.
+    pub(crate) fn recognises(self, segment: &str) -> bool {
+        match self {
+            ServerSegments::IdOrName => true,
+            ServerSegments::LowercaseHexOnly => crate::ids::is_lowercase_hex(segment),
+        }
+    }
+}
+
+/// What a server restriction is compared with on a path that names a server (D4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestrictionSubject {
+    /// The canonical id the segment resolves to (by id or name).
+    ResolvedId,
+    /// The raw segment, before name resolution (PR 4237's bug).
+    RawSegment,
+}
+
+/// Whose `X-Forwarded-*` headers are believed (D3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeaders {
+    /// Only those of a peer in `TRUSTED_PROXIES`.
+    FromTrustedProxies,
+    /// Anyone's (issue 5421).
+    FromAnyPeer,
+}
+
+/// What the raw-path guard does with a dot segment (D8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DotSegments {
+    /// Refuse the request.
+    Refuse,
+    /// Resolve the dot segments and route the result, as a normalising proxy would.
+    Normalise,
+}
+
+/// Which third segments `/.well-known/oauth-protected-resource/servers/{id}/...` accepts (D6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WellKnownSuffix {
+    /// Only `mcp`.
+    McpOnly,
+    /// Anything (gap G4).
+    Any,
+}
+
+/// The challenge sent for an empty bearer on an OAuth-enabled server (D5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyBearerChallenge {
+    /// `Bearer resource_metadata="..."`, so the client can discover the authorization server.
+    ResourceMetadata,
+    /// A bare `Bearer` (issue 3990).
+    Bare,
+}
+
+/// Every rule; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub(crate) general_endpoints: GeneralEndpoints,
+    pub(crate) server_segments: ServerSegments,
+    pub(crate) restriction_subject: RestrictionSubject,
+    /// A server-scoped token on the global `/mcp` sees only its server (D2, gap G1).
+    pub(crate) global_mcp_scoped: bool,
+    pub(crate) forwarded_headers: ForwardedHeaders,
+    pub(crate) dot_segments: DotSegments,
+    pub(crate) well_known_suffix: WellKnownSuffix,
+    pub(crate) empty_bearer_challenge: EmptyBearerChallenge,
+    /// The JSON-RPC error code of an access denial (D9: never 0).
+    pub(crate) denial_code: i64,
+    /// `DELETE` of a session ends it (D10).
+    pub(crate) delete_ends_session: bool,
+    /// `/rpc` checks that a named session exists and is the caller's (C-RPC-21).
+    pub(crate) rpc_checks_session: bool,
+    /// The MCP transport serves a session only to its owner (C-MCP-18/19).
+    pub(crate) session_owner_checked: bool,
+    /// A request forwarded between cluster workers keeps its server scope (issue 3018, D11).
+    pub(crate) forward_keeps_server_scope: bool,
+    /// The internal-hop headers are believed only with a valid signature (C-AFF-04, D3).
+    pub(crate) hop_needs_signature: bool,
+    /// A session whose owner died is taken over by the worker that gets it next (C-AFF-07).
+    pub(crate) take_over_dead_owners: bool,
+    /// A server's scope lists only the tools, resources and prompts that server offers (C-SCOPE-01).
+    pub(crate) server_scope_lists_own_items: bool,
+    /// A call through a server's scope reaches only items that server offers (C-SCOPE-01, D2).
+    pub(crate) server_scope_checks_membership: bool,
+    /// The MCP transport refuses a foreign `Origin` with 403 (MCP transports, DNS rebinding).
+    pub(crate) origin_checked: bool,
+    /// A session is known only on the MCP endpoint that opened it (MCP transports, C-MCP-18).
+    pub(crate) sessions_per_endpoint: bool,
+    /// A response carries the request's JSON-RPC id as it came, of the same type (JSON-RPC 2.0 §5).
+    pub(crate) ids_verbatim: bool,
+}
+
+impl Policy {
+    /// The spec-faithful answer to every rule.
+    pub const fn strict() -> Policy {
+        Policy {
+            general_endpoints: GeneralEndpoints::STRICT,
+            server_segments: ServerSegments::IdOrName,
+            restriction_subject: RestrictionSubject::ResolvedId,
+            global_mcp_scoped: true,
+            forwarded_headers: ForwardedHeaders::FromTrustedProxies,
+            dot_segments: DotSegments::Refuse,
+            well_known_suffix: WellKnownSuffix::McpOnly,
+            empty_bearer_challenge: EmptyBearerChallenge::ResourceMetadata,
+            denial_code: crate::rpc::envelope::ACCESS_DENIED,
+            delete_ends_session: true,
+            rpc_checks_session: true,
+            session_owner_checked: true,
+            forward_keeps_server_scope: true,
+            hop_needs_signature: true,
+            take_over_dead_owners: true,
+            server_scope_lists_own_items: true,
+            server_scope_checks_membership: true,
+            origin_checked: true,
+            sessions_per_endpoint: true,
+            ids_verbatim: true,
+        }
+    }
+
+    /// Whether this is [`Policy::strict`] (start-up says so when it is not).
+    pub fn is_strict(&self) -> bool {
+        *self == Policy::strict()
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::strict()
+    }
+}
