@@ -14,6 +14,7 @@ use regex::Regex;
 use super::matcher::{Matcher, Op};
 use super::model::{Expect, Fault, Fixtures, Scenario, Step, TokenSource};
 use super::subst::{self, Declared, Piece};
+use crate::located::Places;
 
 /// A scenario read from disk.
 #[derive(Debug, Clone)]
@@ -83,17 +84,17 @@ pub fn load_dir(root: &Path) -> Result<Vec<Loaded>, LoadErrors> {
     let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
     for l in &loaded {
         if let Some(first) = seen.insert(&l.scenario.id, &l.path) {
-            errors.push(ScenarioError {
-                path: l.path.clone(),
-                line: line_of(&std::fs::read_to_string(&l.path).unwrap_or_default(), "id:"),
-                column: None,
-                field: "id".to_owned(),
-                message: format!(
+            let text = std::fs::read_to_string(&l.path).unwrap_or_default();
+            errors.push(ScenarioError::at(
+                &l.path,
+                Places::read(&text).of("id"),
+                "id",
+                format!(
                     "duplicate id `{}` (also in {})",
                     l.scenario.id,
                     first.display()
                 ),
-            });
+            ));
         }
     }
     if errors.is_empty() {
@@ -119,16 +120,15 @@ pub fn load_file(root: &Path, path: &Path) -> Result<Loaded, Vec<ScenarioError>>
     if let Some(expected) = expected_id(root, path)
         && scenario.id != expected
     {
-        errors.push(ScenarioError {
-            path: path.to_path_buf(),
-            line: line_of(&text, "id:"),
-            column: None,
-            field: "id".to_owned(),
-            message: format!(
+        errors.push(ScenarioError::at(
+            path,
+            Places::read(&text).of("id"),
+            "id",
+            format!(
                 "id `{}` does not match the file's place; expected `{expected}` (id = <area>/<file name>)",
                 scenario.id
             ),
-        });
+        ));
     }
     if errors.is_empty() {
         Ok(Loaded {
@@ -156,30 +156,17 @@ pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, Vec<ScenarioError>
     let scenario: Scenario = crate::located::parse_yaml(path, text).map_err(|e| vec![e])?;
     let problems = check(&scenario);
     if problems.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(problems
-            .into_iter()
-            .map(|(field, hint, message)| ScenarioError {
-                path: path.to_path_buf(),
-                line: hint.and_then(|h| line_of(text, &h)),
-                column: None,
-                field,
-                message,
-            })
-            .collect())
+        return Ok(scenario);
     }
+    let places = Places::read(text);
+    Err(problems
+        .into_iter()
+        .map(|(field, message)| ScenarioError::at(path, places.of(&field), field, message))
+        .collect())
 }
 
-/// The 1-based line of the first line containing `needle` (after leading spaces and `- `).
-fn line_of(text: &str, needle: &str) -> Option<u64> {
-    text.lines()
-        .position(|l| l.trim_start().trim_start_matches("- ").starts_with(needle))
-        .map(|i| i as u64 + 1)
-}
-
-/// (field, text that locates the line, message)
-type Problem = (String, Option<String>, String);
+/// (field path, message); the line is found from the field path.
+type Problem = (String, String);
 
 struct Decl<'a>(&'a Fixtures);
 
@@ -215,16 +202,13 @@ impl Declared for Decl<'_> {
 /// Checks that need the whole scenario.
 pub fn check(s: &Scenario) -> Vec<Problem> {
     let mut p: Vec<Problem> = Vec::new();
-    let mut push = |field: &str, hint: Option<String>, msg: String| {
-        p.push((field.to_owned(), hint, msg));
-    };
+    let mut push = |field: &str, msg: String| p.push((field.to_owned(), msg));
     let id_ok = s.id.split_once('/').is_some_and(|(area, slug)| {
         SLUG.is_match(area) && slug.split('/').all(|part| SLUG.is_match(part))
     });
     if !id_ok {
         push(
             "id",
-            Some("id:".into()),
             format!(
                 "`{}` is not `<area>/<slug>` (lowercase letters, digits, `-`)",
                 s.id
@@ -232,21 +216,16 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
         );
     }
     if s.title.trim().is_empty() {
-        push("title", Some("title:".into()), "must not be empty".into());
+        push("title", "must not be empty".into());
     }
     if s.spec.is_empty() || s.spec.iter().any(|r| r.trim().is_empty()) {
         push(
             "spec",
-            Some("spec:".into()),
             "list at least one reference (checklist id, decision, issue, RFC section)".into(),
         );
     }
     if s.steps.is_empty() {
-        push(
-            "steps",
-            Some("steps:".into()),
-            "a scenario needs at least one step".into(),
-        );
+        push("steps", "a scenario needs at least one step".into());
     }
     check_fixtures(&s.fixtures, &mut push);
 
@@ -254,7 +233,6 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     let mut names = BTreeSet::new();
     let mut saved: Vec<String> = Vec::new();
     for (i, step) in s.steps.iter().enumerate() {
-        let hint = Some(format!("name: {}", step.name));
         let at = |f: &str| {
             if f.is_empty() {
                 format!("steps[{i}]")
@@ -265,7 +243,6 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
         if !SLUG.is_match(&step.name) {
             push(
                 &at("name"),
-                hint.clone(),
                 format!(
                     "`{}` is not a slug (lowercase letters, digits, `-`)",
                     step.name
@@ -273,21 +250,15 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
             );
         }
         if !names.insert(step.name.as_str()) {
-            push(
-                &at("name"),
-                hint.clone(),
-                format!("duplicate step name `{}`", step.name),
-            );
+            push(&at("name"), format!("duplicate step name `{}`", step.name));
         }
-        check_step(step, &decl, &saved, &mut |f, m| {
-            push(&at(f), hint.clone(), m)
-        });
+        check_step(step, &decl, &saved, &mut |f, m| push(&at(f), m));
         saved.extend(step.save.keys().cloned());
     }
     p
 }
 
-fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, String)) {
+fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, String)) {
     let keys = f
         .users
         .keys()
@@ -303,31 +274,23 @@ fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, Stri
         if !KEY.is_match(key) {
             push(
                 &format!("fixtures.{kind}.{key}"),
-                Some(format!("{key}:")),
                 "a fixture key is a letter then up to 31 letters, digits, `_` or `-`".into(),
             );
         }
     }
     let d = Decl(f);
-    let team_ref = |field: String,
-                    team: &Option<String>,
-                    push: &mut dyn FnMut(&str, Option<String>, String)| {
+    let team_ref = |field: String, team: &Option<String>, push: &mut dyn FnMut(&str, String)| {
         if let Some(t) = team
             && !f.teams.contains_key(t)
         {
-            push(
-                &field,
-                Some(format!("team: {t}")),
-                format!("no team `{t}` in fixtures.teams"),
-            );
+            push(&field, format!("no team `{t}` in fixtures.teams"));
         }
     };
     for (k, t) in &f.teams {
-        for m in &t.members {
+        for (i, m) in t.members.iter().enumerate() {
             if !f.users.contains_key(m) {
                 push(
-                    &format!("fixtures.teams.{k}.members"),
-                    Some(format!("{k}:")),
+                    &format!("fixtures.teams.{k}.members[{i}]"),
                     format!("no user `{m}` in fixtures.users"),
                 );
             }
@@ -336,11 +299,10 @@ fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, Stri
     for (k, u) in &f.upstreams {
         team_ref(format!("fixtures.upstreams.{k}.team"), &u.team, push);
         let mut names = BTreeSet::new();
-        for t in &u.tools {
+        for (i, t) in u.tools.iter().enumerate() {
             if !names.insert(&t.name) {
                 push(
-                    &format!("fixtures.upstreams.{k}.tools"),
-                    Some(format!("{k}:")),
+                    &format!("fixtures.upstreams.{k}.tools[{i}]"),
                     format!("duplicate tool `{}`", t.name),
                 );
             }
@@ -363,7 +325,7 @@ fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, Stri
             ("prompts", &s.prompts),
         ];
         for (kind, list) in lists {
-            for item in list {
+            for (i, item) in list.iter().enumerate() {
                 let ok = match item.split_once('.') {
                     Some((up, name)) => d.has_upstream_item(kind, up, name),
                     None => {
@@ -373,8 +335,7 @@ fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, Stri
                 };
                 if !ok {
                     push(
-                        &format!("fixtures.servers.{k}.{kind}"),
-                        Some(format!("{k}:")),
+                        &format!("fixtures.servers.{k}.{kind}[{i}]"),
                         format!(
                             "`{item}` names no {kind} fixture; write `<upstream>.<name>` or a key of fixtures.{}",
                             if kind == "tools" { "rest_tools" } else { kind }
@@ -385,52 +346,42 @@ fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, Stri
         }
     }
     for (k, t) in &f.tokens {
-        let field = format!("fixtures.tokens.{k}");
+        let field = |name: &str| format!("fixtures.tokens.{k}.{name}");
         if let Some(u) = &t.user
             && !f.users.contains_key(u)
         {
-            push(
-                &field,
-                Some(format!("{k}:")),
-                format!("no user `{u}` in fixtures.users"),
-            );
+            push(&field("user"), format!("no user `{u}` in fixtures.users"));
         }
         if let Some(s) = &t.server
             && !f.servers.contains_key(s)
         {
             push(
-                &field,
-                Some(format!("{k}:")),
+                &field("server"),
                 format!("no server `{s}` in fixtures.servers"),
             );
         }
         if t.server.is_some() && t.server_id.is_some() {
             push(
-                &field,
-                Some(format!("{k}:")),
+                &field("server_id"),
                 "give `server` or `server_id`, not both".into(),
             );
         }
-        for team in t.teams.iter().flatten() {
+        for (i, team) in t.teams.iter().flatten().enumerate() {
             if !f.teams.contains_key(team) {
                 push(
-                    &field,
-                    Some(format!("{k}:")),
+                    &field(&format!("teams[{i}]")),
                     format!("no team `{team}` in fixtures.teams"),
                 );
             }
         }
         if t.source == TokenSource::Api && t.needs_signing() {
             push(
-                &field,
-                Some(format!("{k}:")),
+                &field("source"),
                 "`source: api` cannot make this token (claims, without, signing_key, algorithm or several teams need local signing)".into(),
             );
         }
         if let Some(sid) = &t.server_id {
-            check_template(sid, &d, &[], &mut |m| {
-                push(&field, Some(format!("{k}:")), m)
-            });
+            check_template(sid, &d, &[], &mut |m| push(&field("server_id"), m));
         }
         for s in t
             .time_restrictions
@@ -438,7 +389,7 @@ fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, Option<String>, Stri
             .map(subst::json_strings)
             .unwrap_or_default()
         {
-            check_template(&s, &d, &[], &mut |m| push(&field, Some(format!("{k}:")), m));
+            check_template(&s, &d, &[], &mut |m| push(&field("time_restrictions"), m));
         }
     }
 }
