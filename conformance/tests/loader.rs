@@ -131,7 +131,8 @@ fn with_steps(extra: &str) -> String {
 #[test]
 fn fault_steps_parse_and_imply_the_fault_capability() {
     use mcpgw_conformance::runner::needed_capabilities;
-    use mcpgw_conformance::scenario::{Capability, Fault};
+    use mcpgw_conformance::scenario::{Action, Capability, Fault};
+    use std::time::Duration;
     let s = parse_str(
         Path::new("x.yaml"),
         &with_steps(
@@ -139,10 +140,11 @@ fn fault_steps_parse_and_imply_the_fault_capability() {
         ),
     )
     .unwrap();
-    assert_eq!(s.steps[1].fault, Some(Fault::KillWorker(1)));
-    assert_eq!(s.steps[2].fault, Some(Fault::PauseRedis(true)));
-    assert_eq!(s.steps[3].wait_ms, Some(100));
-    assert_eq!(s.steps[4].retry_for_ms, Some(5000));
+    assert_eq!(s.steps[1].fault(), Some(Fault::KillWorker(1)));
+    assert_eq!(s.steps[2].fault(), Some(Fault::PauseRedis));
+    assert!(matches!(s.steps[3].action, Action::Wait(d) if d == Duration::from_millis(100)));
+    let again = s.steps[4].request().expect("a request step");
+    assert_eq!(again.retry_for, Some(Duration::from_millis(5000)));
     let caps = needed_capabilities(&s);
     assert!(caps.contains(&Capability::ClusterFaults), "{caps:?}");
     assert!(
@@ -194,8 +196,12 @@ fn malformed_fault_steps_name_line_and_field() {
     let e = err(&with_steps("  - name: f\n    wait_ms: 9999999\n"));
     assert!(e.contains("steps[1].wait_ms"), "{e}");
     // A step with nothing to do.
-    let e = err(&with_steps("  - name: f\n"));
-    assert!(e.contains("exactly one of"), "{e}");
+    let e = err(&with_steps("  - name: f\n    description: nothing\n"));
+    assert!(
+        e.contains(":16:5: steps[1]: a step has exactly one of")
+            && e.ends_with("this one has none"),
+        "{e}"
+    );
 }
 
 /// GOOD with its one step's `expect` replaced (indented under `    expect:`).
@@ -302,6 +308,18 @@ fn errors_point_at_the_right_one_of_two_identical_lines() {
         e.contains(":14:5: steps[2].name: duplicate step name"),
         "{e}"
     );
+    // Two identical request lines; the second step also has a fault, so it is neither.
+    let request =
+        "    request: {method: POST, path: /rpc, token: admin}\n    expect: {status: 200}\n";
+    let e = err(&with_steps(&format!(
+        "  - name: a\n{request}  - name: b\n    fault: {{kill_worker: 0}}\n{request}"
+    )));
+    println!("{e}");
+    assert_eq!(
+        e,
+        "scenarios/rpc/ping.yaml:19:5: steps[2]: a step has exactly one of `request`, `fault` \
+         and `wait_ms`; this one has `request` and `fault`"
+    );
     // The same `via: 1` line twice: right in a request step, wrong in a wait step.
     let e = err(&with_steps(
         "  - name: a\n    via: 1\n    request: {method: POST, path: /rpc, token: admin}\n    expect: {status: 200}\n  - name: b\n    via: 1\n    wait_ms: 10\n",
@@ -322,4 +340,24 @@ fn errors_point_at_the_right_one_of_two_identical_lines() {
         e.starts_with("scenarios/rpc/ping.yaml:11:7: fixtures.tokens.S.user: no user `bob`"),
         "{e}"
     );
+}
+
+/// Every committed scenario, typed and written back as YAML, loads again to the same scenario:
+/// the typed step loses nothing the file said (the fuzzer's regression writer relies on it).
+#[test]
+fn committed_scenarios_write_back_unchanged() {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"));
+    let loaded = load_dir(root).unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.len() > 200, "{} scenarios", loaded.len());
+    for l in loaded {
+        let yaml = serde_saphyr::to_string(&l.scenario).unwrap();
+        let again = parse_str(&l.path, &yaml).unwrap_or_else(|e| panic!("{e:?}\n{yaml}"));
+        // The typed values, not their YAML: what writing back drops would be missing from both.
+        assert_eq!(
+            format!("{:?}", l.scenario),
+            format!("{again:?}"),
+            "{}",
+            l.path.display()
+        );
+    }
 }

@@ -1,18 +1,23 @@
-//! Reading scenario files: YAML parsing (serde-saphyr) and the checks that need more than one
-//! field (ids match file paths, references point at declared fixtures, saved names exist).
+//! Reading scenario files: YAML parsing (serde-saphyr) into the form as written, the checks that
+//! need more than one field (ids match file paths, references point at declared fixtures, saved
+//! names exist), and typing each step (one of a request, a fault and a pause).
 //!
-//! Every problem is reported as `path:line:column: field: message`, and every file is checked
-//! before any request is sent, so one run lists all malformed files at once.
+//! Every problem is reported as `path:line:column: field: message`, the line found from the
+//! field path in the parser's spans ([`Places`]); every file is checked before any request is
+//! sent, so one run lists all malformed files at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use regex::Regex;
 
 use super::matcher::{Matcher, Op};
-use super::model::{Expect, Fault, Fixtures, Scenario, Step, TokenSource};
+use super::model::{
+    Action, Expect, Fixtures, RequestStep, Scenario, ScenarioFile, Step, StepFile, TokenSource,
+};
 use super::subst::{self, Declared, Piece};
 use crate::located::Places;
 
@@ -151,18 +156,16 @@ fn expected_id(root: &Path, path: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Parse and check one scenario text; `path` is only used in messages.
+/// Parse, check and type one scenario text; `path` is only used in messages.
 pub fn parse_str(path: &Path, text: &str) -> Result<Scenario, Vec<ScenarioError>> {
-    let scenario: Scenario = crate::located::parse_yaml(path, text).map_err(|e| vec![e])?;
-    let problems = check(&scenario);
-    if problems.is_empty() {
-        return Ok(scenario);
-    }
-    let places = Places::read(text);
-    Err(problems
-        .into_iter()
-        .map(|(field, message)| ScenarioError::at(path, places.of(&field), field, message))
-        .collect())
+    let file: ScenarioFile = crate::located::parse_yaml(path, text).map_err(|e| vec![e])?;
+    typed(file).map_err(|problems| {
+        let places = Places::read(text);
+        problems
+            .into_iter()
+            .map(|(field, message)| ScenarioError::at(path, places.of(&field), field, message))
+            .collect()
+    })
 }
 
 /// (field path, message); the line is found from the field path.
@@ -199,8 +202,8 @@ impl Declared for Decl<'_> {
     }
 }
 
-/// Checks that need the whole scenario.
-pub fn check(s: &Scenario) -> Vec<Problem> {
+/// Check a scenario as written and type its steps: the scenario, or every problem found.
+fn typed(s: ScenarioFile) -> Result<Scenario, Vec<Problem>> {
     let mut p: Vec<Problem> = Vec::new();
     let mut push = |field: &str, msg: String| p.push((field.to_owned(), msg));
     let id_ok = s.id.split_once('/').is_some_and(|(area, slug)| {
@@ -232,7 +235,8 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     let decl = Decl(&s.fixtures);
     let mut names = BTreeSet::new();
     let mut saved: Vec<String> = Vec::new();
-    for (i, step) in s.steps.iter().enumerate() {
+    let mut steps = Vec::new();
+    for (i, step) in s.steps.into_iter().enumerate() {
         let at = |f: &str| {
             if f.is_empty() {
                 format!("steps[{i}]")
@@ -249,13 +253,31 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
                 ),
             );
         }
-        if !names.insert(step.name.as_str()) {
+        if !names.insert(step.name.clone()) {
             push(&at("name"), format!("duplicate step name `{}`", step.name));
         }
-        check_step(step, &decl, &saved, &mut |f, m| push(&at(f), m));
-        saved.extend(step.save.keys().cloned());
+        let Some(step) = typed_step(step, &mut |f, m| push(&at(f), m)) else {
+            continue;
+        };
+        if let Some(r) = step.request() {
+            check_request(r, &decl, &saved, &mut |f, m| push(&at(f), m));
+            saved.extend(r.save.keys().cloned());
+        }
+        steps.push(step);
     }
-    p
+    if !p.is_empty() {
+        return Err(p);
+    }
+    Ok(Scenario {
+        id: s.id,
+        title: s.title,
+        description: s.description,
+        spec: s.spec,
+        level: s.level,
+        requires: s.requires,
+        fixtures: s.fixtures,
+        steps,
+    })
 }
 
 fn check_fixtures(f: &Fixtures, push: &mut impl FnMut(&str, String)) {
@@ -409,70 +431,92 @@ fn check_template(s: &str, d: &dyn Declared, saved: &[String], push: &mut dyn Fn
     }
 }
 
-/// The longest `retry_for_ms` / `wait_ms` a step may ask for.
-const MAX_WAIT_MS: u64 = 120_000;
-
-fn check_step(step: &Step, d: &Decl<'_>, saved: &[String], push: &mut dyn FnMut(&str, String)) {
-    let kinds = [
-        step.request.is_some(),
-        step.fault.is_some(),
-        step.wait_ms.is_some(),
-    ];
-    if kinds.iter().filter(|k| **k).count() != 1 {
+/// A step as written, typed: exactly one of `request`, `fault` and `wait_ms`, and what belongs
+/// to a request (`via`, `expect`, `retry_for_ms`, `save`) only on a request.
+fn typed_step(step: StepFile, push: &mut dyn FnMut(&str, String)) -> Option<Step> {
+    let StepFile {
+        name,
+        description,
+        level,
+        via,
+        request,
+        expect,
+        retry_for_ms,
+        fault,
+        wait_ms,
+        save,
+    } = step;
+    let given: Vec<&str> = [
+        ("`request`", request.is_some()),
+        ("`fault`", fault.is_some()),
+        ("`wait_ms`", wait_ms.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, present)| present.then_some(field))
+    .collect();
+    if given.len() != 1 {
+        let has = if given.is_empty() {
+            "none".to_owned()
+        } else {
+            given.join(" and ")
+        };
         push(
             "",
-            "a step has exactly one of `request`, `fault` and `wait_ms`".into(),
-        );
-    }
-    if let Some(ms) = step.retry_for_ms {
-        if step.request.is_none() {
-            push(
-                "retry_for_ms",
-                "only a `request` step can be retried".into(),
-            );
-        } else if ms == 0 || ms > MAX_WAIT_MS {
-            push(
-                "retry_for_ms",
-                format!("must be between 1 and {MAX_WAIT_MS} (milliseconds)"),
-            );
-        }
-    }
-    if let Some(ms) = step.wait_ms
-        && (ms == 0 || ms > MAX_WAIT_MS)
-    {
-        push(
-            "wait_ms",
-            format!("must be between 1 and {MAX_WAIT_MS} (milliseconds)"),
-        );
-    }
-    if let Some(f) = step.fault {
-        match f {
-            Fault::PauseRedis(false) => push(
-                "fault.pause_redis",
-                "write `pause_redis: true` (`unpause_redis: true` thaws it)".into(),
+            format!(
+                "a step has exactly one of `request`, `fault` and `wait_ms`; this one has {has}"
             ),
-            Fault::UnpauseRedis(false) => {
-                push("fault.unpause_redis", "write `unpause_redis: true`".into())
-            }
-            _ => {}
-        }
+        );
+        return None;
     }
-    if step.request.is_none() {
-        if !step.expect.is_empty() {
-            push("expect", "only a `request` step has expectations".into());
-        }
-        if !step.save.is_empty() {
-            push("save", "only a `request` step saves values".into());
-        }
-        if step.via != 0 {
-            push(
+    if request.is_none() {
+        let only_on_a_request = [
+            (
                 "via",
-                "only a `request` step goes to a worker (a fault names its worker itself)".into(),
-            );
+                via.is_some(),
+                "goes to a worker (a fault names its worker itself)",
+            ),
+            ("expect", expect.is_some(), "has expectations"),
+            ("retry_for_ms", retry_for_ms.is_some(), "can be retried"),
+            ("save", save.is_some(), "saves values"),
+        ];
+        let mut misplaced = false;
+        for (field, present, what) in only_on_a_request {
+            if present {
+                push(field, format!("only a `request` step {what}"));
+                misplaced = true;
+            }
         }
-        return;
+        if misplaced {
+            return None;
+        }
     }
-    let Some(r) = &step.request else { return };
+    let action = match (request, fault, wait_ms) {
+        (Some(request), ..) => Action::Request(Box::new(RequestStep {
+            via: via.unwrap_or(0),
+            request,
+            expect: expect.unwrap_or_default(),
+            retry_for: retry_for_ms.map(Duration::from),
+            save: save.unwrap_or_default(),
+        })),
+        (None, Some(fault), _) => Action::Fault(fault),
+        (None, None, wait) => Action::Wait(Duration::from(wait?)),
+    };
+    Some(Step {
+        name,
+        description,
+        level,
+        action,
+    })
+}
+
+/// The checks of a request step that need the rest of the scenario (fixtures, earlier saves).
+fn check_request(
+    step: &RequestStep,
+    d: &Decl<'_>,
+    saved: &[String],
+    push: &mut dyn FnMut(&str, String),
+) {
+    let r = &step.request;
     if r.method.is_empty() || !r.method.bytes().all(|b| b.is_ascii_graphic()) {
         push(
             "request.method",
@@ -507,12 +551,6 @@ fn check_step(step: &Step, d: &Decl<'_>, saved: &[String], push: &mut dyn FnMut(
         }
     }
     let e = &step.expect;
-    if e.is_empty() {
-        push(
-            "expect",
-            "a step must expect something (at least `status`)".into(),
-        );
-    }
     check_status(e, push);
     let mut matchers: Vec<(String, &super::matcher::Matcher)> = Vec::new();
     matchers.extend(e.status.iter().map(|m| ("expect.status".to_owned(), m)));
