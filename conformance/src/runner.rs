@@ -23,8 +23,7 @@ use crate::manifest::Limits;
 use crate::provision::{self, Provisioned};
 use crate::scenario::subst::{self, Lookup};
 use crate::scenario::{
-    Action, Capability, Expect, Fault, Loaded, Matcher, Request, SaveFrom, Scenario, Step,
-    TokenSource,
+    Action, Capability, Expect, Loaded, Matcher, Request, SaveFrom, Scenario, Step, TokenSource,
 };
 use crate::snapshot::{self, SnapshotStore};
 use crate::target::Target;
@@ -200,16 +199,14 @@ pub fn needed_capabilities(s: &Scenario) -> BTreeSet<Capability> {
         caps.insert(Capability::JwtSecret);
     }
     let requests = || s.steps.iter().filter_map(Step::request);
+    let faults = || s.steps.iter().filter_map(Step::fault);
     if requests().any(|r| r.via > 0) {
         caps.insert(Capability::Cluster);
     }
-    if s.steps.iter().any(|st| st.fault().is_some()) {
+    if faults().next().is_some() {
         caps.insert(Capability::ClusterFaults);
     }
-    if s.steps
-        .iter()
-        .any(|st| st.fault().and_then(Fault::worker).is_some_and(|w| w > 0))
-    {
+    if faults().any(|f| f.worker().is_some_and(|w| w > 0)) {
         caps.insert(Capability::Cluster);
     }
     if requests().any(|r| !is_portable_path(&r.request.path)) {
@@ -772,6 +769,7 @@ async fn run_step(
 ) -> CheckResult {
     let mut check = blank_check(s, step);
     let level = check.level;
+    // Past the fault and the pause, the step is a request step.
     let step = match &step.action {
         Action::Fault(f) => {
             match target.fault(*f).await {
