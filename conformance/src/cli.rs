@@ -204,7 +204,6 @@ fn exit_with_parent() {
 
 /// Run the command line; returns the process exit code.
 pub async fn main(cli: Cli) -> ExitCode {
-    crate::snapshot::quiet_snapshot_panics();
     let result = match cli.command {
         Command::Run(args) => run(*args).await,
         Command::Defects(args) => run_defects(args).await,

@@ -53,7 +53,6 @@ pub fn main_with(
         "no scenario selected under {}: refusing to report a green run",
         dir.display()
     );
-    crate::snapshot::quiet_snapshot_panics();
     let rt = Arc::new(tokio::runtime::Runtime::new().expect("a tokio runtime"));
     let started = std::time::Instant::now();
     let target = match rt.block_on(Target::start(&cfg)) {

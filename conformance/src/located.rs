@@ -4,7 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
+use serde::de::{self, Deserialize, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::{Location, Spanned};
 
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +55,7 @@ impl FileProblem {
     /// A problem at a place serde-saphyr recorded (`Location::UNKNOWN` gives no line).
     pub fn at(
         path: &Path,
-        loc: serde_saphyr::Location,
+        loc: Location,
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> FileProblem {
@@ -103,5 +104,176 @@ fn plain_message(e: &serde_saphyr::Error) -> String {
         "expected sequence start" => "expected a list (`[a, b]` or `- a` lines)".to_owned(),
         "expected mapping start" => "expected a map (`{a: 1}` or `a: 1` lines)".to_owned(),
         _ => first,
+    }
+}
+
+/// Where each mapping key and sequence item of a YAML document is, as serde-saphyr's spans say.
+///
+/// A problem found after parsing names its field path (`steps[1].request.token`); its line is
+/// looked up here along that same path, so the line and the field always agree, however often
+/// the same text appears in the file. A separate reading of the text, rather than spans in the
+/// models, keeps the models plain for the code that runs them and builds them (the runner, the
+/// fuzzer's regression writer).
+#[derive(Debug)]
+pub struct Places(Option<Spanned<Node>>);
+
+/// A YAML node reduced to its children and their places; a scalar keeps its text, by which a
+/// mapping key is matched.
+#[derive(Debug)]
+enum Node {
+    Map(Vec<(Spanned<Node>, Spanned<Node>)>),
+    Seq(Vec<Spanned<Node>>),
+    Scalar(String),
+}
+
+impl Places {
+    /// The places of `text`; none (every lookup unknown) if it is not YAML.
+    pub fn read(text: &str) -> Places {
+        Places(serde_saphyr::from_str(text).ok())
+    }
+
+    /// The place of `field` (`a.b[2].c`, as [`FileProblem::field`] writes it): a map entry's key,
+    /// a list item's start; for a field the document lacks, its nearest ancestor that it has.
+    pub fn of(&self, field: &str) -> Location {
+        let Some(mut node) = self.0.as_ref() else {
+            return Location::UNKNOWN;
+        };
+        let mut here = node.referenced;
+        let mut rest = field;
+        loop {
+            rest = rest.strip_prefix('.').unwrap_or(rest);
+            if rest.is_empty() {
+                return here;
+            }
+            let next = match &node.value {
+                Node::Seq(items) => rest.strip_prefix('[').and_then(|r| {
+                    let (index, after) = r.split_once(']')?;
+                    let item = items.get(index.parse::<usize>().ok()?)?;
+                    Some((item.referenced, item, after))
+                }),
+                // The longest key the path goes on with: keys may hold `.` (`/a.b`, a pointer).
+                Node::Map(entries) => entries
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let Node::Scalar(key) = &k.value else {
+                            return None;
+                        };
+                        let after = rest.strip_prefix(key.as_str())?;
+                        let whole = after.is_empty() || after.starts_with(['.', '[']);
+                        whole.then_some((key.len(), k.referenced, v, after))
+                    })
+                    .max_by_key(|(len, ..)| *len)
+                    .map(|(_, at, v, after)| (at, v, after)),
+                Node::Scalar(_) => None,
+            };
+            let Some((at, child, after)) = next else {
+                return here;
+            };
+            here = at;
+            node = child;
+            rest = after;
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+/// `visit_*` methods that keep a scalar as its text.
+macro_rules! scalar_as_text {
+    ($($visit:ident: $t:ty),*) => {$(
+        fn $visit<E: de::Error>(self, v: $t) -> Result<Node, E> {
+            Ok(Node::Scalar(v.to_string()))
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML node")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key()? {
+            entries.push((key, map.next_value()?));
+        }
+        Ok(Node::Map(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Seq(items))
+    }
+
+    scalar_as_text!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_i128: i128,
+        visit_u128: u128, visit_f64: f64, visit_str: &str);
+
+    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
+        Ok(Node::Scalar(String::new()))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
+        self.visit_unit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "\
+id: a/b
+fixtures:
+  servers:
+    S:
+      tools: [x]
+  tokens: {S: {server: S}}
+steps:
+  - name: a
+    request: {method: GET, token: S}
+  - name: a
+    request: {method: GET, token: S}
+    expect:
+      pointers: {/a.b: 1, /a: 2}
+";
+
+    fn line(field: &str) -> u64 {
+        Places::read(DOC).of(field).line()
+    }
+
+    #[test]
+    fn a_field_is_found_by_its_path_not_its_text() {
+        assert_eq!(line("id"), 1);
+        assert_eq!(line("fixtures.servers.S"), 4);
+        assert_eq!(line("fixtures.tokens.S"), 6);
+        assert_eq!(line("fixtures.tokens.S.server"), 6);
+        assert_eq!(line("steps[0]"), 8);
+        assert_eq!(line("steps[1].name"), 10);
+        assert_eq!(line("steps[1].request.token"), 11);
+        // A key with a dot in it, and a shorter key it starts with.
+        assert_eq!(line("steps[1].expect.pointers./a.b"), 13);
+        // What the document lacks is placed at its nearest ancestor.
+        assert_eq!(line("steps[1].expect.status"), 12);
+        assert_eq!(line("steps[7].name"), 7);
+        assert_eq!(line("nothing"), Places::read(DOC).of("").line());
+    }
+
+    #[test]
+    fn unreadable_text_has_no_places_and_odd_keys_are_passed_over() {
+        assert_eq!(Places::read("a: [").of("a"), Location::UNKNOWN);
+        let odd = Places::read("? [1]\n: x\n200: y\ntrue: z\n");
+        assert_eq!(odd.of("200").line(), 3);
+        assert_eq!(odd.of("true").line(), 4);
     }
 }

@@ -22,7 +22,9 @@ use crate::client::{self, RequestLimits, WireRequest, WireResponse};
 use crate::manifest::Limits;
 use crate::provision::{self, Provisioned};
 use crate::scenario::subst::{self, Lookup};
-use crate::scenario::{Capability, Expect, Loaded, Matcher, SaveFrom, Scenario, Step, TokenSource};
+use crate::scenario::{
+    Action, Capability, Expect, Loaded, Matcher, Request, SaveFrom, Scenario, Step, TokenSource,
+};
 use crate::snapshot::{self, SnapshotStore};
 use crate::target::Target;
 use crate::upstream::Received;
@@ -196,23 +198,18 @@ pub fn needed_capabilities(s: &Scenario) -> BTreeSet<Capability> {
     {
         caps.insert(Capability::JwtSecret);
     }
-    if s.steps.iter().any(|st| st.via > 0) {
+    let requests = || s.steps.iter().filter_map(Step::request);
+    let faults = || s.steps.iter().filter_map(Step::fault);
+    if requests().any(|r| r.via > 0) {
         caps.insert(Capability::Cluster);
     }
-    if s.steps.iter().any(Step::is_fault) {
+    if faults().next().is_some() {
         caps.insert(Capability::ClusterFaults);
     }
-    if s.steps
-        .iter()
-        .any(|st| st.fault.and_then(|f| f.worker()).is_some_and(|w| w > 0))
-    {
+    if faults().any(|f| f.worker().is_some_and(|w| w > 0)) {
         caps.insert(Capability::Cluster);
     }
-    if s.steps
-        .iter()
-        .filter_map(|st| st.request.as_ref())
-        .any(|r| !is_portable_path(&r.path))
-    {
+    if requests().any(|r| !is_portable_path(&r.request.path)) {
         caps.insert(Capability::ContextforgeApi);
     }
     caps
@@ -504,7 +501,7 @@ async fn run_on(
     let started = Instant::now();
     let s = &loaded.scenario;
     let mut result = blank_result(target, loaded);
-    let faults = s.steps.iter().any(Step::is_fault);
+    let faults = s.steps.iter().any(|st| st.fault().is_some());
     // In a shared world, what reached an upstream is only this scenario's if it runs alone.
     let _gate = target
         .gate(faults || target.provisioner.shared_world())
@@ -599,21 +596,18 @@ async fn run_on(
     result
 }
 
-/// Build the wire request of a step (also how the fuzzer sends its cases, so that a shrunk case
-/// written as a scenario replays byte for byte).
+/// Build the wire request of a step, to worker `via` (also how the fuzzer sends its cases, so
+/// that a shrunk case written as a scenario replays byte for byte).
 pub fn build_request(
     target: &Target,
-    step: &Step,
+    via: usize,
+    r: &Request,
     p: &Provisioned,
 ) -> Result<(String, WireRequest), String> {
     let base = target
         .bases
-        .get(step.via)
-        .ok_or_else(|| format!("the target has no worker {}", step.via))?;
-    let r = step
-        .request
-        .as_ref()
-        .ok_or_else(|| format!("step `{}` sends no request", step.name))?;
+        .get(via)
+        .ok_or_else(|| format!("the target has no worker {via}"))?;
     let path = subst::render(&r.path, p)?;
     let mut headers: Vec<(String, Option<String>)> =
         vec![("host".to_owned(), Some(base.authority.clone()))];
@@ -775,30 +769,34 @@ async fn run_step(
 ) -> CheckResult {
     let mut check = blank_check(s, step);
     let level = check.level;
-    if let Some(f) = step.fault {
-        match target.fault(f).await {
-            Ok(done) => check.messages.push(done),
-            Err(e) => {
-                // The fault could not be caused: nothing about the target was learnt.
-                check.verdict = Verdict::Untestable;
-                check.messages.push(format!("failed to cause {f:?}: {e}"));
+    // Past the fault and the pause, the step is a request step.
+    let step = match &step.action {
+        Action::Fault(f) => {
+            match target.fault(*f).await {
+                Ok(done) => check.messages.push(done),
+                Err(e) => {
+                    // The fault could not be caused: nothing about the target was learnt.
+                    check.verdict = Verdict::Untestable;
+                    check.messages.push(format!("failed to cause {f:?}: {e}"));
+                }
             }
+            return check;
         }
-        return check;
-    }
-    if let Some(ms) = step.wait_ms {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        return check;
-    }
+        Action::Wait(pause) => {
+            tokio::time::sleep(*pause).await;
+            return check;
+        }
+        Action::Request(r) => r,
+    };
     let mut seen_before = Vec::new();
     for key in step.expect.upstream.keys() {
         seen_before.push(p.received(key).await.map(|r| r.len()).unwrap_or(0));
     }
-    let deadline = Instant::now() + Duration::from_millis(step.retry_for_ms.unwrap_or(0));
+    let deadline = Instant::now() + step.retry_for.unwrap_or_default();
     let mut attempts = 0u32;
     let (exchange, hit, mut messages) = loop {
         attempts += 1;
-        let (authority, req) = match build_request(target, step, p) {
+        let (authority, req) = match build_request(target, step.via, &step.request, p) {
             Ok(r) => r,
             Err(e) => {
                 check.verdict = Verdict::broken(level);
@@ -832,10 +830,12 @@ async fn run_step(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    if step.retry_for_ms.is_some() && !messages.is_empty() {
+    if let Some(retry) = step.retry_for
+        && !messages.is_empty()
+    {
         messages.push(format!(
             "still not as expected after {attempts} attempt(s) in {} ms (retry_for_ms)",
-            step.retry_for_ms.unwrap_or(0)
+            retry.as_millis()
         ));
     }
     match (&exchange.response, &exchange.error) {
@@ -843,7 +843,7 @@ async fn run_step(
         (Some(resp), None) => {
             if let (Some(name), Some(store)) = (&step.expect.snapshot, &opts.snapshots) {
                 let value = snapshot::redacted_response(resp, &p.redactions());
-                if let Err(e) = store.check(&s.id, &step.name, name, path, &value) {
+                if let Err(e) = store.check(&s.id, &check.name, name, path, &value) {
                     messages.push(e);
                 }
             }

@@ -534,8 +534,8 @@ impl Target {
         let r = match f {
             Fault::KillWorker(i) => c.kill(i).await.map(|()| format!("killed worker {i}")),
             Fault::RestartWorker(i) => c.restart(i).await.map(|()| format!("restarted worker {i}")),
-            Fault::PauseRedis(_) => c.pause_redis().await.map(|()| "paused Redis".to_owned()),
-            Fault::UnpauseRedis(_) => c
+            Fault::PauseRedis => c.pause_redis().await.map(|()| "paused Redis".to_owned()),
+            Fault::UnpauseRedis => c
                 .unpause_redis()
                 .await
                 .map(|()| "unpaused Redis".to_owned()),

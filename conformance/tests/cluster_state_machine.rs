@@ -16,7 +16,7 @@ use mcpgw_conformance::client;
 use mcpgw_conformance::provision::{self, Provisioned};
 use mcpgw_conformance::runner::{body_json, build_request};
 use mcpgw_conformance::scenario::subst::Lookup;
-use mcpgw_conformance::scenario::{Capability, Fixtures, Request, Step};
+use mcpgw_conformance::scenario::{Capability, Fixtures, Request};
 use mcpgw_conformance::services::services_required;
 use mcpgw_conformance::target::{Target, TargetConfig, TargetSpec};
 use proptest::prelude::*;
@@ -234,31 +234,21 @@ fn send(
     if let Some(s) = sid {
         headers.insert("mcp-session-id".to_owned(), Some(s.to_owned()));
     }
-    let step = Step {
-        name: "call".to_owned(),
-        description: None,
-        level: None,
-        via,
-        request: Some(Request {
-            method: if c.method == Method::Delete {
-                "DELETE"
-            } else {
-                "POST"
-            }
-            .to_owned(),
-            path,
-            token: Some(c.token.to_owned()),
-            headers,
-            json,
-            body: None,
-        }),
-        expect: Default::default(),
-        save: BTreeMap::new(),
-        retry_for_ms: None,
-        fault: None,
-        wait_ms: None,
+    let request = Request {
+        method: if c.method == Method::Delete {
+            "DELETE"
+        } else {
+            "POST"
+        }
+        .to_owned(),
+        path,
+        token: Some(c.token.to_owned()),
+        headers,
+        json,
+        body: None,
     };
-    let (authority, req) = build_request(&side.target, &step, &side.p).expect("request builds");
+    let (authority, req) =
+        build_request(&side.target, via, &request, &side.p).expect("request builds");
     let ex = rt.block_on(client::send(
         &authority,
         req,

@@ -86,8 +86,8 @@ fn reference_to_undeclared_fixture_is_reported() {
     );
     let e = err(&GOOD.replace("token: admin", "token: nobody"));
     assert!(
-        e.contains("steps[0].request.token") && e.contains(":8"),
-        "{e}"
+        e.starts_with("scenarios/rpc/ping.yaml:12:7: steps[0].request.token:"),
+        "the token's line: {e}"
     );
 }
 
@@ -105,6 +105,24 @@ fn id_must_match_the_file_and_be_unique() {
     );
 }
 
+#[test]
+fn the_id_line_is_the_id_field_not_a_line_that_reads_like_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rpc")).unwrap();
+    let text = GOOD.replace(
+        "id: rpc/ping\n",
+        "description: |\n  id: rpc/ping is how it used to read\nid: rpc/ping\n",
+    );
+    std::fs::write(dir.path().join("rpc/ping.yaml"), &text).unwrap();
+    std::fs::write(dir.path().join("rpc/other.yaml"), &text).unwrap();
+    let e = load_dir(dir.path()).unwrap_err().to_string();
+    println!("{e}");
+    assert!(
+        e.contains("other.yaml:3:1: id: id `rpc/ping` does not match"),
+        "{e}"
+    );
+}
+
 /// GOOD plus more steps (appended to its step list).
 fn with_steps(extra: &str) -> String {
     format!("{GOOD}{extra}")
@@ -113,7 +131,8 @@ fn with_steps(extra: &str) -> String {
 #[test]
 fn fault_steps_parse_and_imply_the_fault_capability() {
     use mcpgw_conformance::runner::needed_capabilities;
-    use mcpgw_conformance::scenario::{Capability, Fault};
+    use mcpgw_conformance::scenario::{Action, Capability, Fault};
+    use std::time::Duration;
     let s = parse_str(
         Path::new("x.yaml"),
         &with_steps(
@@ -121,10 +140,11 @@ fn fault_steps_parse_and_imply_the_fault_capability() {
         ),
     )
     .unwrap();
-    assert_eq!(s.steps[1].fault, Some(Fault::KillWorker(1)));
-    assert_eq!(s.steps[2].fault, Some(Fault::PauseRedis(true)));
-    assert_eq!(s.steps[3].wait_ms, Some(100));
-    assert_eq!(s.steps[4].retry_for_ms, Some(5000));
+    assert_eq!(s.steps[1].fault(), Some(Fault::KillWorker(1)));
+    assert_eq!(s.steps[2].fault(), Some(Fault::PauseRedis));
+    assert!(matches!(s.steps[3].action, Action::Wait(d) if d == Duration::from_millis(100)));
+    let again = s.steps[4].request().expect("a request step");
+    assert_eq!(again.retry_for, Some(Duration::from_millis(5000)));
     let caps = needed_capabilities(&s);
     assert!(caps.contains(&Capability::ClusterFaults), "{caps:?}");
     assert!(
@@ -161,8 +181,8 @@ fn malformed_fault_steps_name_line_and_field() {
         "  - name: f\n    via: 1\n    fault: {kill_worker: 0}\n    expect: {status: 200}\n",
     ));
     println!("{e}");
-    assert!(e.contains(":16:") && e.contains("steps[1].expect"), "{e}");
-    assert!(e.contains("steps[1].via"), "{e}");
+    assert!(e.contains(":19:5: steps[1].expect:"), "{e}");
+    assert!(e.contains(":17:5: steps[1].via:"), "{e}");
     // Retrying is for requests, and bounded.
     let e = err(&with_steps(
         "  - name: f\n    wait_ms: 100\n    retry_for_ms: 10\n",
@@ -176,8 +196,12 @@ fn malformed_fault_steps_name_line_and_field() {
     let e = err(&with_steps("  - name: f\n    wait_ms: 9999999\n"));
     assert!(e.contains("steps[1].wait_ms"), "{e}");
     // A step with nothing to do.
-    let e = err(&with_steps("  - name: f\n"));
-    assert!(e.contains("exactly one of"), "{e}");
+    let e = err(&with_steps("  - name: f\n    description: nothing\n"));
+    assert!(
+        e.contains(":16:5: steps[1]: a step has exactly one of")
+            && e.ends_with("this one has none"),
+        "{e}"
+    );
 }
 
 /// GOOD with its one step's `expect` replaced (indented under `    expect:`).
@@ -194,8 +218,8 @@ fn a_request_step_must_state_its_status() {
     let e = err(&with_expect("      pointers: {/result: {}}\n"));
     println!("{e}");
     assert!(
-        e.starts_with("scenarios/rpc/ping.yaml:8:"),
-        "the step's line: {e}"
+        e.starts_with("scenarios/rpc/ping.yaml:14:5:"),
+        "the line of `expect`, which lacks the status: {e}"
     );
     assert!(e.contains("steps[0].expect.status"), "{e}");
     assert!(e.contains("must state the status it expects"), "{e}");
@@ -204,10 +228,7 @@ fn a_request_step_must_state_its_status() {
         "  - name: second\n    request: {method: POST, path: /rpc, token: admin}\n    expect: {json: {result: {}}}\n",
     ));
     println!("{e}");
-    assert!(
-        e.contains(":16:") && e.contains("steps[1].expect.status"),
-        "{e}"
-    );
+    assert!(e.contains(":18:5: steps[1].expect.status"), "{e}");
     assert!(!e.contains("steps[0]"), "{e}");
     // `refused: true` constrains the status (a 4xx, or a 2xx carrying a JSON-RPC error) ...
     parse_str(
@@ -241,7 +262,7 @@ fn ne_on_a_status_is_refused_at_any_depth() {
         let e = err(&with_expect(&format!("      status: {m}\n")));
         println!("{m}: {e}");
         assert!(
-            e.starts_with("scenarios/rpc/ping.yaml:8:") && e.contains("steps[0].expect.status"),
+            e.starts_with("scenarios/rpc/ping.yaml:15:7: steps[0].expect.status"),
             "{m}: {e}"
         );
         assert!(
@@ -268,4 +289,75 @@ fn ne_on_a_status_is_refused_at_any_depth() {
         &with_expect("      status: 403\n      pointers: {/error/code: {$ne: 0}}\n"),
     )
     .unwrap();
+}
+
+/// The same text on two lines: each error is at the line of the field it names, not at the
+/// first line that reads like it.
+#[test]
+fn errors_point_at_the_right_one_of_two_identical_lines() {
+    // Three identical steps (two written before GOOD's own): the later two are the duplicates.
+    let step = "  - name: ping\n    request: {method: POST, path: /rpc, token: admin}\n    expect: {status: 200}\n";
+    let e = err(&GOOD.replace("steps:\n", &format!("steps:\n{step}{step}")));
+    println!("{e}");
+    assert!(
+        e.starts_with("scenarios/rpc/ping.yaml:11:5: steps[1].name: duplicate step name"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 2, "{e}");
+    assert!(
+        e.contains(":14:5: steps[2].name: duplicate step name"),
+        "{e}"
+    );
+    // Two identical request lines; the second step also has a fault, so it is neither.
+    let request =
+        "    request: {method: POST, path: /rpc, token: admin}\n    expect: {status: 200}\n";
+    let e = err(&with_steps(&format!(
+        "  - name: a\n{request}  - name: b\n    fault: {{kill_worker: 0}}\n{request}"
+    )));
+    println!("{e}");
+    assert_eq!(
+        e,
+        "scenarios/rpc/ping.yaml:19:5: steps[2]: a step has exactly one of `request`, `fault` \
+         and `wait_ms`; this one has `request` and `fault`"
+    );
+    // The same `via: 1` line twice: right in a request step, wrong in a wait step.
+    let e = err(&with_steps(
+        "  - name: a\n    via: 1\n    request: {method: POST, path: /rpc, token: admin}\n    expect: {status: 200}\n  - name: b\n    via: 1\n    wait_ms: 10\n",
+    ));
+    println!("{e}");
+    assert!(
+        e.starts_with("scenarios/rpc/ping.yaml:21:5: steps[2].via:"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+    // The same fixture key `S:` as a server and as a token; only the token is wrong.
+    let e = err(&GOOD.replace(
+        "  tokens:\n    admin: {}\n",
+        "  servers:\n    S:\n      tools: []\n  tokens:\n    admin: {}\n    S:\n      user: bob\n",
+    ));
+    println!("{e}");
+    assert!(
+        e.starts_with("scenarios/rpc/ping.yaml:11:7: fixtures.tokens.S.user: no user `bob`"),
+        "{e}"
+    );
+}
+
+/// Every committed scenario, typed and written back as YAML, loads again to the same scenario:
+/// the typed step loses nothing the file said (the fuzzer's regression writer relies on it).
+#[test]
+fn committed_scenarios_write_back_unchanged() {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"));
+    let loaded = load_dir(root).unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.len() > 200, "{} scenarios", loaded.len());
+    for l in loaded {
+        let yaml = serde_saphyr::to_string(&l.scenario).unwrap();
+        let again = parse_str(&l.path, &yaml).unwrap_or_else(|e| panic!("{e:?}\n{yaml}"));
+        // The typed values, not their YAML: what writing back drops would be missing from both.
+        assert_eq!(
+            format!("{:?}", l.scenario),
+            format!("{again:?}"),
+            "{}",
+            l.path.display()
+        );
+    }
 }

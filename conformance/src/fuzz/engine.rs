@@ -15,7 +15,6 @@ use serde_json::Value;
 
 use crate::client::{self, Exchange};
 use crate::runner;
-use crate::scenario::{Expect, Step};
 use crate::target::Target;
 
 use super::case::{self, Body, Case};
@@ -162,24 +161,14 @@ impl Search<'_> {
                 return Ok(Outcome::Skip);
             }
         };
-        let step = Step {
-            name: "case".to_owned(),
-            description: None,
-            level: None,
-            via: 0,
-            request: Some(case.request(token)),
-            expect: Expect::default(),
-            save: Default::default(),
-            retry_for_ms: None,
-            fault: None,
-            wait_ms: None,
-        };
         let world = self.world();
-        let (authority, request) = runner::build_request(target, &step, &world.provisioned)
-            .map_err(|reason| FuzzError::Render {
-                case: Box::new(case.clone()),
-                reason,
-            })?;
+        let (authority, request) =
+            runner::build_request(target, 0, &case.request(token), &world.provisioned).map_err(
+                |reason| FuzzError::Render {
+                    case: Box::new(case.clone()),
+                    reason,
+                },
+            )?;
         let watch = may_run_a_tool(case);
         let before = if watch {
             upstream_logs(world).await.iter().map(Vec::len).collect()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::scenario::{Capability, Level, Scenario, Step, parse_str};
+use crate::scenario::{Action, Capability, Level, RequestStep, Scenario, Step, parse_str};
 
 use super::engine::Found;
 use super::invariants;
@@ -111,17 +111,15 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
                 v.invariant.name()
             )),
             level: None,
-            via: 0,
-            request: Some(
-                found
+            action: Action::Request(Box::new(RequestStep {
+                via: 0,
+                request: found
                     .case
                     .request(found.token.as_ref().map(|_| CALLER.to_owned())),
-            ),
-            expect: invariants::expectation(v),
-            save: BTreeMap::new(),
-            retry_for_ms: None,
-            fault: None,
-            wait_ms: None,
+                expect: invariants::expectation(v),
+                retry_for: None,
+                save: BTreeMap::new(),
+            })),
         }],
     }
 }

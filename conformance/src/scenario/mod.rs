@@ -12,7 +12,7 @@ pub use model::*;
 
 /// The JSON Schema of a scenario file, as committed in `scenarios/schema.json`.
 pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(Scenario);
+    let schema = schemars::schema_for!(ScenarioFile);
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
     text.push('\n');
     text

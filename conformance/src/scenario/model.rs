@@ -3,19 +3,28 @@
 //! Every struct refuses unknown fields, so a typo is an error with its line, never a silently
 //! ignored expectation. The doc comments here are the field descriptions of the generated JSON
 //! Schema (`scenarios/schema.json`), which editors use to validate and complete scenario files.
+//!
+//! A step is read as written ([`StepFile`], optional `request`, `fault` and `wait_ms`) and the
+//! loader types it ([`Step`]: one [`Action`]), so the runner never meets a step that is both a
+//! request and a fault, or an expectation on a pause.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Deserializer, Unexpected};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use super::matcher::Matcher;
 
 /// One conformance scenario: fixtures to provision, then steps (checks) to run in order.
+// `S` is the step: as written (`StepFile`, what serde reads and the JSON Schema describes), or as
+// the loader typed it (`Step`, what everything else uses).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Scenario {
+#[schemars(rename = "Scenario")]
+pub struct Scenario<S = Step> {
     /// `<area>/<slug>`; must equal the file's path under `scenarios/` without `.yaml`.
     pub id: String,
     /// One line saying what must hold.
@@ -36,8 +45,11 @@ pub struct Scenario {
     #[serde(default)]
     pub fixtures: Fixtures,
     /// The checks, run in order. Each step is one check with id `<scenario id>:<step name>`.
-    pub steps: Vec<Step>,
+    pub steps: Vec<S>,
 }
+
+/// A scenario as written, before the loader checks it and types its steps.
+pub type ScenarioFile = Scenario<StepFile>;
 
 /// How strictly a scenario (or a step) is required.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -480,10 +492,18 @@ impl TokenFixture {
 
 /// One check: a request and what its response must look like; or, on a cluster the harness
 /// started, a `fault` to cause; or a pause (`wait_ms`). A step has exactly one of `request`,
-/// `fault` and `wait_ms`.
+/// `fault` and `wait_ms`; `via`, `expect`, `retry_for_ms` and `save` belong to a request.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Step {
+#[schemars(
+    rename = "Step",
+    extend("oneOf" = [
+        {"required": ["request"]},
+        {"required": ["fault"]},
+        {"required": ["wait_ms"]},
+    ]),
+)]
+pub struct StepFile {
     /// Unique within the scenario (`[a-z0-9][a-z0-9-]*`); the check id is `<scenario id>:<name>`.
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -491,48 +511,169 @@ pub struct Step {
     /// Overrides the scenario's level for this check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Level>,
-    /// Cluster targets: the worker to send to (0-based). Anything but 0 requires `cluster`.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub via: usize,
+    /// Cluster targets: the worker to send to (0-based, default 0). Anything but 0 requires
+    /// `cluster`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
-    /// What the response must look like (request steps only).
-    #[serde(default)]
-    pub expect: Expect,
+    /// What the response must look like.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
     /// Send the request again (every 250 ms) until `expect` holds or this many milliseconds have
     /// passed; the last response is judged. For outcomes that take a while on a cluster (a dead
     /// worker's sessions are taken over once its heartbeat expires), instead of a blind wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_for_ms: Option<u64>,
+    pub retry_for_ms: Option<Millis>,
     /// Cause a fault instead of sending a request (needs `cluster-faults`). The cluster is made
     /// whole again after the scenario (workers restarted, Redis unpaused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
     /// Wait this many milliseconds instead of sending a request (prefer `retry_for_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_ms: Option<u64>,
+    pub wait_ms: Option<Millis>,
     /// Values to keep for later steps as `${saved.NAME}`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<BTreeMap<String, SaveFrom>>,
+}
+
+/// One check, typed: its name and level, and the one thing it does.
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "StepFile")]
+pub struct Step {
+    pub name: String,
+    pub description: Option<String>,
+    /// Overrides the scenario's level for this check.
+    pub level: Option<Level>,
+    pub action: Action,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Send a request and judge its response.
+    Request(Box<RequestStep>),
+    /// Cause a fault on a cluster the harness started.
+    Fault(Fault),
+    /// Pause.
+    Wait(Duration),
+}
+
+/// A request step: where the request goes, what the response must look like, what to keep.
+#[derive(Debug, Clone)]
+pub struct RequestStep {
+    /// The worker to send to (0-based).
+    pub via: usize,
+    pub request: Request,
+    pub expect: Expect,
+    /// Send again until `expect` holds, for at most this long.
+    pub retry_for: Option<Duration>,
+    /// Values to keep for later steps as `${saved.NAME}`.
     pub save: BTreeMap<String, SaveFrom>,
 }
 
-fn is_zero(v: &usize) -> bool {
-    *v == 0
+impl Step {
+    /// What the step sends, if it is a request step.
+    pub fn request(&self) -> Option<&RequestStep> {
+        match &self.action {
+            Action::Request(r) => Some(r),
+            Action::Fault(_) | Action::Wait(_) => None,
+        }
+    }
+
+    /// The fault the step causes, if it is a fault step.
+    pub fn fault(&self) -> Option<Fault> {
+        match self.action {
+            Action::Fault(f) => Some(f),
+            Action::Request(_) | Action::Wait(_) => None,
+        }
+    }
+}
+
+/// A step written back as a file has it.
+impl From<Step> for StepFile {
+    fn from(step: Step) -> StepFile {
+        let mut file = StepFile {
+            name: step.name,
+            description: step.description,
+            level: step.level,
+            via: None,
+            request: None,
+            expect: None,
+            retry_for_ms: None,
+            fault: None,
+            wait_ms: None,
+            save: None,
+        };
+        match step.action {
+            Action::Request(r) => {
+                let RequestStep {
+                    via,
+                    request,
+                    expect,
+                    retry_for,
+                    save,
+                } = *r;
+                file.via = (via != 0).then_some(via);
+                file.request = Some(request);
+                file.expect = Some(expect);
+                file.retry_for_ms = retry_for.map(Millis::from);
+                file.save = (!save.is_empty()).then_some(save);
+            }
+            Action::Fault(f) => file.fault = Some(f),
+            Action::Wait(d) => file.wait_ms = Some(Millis::from(d)),
+        }
+        file
+    }
+}
+
+/// The longest `retry_for_ms` / `wait_ms` a step may ask for.
+pub const MAX_WAIT_MS: u64 = 120_000;
+
+/// A number of milliseconds from 1 to 120000 (`wait_ms`, `retry_for_ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(transparent)]
+#[schemars(inline, with = "u64", extend("minimum" = 1, "maximum" = MAX_WAIT_MS))]
+pub struct Millis(u64);
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let ms = u64::deserialize(d)?;
+        if (1..=MAX_WAIT_MS).contains(&ms) {
+            Ok(Millis(ms))
+        } else {
+            Err(de::Error::invalid_value(
+                Unexpected::Unsigned(ms),
+                &format!("milliseconds between 1 and {MAX_WAIT_MS}").as_str(),
+            ))
+        }
+    }
+}
+
+impl From<Millis> for Duration {
+    fn from(ms: Millis) -> Duration {
+        Duration::from_millis(ms.0)
+    }
+}
+
+impl From<Duration> for Millis {
+    fn from(d: Duration) -> Millis {
+        Millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
 }
 
 /// A fault a `fault` step causes on a cluster the harness started (`--cluster N`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+#[serde(from = "FaultFile", into = "FaultFile")]
 pub enum Fault {
-    /// SIGKILL this worker (0-based): it stops without handing anything over, and its
-    /// heartbeat expires.
+    /// SIGKILL this worker (0-based).
     KillWorker(usize),
-    /// Start this worker again on its port (killing it first if it runs), on the same store.
+    /// Start this worker again on its port and store.
     RestartWorker(usize),
-    /// `true`: freeze Redis (its connections hang, as on a network partition).
-    PauseRedis(bool),
-    /// `true`: thaw a paused Redis.
-    UnpauseRedis(bool),
+    /// Freeze Redis.
+    PauseRedis,
+    /// Thaw a paused Redis.
+    UnpauseRedis,
 }
 
 impl Fault {
@@ -540,29 +681,70 @@ impl Fault {
     pub fn worker(self) -> Option<usize> {
         match self {
             Fault::KillWorker(w) | Fault::RestartWorker(w) => Some(w),
-            Fault::PauseRedis(_) | Fault::UnpauseRedis(_) => None,
+            Fault::PauseRedis | Fault::UnpauseRedis => None,
         }
     }
 }
 
-impl Step {
-    /// Whether the step causes a fault.
-    pub fn is_fault(&self) -> bool {
-        self.fault.is_some()
+/// A fault as written: Redis faults take `true` (a map entry needs a value), and only that.
+#[derive(Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[schemars(rename = "Fault")]
+enum FaultFile {
+    /// SIGKILL this worker (0-based): it stops without handing anything over, and its
+    /// heartbeat expires.
+    KillWorker(usize),
+    /// Start this worker again on its port (killing it first if it runs), on the same store.
+    RestartWorker(usize),
+    /// `true`: freeze Redis (its connections hang, as on a network partition).
+    PauseRedis(True),
+    /// `true`: thaw a paused Redis.
+    UnpauseRedis(True),
+}
+
+impl From<FaultFile> for Fault {
+    fn from(f: FaultFile) -> Fault {
+        match f {
+            FaultFile::KillWorker(w) => Fault::KillWorker(w),
+            FaultFile::RestartWorker(w) => Fault::RestartWorker(w),
+            FaultFile::PauseRedis(True) => Fault::PauseRedis,
+            FaultFile::UnpauseRedis(True) => Fault::UnpauseRedis,
+        }
     }
 }
 
-impl Expect {
-    /// Whether nothing is expected.
-    pub fn is_empty(&self) -> bool {
-        self.status.is_none()
-            && self.headers.is_empty()
-            && self.json.is_none()
-            && self.pointers.is_empty()
-            && self.body.is_none()
-            && self.refused.is_none()
-            && self.upstream.is_empty()
-            && self.snapshot.is_none()
+impl From<Fault> for FaultFile {
+    fn from(f: Fault) -> FaultFile {
+        match f {
+            Fault::KillWorker(w) => FaultFile::KillWorker(w),
+            Fault::RestartWorker(w) => FaultFile::RestartWorker(w),
+            Fault::PauseRedis => FaultFile::PauseRedis(True),
+            Fault::UnpauseRedis => FaultFile::UnpauseRedis(True),
+        }
+    }
+}
+
+/// `true`, the one value of a switch that can only be turned on (`pause_redis: true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(inline, with = "bool", extend("const" = true))]
+struct True;
+
+impl<'de> Deserialize<'de> for True {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if bool::deserialize(d)? {
+            Ok(True)
+        } else {
+            Err(de::Error::invalid_value(
+                Unexpected::Bool(false),
+                &"`true` (leave the step out to do nothing)",
+            ))
+        }
+    }
+}
+
+impl Serialize for True {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(true)
     }
 }
 
