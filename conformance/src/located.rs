@@ -52,6 +52,17 @@ pub fn write_problems(
 }
 
 impl FileProblem {
+    /// A problem with the file as a whole (it cannot be read, say): no line, no field.
+    pub fn whole_file(path: &Path, message: impl Into<String>) -> FileProblem {
+        FileProblem {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            field: String::new(),
+            message: message.into(),
+        }
+    }
+
     /// A problem at a place serde-saphyr recorded (`Location::UNKNOWN` gives no line).
     pub fn at(
         path: &Path,

@@ -53,13 +53,10 @@ impl std::error::Error for ManifestErrors {}
 /// Read and check a manifest file.
 pub fn load_file(path: &Path) -> Result<Manifest, ManifestErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ManifestErrors(vec![FileProblem {
-            path: path.to_path_buf(),
-            line: None,
-            column: None,
-            field: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }])
+        ManifestErrors(vec![FileProblem::whole_file(
+            path,
+            format!("cannot read the file: {e}"),
+        )])
     })?;
     parse_str(path, &text)
 }

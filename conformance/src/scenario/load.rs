@@ -70,13 +70,10 @@ pub fn scenario_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Load and check every scenario under `root`. Fails with all problems of all files.
 pub fn load_dir(root: &Path) -> Result<Vec<Loaded>, LoadErrors> {
     let files = scenario_files(root).map_err(|e| {
-        LoadErrors(vec![ScenarioError {
-            path: root.to_path_buf(),
-            line: None,
-            column: None,
-            field: String::new(),
-            message: format!("cannot read the scenario directory: {e}"),
-        }])
+        LoadErrors(vec![ScenarioError::whole_file(
+            root,
+            format!("cannot read the scenario directory: {e}"),
+        )])
     })?;
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
@@ -112,13 +109,10 @@ pub fn load_dir(root: &Path) -> Result<Vec<Loaded>, LoadErrors> {
 /// Load one file; `root` is the scenario directory its id is relative to.
 pub fn load_file(root: &Path, path: &Path) -> Result<Loaded, Vec<ScenarioError>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![ScenarioError {
-            path: path.to_path_buf(),
-            line: None,
-            column: None,
-            field: String::new(),
-            message: format!("cannot read the file: {e}"),
-        }]
+        vec![ScenarioError::whole_file(
+            path,
+            format!("cannot read the file: {e}"),
+        )]
     })?;
     let scenario = parse_str(path, &text)?;
     let mut errors = Vec::new();
