@@ -268,32 +268,30 @@ pub struct Target {
 impl Target {
     /// Start (or connect to) the target.
     pub async fn start(cfg: &TargetConfig) -> Result<Target, TargetError> {
-        let provisioner: Box<dyn Provisioner> = match &cfg.manifest.provisioning {
-            crate::manifest::Provisioning::AdminApi(_) => Box::new(AdminApiProvisioner),
-            crate::manifest::Provisioning::Static(world) => {
-                let principals = cfg
-                    .manifest
-                    .principals
-                    .iter()
-                    .map(|(k, p)| (k.clone(), p.value.clone()))
-                    .collect();
-                let record_dir = cfg.manifest.record_dir().map_err(TargetError::Config)?;
-                Box::new(
-                    StaticProvisioner::new(
+        // A configured world has no admin: probes use the secret of a principal that reaches
+        // every server (read once, by the provisioner), or none.
+        let (provisioner, static_secret): (Box<dyn Provisioner>, Option<String>) =
+            match &cfg.manifest.provisioning {
+                crate::manifest::Provisioning::AdminApi(_) => (Box::new(AdminApiProvisioner), None),
+                crate::manifest::Provisioning::Static(world) => {
+                    let principals = cfg
+                        .manifest
+                        .principals
+                        .iter()
+                        .map(|(k, p)| (k.clone(), p.value.clone()))
+                        .collect();
+                    let record_dir = cfg.manifest.record_dir().map_err(TargetError::Config)?;
+                    let sp = StaticProvisioner::new(
                         (**world).clone(),
                         principals,
                         record_dir,
                         cfg.upstream_host.clone(),
                     )
-                    .map_err(TargetError::Config)?,
-                )
-            }
-        };
-        let static_secret = cfg
-            .manifest
-            .static_world()
-            .map(|_| static_admin_secret(cfg))
-            .transpose()?;
+                    .map_err(TargetError::Config)?;
+                    let secret = sp.unrestricted_secret().unwrap_or_default().to_owned();
+                    (Box::new(sp), Some(secret))
+                }
+            };
         let mut cluster = None;
         let (bases, admin_token, jwt, embedded, kind, defects) = match &cfg.spec {
             TargetSpec::Cluster {
@@ -393,8 +391,6 @@ impl Target {
                         keys.secret.as_bytes(),
                         crate::scenario::Algorithm::HS256,
                     ),
-                    // A configured world has no admin: probes use a principal that reaches
-                    // everything, when one is declared.
                     (None, None) if static_secret.is_some() => {
                         static_secret.clone().unwrap_or_default()
                     }
@@ -758,23 +754,6 @@ async fn probe_exchange(
         send(&base.authority, req, timeout).await;
     }
     (Some(probe), ex)
-}
-
-/// The secret probes use on a statically configured target: `--token` when given, else the
-/// first principal that reaches every server (empty when there is none).
-fn static_admin_secret(cfg: &TargetConfig) -> Result<String, TargetError> {
-    if let TargetSpec::Url { token: Some(t), .. } = &cfg.spec {
-        return Ok(t.clone());
-    }
-    let all = cfg
-        .manifest
-        .principals
-        .values()
-        .find(|p| p.value.reach == crate::manifest::Reach::All);
-    Ok(all
-        .and_then(|p| p.value.secret_env.as_ref())
-        .and_then(|env| std::env::var(env).ok())
-        .unwrap_or_default())
 }
 
 /// A JSON summary of a profile, for `--help`-like listings.
