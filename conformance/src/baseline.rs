@@ -23,6 +23,21 @@ pub struct Baseline {
     pub target: Option<String>,
     #[serde(default)]
     pub known_failures: Vec<KnownFailure>,
+    /// Invariants a fuzz campaign (`mcpgw-conformance fuzz --baseline FILE`) is known to break
+    /// on the target: counted, not reported as findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fuzz_findings: Vec<KnownFinding>,
+}
+
+/// An invariant a fuzz campaign is known to break on the target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFinding {
+    /// The invariant's name, as the campaign prints it (`server-error`, `jsonrpc-id-altered`).
+    pub invariant: String,
+    pub reason: String,
+    #[serde(default)]
+    pub link: String,
 }
 
 /// One known failure.
@@ -134,6 +149,17 @@ impl Baseline {
                 text.push_str("  flaky: true\n");
             }
         }
+        if !self.fuzz_findings.is_empty() {
+            text.push_str("fuzz_findings:\n");
+        }
+        for f in &self.fuzz_findings {
+            text.push_str(&format!(
+                "- invariant: {}\n  reason: {}\n  link: {}\n",
+                q(&f.invariant),
+                q(&f.reason),
+                q(&f.link)
+            ));
+        }
         text
     }
 
@@ -213,6 +239,7 @@ impl Baseline {
         Baseline {
             target: self.target.clone(),
             known_failures,
+            fuzz_findings: self.fuzz_findings.clone(),
         }
     }
 }
@@ -271,6 +298,7 @@ mod tests {
         let b = Baseline {
             target: None,
             known_failures: vec![flaky.clone()],
+            fuzz_findings: Vec::new(),
         };
         let passing = vec![result("a/x", &[("one", Verdict::Pass)])];
         let c = b.compare(&passing);
@@ -291,6 +319,7 @@ mod tests {
         let b = Baseline {
             target: None,
             known_failures: vec![entry("a/x"), entry("a/y:two"), entry("a/z")],
+            fuzz_findings: Vec::new(),
         };
         let results = vec![
             result("a/x", &[("one", Verdict::Fail)]),
@@ -316,6 +345,11 @@ mod tests {
     fn saved_text_reads_back_the_same() {
         let b = Baseline {
             target: Some("gw 1.0".into()),
+            fuzz_findings: vec![KnownFinding {
+                invariant: "server-error".into(),
+                reason: "observed on 1.0: \"quoted\" 500".into(),
+                link: String::new(),
+            }],
             known_failures: vec![KnownFailure {
                 scenario: format!("area/{}:step", "long-".repeat(30)),
                 reason: "quotes \" and: colons, `ticks`, {braces} # not a comment\nnewline".into(),
@@ -324,9 +358,10 @@ mod tests {
             }],
         };
         let text = b.to_yaml();
-        assert_eq!(text.lines().count(), 5, "{text}");
+        assert_eq!(text.lines().count(), 9, "{text}");
         let back: Baseline = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(back.known_failures, b.known_failures);
+        assert_eq!(back.fuzz_findings, b.fuzz_findings);
         assert_eq!(back.target, b.target);
         let empty: Baseline = serde_saphyr::from_str(&Baseline::default().to_yaml()).unwrap();
         assert!(empty.known_failures.is_empty());
@@ -337,6 +372,7 @@ mod tests {
         let b = Baseline {
             target: None,
             known_failures: vec![entry("a/other")],
+            fuzz_findings: Vec::new(),
         };
         assert!(
             b.compare(&[result("a/x", &[("one", Verdict::Pass)])])

@@ -209,7 +209,7 @@ pub fn needed_capabilities(s: &Scenario) -> BTreeSet<Capability> {
     if faults().any(|f| f.worker().is_some_and(|w| w > 0)) {
         caps.insert(Capability::Cluster);
     }
-    if requests().any(|r| !is_portable_path(&r.request.path)) {
+    if s.paths_of.is_none() && requests().any(|r| !is_portable_path(&r.request.path)) {
         caps.insert(Capability::ContextforgeApi);
     }
     caps
@@ -279,6 +279,14 @@ pub enum Applicability {
 
 /// Whether and where `s` runs on `target`.
 pub fn applicability(target: &Target, s: &Scenario) -> Applicability {
+    if let Some(shapes) = &s.paths_of
+        && *shapes != target.manifest.name.value
+    {
+        return Applicability::NotApplicable(format!(
+            "its paths are written in the URL shapes of target `{shapes}`, not `{}`",
+            target.manifest.name.value
+        ));
+    }
     let needed = target.needed_capabilities(s);
     let missing: BTreeSet<Capability> =
         needed.iter().copied().filter(|c| !target.has(*c)).collect();

@@ -41,9 +41,10 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Fuzz with `defect` injected; require exit 1 with `invariant` broken and exactly one
-/// scenario written; return (scenario root, scenario id, fuzz output).
-fn fuzz_finds(defect: &str, seed: &str, invariant: &str) -> (tempfile::TempDir, String, String) {
+/// Fuzz with `defect` injected; require exit 1 with `invariant` broken (one of `a|b` when
+/// either shows the defect) and exactly one scenario written; return (scenario root, scenario
+/// id, fuzz output).
+fn fuzz_finds(defect: &str, seed: &str, invariants: &str) -> (tempfile::TempDir, String, String) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("regressions");
     let o = run(&[
@@ -60,10 +61,10 @@ fn fuzz_finds(defect: &str, seed: &str, invariant: &str) -> (tempfile::TempDir, 
     ]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(
-        out.contains(&format!("to a request that breaks {invariant}")),
-        "{defect}: expected `{invariant}`:\n{out}"
-    );
+    let invariant = invariants
+        .split('|')
+        .find(|i| out.contains(&format!("to a request that breaks {i}")))
+        .unwrap_or_else(|| panic!("{defect}: expected `{invariants}`:\n{out}"));
     assert!(out.contains("minimal request and response:"), "{out}");
     let files = yaml_files(&dir);
     assert_eq!(files.len(), 1, "{files:?}\n{out}");
@@ -149,10 +150,78 @@ fn d2_fuzz_finds_global_mcp_unscoped_and_the_scenario_replays() {
     replays(root.path(), &id, "global-mcp-unscoped");
 }
 
+/// A name the hex-only route does not match falls through to the global endpoint, where a
+/// call runs another server's tool: the server's endpoint served what is not its own.
 #[test]
 fn c_mcp_03_fuzz_finds_hex_only_server_regex_and_the_scenario_replays() {
-    let (root, id, _) = fuzz_finds("hex-only-server-regex", "2", "server-id-not-injected");
+    let (root, id, _) = fuzz_finds(
+        "hex-only-server-regex",
+        "2",
+        "server-endpoint-leak|server-id-not-injected",
+    );
     replays(root.path(), &id, "hex-only-server-regex");
+}
+
+#[test]
+fn d2_fuzz_finds_cross_server_call_and_the_scenario_replays() {
+    let (root, id, _) = fuzz_finds("cross-server-call", "1", "server-endpoint-leak");
+    replays(root.path(), &id, "cross-server-call");
+}
+
+#[test]
+fn d10_fuzz_finds_id_retyped_and_the_scenario_replays() {
+    let (root, id, _) = fuzz_finds("id-retyped", "1", "jsonrpc-id-altered");
+    replays(root.path(), &id, "id-retyped");
+}
+
+/// Known invariants (a baseline's `fuzz_findings`) are counted, not found: the campaign passes;
+/// an entry naming no invariant is a configuration error.
+#[test]
+fn a_baseline_turns_a_finding_into_a_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("b.yaml");
+    std::fs::write(
+        &baseline,
+        "known_failures: []\nfuzz_findings:\n- invariant: jsonrpc-id-altered\n  reason: the defect\n",
+    )
+    .unwrap();
+    let args = |b: &str| {
+        [
+            "fuzz",
+            "--quiet",
+            "--no-write",
+            "--cases",
+            "3000",
+            "--seed",
+            "1",
+            "--keep-going",
+            "--inject-defect",
+            "id-retyped",
+            "--baseline",
+            b,
+        ]
+        .map(str::to_owned)
+    };
+    let o = run(&args(baseline.to_str().unwrap())
+        .each_ref()
+        .map(String::as_str));
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("broken: jsonrpc-id-altered in") && out.contains("known (baseline)"),
+        "{out}"
+    );
+    std::fs::write(
+        &baseline,
+        "known_failures: []\nfuzz_findings:\n- invariant: id-alterd\n  reason: typo\n",
+    )
+    .unwrap();
+    let o = run(&args(baseline.to_str().unwrap())
+        .each_ref()
+        .map(String::as_str));
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("`id-alterd` is no invariant"), "{out}");
 }
 
 #[test]

@@ -110,98 +110,126 @@ async fn configure_server(authority: &str, token: &str, name: &str, port: u16) -
     server["id"].as_str().expect("a server id").to_owned()
 }
 
+/// The reference configured by hand over two upstream fixtures in another process, and the
+/// static manifest that declares that world.
+struct Configured {
+    dir: tempfile::TempDir,
+    manifest: std::path::PathBuf,
+    records: std::path::PathBuf,
+    url: String,
+    token: String,
+    upstreams: std::process::Child,
+    _reference: mcpgw_reference::Embedded,
+}
+
+impl Configured {
+    /// Start it with `policy` (the reference's strict policy, or one loosened by defects).
+    async fn start(policy: Option<mcpgw_reference::policy::Policy>) -> Configured {
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join("records");
+        let (port_a, port_b) = (free_port(), free_port());
+        let manifest = dir.path().join("gateway.yaml");
+        let world = |servers: &str| {
+            format!(
+                "name: reference-configured\n\
+                 principals:\n  admin: {{secret_env: MCPGW_TEST_ADMIN_TOKEN, reach: all}}\n\
+                 endpoints: {{mcp: /mcp, server_mcp: '/servers/{{id}}/mcp'}}\n\
+                 provisioning:\n  static:\n    tool_name: '{{server}}-{{tool}}'\n    record_dir: {}\n\
+                 \x20   upstreams:\n      a: {{port: {port_a}, tools: [{{name: echo}}, {{name: add}}]}}\n\
+                 \x20     b: {{port: {port_b}, tools: [{{name: vault}}]}}\n\
+                 \x20   servers:\n{servers}",
+                records.display()
+            )
+        };
+        // The upstreams first (the gateway discovers their tools when they are registered).
+        std::fs::write(
+            &manifest,
+            world("      alpha: {upstream: a}\n      beta: {upstream: b}\n"),
+        )
+        .unwrap();
+        let mut upstreams = Command::new(BIN)
+            .args(["upstreams", "--target-file", manifest.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("upstreams starts");
+        let mut ready = String::new();
+        BufReader::new(upstreams.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert!(ready.starts_with("ready a=http://127.0.0.1:"), "{ready}");
+
+        // The gateway, configured by hand: servers alpha and beta over upstreams a and b.
+        let mut settings = mcpgw_reference::Settings::default_for_tests();
+        settings.jwt_secret_key = None;
+        if let Some(p) = policy {
+            settings.policy = p;
+        }
+        let reference = mcpgw_reference::spawn_embedded(settings).await.unwrap();
+        let url = reference.url();
+        let authority = url.trim_start_matches("http://").to_owned();
+        let token = reference.admin_token.clone();
+        let alpha = configure_server(&authority, &token, "alpha", port_a).await;
+        let beta = configure_server(&authority, &token, "beta", port_b).await;
+        std::fs::write(
+            &manifest,
+            world(&format!(
+                "      alpha: {{upstream: a, id: {alpha}}}\n      beta: {{upstream: b, id: {beta}}}\n"
+            )),
+        )
+        .unwrap();
+        Configured {
+            dir,
+            manifest,
+            records,
+            url,
+            token,
+            upstreams,
+            _reference: reference,
+        }
+    }
+
+    /// The harness's command line against it, run off the async runtime.
+    async fn harness(&self, args: &[&str]) -> (Option<i32>, String) {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .args(["--target", &self.url, "--target-file"])
+            .arg(&self.manifest)
+            .env("MCPGW_TEST_ADMIN_TOKEN", &self.token)
+            .env_remove("MCPGW_TARGET_URL")
+            .env_remove("MCPGW_TARGET_TOKEN")
+            .env_remove("MCPGW_BASELINE")
+            .env_remove("MCPGW_FUZZ_SEED");
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("the harness runs"))
+            .await
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    }
+
+    /// Close the upstreams' stdin and require a clean exit.
+    fn stop(mut self) {
+        drop(self.upstreams.stdin.take());
+        let status = self.upstreams.wait().unwrap();
+        assert!(
+            status.success(),
+            "upstreams should exit cleanly when stdin closes"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statically_configured_gateway_runs_the_portable_scenarios() {
-    let dir = tempfile::tempdir().unwrap();
-    let records = dir.path().join("records");
-    let (port_a, port_b) = (free_port(), free_port());
-    let manifest_path = dir.path().join("gateway.yaml");
-    let world = |servers: &str| {
-        format!(
-            "name: reference-configured\n\
-             principals:\n  admin: {{secret_env: MCPGW_TEST_ADMIN_TOKEN, reach: all}}\n\
-             endpoints: {{mcp: /mcp, server_mcp: '/servers/{{id}}/mcp'}}\n\
-             provisioning:\n  static:\n    tool_name: '{{server}}-{{tool}}'\n    record_dir: {}\n\
-             \x20   upstreams:\n      a: {{port: {port_a}, tools: [{{name: echo}}, {{name: add}}]}}\n\
-             \x20     b: {{port: {port_b}, tools: [{{name: vault}}]}}\n\
-             \x20   servers:\n{servers}",
-            records.display()
-        )
-    };
-    // The upstreams first (the gateway discovers their tools when they are registered).
-    std::fs::write(
-        &manifest_path,
-        world("      alpha: {upstream: a}\n      beta: {upstream: b}\n"),
-    )
-    .unwrap();
-    let mut upstreams = Command::new(BIN)
-        .args([
-            "upstreams",
-            "--target-file",
-            manifest_path.to_str().unwrap(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("upstreams starts");
-    let mut ready = String::new();
-    BufReader::new(upstreams.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert!(ready.starts_with("ready a=http://127.0.0.1:"), "{ready}");
-
-    // The gateway, configured by hand: servers alpha and beta over upstreams a and b.
-    let mut settings = mcpgw_reference::Settings::default_for_tests();
-    settings.jwt_secret_key = None;
-    let reference = mcpgw_reference::spawn_embedded(settings).await.unwrap();
-    let url = reference.url();
-    let authority = url.trim_start_matches("http://").to_owned();
-    let token = reference.admin_token.clone();
-    let alpha = configure_server(&authority, &token, "alpha", port_a).await;
-    let beta = configure_server(&authority, &token, "beta", port_b).await;
-    std::fs::write(
-        &manifest_path,
-        world(&format!(
-            "      alpha: {{upstream: a, id: {alpha}}}\n      beta: {{upstream: b, id: {beta}}}\n"
-        )),
-    )
-    .unwrap();
-
-    let reports = dir.path().join("reports");
-    let out = tokio::task::spawn_blocking({
-        let (manifest, reports, url, token) = (
-            manifest_path.clone(),
-            reports.clone(),
-            url.clone(),
-            token.clone(),
-        );
-        move || {
-            Command::new(BIN)
-                .args(["run", "--quiet", "--target", &url, "--target-file"])
-                .arg(&manifest)
-                .arg("--report-dir")
-                .arg(&reports)
-                .env("MCPGW_TEST_ADMIN_TOKEN", token)
-                .env_remove("MCPGW_TARGET_URL")
-                .env_remove("MCPGW_TARGET_TOKEN")
-                .output()
-                .expect("the suite runs")
-        }
-    })
-    .await
-    .unwrap();
-    drop(upstreams.stdin.take()); // its stdin closes: the fixtures stop
-    let status = upstreams.wait().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(
-        status.success(),
-        "upstreams should exit cleanly when stdin closes"
-    );
+    let world = Configured::start(None).await;
+    let reports = world.dir.path().join("reports");
+    let (code, text) = world
+        .harness(&["run", "--quiet", "--report-dir", reports.to_str().unwrap()])
+        .await;
+    assert_eq!(code, Some(0), "{text}");
 
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
@@ -223,12 +251,78 @@ async fn a_statically_configured_gateway_runs_the_portable_scenarios() {
         }
     }
     // What the upstream in the other process recorded is what the scenarios counted.
-    let recorded = mcpgw_conformance::upstream::read_records(&records.join("a.jsonl"));
+    let recorded = mcpgw_conformance::upstream::read_records(&world.records.join("a.jsonl"));
     assert!(
         recorded.iter().any(|r| r.body["method"] == "tools/call"),
         "upstream a recorded no tools/call: {recorded:?}"
     );
-    assert!(Path::new(&records.join("b.jsonl")).exists());
+    assert!(Path::new(&world.records.join("b.jsonl")).exists());
+
+    // The same manifest is all a fuzz campaign needs; the reference breaks no invariant.
+    let (code, text) = world
+        .harness(&[
+            "fuzz",
+            "--quiet",
+            "--no-write",
+            "--keep-going",
+            "--cases",
+            "3000",
+            "--seed",
+            "1",
+        ])
+        .await;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("PASS: 3000 case(s)"), "{text}");
+    world.stop();
+}
+
+/// Fuzzing through a manifest alone finds what a configured gateway gets wrong: with the
+/// reference's cross-server check and id handling loosened, the campaign finds both, each
+/// shrunk and written as a scenario for this manifest's URL shapes that fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuzzing_a_configured_gateway_finds_its_defects_and_writes_replayable_scenarios() {
+    use mcpgw_reference::defects::Defect;
+    let policy = [Defect::CrossServerCall, Defect::IdRetyped]
+        .iter()
+        .fold(mcpgw_reference::policy::Policy::strict(), |p, d| {
+            d.loosen(p)
+        });
+    let world = Configured::start(Some(policy)).await;
+    let regressions = world.dir.path().join("scenarios").join("regressions");
+    let (code, text) = world
+        .harness(&[
+            "fuzz",
+            "--quiet",
+            "--keep-going",
+            "--cases",
+            "3000",
+            "--seed",
+            "1",
+            "--regressions-dir",
+            regressions.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(code, Some(1), "{text}");
+    for invariant in ["server-endpoint-leak", "jsonrpc-id-altered"] {
+        assert!(
+            text.contains(&format!("to a request that breaks {invariant}")),
+            "{invariant} not found:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("warning: expected FAIL"),
+        "every written scenario fails where it was found:\n{text}"
+    );
+    let written: Vec<_> = std::fs::read_dir(&regressions)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(written.len() >= 2, "{written:?}");
+    for f in &written {
+        let yaml = std::fs::read_to_string(f).unwrap();
+        assert!(yaml.contains("paths_of: reference-configured"), "{yaml}");
+    }
+    world.stop();
 }
 
 #[test]

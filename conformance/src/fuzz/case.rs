@@ -23,25 +23,29 @@ use crate::scenario::Request;
 /// Who sends the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// The platform administrator with an admin bypass and no scopes.
+    /// The platform administrator with an admin bypass and no scopes (on a configured world:
+    /// a principal that reaches every server).
     Admin,
     /// An admin-bypass token with `scopes`: `server` is a fixture server key (`None`: no
-    /// server restriction, only permissions).
+    /// server restriction, only permissions). On a configured world: a principal that reaches
+    /// only that server.
     Scoped {
-        server: Option<&'static str>,
+        server: Option<String>,
         permissions: Vec<String>,
     },
     /// `scopes.server_id: ""`, which means unrestricted (C-SCOPE-15).
     EmptyServerScope { permissions: Vec<String> },
-    /// No `Authorization` header.
+    /// A credential of the right form that the target never issued.
+    Forged,
+    /// No credential.
     Anonymous,
 }
 
 impl Caller {
     /// The fixture server key the token is restricted to.
-    pub fn server_scope(&self) -> Option<&'static str> {
+    pub fn server_scope(&self) -> Option<&str> {
         match self {
-            Caller::Scoped { server, .. } => *server,
+            Caller::Scoped { server, .. } => server.as_deref(),
             _ => None,
         }
     }
@@ -62,6 +66,78 @@ impl Caller {
             self,
             Caller::Scoped { .. } | Caller::EmptyServerScope { .. }
         )
+    }
+}
+
+/// Which callers a target can be sent as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callers {
+    /// Tokens with any scopes can be made (an admin API with a token issuer).
+    Minted,
+    /// Only these (a configured world's principals, a forgery and no credential).
+    Fixed(Vec<Caller>),
+}
+
+/// What the generator builds requests from: the world's keys and the target's URL shapes.
+#[derive(Debug, Clone)]
+pub struct Vocabulary {
+    /// Server fixture keys.
+    pub servers: Vec<String>,
+    /// Tools: (`<upstream>.<tool>` key, the upstream's name for it).
+    pub tools: Vec<(String, String)>,
+    /// The per-server MCP endpoint template (`{id}` / `{name}`).
+    pub server_mcp: Option<String>,
+    /// The per-server RFC 9728 document template.
+    pub server_metadata: Option<String>,
+    /// Endpoints that serve every server (`/mcp`, `/rpc`).
+    pub general: Vec<String>,
+    /// The target speaks ContextForge's API: its REST routes, SSE/WS streams and
+    /// `params.server_id` are worth sending too.
+    pub contextforge_api: bool,
+    pub callers: Callers,
+    /// The fixtures can be made again after a request changed them (an admin API). A declared
+    /// world cannot: only `GET` and `POST` are sent anywhere, `DELETE` only to an MCP endpoint
+    /// as its template spells it (ending a session), never `PUT`.
+    pub rebuildable: bool,
+}
+
+impl Vocabulary {
+    /// The vocabulary of the default world on a ContextForge-shaped target (tests).
+    pub fn contextforge_default() -> Vocabulary {
+        Vocabulary {
+            servers: ["A", "B", "C"].map(str::to_owned).to_vec(),
+            tools: [
+                ("ua.alpha", "alpha"),
+                ("ub.beta", "beta"),
+                ("uc.gamma", "gamma"),
+            ]
+            .map(|(k, o)| (k.to_owned(), o.to_owned()))
+            .to_vec(),
+            server_mcp: Some("/servers/{id}/mcp".to_owned()),
+            server_metadata: Some(
+                "/.well-known/oauth-protected-resource/servers/{id}/mcp".to_owned(),
+            ),
+            general: vec!["/mcp".to_owned(), "/rpc".to_owned()],
+            contextforge_api: true,
+            callers: Callers::Minted,
+            rebuildable: true,
+        }
+    }
+
+    /// The MCP endpoints exactly as their templates spell them, for every server.
+    fn exact_endpoints(&self) -> Vec<String> {
+        let mut out = self.general.clone();
+        if let Some(t) = &self.server_mcp {
+            for k in &self.servers {
+                let field = if t.contains("{id}") { "id" } else { "name" };
+                let segment = format!("${{servers.{k}.{field}}}");
+                out.push(crate::manifest::fill(t, &segment, &segment));
+            }
+        }
+        if out.is_empty() {
+            out.push("/".to_owned());
+        }
+        out
     }
 }
 
@@ -95,7 +171,13 @@ impl Case {
             json: None,
             body: None,
         };
-        match &self.body {
+        // `json: null` reads back as no body: a JSON null is sent as its text.
+        let raw_null = Body::Raw("null".to_owned());
+        let body = match &self.body {
+            Some(Body::Json(Value::Null)) => Some(&raw_null),
+            other => other.as_ref(),
+        };
+        match body {
             Some(Body::Json(v)) => request.json = Some(v.clone()),
             Some(Body::Raw(s)) => {
                 request.body = Some(s.clone());
@@ -136,42 +218,56 @@ fn literal_json(v: &Value) -> Value {
     .unwrap_or_else(|never| match never {})
 }
 
-/// A fixture server (or a near miss) as a path segment.
-#[rustfmt::skip]
-const SERVER_SEGMENTS: &[&str] = &[
-    "${servers.A.id}", "${servers.B.id}", "${servers.C.id}",
-    "${servers.B.name}", "${servers.A.name}", "${servers.C.name}",
-    "${servers.A.id|upper}", "${servers.B.id|dashed}", "${servers.C.id|pct}",
-    "${servers.B.name|upper}", "${servers.A.id|pct|pct}",
-    "99999999999999999999999999999999",
-];
+/// Server spellings that name no fixture.
+const NO_SERVER: &[&str] = &["99999999999999999999999999999999", "mcpgw-no-such-server"];
 
-/// What follows `/servers/{x}`.
+/// A fixture server (or a near miss) as a path segment: by id and by name, then in other
+/// spellings (case, percent-encoding once and twice, dashes in a hex id).
+fn server_segments(v: &Vocabulary) -> (Vec<String>, Vec<String>) {
+    let plain: Vec<String> = ["id", "name"]
+        .iter()
+        .flat_map(|f| {
+            v.servers
+                .iter()
+                .map(move |k| format!("${{servers.{k}.{f}}}"))
+        })
+        .collect();
+    let mut odd = Vec::new();
+    for (i, k) in v.servers.iter().enumerate() {
+        let f = if i % 2 == 0 { "id" } else { "name" };
+        odd.push(format!("${{servers.{k}.{f}|upper}}"));
+        odd.push(format!("${{servers.{k}.{f}|pct}}"));
+        odd.push(format!("${{servers.{k}.id|pct|pct}}"));
+        if v.contextforge_api {
+            odd.push(format!("${{servers.{k}.id|dashed}}"));
+        }
+    }
+    odd.extend(NO_SERVER.iter().map(|s| (*s).to_owned()));
+    odd.extend(plain.iter().cloned());
+    (plain, odd)
+}
+
+/// What follows `/servers/{x}` on a ContextForge-shaped target.
 #[rustfmt::skip]
 const SERVER_RESTS: &[&str] = &[
     "/mcp", "/mcp/", "", "/", "/tools", "/resources", "/prompts", "/sse", "/message",
     "/mcp/x", "/x/y", "/.well-known/oauth-protected-resource",
 ];
 
-/// General endpoints (D1) and the root.
+/// Routes of a ContextForge-shaped target besides its MCP endpoints, and the root.
 #[rustfmt::skip]
-const GENERAL: &[&str] = &[
-    "/rpc", "/mcp", "/rpc", "/mcp", "/", "/rpc/", "/mcp/", "/health", "/sse", "/metrics",
-    "/docs", "/openapi.json", "/redoc",
+const CONTEXTFORGE_ROUTES: &[&str] = &[
+    "/", "/rpc/", "/mcp/", "/health", "/sse", "/metrics", "/docs", "/openapi.json", "/redoc",
 ];
 
-/// Near misses of general endpoints and routes a scoped token may not reach.
+/// Near misses of ContextForge's general endpoints and routes a scoped token may not reach.
 #[rustfmt::skip]
-const NEAR_MISSES: &[&str] = &[
+const CONTEXTFORGE_NEAR_MISSES: &[&str] = &[
     "/rpcx", "/rpc/x", "/mcp-servers/x", "/mcp-x", "/metrics/reset", "/healthz", "/sse2",
     "/tools", "/servers", "/servers/", "/admin/", "/prompts", "/RPC", "/mcp/sse",
     "/mcp/message", "/search", "/teams", "/gateways", "/resources", "/tokens", "/roots",
     "//", "/rpc//", "/sse/x/y", "/docsx", "/health/x",
 ];
-
-/// What follows `/.well-known/oauth-protected-resource/servers/{x}`.
-#[rustfmt::skip]
-const WELL_KNOWN_RESTS: &[&str] = &["/mcp", "", "/", "/mcp/", "/x", "/sse", "/mcp/extra"];
 
 /// Dot segments, spelled every way D8 names and some it does not.
 #[rustfmt::skip]
@@ -180,47 +276,129 @@ const DOTS: &[&str] = &[
     "%ef%bc%8e%ef%bc%8e", "．．", ".", "%2e", "%252e", "..;", "..%00", "..%2f", "..%5c",
 ];
 
-/// What a traversal climbs out of.
-#[rustfmt::skip]
-const CLIMB_FROM: &[&str] = &["x", "servers", "${servers.A.id}", "mcp", "v1", "rpc"];
-
 /// Bytes and separators glued onto a segment.
 #[rustfmt::skip]
 const SUFFIXES: &[&str] = &[
     ";", ";x=1", "%2f", "%2F", "%5c", "%00", "%2e", "%252f", "%3b", "%20", "%0a", "/", ".",
 ];
 
-fn server_route() -> impl Strategy<Value = String> {
-    let segment = prop_oneof![
-        2 => select(&SERVER_SEGMENTS[..6]),
-        1 => select(SERVER_SEGMENTS),
+/// A template split around its server placeholder: (before, after).
+fn split_template(template: &str) -> Option<(&str, &str)> {
+    ["{id}", "{name}"].iter().find_map(|f| {
+        template
+            .find(f)
+            .map(|at| (&template[..at], &template[at + f.len()..]))
+    })
+}
+
+/// What may follow the server segment of a template: the template's own rest first.
+fn rests(after: &str, extra: &[&str]) -> Vec<String> {
+    let mut out = vec![
+        after.to_owned(),
+        format!("{after}/"),
+        String::new(),
+        "/".to_owned(),
     ];
-    let rest = prop_oneof![2 => select(&["/mcp", "/mcp/"][..]), 1 => select(SERVER_RESTS)];
-    let servers = (segment.clone(), rest).prop_map(|(s, rest)| format!("/servers/{s}{rest}"));
+    out.push(format!("{after}/x"));
+    out.push("/x/y".to_owned());
+    out.extend(extra.iter().map(|e| (*e).to_owned()));
+    out.dedup();
+    out
+}
+
+/// Requests to one server's endpoint, spelled right and nearly right.
+fn server_route(v: &Vocabulary, template: &str) -> BoxedStrategy<String> {
+    let Some((before, after)) = split_template(template) else {
+        return Just(template.to_owned()).boxed();
+    };
+    let (plain, odd) = server_segments(v);
+    let segment = prop_oneof![2 => select(plain), 1 => select(odd.clone())];
+    let own = rests(
+        after,
+        if v.contextforge_api {
+            SERVER_RESTS
+        } else {
+            &[]
+        },
+    );
+    let rest = prop_oneof![2 => select(own[..2].to_vec()), 1 => select(own)];
+    let before = before.to_owned();
+    let servers = (segment, rest).prop_map(move |(s, rest)| format!("{before}{s}{rest}"));
+    if !v.contextforge_api {
+        return servers.boxed();
+    }
     let stream = (
         select(&["sse", "ws"][..]),
-        segment,
+        select(odd),
         select(&["", "/", "/x"][..]),
     )
         .prop_map(|(k, s, rest)| format!("/{k}/{s}{rest}"));
-    prop_oneof![5 => servers, 1 => stream]
+    prop_oneof![5 => servers, 1 => stream].boxed()
 }
 
-fn well_known_route() -> impl Strategy<Value = String> {
-    (select(SERVER_SEGMENTS), select(WELL_KNOWN_RESTS))
-        .prop_map(|(s, rest)| format!("/.well-known/oauth-protected-resource/servers/{s}{rest}"))
+/// The RFC 9728 document of a server, spelled right and nearly right.
+fn well_known_route(v: &Vocabulary, template: &str) -> BoxedStrategy<String> {
+    let Some((before, after)) = split_template(template) else {
+        return Just(template.to_owned()).boxed();
+    };
+    let (_, odd) = server_segments(v);
+    let before = before.to_owned();
+    (select(odd), select(rests(after, &["/sse", "/mcp/extra"])))
+        .prop_map(move |(s, rest)| format!("{before}{s}{rest}"))
+        .boxed()
+}
+
+/// The general endpoints, the root and near misses of them.
+fn general_routes(v: &Vocabulary) -> (Vec<String>, Vec<String>) {
+    let mut general = v.general.clone();
+    let mut near = Vec::new();
+    for g in &v.general {
+        near.push(format!("{g}x"));
+        near.push(format!("{g}/x"));
+        near.push(format!("{g}//"));
+        near.push(g.to_uppercase());
+    }
+    if let Some(t) = &v.server_mcp
+        && let Some((before, _)) = split_template(t)
+    {
+        // The server route's stem without a server.
+        near.push(before.trim_end_matches('/').to_owned());
+        near.push(before.to_owned());
+    }
+    near.push("//".to_owned());
+    if v.contextforge_api {
+        general.extend(CONTEXTFORGE_ROUTES.iter().map(|r| (*r).to_owned()));
+        near.extend(CONTEXTFORGE_NEAR_MISSES.iter().map(|r| (*r).to_owned()));
+    } else {
+        general.push("/".to_owned());
+    }
+    near.retain(|n| !n.is_empty());
+    if general.is_empty() {
+        general.push("/".to_owned());
+    }
+    (general, near)
 }
 
 /// A route before mutations.
-fn base_route() -> impl Strategy<Value = String> {
-    prop_oneof![
-        6 => server_route(),
-        3 => select(GENERAL).prop_map(str::to_owned),
-        2 => select(NEAR_MISSES).prop_map(str::to_owned),
-        1 => well_known_route(),
-        1 => strategies::route_path().prop_map(|p| literal(&p)),
-        1 => strategies::raw_path().prop_map(|p| literal(&p)),
-    ]
+fn base_route(v: &Vocabulary) -> BoxedStrategy<String> {
+    let (general, near) = general_routes(v);
+    let mut choices: Vec<(u32, BoxedStrategy<String>)> = Vec::new();
+    if let Some(t) = &v.server_mcp {
+        choices.push((6, server_route(v, t)));
+    }
+    choices.push((3, select(general).boxed()));
+    choices.push((2, select(near).boxed()));
+    if let Some(t) = &v.server_metadata {
+        choices.push((1, well_known_route(v, t)));
+    }
+    if v.contextforge_api {
+        choices.push((
+            1,
+            strategies::route_path().prop_map(|p| literal(&p)).boxed(),
+        ));
+    }
+    choices.push((1, strategies::raw_path().prop_map(|p| literal(&p)).boxed()));
+    proptest::strategy::Union::new_weighted(choices).boxed()
 }
 
 /// A change to one place of a path. Places are slots taken modulo the number of places, so
@@ -228,7 +406,7 @@ fn base_route() -> impl Strategy<Value = String> {
 #[derive(Debug, Clone)]
 enum Mutation {
     /// Insert `{from}/{dot}` before a segment: a normalising gateway climbs back out.
-    Climb(usize, &'static str, &'static str),
+    Climb(usize, String, &'static str),
     /// Insert a dot segment or a tricky segment of the oracle's vocabulary.
     Insert(usize, String),
     /// Append bytes to a segment.
@@ -243,13 +421,29 @@ fn slot() -> impl Strategy<Value = usize> {
     0..8usize
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
+/// What a traversal climbs out of: a bare word, the words of the target's templates, a server.
+fn climb_from(v: &Vocabulary) -> Vec<String> {
+    let mut from = vec!["x".to_owned()];
+    let templates = v.general.iter().chain(&v.server_mcp);
+    for word in templates.flat_map(|t| t.split('/')) {
+        if !word.is_empty() && !word.contains('{') && !from.iter().any(|f| f == word) {
+            from.push(word.to_owned());
+        }
+    }
+    if let Some(k) = v.servers.first() {
+        from.push(format!("${{servers.{k}.id}}"));
+    }
+    from.push("v1".to_owned());
+    from
+}
+
+fn mutation(v: &Vocabulary) -> impl Strategy<Value = Mutation> + use<> {
     let tricky = prop_oneof![
         select(DOTS).prop_map(str::to_owned),
         select(strategies::TRICKY).prop_map(literal),
     ];
     prop_oneof![
-        4 => (slot(), select(CLIMB_FROM), select(DOTS))
+        4 => (slot(), select(climb_from(v)), select(DOTS))
             .prop_map(|(i, from, dot)| Mutation::Climb(i, from, dot)),
         2 => (slot(), tricky).prop_map(|(i, t)| Mutation::Insert(i, t)),
         2 => (slot(), select(SUFFIXES)).prop_map(|(i, s)| Mutation::Append(i, s)),
@@ -274,7 +468,7 @@ fn mutate(path: &str, mutations: &[Mutation]) -> String {
             Mutation::Climb(i, from, dot) => {
                 let at = i % (segs.len() + 1);
                 segs.insert(at, (*dot).to_owned());
-                segs.insert(at, (*from).to_owned());
+                segs.insert(at, from.clone());
             }
             Mutation::Insert(i, t) => {
                 let at = i % (segs.len() + 1);
@@ -295,13 +489,13 @@ fn mutate(path: &str, mutations: &[Mutation]) -> String {
 }
 
 /// A request target template.
-pub fn path() -> impl Strategy<Value = String> {
+pub fn path(v: &Vocabulary) -> BoxedStrategy<String> {
     let prefix = prop_oneof![5 => Just(""), 1 => Just("/v1")];
     let query = prop_oneof![8 => Just(""), 1 => Just("?x=1"), 1 => Just("?a=../..&b=%2e%2e")];
     (
         prefix,
-        base_route(),
-        prop_oneof![2 => Just(Vec::new()), 1 => prop::collection::vec(mutation(), 1..3)],
+        base_route(v),
+        prop_oneof![2 => Just(Vec::new()), 1 => prop::collection::vec(mutation(v), 1..3)],
         query,
     )
         .prop_map(|(prefix, base, mutations, query)| {
@@ -317,114 +511,183 @@ pub fn path() -> impl Strategy<Value = String> {
                 joined + query
             }
         })
+        .boxed()
 }
 
 /// `params.server_id` values: fixture servers by id and name, near misses, wrong types.
-fn server_id_value() -> impl Strategy<Value = Value> {
-    #[rustfmt::skip]
-    let refs = select(&[
-        "${servers.B.id}", "${servers.A.id}", "${servers.C.id}", "${servers.B.name}",
-        "${servers.A.id|upper}", "${servers.C.id|dashed}", "", "99999999999999999999999999999999",
-    ][..]);
+fn server_id_value(v: &Vocabulary) -> BoxedStrategy<Value> {
+    let (plain, odd) = server_segments(v);
+    let mut refs = plain;
+    refs.extend(odd.into_iter().take(3));
+    refs.push(String::new());
     prop_oneof![
-        6 => refs.prop_map(|s| json!(s)),
+        6 => select(refs).prop_map(|s| json!(s)),
         1 => strategies::json_scalar_or_shape().prop_map(|v| literal_json(&v)),
+    ]
+    .boxed()
+}
+
+/// A tool name as a client would send it: a fixture tool as the gateway names it, as the
+/// upstream names it, or one that does not exist.
+fn tool_name(v: &Vocabulary) -> BoxedStrategy<String> {
+    let mut names: Vec<String> = v
+        .tools
+        .iter()
+        .map(|(key, _)| format!("${{tools.{key}.name}}"))
+        .collect();
+    names.extend(
+        v.tools
+            .iter()
+            .take(1)
+            .map(|(_, original)| literal(original)),
+    );
+    names.push("no-such-tool".to_owned());
+    select(names).boxed()
+}
+
+/// A JSON-RPC request id: mostly a small integer, then every other JSON type.
+fn request_id() -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        5 => Just(Some(json!(1))),
+        1 => Just(None),
+        1 => "[a-z0-9-]{0,8}".prop_map(|s| Some(json!(s))),
+        1 => select(vec![
+            json!(0), json!(-1), json!(9_007_199_254_740_993_u64), json!(1.5), json!(""),
+            json!("1"), json!(" 1"), json!("\u{0}"), json!("ü\u{202e}"), json!(null),
+        ]).prop_map(|v| Some(literal_json(&v))),
+        1 => strategies::json_scalar_or_shape().prop_map(|v| Some(literal_json(&v))),
     ]
 }
 
-/// A tool name as a client would send it: a fixture tool, or one that does not exist.
-fn tool_name() -> impl Strategy<Value = String> {
+/// A JSON-RPC request aimed at the fixtures, with one member sometimes broken: listings,
+/// tool calls (mostly naming a fixture tool) and odd methods in about equal parts.
+fn rpc_request(v: &Vocabulary) -> BoxedStrategy<Value> {
+    let server_id = if v.contextforge_api {
+        prop::option::of(server_id_value(v)).boxed()
+    } else {
+        Just(None).boxed()
+    };
+    let odd_params = || strategies::json_scalar_or_shape().prop_map(|v| Some(literal_json(&v)));
+    let scoped_params = server_id
+        .clone()
+        .prop_map(|s| s.map(|s| json!({"server_id": s})));
     #[rustfmt::skip]
-    let names = select(&[
-        "${tools.ua.alpha.name}", "${tools.ub.beta.name}", "${tools.uc.gamma.name}", "alpha",
-        "no-such-tool",
-    ][..]);
-    names.prop_map(str::to_owned)
-}
-
-/// A JSON-RPC request aimed at the fixtures, with one member sometimes broken.
-fn rpc_request() -> impl Strategy<Value = Value> {
-    #[rustfmt::skip]
-    let method = prop_oneof![
-        6 => select(&["tools/list", "tools/call", "tools/list", "tools/call", "ping",
-                      "initialize", "resources/list", "prompts/list",
-                      "notifications/initialized"][..]).prop_map(|m| json!(m)),
-        1 => tool_name().prop_map(|t| json!(t)),
-        1 => strategies::rpc_method().prop_map(|m| json!(literal(&m))),
-    ];
-    let call = (tool_name(), prop::option::of(server_id_value())).prop_map(|(name, sid)| {
+    let listing = (
+        select(&["tools/list", "tools/list", "resources/list", "prompts/list", "ping",
+                 "initialize", "notifications/initialized"][..]).prop_map(|m| json!(m)),
+        prop_oneof![3 => Just(None), 3 => scoped_params, 1 => odd_params()],
+    );
+    let call = (tool_name(v), server_id).prop_map(|(name, sid)| {
         let mut p = json!({"name": name, "arguments": {"q": 1}});
         if let Some(sid) = sid {
             p["server_id"] = sid;
         }
         Some(p)
     });
-    let params = prop_oneof![
-        3 => Just(None),
-        3 => server_id_value().prop_map(|s| Some(json!({"server_id": s}))),
-        3 => call,
-        1 => strategies::json_scalar_or_shape().prop_map(|v| Some(literal_json(&v))),
-    ];
-    let id = prop_oneof![
-        5 => Just(Some(json!(1))),
-        1 => Just(None),
-        1 => "[a-z0-9-]{0,8}".prop_map(|s| Some(json!(s))),
-        1 => strategies::json_scalar_or_shape().prop_map(|v| Some(literal_json(&v))),
-    ];
+    let calling = (
+        Just(json!("tools/call")),
+        prop_oneof![6 => call, 1 => Just(None), 1 => odd_params()],
+    );
+    let odd = (
+        prop_oneof![
+            1 => tool_name(v).prop_map(|t| json!(t)),
+            1 => strategies::rpc_method().prop_map(|m| json!(literal(&m))),
+        ],
+        prop_oneof![1 => Just(None), 1 => odd_params()],
+    );
+    let method_and_params = prop_oneof![4 => listing, 4 => calling, 1 => odd];
     let jsonrpc =
         prop_oneof![8 => Just(Some(json!("2.0"))), 1 => Just(None), 1 => Just(Some(json!("1.0")))];
-    (jsonrpc, id, method, params).prop_map(|(jsonrpc, id, method, params)| {
-        let mut m = Map::new();
-        let members = [
-            ("jsonrpc", jsonrpc),
-            ("id", id),
-            ("method", Some(method)),
-            ("params", params),
-        ];
-        for (k, v) in members {
-            if let Some(v) = v {
-                m.insert(k.to_owned(), v);
+    (jsonrpc, request_id(), method_and_params)
+        .prop_map(|(jsonrpc, id, (method, params))| {
+            let mut m = Map::new();
+            let members = [
+                ("jsonrpc", jsonrpc),
+                ("id", id),
+                ("method", Some(method)),
+                ("params", params),
+            ];
+            for (k, v) in members {
+                if let Some(v) = v {
+                    m.insert(k.to_owned(), v);
+                }
             }
-        }
-        Value::Object(m)
-    })
+            Value::Object(m)
+        })
+        .boxed()
 }
 
 /// A request body.
-pub fn body() -> impl Strategy<Value = Body> {
+pub fn body(v: &Vocabulary) -> BoxedStrategy<Body> {
     prop_oneof![
-        7 => rpc_request().prop_map(Body::Json),
+        7 => rpc_request(v).prop_map(Body::Json),
         2 => strategies::rpc_value().prop_map(|v| Body::Json(literal_json(&v))),
         1 => strategies::rpc_body()
             .prop_map(|b| Body::Raw(literal(&String::from_utf8_lossy(&b)))),
     ]
+    .boxed()
 }
 
-/// A caller: admin, a server-scoped token with a random permission list, and the odd ones.
-pub fn caller() -> impl Strategy<Value = Caller> {
-    let perms = prop_oneof![3 => Just(Vec::new()), 1 => strategies::permissions()];
-    let server = prop_oneof![
-        4 => select(&["A", "B", "C"][..]).prop_map(Some),
-        1 => Just(None),
-    ];
-    prop_oneof![
-        2 => Just(Caller::Admin),
-        6 => (server, perms.clone()).prop_map(|(server, permissions)| Caller::Scoped { server, permissions }),
-        1 => perms.prop_map(|permissions| Caller::EmptyServerScope { permissions }),
-        1 => Just(Caller::Anonymous),
-    ]
+/// A caller: where tokens can be minted, admin, a server-scoped token with a random permission
+/// list and the odd ones; otherwise one of the callers the target has.
+pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
+    match &v.callers {
+        Callers::Fixed(list) if !list.is_empty() => {
+            // Credentials the target issued, three times as often as none or a forged one.
+            let mut weighted = Vec::new();
+            for c in list {
+                let n = if matches!(c, Caller::Anonymous | Caller::Forged) {
+                    1
+                } else {
+                    3
+                };
+                weighted.extend(std::iter::repeat_n(c.clone(), n));
+            }
+            select(weighted).boxed()
+        }
+        Callers::Fixed(_) => Just(Caller::Anonymous).boxed(),
+        Callers::Minted => {
+            let perms = prop_oneof![3 => Just(Vec::new()), 1 => strategies::permissions()];
+            let server = prop_oneof![
+                4 => select(v.servers.clone()).prop_map(Some),
+                1 => Just(None),
+            ];
+            prop_oneof![
+                2 => Just(Caller::Admin),
+                6 => (server, perms.clone())
+                    .prop_map(|(server, permissions)| Caller::Scoped { server, permissions }),
+                1 => perms.prop_map(|permissions| Caller::EmptyServerScope { permissions }),
+                1 => Just(Caller::Anonymous),
+            ]
+            .boxed()
+        }
+    }
 }
 
 /// Any case.
-pub fn case() -> impl Strategy<Value = Case> {
-    let method =
-        prop_oneof![6 => Just("POST"), 2 => Just("GET"), 1 => Just("DELETE"), 1 => Just("PUT")];
-    (method, path(), caller(), body()).prop_map(|(method, path, caller, body)| Case {
-        method,
-        path,
-        caller,
-        body: matches!(method, "POST" | "PUT").then_some(body),
-    })
+pub fn case(v: &Vocabulary) -> BoxedStrategy<Case> {
+    let target = if v.rebuildable {
+        let method = prop_oneof![
+            6 => Just("POST"), 2 => Just("GET"), 1 => Just("DELETE"), 1 => Just("PUT")
+        ];
+        (method, path(v)).boxed()
+    } else {
+        let read_or_post = prop_oneof![7 => Just("POST"), 2 => Just("GET")];
+        prop_oneof![
+            9 => (read_or_post, path(v)),
+            1 => (Just("DELETE"), select(v.exact_endpoints())),
+        ]
+        .boxed()
+    };
+    (target, caller(v), body(v))
+        .prop_map(|((method, path), caller, body)| (method, path, caller, body))
+        .prop_map(|(method, path, caller, body)| Case {
+            method,
+            path,
+            caller,
+            body: matches!(method, "POST" | "PUT").then_some(body),
+        })
+        .boxed()
 }
 
 #[cfg(test)]
@@ -437,7 +700,10 @@ mod tests {
     #[test]
     fn mutations_keep_query_and_root() {
         assert_eq!(
-            mutate("/servers/S/mcp", &[Mutation::Climb(0, "x", "..")]),
+            mutate(
+                "/servers/S/mcp",
+                &[Mutation::Climb(0, "x".to_owned(), "..")]
+            ),
             "/x/../servers/S/mcp"
         );
         assert_eq!(mutate("/rpc?x=1", &[Mutation::TrailingSlash]), "/rpc/?x=1");
@@ -445,18 +711,77 @@ mod tests {
         assert_eq!(mutate("/a/b", &[Mutation::DoubleSlash(7)]), "/a//b");
     }
 
+    /// A configured world's vocabulary: LiteLLM's URL shapes, fixed callers.
+    pub(crate) fn static_vocabulary() -> Vocabulary {
+        Vocabulary {
+            servers: vec!["alpha".into(), "beta".into()],
+            tools: vec![
+                ("a.echo".into(), "echo".into()),
+                ("b.vault".into(), "vault".into()),
+            ],
+            server_mcp: Some("/mcp/{name}".into()),
+            server_metadata: None,
+            general: vec!["/mcp".into()],
+            contextforge_api: false,
+            callers: Callers::Fixed(vec![Caller::Admin, Caller::Forged, Caller::Anonymous]),
+            rebuildable: false,
+        }
+    }
+
     #[test]
     fn generated_templates_parse() {
         let mut runner = TestRunner::deterministic();
-        let strategy = case();
-        for _ in 0..2_000 {
-            let c = strategy.new_tree(&mut runner).unwrap().current();
-            subst::parse(&c.path).unwrap_or_else(|e| panic!("{e}: {c:?}"));
-            if let Some(Body::Json(v)) = &c.body {
-                for s in subst::json_strings(v) {
-                    subst::parse(&s).unwrap_or_else(|e| panic!("{e}: {c:?}"));
+        for v in [Vocabulary::contextforge_default(), static_vocabulary()] {
+            let strategy = case(&v);
+            for _ in 0..2_000 {
+                let c = strategy.new_tree(&mut runner).unwrap().current();
+                subst::parse(&c.path).unwrap_or_else(|e| panic!("{e}: {c:?}"));
+                if let Some(Body::Json(b)) = &c.body {
+                    for s in subst::json_strings(b) {
+                        subst::parse(&s).unwrap_or_else(|e| panic!("{e}: {c:?}"));
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_configured_world_gets_its_own_url_shapes_only() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = case(&static_vocabulary());
+        let paths: Vec<String> = (0..3_000)
+            .map(|_| strategy.new_tree(&mut runner).unwrap().current().path)
+            .collect();
+        assert!(
+            paths.iter().any(|p| p.starts_with("/mcp/${servers.beta.")),
+            "{paths:?}"
+        );
+        // The oracle's raw paths may hold any word; server routes of ContextForge's shape and
+        // its general endpoints may not.
+        let leaked: Vec<&String> = paths
+            .iter()
+            .filter(|p| {
+                ["/servers/${", "/sse/${", "/ws/${"]
+                    .iter()
+                    .any(|r| p.contains(r))
+                    || p.as_str() == "/rpc"
+            })
+            .collect();
+        assert!(
+            leaked.is_empty(),
+            "ContextForge routes leaked in: {leaked:?}"
+        );
+        // Nothing that could change a declared world.
+        let cases: Vec<Case> = (0..3_000)
+            .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+            .collect();
+        assert!(cases.iter().all(|c| c.method != "PUT"));
+        assert!(
+            cases
+                .iter()
+                .filter(|c| c.method == "DELETE")
+                .all(|c| c.path == "/mcp" || c.path.starts_with("/mcp/${servers.")),
+            "DELETE only to exact MCP endpoints"
+        );
     }
 }

@@ -13,14 +13,18 @@ use std::time::Duration;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use std::collections::BTreeSet;
+
+use crate::baseline::Baseline;
 use crate::report::transcript_text;
 use crate::runner::{self, RunOptions};
-use crate::scenario;
+use crate::scenario::{self, Capability};
 use crate::settings::{TargetArgs, default_dir, target_config};
 use crate::target::{Target, TargetConfig, TargetSpec};
 use crate::verdict::Verdict;
 
 use super::engine::{self, Event, Found, FuzzOptions, Report};
+use super::invariants::{self, Invariant};
 use super::regression::{self, Provenance};
 
 /// Generate requests from the oracle's generators, check invariants, shrink a failure and write
@@ -54,6 +58,14 @@ pub struct FuzzArgs {
     /// Print the failure but write no scenario.
     #[arg(long)]
     pub no_write: bool,
+    /// Known failures of the target: its `fuzz_findings` name invariants the campaign counts
+    /// but does not report as findings.
+    #[arg(long, env = "MCPGW_BASELINE", value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Go on after a finding, so that every invariant broken is found (each once, shrunk and
+    /// written); otherwise the campaign stops at the first.
+    #[arg(long)]
+    pub keep_going: bool,
     /// Seconds to wait for each response.
     #[arg(long, default_value_t = 15)]
     pub timeout: u64,
@@ -153,10 +165,33 @@ fn fresh_seed() -> u64 {
     u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) >> 16
 }
 
+/// The invariants a baseline file lists under `fuzz_findings`.
+fn known_invariants(path: &Path) -> Result<BTreeSet<Invariant>, String> {
+    let baseline = Baseline::load(path).map_err(|e| e.to_string())?;
+    let mut known = BTreeSet::new();
+    for f in &baseline.fuzz_findings {
+        let invariant = Invariant::from_name(&f.invariant).ok_or_else(|| {
+            let names: Vec<&str> = invariants::ALL.iter().map(|i| i.name()).collect();
+            format!(
+                "{}: fuzz_findings: `{}` is no invariant (one of: {})",
+                path.display(),
+                f.invariant,
+                names.join(", ")
+            )
+        })?;
+        known.insert(invariant);
+    }
+    Ok(known)
+}
+
 /// Run `mcpgw-conformance fuzz`; `Err` is a usage or configuration error (exit 2).
 pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
     let cfg = target_config(&args.target)?;
     let seed = args.seed.unwrap_or_else(fresh_seed);
+    let known = match &args.baseline {
+        Some(p) => known_invariants(p)?,
+        None => BTreeSet::new(),
+    };
     let regressions_dir = match &args.regressions_dir {
         Some(d) => d.clone(),
         None => default_dir(args.scenarios.as_deref(), "scenarios").join("regressions"),
@@ -172,26 +207,34 @@ pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
         seed,
         timeout: Duration::from_secs(args.timeout.max(1)),
         max_shrink_iters: args.max_shrink_iters,
+        known,
+        keep_going: args.keep_going,
     };
     let progress = Progress::new(args.cases, args.quiet, args.trace);
     let report = engine::fuzz(&target, &opts, &|e| progress.event(e))
         .await
         .map_err(|e| e.to_string())?;
     progress.bar.finish_and_clear();
-    let mut out = summary(&report, seed);
-    let Some(found) = &report.found else {
+    let mut out = summary(&report, seed, &opts.known);
+    if report.found.is_empty() {
         print_out(&out);
         return Ok(ExitCode::SUCCESS);
+    }
+    let provenance = Provenance {
+        seed,
+        cases: args.cases,
+        target: described,
+        oauth: report.oauth,
+        name_resolution: report.name_resolution,
+        fixtures: report.fixtures.clone(),
+        paths_of: (!target.has(Capability::ContextforgeApi))
+            .then(|| target.manifest.name.value.clone()),
     };
-    out.push_str(&failure_text(found));
-    if !args.no_write {
-        let provenance = Provenance {
-            seed,
-            cases: args.cases,
-            target: described,
-            oauth: report.oauth,
-            name_resolution: report.name_resolution,
-        };
+    for found in &report.found {
+        out.push_str(&failure_text(found));
+        if args.no_write {
+            continue;
+        }
         match regression::write(&regressions_dir, found, &provenance) {
             Ok((path, id)) => {
                 out.push_str(&written_text(&target, &cfg, &path, &id, &args).await);
@@ -224,13 +267,13 @@ fn describe_target(target: &Target) -> String {
     s
 }
 
-fn summary(report: &Report, seed: u64) -> String {
+fn summary(report: &Report, seed: u64, known: &BTreeSet<Invariant>) -> String {
     let secs = report.elapsed.as_secs_f64();
     let mut out = String::new();
-    let verdict = if report.found.is_some() {
-        "FAIL"
-    } else {
+    let verdict = if report.found.is_empty() {
         "PASS"
+    } else {
+        "FAIL"
     };
     let _ = writeln!(
         out,
@@ -249,6 +292,21 @@ fn summary(report: &Report, seed: u64) -> String {
         })
         .collect();
     let _ = writeln!(out, "statuses of passing cases: {}", statuses.join(" "));
+    for (invariant, n) in &report.broken {
+        let what = if known.contains(invariant) {
+            "known (baseline)"
+        } else {
+            "found"
+        };
+        let _ = writeln!(out, "broken: {} in {n} case(s), {what}", invariant.name());
+    }
+    for invariant in known.iter().filter(|i| !report.broken.contains_key(i)) {
+        let _ = writeln!(
+            out,
+            "baseline: {} was not broken in this campaign (a campaign samples: the entry is kept)",
+            invariant.name()
+        );
+    }
     for e in &report.cleanup_errors {
         let _ = writeln!(out, "cleanup: {e}");
     }

@@ -1,12 +1,14 @@
 //! The search: generate cases with proptest, send each to the target, check the invariants,
-//! and shrink the first failure to a minimal request.
+//! and shrink a failure to a minimal request. Invariants the caller already knows to fail on
+//! the target (a baseline) are counted, not shrunk; with `keep_going`, every other invariant
+//! broken gets its own shrunk finding, otherwise the first one ends the search.
 //!
 //! The loop drives proptest's value trees itself (`new_tree`, then `simplify`/`complicate` as
 //! proptest's own runner does) instead of calling `TestRunner::run`, so that every case is an
 //! ordinary `await` on the caller's runtime (the in-process reference serves on the same one)
 //! and progress can be reported as it goes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use proptest::strategy::{Strategy, ValueTree};
@@ -18,8 +20,8 @@ use crate::runner;
 use crate::target::Target;
 
 use super::case::{self, Body, Case};
-use super::invariants::{self, Observed, Sent, Violation};
-use super::world::{UPSTREAMS, World};
+use super::invariants::{self, Invariant, Observed, Sent, Violation};
+use super::world::World;
 
 /// How to search.
 #[derive(Debug, Clone)]
@@ -30,6 +32,10 @@ pub struct FuzzOptions {
     pub timeout: Duration,
     /// Shrinking stops after this many attempts.
     pub max_shrink_iters: u32,
+    /// Invariants known to fail on the target: counted, never shrunk or reported as found.
+    pub known: BTreeSet<Invariant>,
+    /// Go on after a finding (each invariant is found once); otherwise stop at the first.
+    pub keep_going: bool,
 }
 
 /// What the search reports as it goes.
@@ -81,13 +87,18 @@ pub struct Report {
     pub elapsed: Duration,
     /// How many responses had each status (`None`: no response), over generated cases.
     pub statuses: BTreeMap<Option<u16>, u32>,
-    pub found: Option<Box<Found>>,
+    /// New failures, one per invariant, in the order found.
+    pub found: Vec<Found>,
+    /// Cases that broke each invariant (known ones included, and found ones after the first).
+    pub broken: BTreeMap<Invariant, u32>,
     /// Fixtures that could not be deleted at the end.
     pub cleanup_errors: Vec<String>,
     /// Whether the target resolves server names (the world's view).
     pub name_resolution: bool,
     /// Whether the fixture server A was OAuth-enabled.
     pub oauth: bool,
+    /// The world the campaign ran on (what a regression scenario declares).
+    pub fixtures: crate::scenario::Fixtures,
 }
 
 /// Why the search could not run.
@@ -121,7 +132,8 @@ enum Outcome {
     /// Passed, with the response status (`None`: no response).
     Pass(Option<u16>),
     Skip,
-    Fail(Violation, Box<Exchange>),
+    /// Broke these invariants (never empty).
+    Fail(Vec<Violation>, Option<u16>, Box<Exchange>),
 }
 
 /// Everything the loop keeps between cases.
@@ -179,7 +191,7 @@ impl Search<'_> {
         let (calls, longest_log) = if watch {
             let after = upstream_logs(world).await;
             let longest = after.iter().map(Vec::len).max().unwrap_or(0);
-            (tool_calls(&before, &after), longest)
+            (tool_calls(world, &before, &after), longest)
         } else {
             (Vec::new(), 0)
         };
@@ -201,7 +213,7 @@ impl Search<'_> {
             body: &exchange.request.body,
             caller: &case.caller,
         };
-        let verdict = invariants::check(&sent, observed.as_ref(), &world.view);
+        let broken = invariants::check(&sent, observed.as_ref(), &world.view);
         (self.progress)(Event::Sent {
             method: case.method,
             target: &exchange.request.target,
@@ -213,9 +225,11 @@ impl Search<'_> {
         if changed || longest_log > UPSTREAM_LOG_LIMIT {
             self.rebuild().await?;
         }
-        Ok(match verdict {
-            Ok(()) => Outcome::Pass(observed.map(|o| o.status)),
-            Err(v) => Outcome::Fail(v, Box::new(exchange)),
+        let status = observed.map(|o| o.status);
+        Ok(if broken.is_empty() {
+            Outcome::Pass(status)
+        } else {
+            Outcome::Fail(broken, status, Box::new(exchange))
         })
     }
 }
@@ -234,7 +248,7 @@ fn may_run_a_tool(case: &Case) -> bool {
 
 async fn upstream_logs(world: &World) -> Vec<Vec<Value>> {
     let mut logs = Vec::new();
-    for (up, _) in UPSTREAMS {
+    for up in world.fixtures.upstreams.keys() {
         let received = world.provisioned.received(up).await.unwrap_or_default();
         logs.push(received.into_iter().map(|r| r.body).collect());
     }
@@ -242,9 +256,9 @@ async fn upstream_logs(world: &World) -> Vec<Vec<Value>> {
 }
 
 /// `tools/call` requests that arrived between two reads of the logs: (upstream, tool).
-fn tool_calls(before: &[usize], after: &[Vec<Value>]) -> Vec<(String, String)> {
+fn tool_calls(world: &World, before: &[usize], after: &[Vec<Value>]) -> Vec<(String, String)> {
     let mut calls = Vec::new();
-    for (i, (up, _)) in UPSTREAMS.iter().enumerate() {
+    for (i, up) in world.fixtures.upstreams.keys().enumerate() {
         let seen = before.get(i).copied().unwrap_or(0);
         for body in after
             .get(i)
@@ -255,7 +269,7 @@ fn tool_calls(before: &[usize], after: &[Vec<Value>]) -> Vec<(String, String)> {
                     .pointer("/params/name")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                calls.push(((*up).to_owned(), tool.to_owned()));
+                calls.push((up.clone(), tool.to_owned()));
             }
         }
     }
@@ -280,6 +294,7 @@ pub async fn fuzz(
     let started = Instant::now();
     let world = World::build(target).await?;
     let name_resolution = world.view.name_resolution;
+    let fixtures = world.fixtures.clone();
     let oauth = target.has(crate::scenario::Capability::Oauth);
     let mut search = Search {
         target,
@@ -294,8 +309,10 @@ pub async fn fuzz(
         ..Config::default()
     };
     let mut runner = TestRunner::new_with_rng(config, rng(opts.seed));
-    let strategy = case::case();
-    let mut found = None;
+    let vocabulary = search.world().vocabulary(target);
+    let strategy = case::case(&vocabulary);
+    let mut found: Vec<Found> = Vec::new();
+    let mut broken: BTreeMap<Invariant, u32> = BTreeMap::new();
     let mut cases_run = 0;
     let mut statuses = BTreeMap::new();
     let result = async {
@@ -306,32 +323,43 @@ pub async fn fuzz(
             let case = tree.current();
             cases_run = index;
             match search.run(&case).await? {
-                Outcome::Pass(status) => {
-                    *statuses.entry(status).or_default() += 1;
-                    progress(Event::Case { done: index });
-                }
-                Outcome::Skip => progress(Event::Case { done: index }),
-                Outcome::Fail(violation, exchange) => {
+                Outcome::Pass(status) => *statuses.entry(status).or_default() += 1,
+                Outcome::Skip => {}
+                Outcome::Fail(violations, status, exchange) => {
+                    for v in &violations {
+                        *broken.entry(v.invariant).or_default() += 1;
+                    }
+                    let fresh = violations.into_iter().find(|v| {
+                        !opts.known.contains(&v.invariant)
+                            && !found.iter().any(|f| f.first.invariant == v.invariant)
+                    });
+                    let Some(violation) = fresh else {
+                        *statuses.entry(status).or_default() += 1;
+                        progress(Event::Case { done: index });
+                        continue;
+                    };
                     progress(Event::Failed {
                         case_index: index,
                         violation: &violation,
                     });
-                    found = Some(
-                        shrink(
-                            &mut search,
-                            &mut tree,
-                            index,
-                            case,
-                            violation,
-                            *exchange,
-                            opts,
-                            progress,
-                        )
-                        .await?,
-                    );
-                    break;
+                    let f = shrink(
+                        &mut search,
+                        &mut tree,
+                        index,
+                        case,
+                        violation,
+                        *exchange,
+                        opts,
+                        progress,
+                    )
+                    .await?;
+                    found.push(*f);
+                    if !opts.keep_going {
+                        break;
+                    }
                 }
             }
+            progress(Event::Case { done: index });
         }
         Ok::<(), FuzzError>(())
     }
@@ -348,9 +376,11 @@ pub async fn fuzz(
         elapsed: started.elapsed(),
         statuses,
         found,
+        broken,
         cleanup_errors,
         name_resolution,
         oauth,
+        fixtures,
     })
 }
 
@@ -368,18 +398,24 @@ async fn shrink<T: ValueTree<Value = Case>>(
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Box<Found>, FuzzError> {
     let first = violation.clone();
+    let aim = violation.invariant;
+    // The same invariant broken again, if it was.
+    let breaks_aim = |outcome: Outcome| match outcome {
+        Outcome::Fail(vs, _, ex) => vs.into_iter().find(|v| v.invariant == aim).map(|v| (v, ex)),
+        Outcome::Pass(_) | Outcome::Skip => None,
+    };
     let mut best = (case, violation, exchange);
     let mut steps = 0;
     if tree.simplify() {
         while steps < opts.max_shrink_iters {
             steps += 1;
             let candidate = tree.current();
-            let failing = match search.run(&candidate).await? {
-                Outcome::Fail(v, ex) => {
+            let failing = match breaks_aim(search.run(&candidate).await?) {
+                Some((v, ex)) => {
                     best = (candidate, v, *ex);
                     true
                 }
-                Outcome::Pass(_) | Outcome::Skip => false,
+                None => false,
             };
             progress(Event::Shrink {
                 step: steps,
@@ -397,7 +433,7 @@ async fn shrink<T: ValueTree<Value = Case>>(
     }
     let (case, mut violation, exchange) = best;
     // Once more, to tell a reproducible failure from a flaky one.
-    let reproduced = matches!(search.run(&case).await?, Outcome::Fail(..));
+    let reproduced = breaks_aim(search.run(&case).await?).is_some();
     // Details name this run's fixtures; written into a scenario they should read the same
     // on every run (`[tools.ua.alpha.name]`).
     let mut first = first;
@@ -426,7 +462,12 @@ mod tests {
         let gen_cases = |seed| {
             let mut runner = TestRunner::new_with_rng(Config::default(), rng(seed));
             (0..20)
-                .map(|_| case::case().new_tree(&mut runner).unwrap().current())
+                .map(|_| {
+                    case::case(&case::Vocabulary::contextforge_default())
+                        .new_tree(&mut runner)
+                        .unwrap()
+                        .current()
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(gen_cases(7), gen_cases(7));

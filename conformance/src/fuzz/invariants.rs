@@ -21,7 +21,7 @@ use super::world::{ServerView, ToolView, WorldView};
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource/";
 
 /// An invariant of the fuzzer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Invariant {
     /// Every request gets a response.
     NoResponse,
@@ -44,10 +44,51 @@ pub enum Invariant {
     /// `tools/list` on `/servers/S/mcp` lists only S's tools, whatever `params.server_id`
     /// says: the path's server is injected over it (§3.3, D11).
     ServerIdNotInjected,
+    /// A server's own endpoint (exactly as the target's template spells it) lists and runs
+    /// only that server's tools, whoever asks.
+    ServerEndpointLeak,
+    /// A JSON-RPC response carries the id of the request it answers, as sent (same JSON type
+    /// and value): a gateway that re-types or rewrites ids crosses clients' answers.
+    IdAltered,
 }
+
+/// Every invariant, in the order they are checked.
+pub const ALL: [Invariant; 12] = [
+    Invariant::NoResponse,
+    Invariant::ServerError,
+    Invariant::ErrorCodeZero,
+    Invariant::RefusedPathServed,
+    Invariant::WellKnownAnyPath,
+    Invariant::OtherServerToolSeen,
+    Invariant::OtherServerToolRan,
+    Invariant::IdAltered,
+    Invariant::ServerIdNotInjected,
+    Invariant::RestrictionNotEnforced,
+    Invariant::RestrictionOverEnforced,
+    Invariant::ServerEndpointLeak,
+];
 
 impl Invariant {
     /// The name used in messages and regression file names.
+    /// The invariant a name (as [`Invariant::name`] prints it) stands for.
+    pub fn from_name(name: &str) -> Option<Invariant> {
+        ALL.into_iter().find(|i| i.name() == name)
+    }
+
+    /// Whether the invariant is one of the reference's decisions, judged only on targets that
+    /// speak ContextForge's API (the others hold for every gateway).
+    pub fn is_strict(self) -> bool {
+        matches!(
+            self,
+            Invariant::ErrorCodeZero
+                | Invariant::RefusedPathServed
+                | Invariant::WellKnownAnyPath
+                | Invariant::ServerIdNotInjected
+                | Invariant::RestrictionNotEnforced
+                | Invariant::RestrictionOverEnforced
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Invariant::NoResponse => "no-response",
@@ -60,6 +101,8 @@ impl Invariant {
             Invariant::OtherServerToolSeen => "other-server-tool-seen",
             Invariant::OtherServerToolRan => "other-server-tool-ran",
             Invariant::ServerIdNotInjected => "server-id-not-injected",
+            Invariant::ServerEndpointLeak => "server-endpoint-leak",
+            Invariant::IdAltered => "jsonrpc-id-altered",
         }
     }
 
@@ -92,6 +135,10 @@ impl Invariant {
             Invariant::ServerIdNotInjected => {
                 "tools/list on /servers/S/mcp lists only S's tools, whatever params.server_id says"
             }
+            Invariant::ServerEndpointLeak => {
+                "A server's endpoint lists and runs only that server's tools"
+            }
+            Invariant::IdAltered => "A JSON-RPC response carries its request's id unchanged",
         }
     }
 
@@ -109,6 +156,8 @@ impl Invariant {
             Invariant::OtherServerToolSeen => &["D2", "C-RPC-09", "C-MCP-26", "D12"],
             Invariant::OtherServerToolRan => &["D2", "C-RPC-08", "C-RPC-22"],
             Invariant::ServerIdNotInjected => &["D11", "C-MCP-20", "C-MCP-03"],
+            Invariant::ServerEndpointLeak => &["D2", "D11", "C-MCP-26"],
+            Invariant::IdAltered => &["D10", "C-RPC-11"],
         }
     }
 }
@@ -127,6 +176,8 @@ pub struct Violation {
     pub must_not_run: Vec<(String, String)>,
     /// Templates of the only tool names allowed, for [`Invariant::ServerIdNotInjected`].
     pub only_tools: Vec<String>,
+    /// The request's id, for [`Invariant::IdAltered`].
+    pub request_id: Option<Value>,
 }
 
 impl Violation {
@@ -137,6 +188,7 @@ impl Violation {
             must_not_show: Vec::new(),
             must_not_run: Vec::new(),
             only_tools: Vec::new(),
+            request_id: None,
         }
     }
 }
@@ -168,73 +220,187 @@ pub struct Observed {
     pub calls: Vec<(String, String)>,
 }
 
-/// Check one exchange; `observed` is `None` when no response came.
-pub fn check(
-    sent: &Sent<'_>,
-    observed: Option<&Observed>,
-    world: &WorldView,
-) -> Result<(), Violation> {
+/// Check one exchange; `observed` is `None` when no response came. Returns every invariant
+/// broken, in the order of [`ALL`]; the reference's decisions only where `world.strict`.
+pub fn check(sent: &Sent<'_>, observed: Option<&Observed>, world: &WorldView) -> Vec<Violation> {
     let Some(obs) = observed else {
-        return Err(Violation::new(
+        return vec![Violation::new(
             Invariant::NoResponse,
             "the connection ended without a response".to_owned(),
-        ));
+        )];
     };
+    let mut out = Vec::new();
     let shown = || {
         let text: String = obs.text.chars().take(300).collect();
         format!("HTTP {}: {text}", obs.status)
     };
     if obs.status >= 500 {
-        return Err(Violation::new(Invariant::ServerError, shown()));
+        out.push(Violation::new(Invariant::ServerError, shown()));
     }
-    if obs.json.as_ref().and_then(|j| j.pointer("/error/code")) == Some(&json!(0)) {
-        return Err(Violation::new(Invariant::ErrorCodeZero, shown()));
+    if world.strict && obs.json.as_ref().and_then(|j| j.pointer("/error/code")) == Some(&json!(0)) {
+        out.push(Violation::new(Invariant::ErrorCodeZero, shown()));
     }
     let judgement = raw_path::judge(sent.path);
-    if let RawPath::Refuse(why) = judgement {
-        if obs.status != 400 && obs.status != 404 {
-            return Err(Violation::new(
-                Invariant::RefusedPathServed,
-                format!("the oracle refuses the path ({why:?}); {}", shown()),
-            ));
-        }
-        return Ok(());
+    let refused = matches!(judgement, RawPath::Refuse(_));
+    if world.strict
+        && let RawPath::Refuse(why) = &judgement
+        && obs.status != 400
+        && obs.status != 404
+    {
+        out.push(Violation::new(
+            Invariant::RefusedPathServed,
+            format!("the oracle refuses the path ({why:?}); {}", shown()),
+        ));
     }
     let path_only = sent.path.split_once('?').map_or(sent.path, |(p, _)| p);
-    let Some(decoded) =
-        raw_path::decode(path_only.as_bytes()).and_then(|d| String::from_utf8(d).ok())
-    else {
-        return Ok(());
-    };
-    if let Some(rest) = decoded.strip_prefix(WELL_KNOWN)
+    let decoded = raw_path::decode(path_only.as_bytes()).and_then(|d| String::from_utf8(d).ok());
+    if world.strict
+        && !refused
+        && let Some(rest) = decoded.as_deref().and_then(|d| d.strip_prefix(WELL_KNOWN))
         && protected_resource_server(rest).is_none()
         && (200..300).contains(&obs.status)
     {
-        return Err(Violation::new(
+        out.push(Violation::new(
             Invariant::WellKnownAnyPath,
             format!("{rest:?} names no server; {}", shown()),
         ));
     }
-    let target = classify::target(&classify::normalise(&decoded, None));
-    let resolved = match &target {
-        Target::Server(seg) => world.resolve(seg),
-        _ => None,
-    };
-    let own = sent.caller.server_scope().and_then(|k| world.server(k));
     let request_text = format!("{} {}", sent.path, String::from_utf8_lossy(sent.body));
-    if let Some(own) = own {
-        tools_stay_inside(own, obs, world, &request_text)?;
-    }
-    if let Some(server) = resolved {
-        injected_server_only(sent, &decoded, server, obs, world)?;
-    }
-    if sent.caller.is_scoped()
-        && judgement == RawPath::Accept
-        && classify::scoping_skipped(&decoded) == Verdict::No
+    if let Some(reach) = world.reach(sent.caller)
+        && let Some(v) = tools_stay_inside(sent.caller, &reach, obs, world, &request_text)
     {
-        restriction(sent, &decoded, &target, resolved, own, obs)?;
+        out.push(v);
     }
-    Ok(())
+    if let Some(v) = id_kept(sent, obs) {
+        out.push(v);
+    }
+    let Some(decoded) = decoded else {
+        return out;
+    };
+    if world.strict && !refused {
+        let target = classify::target(&classify::normalise(&decoded, None));
+        let resolved = match &target {
+            Target::Server(seg) => world.resolve(seg),
+            _ => None,
+        };
+        if let Some(server) = resolved
+            && let Some(v) = injected_server_only(sent, &decoded, server, obs, world)
+        {
+            out.push(v);
+        }
+        let own = sent.caller.server_scope().and_then(|k| world.server(k));
+        if sent.caller.is_scoped()
+            && judgement == RawPath::Accept
+            && classify::scoping_skipped(&decoded) == Verdict::No
+            && let Some(v) = restriction(sent, &decoded, &target, resolved, own, obs)
+        {
+            out.push(v);
+        }
+    }
+    if let Some(server) = world.server_endpoint_of(&decoded)
+        && let Some(v) = endpoint_serves_own(sent, server, obs, world)
+    {
+        out.push(v);
+    }
+    out
+}
+
+/// The id of a well-formed JSON-RPC request (a string or a number), if the body is one.
+fn request_id(body: &[u8]) -> Option<Value> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let o = v.as_object()?;
+    if o.get("jsonrpc") != Some(&json!("2.0")) || !o.get("method").is_some_and(Value::is_string) {
+        return None;
+    }
+    o.get("id")
+        .filter(|id| id.is_string() || id.is_number())
+        .cloned()
+}
+
+/// JSON-RPC 2.0 §5: a response's id is the request's id. A null id (the request could not be
+/// read) is not judged here.
+fn id_kept(sent: &Sent<'_>, obs: &Observed) -> Option<Violation> {
+    let asked = request_id(sent.body)?;
+    let answer = obs.json.as_ref().and_then(Value::as_object)?;
+    let is_response = answer.contains_key("result") || answer.contains_key("error");
+    match answer.get("id") {
+        Some(got) if is_response && !got.is_null() && *got != asked => {
+            let mut v = Violation::new(
+                Invariant::IdAltered,
+                format!(
+                    "the request's id {asked} came back as {got} (HTTP {})",
+                    obs.status
+                ),
+            );
+            v.request_id = Some(asked);
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
+/// A server's own endpoint lists (`tools/list`) and runs (`tools/call`) only its tools. On a
+/// strict target the listing is [`Invariant::ServerIdNotInjected`]'s, so only runs are judged.
+fn endpoint_serves_own(
+    sent: &Sent<'_>,
+    server: &ServerView,
+    obs: &Observed,
+    world: &WorldView,
+) -> Option<Violation> {
+    if sent.method != "POST" {
+        return None;
+    }
+    let own: Vec<&ToolView> = world
+        .tools
+        .iter()
+        .filter(|t| server.tools.contains(&t.key))
+        .collect();
+    let outside = world.tools_outside(server);
+    let violation = |detail: String| {
+        let mut v = Violation::new(Invariant::ServerEndpointLeak, detail);
+        v.only_tools = own
+            .iter()
+            .map(|t| format!("${{tools.{}.name}}", t.key))
+            .collect();
+        v.must_not_run = outside
+            .iter()
+            .map(|t| (t.upstream.clone(), t.original.clone()))
+            .collect();
+        v
+    };
+    if let Some((up, tool)) = obs
+        .calls
+        .iter()
+        .find(|(up, tool)| !server.tools.contains(&format!("{up}.{tool}")))
+    {
+        return Some(violation(format!(
+            "a call on server {}'s endpoint ran tool {tool} of upstream {up} (HTTP {})",
+            server.key, obs.status
+        )));
+    }
+    let lists_tools = matches!(
+        envelope::judge(sent.body),
+        envelope::Envelope::Request { ref method, .. } if method == "tools/list"
+    );
+    if world.strict || !lists_tools {
+        return None;
+    }
+    let listed = obs
+        .json
+        .as_ref()
+        .and_then(|j| j.pointer("/result/tools"))
+        .and_then(Value::as_array);
+    let stranger = listed
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .find(|name| !own.iter().any(|t| t.name == *name));
+    stranger.map(|name| {
+        violation(format!(
+            "tools/list on server {}'s endpoint listed {name}",
+            server.key
+        ))
+    })
 }
 
 /// The names and ids of `tools`, concrete and as templates.
@@ -248,15 +414,29 @@ fn tool_strings<'a>(tools: &[&'a ToolView]) -> Vec<(&'a str, String)> {
     out
 }
 
-/// D2: a token scoped to `own` never sees (in any response) or runs (an upstream call) a tool
-/// outside it. Echoing a name the request itself carried is not a leak.
+/// D2: a caller that reaches only `reach` never sees (in any response) or runs (an upstream
+/// call) a tool outside it; a caller that reaches nothing, no tool at all. Echoing a name the
+/// request itself carried is not a leak.
 fn tools_stay_inside(
-    own: &ServerView,
+    caller: &Caller,
+    reach: &[&ServerView],
     obs: &Observed,
     world: &WorldView,
     request_text: &str,
-) -> Result<(), Violation> {
-    let outside = world.tools_outside(own);
+) -> Option<Violation> {
+    let inside = |t: &ToolView| reach.iter().any(|s| s.tools.contains(&t.key));
+    let outside: Vec<&ToolView> = world.tools.iter().filter(|t| !inside(t)).collect();
+    let who = match reach {
+        [] => format!("a caller that reaches no server ({caller:?})"),
+        [one] => format!("a token scoped to server {}", one.key),
+        many => format!(
+            "a caller that reaches only {}",
+            many.iter()
+                .map(|s| s.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     let checked: Vec<(&str, String)> = tool_strings(&outside)
         .into_iter()
         .filter(|(concrete, _)| !request_text.contains(concrete))
@@ -264,13 +444,10 @@ fn tools_stay_inside(
     if let Some((leaked, _)) = checked.iter().find(|(c, _)| obs.text.contains(c)) {
         let mut v = Violation::new(
             Invariant::OtherServerToolSeen,
-            format!(
-                "a token scoped to server {} was shown {leaked} (HTTP {})",
-                own.key, obs.status
-            ),
+            format!("{who} was shown {leaked} (HTTP {})", obs.status),
         );
         v.must_not_show = checked.into_iter().map(|(_, t)| t).collect();
-        return Err(v);
+        return Some(v);
     }
     let must_not_run: Vec<(String, String)> = outside
         .iter()
@@ -279,19 +456,19 @@ fn tools_stay_inside(
     if let Some((up, tool)) = obs
         .calls
         .iter()
-        .find(|(up, tool)| !own.tools.contains(&format!("{up}.{tool}")))
+        .find(|(up, tool)| must_not_run.iter().any(|(u, t)| u == up && t == tool))
     {
         let mut v = Violation::new(
             Invariant::OtherServerToolRan,
             format!(
-                "a token scoped to server {} ran tool {tool} of upstream {up} (HTTP {})",
-                own.key, obs.status
+                "{who} ran tool {tool} of upstream {up} (HTTP {})",
+                obs.status
             ),
         );
         v.must_not_run = must_not_run;
-        return Err(v);
+        return Some(v);
     }
-    Ok(())
+    None
 }
 
 /// §3.3: `tools/list` on `/servers/S/mcp[/]` lists only S's tools.
@@ -301,7 +478,7 @@ fn injected_server_only(
     server: &ServerView,
     obs: &Observed,
     world: &WorldView,
-) -> Result<(), Violation> {
+) -> Option<Violation> {
     let normalised = classify::normalise(decoded, None);
     let on_mcp = normalised
         .trim_end_matches('/')
@@ -312,16 +489,13 @@ fn injected_server_only(
         envelope::Envelope::Request { ref method, .. } if method == "tools/list"
     );
     if sent.method != "POST" || !on_mcp || !lists_tools {
-        return Ok(());
+        return None;
     }
-    let Some(listed) = obs
+    let listed = obs
         .json
         .as_ref()
         .and_then(|j| j.pointer("/result/tools"))
-        .and_then(Value::as_array)
-    else {
-        return Ok(());
-    };
+        .and_then(Value::as_array)?;
     let own: Vec<&ToolView> = world
         .tools
         .iter()
@@ -332,7 +506,7 @@ fn injected_server_only(
         .filter_map(|t| t.get("name").and_then(Value::as_str))
         .find(|name| !own.iter().any(|t| t.name == *name));
     match stranger {
-        None => Ok(()),
+        None => None,
         Some(name) => {
             let mut v = Violation::new(
                 Invariant::ServerIdNotInjected,
@@ -345,7 +519,7 @@ fn injected_server_only(
                 .iter()
                 .map(|t| format!("${{tools.{}.name}}", t.key))
                 .collect();
-            Err(v)
+            Some(v)
         }
     }
 }
@@ -363,7 +537,7 @@ fn restriction(
     resolved: Option<&ServerView>,
     own: Option<&ServerView>,
     obs: &Observed,
-) -> Result<(), Violation> {
+) -> Option<Violation> {
     // A path naming a fixture by name or by another spelling is compared by canonical id
     // after resolution (D4); anything else as written.
     let target = match (target, resolved) {
@@ -373,7 +547,7 @@ fn restriction(
     let own_id = own.map(|s| s.id.as_str());
     let who = own.map_or("no server".to_owned(), |s| format!("server {}", s.key));
     match classify::server_restriction(&target, own_id) {
-        Verdict::No if !scoping_403(obs) => Err(Violation::new(
+        Verdict::No if !scoping_403(obs) => Some(Violation::new(
             Invariant::RestrictionNotEnforced,
             format!(
                 "a token scoped to {who} was not refused on {target:?}: HTTP {} {}",
@@ -386,17 +560,50 @@ fn restriction(
                 && permissions::allows(sent.caller.permissions(), sent.method, decoded, None)
                     == Verdict::Yes =>
         {
-            Err(Violation::new(
+            Some(Violation::new(
                 Invariant::RestrictionOverEnforced,
                 format!("a token scoped to {who} was refused on {target:?}"),
             ))
         }
-        _ => Ok(()),
+        _ => None,
     }
 }
 
 fn matcher(v: Value) -> Matcher {
     serde_json::from_value(v).expect("a matcher written here parses")
+}
+
+/// No upstream receives a `tools/call` of these (upstream, tool) pairs.
+fn never_run(e: &mut Expect, tools: &[(String, String)]) {
+    let mut by_upstream: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (up, tool) in tools {
+        by_upstream.entry(up).or_default().push(tool);
+    }
+    for (up, names) in by_upstream {
+        let name = match names.as_slice() {
+            [one] => json!(one),
+            many => json!({"$in": many}),
+        };
+        e.upstream.insert(
+            up.to_owned(),
+            UpstreamExpect {
+                method: Some("tools/call".to_owned()),
+                params: Some(matcher(json!({"name": name}))),
+                headers: Default::default(),
+                count: Some(matcher(json!(0))),
+                never_carries: Vec::new(),
+            },
+        );
+    }
+}
+
+/// A `tools/list` result, if there is one, names only these tools (templates).
+fn only_listed(e: &mut Expect, names: &[String]) {
+    let only = json!({"$excludes": {"name": {"$not": {"$in": names}}}});
+    e.pointers.insert(
+        "/result/tools".to_owned(),
+        matcher(json!({"$any_of": [{"$absent": true}, only]})),
+    );
 }
 
 /// The expectation that holds exactly when the violated invariant holds.
@@ -435,25 +642,17 @@ pub fn expectation(v: &Violation) -> Expect {
                 .collect();
             e.body = Some(matcher(json!({"$not": {"$any_of": any}})));
         }
-        Invariant::OtherServerToolRan => {
-            for (up, tool) in &v.must_not_run {
-                e.upstream.insert(
-                    up.clone(),
-                    UpstreamExpect {
-                        method: Some("tools/call".to_owned()),
-                        params: Some(matcher(json!({"name": tool}))),
-                        headers: Default::default(),
-                        count: Some(matcher(json!(0))),
-                        never_carries: Vec::new(),
-                    },
-                );
-            }
+        Invariant::OtherServerToolRan => never_run(&mut e, &v.must_not_run),
+        Invariant::ServerIdNotInjected => only_listed(&mut e, &v.only_tools),
+        Invariant::ServerEndpointLeak => {
+            only_listed(&mut e, &v.only_tools);
+            never_run(&mut e, &v.must_not_run);
         }
-        Invariant::ServerIdNotInjected => {
-            let only = json!({"$excludes": {"name": {"$not": {"$in": v.only_tools}}}});
+        Invariant::IdAltered => {
+            let asked = v.request_id.clone().unwrap_or(Value::Null);
             e.pointers.insert(
-                "/result/tools".to_owned(),
-                matcher(json!({"$any_of": [{"$absent": true}, only]})),
+                "/id".to_owned(),
+                matcher(json!({"$any_of": [{"$absent": true}, {"$eq": null}, {"$eq": asked}]})),
             );
         }
     }
@@ -492,6 +691,9 @@ mod tests {
                 tool("ub.beta", "ub", "beta", 2),
             ],
             name_resolution: true,
+            server_mcp: Some("/servers/{id}/mcp".into()),
+            anonymous_reaches_all: false,
+            strict: true,
         }
     }
 
@@ -506,13 +708,13 @@ mod tests {
 
     fn scoped(server: &'static str) -> Caller {
         Caller::Scoped {
-            server: Some(server),
+            server: Some(server.to_owned()),
             permissions: Vec::new(),
         }
     }
 
     fn broken(sent: &Sent<'_>, o: &Observed) -> Option<Invariant> {
-        check(sent, Some(o), &world()).err().map(|v| v.invariant)
+        check(sent, Some(o), &world()).first().map(|v| v.invariant)
     }
 
     #[test]
@@ -529,7 +731,11 @@ mod tests {
             Some(Invariant::ServerError)
         );
         assert_eq!(
-            check(&sent, None, &world()).unwrap_err().invariant,
+            check(&sent, None, &world())
+                .into_iter()
+                .next()
+                .unwrap()
+                .invariant,
             Invariant::NoResponse
         );
         let zero = json!({"jsonrpc": "2.0", "error": {"code": 0, "message": "x"}, "id": 1});
@@ -568,7 +774,10 @@ mod tests {
             body: br#"{"method":"tools/list"}"#,
             caller: &caller,
         };
-        let v = check(&sent, Some(&obs(200, listed.clone())), &w).unwrap_err();
+        let v = check(&sent, Some(&obs(200, listed.clone())), &w)
+            .into_iter()
+            .next()
+            .unwrap();
         assert_eq!(v.invariant, Invariant::OtherServerToolSeen);
         assert!(
             v.must_not_show
@@ -583,7 +792,7 @@ mod tests {
         assert_eq!(broken(&echo, &obs(200, listed)), None);
         let mut ran = obs(200, json!({"result": {}}));
         ran.calls = vec![("ub".into(), "beta".into())];
-        let v = check(&echo, Some(&ran), &w).unwrap_err();
+        let v = check(&echo, Some(&ran), &w).into_iter().next().unwrap();
         assert_eq!(v.invariant, Invariant::OtherServerToolRan);
         assert_eq!(v.must_not_run, [("ub".to_owned(), "beta".to_owned())]);
         ran.calls = vec![("ua".into(), "alpha".into())];
@@ -603,7 +812,10 @@ mod tests {
             caller: &caller,
         };
         let alpha = json!({"result": {"tools": [{"name": w.tools[0].name}]}});
-        let v = check(&sent, Some(&obs(200, alpha)), &w).unwrap_err();
+        let v = check(&sent, Some(&obs(200, alpha)), &w)
+            .into_iter()
+            .next()
+            .unwrap();
         assert_eq!(v.invariant, Invariant::ServerIdNotInjected);
         assert_eq!(v.only_tools, ["${tools.ub.beta.name}"]);
         let beta = json!({"result": {"tools": [{"name": w.tools[1].name}]}});
@@ -656,23 +868,13 @@ mod tests {
 
     #[test]
     fn every_expectation_parses_and_is_not_empty() {
-        let all = [
-            Invariant::NoResponse,
-            Invariant::ServerError,
-            Invariant::ErrorCodeZero,
-            Invariant::RefusedPathServed,
-            Invariant::WellKnownAnyPath,
-            Invariant::RestrictionNotEnforced,
-            Invariant::RestrictionOverEnforced,
-            Invariant::OtherServerToolSeen,
-            Invariant::OtherServerToolRan,
-            Invariant::ServerIdNotInjected,
-        ];
-        for i in all {
+        for i in ALL {
+            assert_eq!(Invariant::from_name(i.name()), Some(i));
             let mut v = Violation::new(i, String::new());
             v.must_not_show = vec!["${tools.ub.beta.name}".into()];
             v.must_not_run = vec![("ub".into(), "beta".into())];
             v.only_tools = vec!["${tools.ua.alpha.name}".into()];
+            v.request_id = Some(json!(7));
             let e = expectation(&v);
             assert!(e.status.is_some(), "the loader needs a status: {i:?}");
             assert!(!i.spec().is_empty() && !i.title().is_empty());

@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::scenario::{Action, Capability, Level, RequestStep, Scenario, Step, parse_str};
+use crate::scenario::{
+    Action, Capability, Fixtures, Level, RequestStep, Scenario, Step, parse_str,
+};
 
 use super::engine::Found;
 use super::invariants;
-use super::world;
 
 /// The token key of the failing case's caller in a written scenario.
 const CALLER: &str = "caller";
@@ -31,6 +32,11 @@ pub struct Provenance {
     pub oauth: bool,
     /// Whether the target resolved server names.
     pub name_resolution: bool,
+    /// The world the campaign ran on.
+    pub fixtures: Fixtures,
+    /// The target manifest whose URL shapes the paths are in, when the target does not speak
+    /// ContextForge's API (the scenario then runs only there).
+    pub paths_of: Option<String>,
 }
 
 /// Why a scenario could not be written.
@@ -72,7 +78,7 @@ pub fn slug(found: &Found) -> String {
 /// The regression scenario for a failure; `area` is the folder it goes in.
 pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario {
     let v = &found.violation;
-    let mut fixtures = world::fixtures(provenance.oauth);
+    let mut fixtures = provenance.fixtures.clone();
     if let Some(token) = &found.token {
         fixtures.tokens.insert(CALLER.to_owned(), token.clone());
     }
@@ -103,6 +109,7 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
         spec: v.invariant.spec().iter().map(|s| (*s).to_owned()).collect(),
         level: Level::Must,
         requires,
+        paths_of: provenance.paths_of.clone(),
         fixtures,
         steps: vec![Step {
             name: v.invariant.name().to_owned(),
@@ -225,6 +232,7 @@ mod tests {
         violation.must_not_show = vec!["${tools.ub.beta.name}".to_owned()];
         violation.must_not_run = vec![("ub".to_owned(), "beta".to_owned())];
         violation.only_tools = vec!["${tools.ua.alpha.name}".to_owned()];
+        violation.request_id = Some(serde_json::json!("x"));
         Found {
             case_index: 3,
             first: violation.clone(),
@@ -258,17 +266,14 @@ mod tests {
             target: "the in-process reference".to_owned(),
             oauth: true,
             name_resolution: true,
+            fixtures: crate::fuzz::world::default_fixtures(true),
+            paths_of: None,
         };
-        let invariants = [
-            Invariant::RefusedPathServed,
-            Invariant::OtherServerToolSeen,
-            Invariant::OtherServerToolRan,
-            Invariant::ServerIdNotInjected,
-            Invariant::RestrictionOverEnforced,
-        ];
+        let invariants = crate::fuzz::invariants::ALL;
         let mut runner = TestRunner::deterministic();
+        let v = case::Vocabulary::contextforge_default();
         for i in 0..500 {
-            let c = case::case().new_tree(&mut runner).unwrap().current();
+            let c = case::case(&v).new_tree(&mut runner).unwrap().current();
             let f = found(c, invariants[i % invariants.len()]);
             let s = scenario(&f, "regressions", &provenance);
             let path = Path::new("scenarios/regressions/x.yaml");

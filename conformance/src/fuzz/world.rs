@@ -1,25 +1,33 @@
-//! The fuzzer's fixture set ("the world"): three virtual servers, each with a tool on an MCP
-//! upstream the harness runs, provisioned once through the target's admin API with the same
-//! code scenarios use, and rebuilt only when a generated request may have changed it.
+//! The fuzzer's fixture set ("the world") and what a campaign may say about it.
 //!
-//! Server C shares upstream `ua`'s tool with A, so "another server's tool" is decided by
-//! membership, not by upstream. Tokens are made on first use and kept per caller.
+//! A target that makes fixtures on demand (an admin API) gets the default world: three virtual
+//! servers, each with a tool on an MCP upstream the harness runs, provisioned once with the
+//! same code scenarios use and rebuilt only when a generated request may have changed it;
+//! server C shares upstream `ua`'s tool with A, so "another server's tool" is decided by
+//! membership, not by upstream. A gateway configured from a file is fuzzed on the world its
+//! manifest declares ([`Provisioner::declared_fixtures`]). Either way the campaign sees the
+//! same [`WorldView`], and the generator the same [`Vocabulary`]: server keys, tools, endpoint
+//! templates and the callers the target can be sent as. Tokens are made on first use and kept
+//! per caller.
+//!
+//! [`Provisioner::declared_fixtures`]: crate::provision::Provisioner::declared_fixtures
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::manifest::Reach;
 use crate::provision::{self, ProvisionError, Provisioned};
 use crate::scenario::{
     Capability, Fixtures, OauthFixture, ServerFixture, TokenFixture, UpstreamFixture, UpstreamTool,
 };
 use crate::target::Target;
 
-use super::case::Caller;
+use super::case::{Caller, Callers, Vocabulary};
 
-/// Upstream key and the tool it serves (one tool per upstream, so an upstream that receives a
-/// `tools/call` names the tool that ran).
+/// Upstream key and the tool it serves in the default world (one tool per upstream, so an
+/// upstream that receives a `tools/call` names the tool that ran).
 pub const UPSTREAMS: [(&str, &str); 3] = [("ua", "alpha"), ("ub", "beta"), ("uc", "gamma")];
 
-/// Server key and its tools (`<upstream>.<tool>` keys).
+/// Server key and its tools (`<upstream>.<tool>` keys) in the default world.
 pub const SERVERS: [(&str, &[&str]); 3] = [
     ("A", &["ua.alpha"]),
     ("B", &["ub.beta"]),
@@ -29,8 +37,8 @@ pub const SERVERS: [(&str, &[&str]); 3] = [
 /// The server whose RFC 9728 document exists (when the target has OAuth).
 const OAUTH_SERVER: &str = "A";
 
-/// The fixtures of the world, as a scenario would declare them.
-pub fn fixtures(target_has_oauth: bool) -> Fixtures {
+/// The default world's fixtures, as a scenario would declare them.
+pub fn default_fixtures(target_has_oauth: bool) -> Fixtures {
     let mut f = Fixtures::default();
     for (up, tool) in UPSTREAMS {
         f.upstreams.insert(
@@ -65,6 +73,14 @@ pub fn fixtures(target_has_oauth: bool) -> Fixtures {
     f
 }
 
+/// The fixtures a campaign on `target` works on: the world it declares, else the default one.
+pub fn fixtures_for(target: &Target) -> Fixtures {
+    target
+        .provisioner
+        .declared_fixtures()
+        .unwrap_or_else(|| default_fixtures(target.has(Capability::Oauth)))
+}
+
 /// A tool as the target named it.
 #[derive(Debug, Clone)]
 pub struct ToolView {
@@ -89,12 +105,20 @@ pub struct ServerView {
 }
 
 /// What the invariants need to know about the world: a pure snapshot.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WorldView {
     pub servers: Vec<ServerView>,
     pub tools: Vec<ToolView>,
     /// Whether `/servers/{name}/mcp` resolves names (D4).
     pub name_resolution: bool,
+    /// The server endpoint template (`/servers/{id}/mcp`, `/mcp/{name}`), if the target has one.
+    pub server_mcp: Option<String>,
+    /// Whether a request without a valid credential reaches every server (a gateway without
+    /// authentication, or with it switched off); otherwise it reaches none.
+    pub anonymous_reaches_all: bool,
+    /// The reference's decisions (D1-D12) apply: the target speaks ContextForge's API shapes,
+    /// so its refusals, routes and scoping 403 are judged as the reference's.
+    pub strict: bool,
 }
 
 impl WorldView {
@@ -116,12 +140,50 @@ impl WorldView {
             .filter(|t| !server.tools.contains(&t.key))
             .collect()
     }
+
+    /// The server whose MCP endpoint a decoded path is, exactly as the endpoint template spells
+    /// it (one trailing slash allowed): no normalisation, so a path with dot segments or
+    /// encoded separators names no server here.
+    pub fn server_endpoint_of(&self, decoded: &str) -> Option<&ServerView> {
+        let template = self.server_mcp.as_deref()?;
+        let (field, at) = ["{id}", "{name}"]
+            .iter()
+            .find_map(|f| template.find(f).map(|at| (*f, at)))?;
+        let (prefix, suffix) = (&template[..at], &template[at + field.len()..]);
+        let path = decoded.split_once('?').map_or(decoded, |(p, _)| p);
+        let trimmed = match path.strip_suffix('/') {
+            Some(t) if !suffix.ends_with('/') && !t.is_empty() => t,
+            _ => path,
+        };
+        let segment = trimmed.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        if segment.is_empty() || segment.contains('/') {
+            return None;
+        }
+        self.servers.iter().find(|s| match field {
+            "{id}" => s.id == segment || (self.name_resolution && s.name == segment),
+            _ => s.name == segment,
+        })
+    }
+
+    /// The servers `caller` may reach; `None`: every server.
+    pub fn reach(&self, caller: &Caller) -> Option<Vec<&ServerView>> {
+        match caller {
+            Caller::Admin | Caller::EmptyServerScope { .. } => None,
+            Caller::Scoped { server: None, .. } => None,
+            Caller::Scoped {
+                server: Some(key), ..
+            } => Some(self.server(key).into_iter().collect()),
+            Caller::Anonymous | Caller::Forged => (!self.anonymous_reaches_all).then(Vec::new),
+        }
+    }
 }
 
 /// The provisioned world and the tokens made so far.
 pub struct World {
     pub provisioned: Provisioned,
     pub view: WorldView,
+    /// The fixtures it was made from (what a regression scenario declares).
+    pub fixtures: Fixtures,
     /// Caller -> token fixture key in `provisioned.tokens`, or why the target would not make
     /// it (asked once: the admin API refuses some scopes, e.g. `tools.*`, C-AUTH-11).
     tokens: BTreeMap<String, Result<String, String>>,
@@ -141,7 +203,7 @@ impl World {
             &target.bases[0],
             target.manifest.endpoints.clone(),
         );
-        let fixtures = fixtures(target.has(Capability::Oauth));
+        let fixtures = fixtures_for(target);
         if let Err(e) = target
             .provisioner
             .provision(target, &fixtures, &mut p)
@@ -150,10 +212,11 @@ impl World {
             target.provisioner.cleanup(target, &mut p).await;
             return Err(e);
         }
-        let view = view_of(&p, target.has(Capability::NameResolution));
+        let view = view_of(&p, &fixtures, target);
         Ok(World {
             provisioned: p,
             view,
+            fixtures,
             tokens: BTreeMap::new(),
         })
     }
@@ -164,6 +227,55 @@ impl World {
             .provisioner
             .cleanup(target, &mut self.provisioned)
             .await
+    }
+
+    /// What the generator may use on `target`.
+    pub fn vocabulary(&self, target: &Target) -> Vocabulary {
+        let endpoints = &target.manifest.endpoints;
+        let general = ["mcp", "rpc"]
+            .iter()
+            .filter_map(|e| endpoints.template(e))
+            .filter(|t| !t.contains('{'))
+            .map(str::to_owned)
+            .collect();
+        let with_token = |token: TokenFixture| {
+            let mut f = self.fixtures.clone();
+            f.tokens.insert("t".to_owned(), token);
+            target.provisioner.unmet_need(&f).is_none()
+        };
+        let first = self.view.servers.first().map(|s| s.key.clone());
+        let minted = Caller::Scoped {
+            server: first.clone(),
+            permissions: vec!["tools.read".to_owned()],
+        };
+        let callers = if minted.token_fixture().is_some_and(with_token) {
+            Callers::Minted
+        } else {
+            let mut fixed = vec![Caller::Admin];
+            fixed.extend(self.view.servers.iter().map(|s| Caller::Scoped {
+                server: Some(s.key.clone()),
+                permissions: Vec::new(),
+            }));
+            fixed.push(Caller::Forged);
+            fixed.retain(|c| c.token_fixture().is_some_and(with_token));
+            fixed.push(Caller::Anonymous);
+            Callers::Fixed(fixed)
+        };
+        Vocabulary {
+            servers: self.view.servers.iter().map(|s| s.key.clone()).collect(),
+            tools: self
+                .view
+                .tools
+                .iter()
+                .map(|t| (t.key.clone(), t.original.clone()))
+                .collect(),
+            server_mcp: endpoints.template("server_mcp").map(str::to_owned),
+            server_metadata: endpoints.template("server_metadata").map(str::to_owned),
+            general,
+            contextforge_api: self.view.strict,
+            callers,
+            rebuildable: target.provisioner.declared_fixtures().is_none(),
+        }
     }
 
     /// The token fixture key for `caller`, making the token on first use (`None`: no token);
@@ -183,50 +295,85 @@ impl World {
         let key = format!("t{}", self.tokens.len());
         let only_token = Fixtures {
             tokens: BTreeMap::from([(key.clone(), fixture)]),
+            // A configured world maps a token by the servers it reaches: it needs them named.
+            servers: self.fixtures.servers.clone(),
+            upstreams: self.fixtures.upstreams.clone(),
             ..Default::default()
         };
-        let made = target
-            .provisioner
-            .provision(target, &only_token, &mut self.provisioned)
-            .await
-            .map(|()| key)
-            .map_err(|e| e.to_string());
+        let made = if target.provisioner.shared_world() {
+            target
+                .provisioner
+                .provision(target, &only_token, &mut self.provisioned)
+                .await
+        } else {
+            let tokens_only = Fixtures {
+                tokens: only_token.tokens,
+                ..Default::default()
+            };
+            target
+                .provisioner
+                .provision(target, &tokens_only, &mut self.provisioned)
+                .await
+        }
+        .map(|()| key)
+        .map_err(|e| e.to_string());
         self.tokens.insert(spec, made.clone());
         made.map(Some)
     }
 }
 
-fn view_of(p: &Provisioned, name_resolution: bool) -> WorldView {
-    let tools = UPSTREAMS
-        .iter()
-        .map(|(up, tool)| {
-            let key = format!("{up}.{tool}");
+/// Whether a request without a valid credential reaches every server on `target`: a declared
+/// principal without a secret that reaches all, or an admin-API target with authentication off.
+fn anonymous_reaches_all(target: &Target) -> bool {
+    let principals = &target.manifest.principals;
+    if principals.is_empty() {
+        target.has(Capability::McpAuthOptional) || target.has(Capability::AuthOptional)
+    } else {
+        principals
+            .values()
+            .any(|p| p.value.secret_env.is_none() && p.value.reach == Reach::All)
+    }
+}
+
+fn view_of(p: &Provisioned, fixtures: &Fixtures, target: &Target) -> WorldView {
+    let mut tools = Vec::new();
+    for (up, u) in &fixtures.upstreams {
+        for t in &u.tools {
+            let key = format!("{up}.{}", t.name);
             let made = p.tools.get(&key).cloned().unwrap_or_default();
-            ToolView {
+            tools.push(ToolView {
                 key,
-                upstream: (*up).to_owned(),
-                original: (*tool).to_owned(),
+                upstream: up.clone(),
+                original: t.name.clone(),
                 name: made.name,
                 id: made.id,
-            }
-        })
-        .collect();
-    let servers = SERVERS
+            });
+        }
+    }
+    let servers = fixtures
+        .servers
         .iter()
-        .map(|(key, tools)| {
-            let made = p.servers.get(*key).cloned().unwrap_or_default();
+        .map(|(key, s)| {
+            let made = p.servers.get(key).cloned().unwrap_or_default();
             ServerView {
-                key: (*key).to_owned(),
+                key: key.clone(),
                 id: made.id,
                 name: made.name,
-                tools: tools.iter().map(|t| (*t).to_owned()).collect(),
+                tools: s.tools.iter().cloned().collect(),
             }
         })
         .collect();
     WorldView {
         servers,
         tools,
-        name_resolution,
+        name_resolution: target.has(Capability::NameResolution),
+        server_mcp: target
+            .manifest
+            .endpoints
+            .template("server_mcp")
+            .map(str::to_owned),
+        anonymous_reaches_all: anonymous_reaches_all(target),
+        strict: target.has(Capability::ContextforgeApi),
     }
 }
 
@@ -236,11 +383,15 @@ impl Caller {
         match self {
             Caller::Anonymous => None,
             Caller::Admin => Some(TokenFixture::default()),
+            Caller::Forged => Some(TokenFixture {
+                forged: true,
+                ..Default::default()
+            }),
             Caller::Scoped {
                 server,
                 permissions,
             } => Some(TokenFixture {
-                server: server.map(str::to_owned),
+                server: server.clone(),
                 permissions: permissions.clone(),
                 ..Default::default()
             }),

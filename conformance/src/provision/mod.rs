@@ -25,6 +25,11 @@ pub trait Provisioner: Send + Sync + std::fmt::Debug {
     /// Whether every scenario shares one world (fixtures are not made per scenario), so that
     /// scenarios must run one at a time to read what reached an upstream as their own.
     fn shared_world(&self) -> bool;
+    /// The fixtures this target has already, when it cannot make others (a gateway configured
+    /// from a file): what a fuzz campaign works on. `None`: fixtures are made on demand.
+    fn declared_fixtures(&self) -> Option<Fixtures> {
+        None
+    }
     /// Make every fixture. On error, what was made so far is in `p` and must be cleaned up.
     async fn provision(
         &self,

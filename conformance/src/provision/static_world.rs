@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::{Entity, MadeToken, MadeUpstream, ProvisionError, Provisioned, Provisioner, perr};
 use crate::manifest::world::{self, Mapping};
 use crate::manifest::{Principal, StaticWorld, UpstreamTransport};
-use crate::scenario::Fixtures;
+use crate::scenario::{Fixtures, ServerFixture, UpstreamFixture};
 use crate::target::Target;
 use crate::upstream::{Recorded, UpstreamHandle};
 
@@ -86,6 +86,10 @@ impl Provisioner for StaticProvisioner {
 
     fn shared_world(&self) -> bool {
         true
+    }
+
+    fn declared_fixtures(&self) -> Option<Fixtures> {
+        Some(declared_fixtures(&self.world))
     }
 
     async fn provision(
@@ -223,6 +227,47 @@ impl Provisioner for StaticProvisioner {
         // Nothing was created.
         Vec::new()
     }
+}
+
+/// The declared world as a scenario would write it: each declared upstream with its items, each
+/// declared server fronting all of its upstream's items (keys as declared, so the planner maps
+/// the set onto itself).
+fn declared_fixtures(world: &StaticWorld) -> Fixtures {
+    let mut f = Fixtures::default();
+    for (k, u) in &world.upstreams {
+        let u = &u.value;
+        f.upstreams.insert(
+            k.clone(),
+            UpstreamFixture {
+                tools: u.tools.clone(),
+                resources: u.resources.clone(),
+                prompts: u.prompts.clone(),
+                ..Default::default()
+            },
+        );
+    }
+    for (k, s) in &world.servers {
+        let up = &s.value.upstream.value;
+        let items = |names: Vec<&String>| names.iter().map(|n| format!("{up}.{n}")).collect();
+        let declared = world.upstreams.get(up).map(|u| &u.value);
+        f.servers.insert(
+            k.clone(),
+            ServerFixture {
+                tools: items(
+                    declared.map_or(Vec::new(), |u| u.tools.iter().map(|t| &t.name).collect()),
+                ),
+                resources: items(declared.map_or(Vec::new(), |u| {
+                    u.resources.iter().map(|r| &r.name).collect()
+                })),
+                prompts: items(
+                    declared.map_or(Vec::new(), |u| u.prompts.iter().map(|p| &p.name).collect()),
+                ),
+                enabled: true,
+                ..Default::default()
+            },
+        );
+    }
+    f
 }
 
 /// A credential of the same form as `real` that the gateway never issued: same length and

@@ -269,6 +269,7 @@ fn typed(s: ScenarioFile) -> Result<Scenario, Vec<Problem>> {
         spec: s.spec,
         level: s.level,
         requires: s.requires,
+        paths_of: s.paths_of,
         fixtures: s.fixtures,
         steps,
     })

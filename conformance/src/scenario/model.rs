@@ -41,6 +41,12 @@ pub struct Scenario<S = Step> {
     /// Capabilities the target needs; when one is missing the scenario is NOT-APPLICABLE.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<Capability>,
+    /// The target manifest (its `name`) whose URL shapes the literal request paths are written
+    /// in, as a fuzz campaign on a gateway configured from a file writes them. The scenario is
+    /// NOT-APPLICABLE on any other target, and on that one its literal paths need no
+    /// `contextforge-api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_of: Option<String>,
     /// What to create before the steps run (through the target's admin API) and delete after.
     #[serde(default)]
     pub fixtures: Fixtures,
