@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regression gate against the real IBM ContextForge: install it (cached) and start it with a
-# fresh database, run the conformance suite against it with its baseline, write reports, check
-# through the admin API that the run left nothing behind, and stop it (always, via trap).
+# fresh database, run the conformance suite against it with its baseline, then a fuzz campaign
+# (MCPGW_GATE_FUZZ_CASES, default 2000, 0 skips it; MCPGW_GATE_FUZZ_SEED, default 1), write
+# reports, check through the admin API that nothing was left behind, and stop it (always).
 #
 # Usage: ci/peers/contextforge.sh [--bless] [more `mcpgw-conformance run` arguments...]
 #   --bless   rewrite the baseline from this run (entries that still fail keep their reasons; new
@@ -141,7 +142,29 @@ RC=$?
 set -e
 SUITE_S=$(since "$T_SUITE")
 
-# ---- 4. nothing left behind ----
+# ---- 4. a fuzz campaign: fixed seed and case count; a finding outside the baseline's
+# `fuzz_findings` fails the gate, and is shrunk and written as a scenario under the reports ----
+T_FUZZ=$(date +%s)
+if [ "${MCPGW_GATE_FUZZ_CASES:-2000}" != 0 ] && [ "$BLESS" = 0 ]; then
+  rm -rf "$REPORTS/fuzz-regressions"
+  set +e
+  "$BIN" fuzz --quiet --keep-going --target "$URL" --token="$TOKEN" --jwt-secret="$JWT_SECRET" \
+    --profile contextforge --baseline "$BASELINE" \
+    --cases "${MCPGW_GATE_FUZZ_CASES:-2000}" --seed "${MCPGW_GATE_FUZZ_SEED:-1}" \
+    --regressions-dir "$REPORTS/fuzz-regressions" > "$REPORTS/fuzz.txt" 2>&1
+  FRC=$?
+  set -e
+  sed -n '1,/^$/p' "$REPORTS/fuzz.txt" | grep -E '^(PASS|FAIL|broken|baseline|statuses|cleanup)' \
+    | sed 's/^/[contextforge-gate] fuzz: /' >&2 || true
+  if [ "$FRC" != 0 ]; then
+    log "fuzz campaign: exit $FRC; findings and their scenarios: $REPORTS/fuzz.txt"
+    grep -E '^(case [0-9]+ broke|shrunk in|wrote|replayed)' "$REPORTS/fuzz.txt" >&2 || cat "$REPORTS/fuzz.txt" >&2
+    [ "$RC" = 0 ] && RC=$FRC
+  fi
+fi
+FUZZ_S=$(since "$T_FUZZ")
+
+# ---- 5. nothing left behind (by the suite or the campaign) ----
 log "admin inventory after the run (what the run created and did not delete):"
 if ! python3 ci/peers/inventory.py "$URL" "$TOKEN" --compare "$WORK/before.json" >&2; then
   log "ERROR: the run left fixtures behind"
@@ -150,5 +173,5 @@ fi
 
 [ -n "${GITHUB_STEP_SUMMARY:-}" ] && [ -f "$REPORTS/summary.md" ] && cat "$REPORTS/summary.md" >> "$GITHUB_STEP_SUMMARY"
 log "reports: $REPORTS/{report.html,summary.md,report.json,junit.xml}"
-log "timings: start ${START_S}s (install $INSTALL), harness build ${BUILD_S}s, suite ${SUITE_S}s, total $(since "$T0")s; exit $RC"
+log "timings: start ${START_S}s (install $INSTALL), harness build ${BUILD_S}s, suite ${SUITE_S}s, fuzz ${FUZZ_S}s, total $(since "$T0")s; exit $RC"
 exit "$RC"

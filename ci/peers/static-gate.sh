@@ -10,13 +10,16 @@
 #
 # The flow: build the harness, start the declared upstream fixtures (`mcpgw-conformance
 # upstreams`; stdio ones are launched by the gateway itself), write the config, start the
-# gateway, run the suite with the manifest and baseline, stop everything (always).
+# gateway, run the suite with the manifest and baseline, then a fuzz campaign with a fixed seed
+# and case count (its findings outside the baseline's `fuzz_findings` fail the gate; each is
+# shrunk and written as a scenario under the reports), stop everything (always).
 #
 # Exit codes: 0 gate passed; 1 new failures or stale baseline entries; 2 harness usage or
 # configuration error (malformed manifest, missing baseline); 3 NOT RUN (package registry
 # unreachable); 4 the gateway or the upstreams could not be installed or started.
 # Arguments: --bless (rewrite the baseline from this run), then more `run` arguments.
-# Environment: MCPGW_GATE_REPORT_DIR (default target/conformance/NAME), GITHUB_STEP_SUMMARY.
+# Environment: MCPGW_GATE_REPORT_DIR (default target/conformance/NAME), GITHUB_STEP_SUMMARY,
+# MCPGW_GATE_FUZZ_CASES (default 2000; 0 skips the campaign), MCPGW_GATE_FUZZ_SEED (default 1).
 
 static_gate() {
   set -euo pipefail
@@ -108,7 +111,29 @@ static_gate() {
   local suite_s; suite_s=$(since "$tsu")
   [ -n "${GITHUB_STEP_SUMMARY:-}" ] && [ -f "$GATE_REPORTS/summary.md" ] && cat "$GATE_REPORTS/summary.md" >> "$GITHUB_STEP_SUMMARY"
   glog "reports: $GATE_REPORTS/{report.html,summary.md,report.json,junit.xml}"
-  glog "timings: harness build ${build_s}s, start ${start_s}s (install $install), suite ${suite_s}s, total $(since "$t0")s; exit $rc"
+
+  # ---- 5. a fuzz campaign on the same gateway ----
+  local tf; tf=$(date +%s)
+  local frc=0
+  if [ "${MCPGW_GATE_FUZZ_CASES:-2000}" != 0 ] && [ "$bless" = 0 ]; then
+    rm -rf "$GATE_REPORTS/fuzz-regressions"
+    set +e
+    "$GATE_BIN" fuzz --quiet --keep-going --target "http://127.0.0.1:$GATE_PORT" \
+      --target-file "$GATE_MANIFEST" --baseline "$GATE_BASELINE" \
+      --cases "${MCPGW_GATE_FUZZ_CASES:-2000}" --seed "${MCPGW_GATE_FUZZ_SEED:-1}" \
+      --regressions-dir "$GATE_REPORTS/fuzz-regressions" > "$GATE_REPORTS/fuzz.txt" 2>&1
+    frc=$?
+    set -e
+    sed -n '1,/^$/p' "$GATE_REPORTS/fuzz.txt" | grep -E '^(PASS|FAIL|broken|baseline|statuses)' \
+      | sed "s/^/[$GATE_NAME-gate] fuzz: /" >&2 || true
+    if [ "$frc" != 0 ]; then
+      glog "fuzz campaign: exit $frc; findings and their scenarios: $GATE_REPORTS/fuzz.txt"
+      grep -E '^(case [0-9]+ broke|shrunk in|wrote|replayed)' "$GATE_REPORTS/fuzz.txt" >&2 || cat "$GATE_REPORTS/fuzz.txt" >&2
+      [ "$rc" = 0 ] && rc=$frc
+    fi
+  fi
+  local fuzz_s; fuzz_s=$(since "$tf")
+  glog "timings: harness build ${build_s}s, start ${start_s}s (install $install), suite ${suite_s}s, fuzz ${fuzz_s}s, total $(since "$t0")s; exit $rc"
   return "$rc"
 }
 

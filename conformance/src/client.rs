@@ -128,6 +128,10 @@ pub struct RequestLimits {
     pub deadline_name: String,
     /// Bytes of response body after de-chunking; one more and the response is cut.
     pub max_response_bytes: usize,
+    /// An SSE response (`text/event-stream`) stays open by design: when set, its body is read
+    /// for at most this long after the head, and the exchange then ends with what came, as a
+    /// complete response. `None`: read it like any body, until it ends or the deadline passes.
+    pub stream_wait: Option<Duration>,
 }
 
 impl RequestLimits {
@@ -137,6 +141,7 @@ impl RequestLimits {
             deadline,
             deadline_name: format!("the request deadline of {deadline:?}"),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            stream_wait: None,
         }
     }
 }
@@ -224,9 +229,10 @@ pub async fn send_within(
                 })?;
         got.connected = true;
         let _ = stream.set_nodelay(true);
+        let wait = limits.stream_wait;
         match transport {
-            Transport::Hyper => send_hyper(stream, &req, cap, &mut got).await,
-            Transport::Raw => send_raw(stream, &req, cap, &mut got).await,
+            Transport::Hyper => send_hyper(stream, &req, cap, wait, &mut got).await,
+            Transport::Raw => send_raw(stream, &req, cap, wait, &mut got).await,
         }
     })
     .await
@@ -265,6 +271,18 @@ struct Received {
 }
 
 impl Received {
+    /// Whether the head that arrived is an SSE stream's.
+    fn is_event_stream(&self) -> bool {
+        self.head.as_ref().is_some_and(|(_, headers)| {
+            headers.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("content-type")
+                    && v.trim_start()
+                        .to_ascii_lowercase()
+                        .starts_with("text/event-stream")
+            })
+        })
+    }
+
     /// Take body bytes; refuse once more than `cap` have come.
     fn push(&mut self, data: &[u8], cap: usize) -> Result<(), ClientError> {
         self.body_len = self.body_len.saturating_add(data.len());
@@ -359,6 +377,7 @@ async fn send_hyper(
     stream: TcpStream,
     req: &WireRequest,
     cap: usize,
+    stream_wait: Option<Duration>,
     got: &mut Received,
 ) -> Result<(), ClientError> {
     let http_err = |e: &dyn std::fmt::Display| ClientError::Http(e.to_string());
@@ -410,7 +429,13 @@ async fn send_hyper(
         .await;
         return Ok(());
     }
-    read_hyper_body(&mut body, cap, got).await
+    match stream_wait.filter(|_| got.is_event_stream()) {
+        // What a stream sent in its first moments is all the caller waits for.
+        Some(wait) => tokio::time::timeout(wait, read_hyper_body(&mut body, cap, got))
+            .await
+            .unwrap_or(Ok(())),
+        None => read_hyper_body(&mut body, cap, got).await,
+    }
 }
 
 async fn read_hyper_body(
@@ -457,6 +482,7 @@ async fn send_raw(
     mut stream: TcpStream,
     req: &WireRequest,
     cap: usize,
+    stream_wait: Option<Duration>,
     got: &mut Received,
 ) -> Result<(), ClientError> {
     let io = |e: std::io::Error| ClientError::Http(e.to_string());
@@ -468,6 +494,13 @@ async fn send_raw(
     loop {
         if got.too_large.is_some() && prefix_until.is_none() {
             prefix_until = Some(tokio::time::Instant::now() + PREFIX_WAIT);
+        }
+        // A stream's first moments are all the caller waits for (as for a body over the cap).
+        if let Some(wait) = stream_wait
+            && prefix_until.is_none()
+            && got.is_event_stream()
+        {
+            prefix_until = Some(tokio::time::Instant::now() + wait);
         }
         let read = match prefix_until {
             None => stream.read(&mut chunk).await,
@@ -924,6 +957,7 @@ mod tests {
             deadline: Duration::from_secs(5),
             deadline_name: "--timeout 5 s".to_owned(),
             max_response_bytes: 100,
+            stream_wait: None,
         };
         let (ex, hit) = send_within(&addr, req(&addr), &limits).await;
         assert_eq!(hit, Some(LimitHit::ResponseBytes));
@@ -945,6 +979,40 @@ mod tests {
             "{:?}",
             ex.error
         );
+    }
+
+    /// An SSE stream that stays open ends the exchange after `stream_wait` with its first
+    /// events and no error, on both transports; without it, the deadline ends it, as a failure.
+    #[tokio::test]
+    async fn a_stream_is_read_for_its_wait_then_kept_as_a_response() {
+        let open: &'static [u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+            transfer-encoding: chunked\r\n\r\n15\r\nevent: ping\ndata: 1\n\n\r\n";
+        for target in ["/sse", "/raw target"] {
+            let addr = answer_and_hold(open).await;
+            let req = WireRequest {
+                method: "GET".into(),
+                target: target.into(),
+                headers: vec![("host".into(), addr.clone())],
+                body: Bytes::new(),
+            };
+            let limits = RequestLimits {
+                stream_wait: Some(Duration::from_millis(200)),
+                ..RequestLimits::new(Duration::from_secs(10))
+            };
+            let started = Instant::now();
+            let (ex, hit) = send_within(&addr, req.clone(), &limits).await;
+            assert!(started.elapsed() < Duration::from_secs(5), "{target}");
+            assert_eq!((ex.error, hit), (None, None), "{target}");
+            assert_eq!(&ex.response.unwrap().body[..], b"event: ping\ndata: 1\n\n");
+            let addr = answer_and_hold(open).await;
+            let req = WireRequest {
+                headers: vec![("host".into(), addr.clone())],
+                ..req
+            };
+            let (ex, hit) =
+                send_within(&addr, req, &RequestLimits::new(Duration::from_millis(300))).await;
+            assert_eq!(hit, Some(LimitHit::Deadline), "{target}: {:?}", ex.error);
+        }
     }
 
     #[tokio::test]

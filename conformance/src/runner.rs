@@ -180,6 +180,7 @@ impl Budget {
             deadline,
             deadline_name,
             max_response_bytes: self.limits.max_response_bytes,
+            stream_wait: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use mcpgw_conformance::baseline::Baseline;
+use mcpgw_conformance::fuzz::invariants::Invariant;
 use mcpgw_conformance::scenario;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -53,6 +54,25 @@ fn committed_baselines_name_existing_checks_with_reasons() {
                  checklist id or `observed on <version>`: {:?}",
                 k.scenario,
                 k.reason
+            );
+        }
+        let mut invariants = BTreeSet::new();
+        for f in &b.fuzz_findings {
+            assert!(
+                Invariant::from_name(&f.invariant).is_some(),
+                "{shown}: fuzz_findings: {} is no invariant",
+                f.invariant
+            );
+            assert!(
+                invariants.insert(&f.invariant),
+                "{shown}: {} twice",
+                f.invariant
+            );
+            assert!(
+                !f.reason.contains("TODO") && cites_something(&f.reason),
+                "{shown}: fuzz finding {}: the reason must cite as known_failures do: {:?}",
+                f.invariant,
+                f.reason
             );
         }
     }

@@ -158,6 +158,8 @@ pub struct Case {
     pub path: String,
     pub caller: Caller,
     pub body: Option<Body>,
+    /// Extra headers (lowercase names): an `Origin`, a protocol version, forwarding headers.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Case {
@@ -177,6 +179,9 @@ impl Case {
             Some(Body::Json(Value::Null)) => Some(&raw_null),
             other => other.as_ref(),
         };
+        for (name, value) in &self.headers {
+            request.headers.insert(name.clone(), Some(value.clone()));
+        }
         match body {
             Some(Body::Json(v)) => request.json = Some(v.clone()),
             Some(Body::Raw(s)) => {
@@ -664,6 +669,26 @@ pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
     }
 }
 
+/// `Origin` values of pages the gateway's users never loaded (DNS rebinding, MCP transports
+/// §security-warning).
+pub const FOREIGN_ORIGINS: &[&str] = &["http://rebinding.example", "https://evil.example:8443"];
+
+/// Extra headers: mostly none; else a foreign `Origin`, an `MCP-Protocol-Version` from the
+/// past, the future or none at all, forwarding headers that claim another client or host.
+fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    let one = |name: &'static str, values: &'static [&'static str]| {
+        select(values).prop_map(move |v| vec![(name.to_owned(), v.to_owned())])
+    };
+    prop_oneof![
+        12 => Just(Vec::new()),
+        2 => one("origin", FOREIGN_ORIGINS),
+        1 => one("mcp-protocol-version", &["2024-11-05", "2099-01-01", "", "2025-06-18, 2025-03-26"]),
+        1 => one("x-forwarded-for", &["127.0.0.1", "10.0.0.1, 127.0.0.1"]),
+        1 => one("x-forwarded-host", &["evil.example", "localhost"]),
+        1 => one("forwarded", &["for=127.0.0.1;host=evil.example;proto=https"]),
+    ]
+}
+
 /// Any case.
 pub fn case(v: &Vocabulary) -> BoxedStrategy<Case> {
     let target = if v.rebuildable {
@@ -679,13 +704,13 @@ pub fn case(v: &Vocabulary) -> BoxedStrategy<Case> {
         ]
         .boxed()
     };
-    (target, caller(v), body(v))
-        .prop_map(|((method, path), caller, body)| (method, path, caller, body))
-        .prop_map(|(method, path, caller, body)| Case {
+    (target, caller(v), body(v), headers())
+        .prop_map(|((method, path), caller, body, headers)| Case {
             method,
             path,
             caller,
             body: matches!(method, "POST" | "PUT").then_some(body),
+            headers,
         })
         .boxed()
 }

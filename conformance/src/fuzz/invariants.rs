@@ -6,6 +6,8 @@
 //! when its invariant holds, so a shrunk failure replays as a failing scenario on the defective
 //! gateway and a passing one on a correct gateway.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
 use crate::oracle::classify::{self, Target};
@@ -15,7 +17,7 @@ use crate::oracle::wellknown::protected_resource_server;
 use crate::oracle::{Verdict, envelope};
 use crate::scenario::{Expect, Matcher, UpstreamExpect};
 
-use super::case::Caller;
+use super::case::{Caller, FOREIGN_ORIGINS};
 use super::world::{ServerView, ToolView, WorldView};
 
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource/";
@@ -50,10 +52,12 @@ pub enum Invariant {
     /// A JSON-RPC response carries the id of the request it answers, as sent (same JSON type
     /// and value): a gateway that re-types or rewrites ids crosses clients' answers.
     IdAltered,
+    /// A request to an MCP endpoint from a foreign `Origin` gets no result (DNS rebinding).
+    ForeignOriginServed,
 }
 
 /// Every invariant, in the order they are checked.
-pub const ALL: [Invariant; 12] = [
+pub const ALL: [Invariant; 13] = [
     Invariant::NoResponse,
     Invariant::ServerError,
     Invariant::ErrorCodeZero,
@@ -62,6 +66,7 @@ pub const ALL: [Invariant; 12] = [
     Invariant::OtherServerToolSeen,
     Invariant::OtherServerToolRan,
     Invariant::IdAltered,
+    Invariant::ForeignOriginServed,
     Invariant::ServerIdNotInjected,
     Invariant::RestrictionNotEnforced,
     Invariant::RestrictionOverEnforced,
@@ -103,6 +108,7 @@ impl Invariant {
             Invariant::ServerIdNotInjected => "server-id-not-injected",
             Invariant::ServerEndpointLeak => "server-endpoint-leak",
             Invariant::IdAltered => "jsonrpc-id-altered",
+            Invariant::ForeignOriginServed => "foreign-origin-served",
         }
     }
 
@@ -139,6 +145,9 @@ impl Invariant {
                 "A server's endpoint lists and runs only that server's tools"
             }
             Invariant::IdAltered => "A JSON-RPC response carries its request's id unchanged",
+            Invariant::ForeignOriginServed => {
+                "A request to an MCP endpoint from a foreign Origin gets no result"
+            }
         }
     }
 
@@ -158,6 +167,10 @@ impl Invariant {
             Invariant::ServerIdNotInjected => &["D11", "C-MCP-20", "C-MCP-03"],
             Invariant::ServerEndpointLeak => &["D2", "D11", "C-MCP-26"],
             Invariant::IdAltered => &["D10", "C-RPC-11"],
+            Invariant::ForeignOriginServed => &[
+                "MCP 2025-06-18 transports §security-warning",
+                "MCP 2025-11-25 transports §security-warning",
+            ],
         }
     }
 }
@@ -178,6 +191,8 @@ pub struct Violation {
     pub only_tools: Vec<String>,
     /// The request's id, for [`Invariant::IdAltered`].
     pub request_id: Option<Value>,
+    /// Upstreams no `tools/call` may reach, for [`Invariant::ServerEndpointLeak`].
+    pub foreign_upstreams: Vec<String>,
 }
 
 impl Violation {
@@ -189,6 +204,7 @@ impl Violation {
             must_not_run: Vec::new(),
             only_tools: Vec::new(),
             request_id: None,
+            foreign_upstreams: Vec::new(),
         }
     }
 }
@@ -207,6 +223,8 @@ pub struct Sent<'a> {
     pub path: &'a str,
     pub body: &'a [u8],
     pub caller: &'a Caller,
+    /// The `Origin` header sent, if any.
+    pub origin: Option<&'a str>,
 }
 
 /// What came back.
@@ -274,6 +292,16 @@ pub fn check(sent: &Sent<'_>, observed: Option<&Observed>, world: &WorldView) ->
     if let Some(v) = id_kept(sent, obs) {
         out.push(v);
     }
+    if let Some(origin) = sent.origin
+        && FOREIGN_ORIGINS.contains(&origin)
+        && decoded.as_deref().is_some_and(|d| world.is_mcp_endpoint(d))
+        && obs.json.as_ref().is_some_and(|j| j.get("result").is_some())
+    {
+        out.push(Violation::new(
+            Invariant::ForeignOriginServed,
+            format!("Origin {origin} was served: {}", shown()),
+        ));
+    }
     let Some(decoded) = decoded else {
         return out;
     };
@@ -339,8 +367,10 @@ fn id_kept(sent: &Sent<'_>, obs: &Observed) -> Option<Violation> {
     }
 }
 
-/// A server's own endpoint lists (`tools/list`) and runs (`tools/call`) only its tools. On a
-/// strict target the listing is [`Invariant::ServerIdNotInjected`]'s, so only runs are judged.
+/// A server's own endpoint lists (`tools/list`) only its tools and sends a `tools/call` only to
+/// the upstreams behind it (one that names a tool the server lacks may reach its own upstreams,
+/// which refuse it). On a strict target the listing is [`Invariant::ServerIdNotInjected`]'s, so
+/// only calls are judged.
 fn endpoint_serves_own(
     sent: &Sent<'_>,
     server: &ServerView,
@@ -355,26 +385,30 @@ fn endpoint_serves_own(
         .iter()
         .filter(|t| server.tools.contains(&t.key))
         .collect();
-    let outside = world.tools_outside(server);
+    let behind: BTreeSet<&str> = own.iter().map(|t| t.upstream.as_str()).collect();
+    let foreign: BTreeSet<&str> = world
+        .tools
+        .iter()
+        .map(|t| t.upstream.as_str())
+        .filter(|u| !behind.contains(u))
+        .collect();
     let violation = |detail: String| {
         let mut v = Violation::new(Invariant::ServerEndpointLeak, detail);
         v.only_tools = own
             .iter()
             .map(|t| format!("${{tools.{}.name}}", t.key))
             .collect();
-        v.must_not_run = outside
-            .iter()
-            .map(|t| (t.upstream.clone(), t.original.clone()))
-            .collect();
+        v.foreign_upstreams = foreign.iter().map(|u| (*u).to_owned()).collect();
         v
     };
     if let Some((up, tool)) = obs
         .calls
         .iter()
-        .find(|(up, tool)| !server.tools.contains(&format!("{up}.{tool}")))
+        .find(|(up, _)| foreign.contains(up.as_str()))
     {
         return Some(violation(format!(
-            "a call on server {}'s endpoint ran tool {tool} of upstream {up} (HTTP {})",
+            "a call on server {}'s endpoint reached upstream {up}, which is not behind it \
+             (tool {tool}, HTTP {})",
             server.key, obs.status
         )));
     }
@@ -646,7 +680,22 @@ pub fn expectation(v: &Violation) -> Expect {
         Invariant::ServerIdNotInjected => only_listed(&mut e, &v.only_tools),
         Invariant::ServerEndpointLeak => {
             only_listed(&mut e, &v.only_tools);
-            never_run(&mut e, &v.must_not_run);
+            for up in &v.foreign_upstreams {
+                e.upstream.insert(
+                    up.clone(),
+                    UpstreamExpect {
+                        method: Some("tools/call".to_owned()),
+                        params: None,
+                        headers: Default::default(),
+                        count: Some(matcher(json!(0))),
+                        never_carries: Vec::new(),
+                    },
+                );
+            }
+        }
+        Invariant::ForeignOriginServed => {
+            e.pointers
+                .insert("/result".to_owned(), matcher(json!({"$absent": true})));
         }
         Invariant::IdAltered => {
             let asked = v.request_id.clone().unwrap_or(Value::Null);
@@ -692,6 +741,7 @@ mod tests {
             ],
             name_resolution: true,
             server_mcp: Some("/servers/{id}/mcp".into()),
+            global_mcp: Some("/mcp".into()),
             anonymous_reaches_all: false,
             strict: true,
         }
@@ -725,6 +775,7 @@ mod tests {
             path: "/rpc",
             body: b"",
             caller: &caller,
+            origin: None,
         };
         assert_eq!(
             broken(&sent, &obs(502, json!({}))),
@@ -753,6 +804,7 @@ mod tests {
             path: "/x/../rpc",
             body: b"{}",
             caller: &caller,
+            origin: None,
         };
         assert_eq!(
             broken(&sent, &obs(200, json!({}))),
@@ -773,6 +825,7 @@ mod tests {
             path: "/mcp",
             body: br#"{"method":"tools/list"}"#,
             caller: &caller,
+            origin: None,
         };
         let v = check(&sent, Some(&obs(200, listed.clone())), &w)
             .into_iter()
@@ -810,6 +863,7 @@ mod tests {
             path: &path,
             body,
             caller: &caller,
+            origin: None,
         };
         let alpha = json!({"result": {"tools": [{"name": w.tools[0].name}]}});
         let v = check(&sent, Some(&obs(200, alpha)), &w)
@@ -833,6 +887,7 @@ mod tests {
             path: &other,
             body: b"{}",
             caller: &caller,
+            origin: None,
         };
         assert_eq!(
             broken(&sent, &obs(404, json!({}))),
@@ -866,6 +921,55 @@ mod tests {
         );
     }
 
+    /// A gateway configured from a file: a call on a server's endpoint may reach only the
+    /// upstreams behind it (naming a tool the server lacks reaches its own upstream, which
+    /// refuses it: no leak); its listing names only its tools; ids come back as sent.
+    #[test]
+    fn portable_invariants_judge_a_configured_world() {
+        let mut w = world();
+        w.strict = false;
+        w.anonymous_reaches_all = true;
+        let caller = Caller::Admin;
+        let path = format!("/servers/{}/mcp", w.servers[1].id);
+        let body = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"alpha"}}"#;
+        let sent = Sent {
+            method: "POST",
+            path: &path,
+            body,
+            caller: &caller,
+            origin: None,
+        };
+        let mut own_upstream = obs(200, json!({"jsonrpc": "2.0", "id": 7, "result": {}}));
+        own_upstream.calls = vec![("ub".into(), "alpha".into())];
+        assert!(check(&sent, Some(&own_upstream), &w).is_empty());
+        let mut foreign = own_upstream.clone();
+        foreign.calls = vec![("ua".into(), "alpha".into())];
+        let v = check(&sent, Some(&foreign), &w).into_iter().next().unwrap();
+        assert_eq!(v.invariant, Invariant::ServerEndpointLeak);
+        assert_eq!(v.foreign_upstreams, ["ua"]);
+        let retyped = obs(200, json!({"jsonrpc": "2.0", "id": "7", "result": {}}));
+        let v = check(&sent, Some(&retyped), &w).into_iter().next().unwrap();
+        assert_eq!(v.invariant, Invariant::IdAltered);
+        let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        let listing = Sent { body: list, ..sent };
+        let stranger = obs(
+            200,
+            json!({"id": 1, "result": {"tools": [{"name": w.tools[0].name}]}}),
+        );
+        assert_eq!(
+            check(&listing, Some(&stranger), &w)
+                .first()
+                .map(|v| v.invariant),
+            Some(Invariant::ServerEndpointLeak)
+        );
+        // The reference's decisions are not applied: a 200 on a path D8 refuses is no finding.
+        let dots = Sent {
+            path: "/x/../servers/y/mcp",
+            ..listing
+        };
+        assert!(check(&dots, Some(&obs(200, json!({}))), &w).is_empty());
+    }
+
     #[test]
     fn every_expectation_parses_and_is_not_empty() {
         for i in ALL {
@@ -873,6 +977,7 @@ mod tests {
             let mut v = Violation::new(i, String::new());
             v.must_not_show = vec!["${tools.ub.beta.name}".into()];
             v.must_not_run = vec![("ub".into(), "beta".into())];
+            v.foreign_upstreams = vec!["ub".into()];
             v.only_tools = vec!["${tools.ua.alpha.name}".into()];
             v.request_id = Some(json!(7));
             let e = expectation(&v);

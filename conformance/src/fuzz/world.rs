@@ -113,6 +113,8 @@ pub struct WorldView {
     pub name_resolution: bool,
     /// The server endpoint template (`/servers/{id}/mcp`, `/mcp/{name}`), if the target has one.
     pub server_mcp: Option<String>,
+    /// The MCP endpoint that serves every server (`/mcp`), if the target has one.
+    pub global_mcp: Option<String>,
     /// Whether a request without a valid credential reaches every server (a gateway without
     /// authentication, or with it switched off); otherwise it reaches none.
     pub anonymous_reaches_all: bool,
@@ -163,6 +165,17 @@ impl WorldView {
             "{id}" => s.id == segment || (self.name_resolution && s.name == segment),
             _ => s.name == segment,
         })
+    }
+
+    /// Whether a decoded path is an MCP endpoint (global or a server's) as its template spells
+    /// it, one trailing slash allowed.
+    pub fn is_mcp_endpoint(&self, decoded: &str) -> bool {
+        let path = decoded.split_once('?').map_or(decoded, |(p, _)| p);
+        let global = self
+            .global_mcp
+            .as_deref()
+            .is_some_and(|g| path == g || path.strip_suffix('/') == Some(g));
+        global || self.server_endpoint_of(decoded).is_some()
     }
 
     /// The servers `caller` may reach; `None`: every server.
@@ -372,6 +385,7 @@ fn view_of(p: &Provisioned, fixtures: &Fixtures, target: &Target) -> WorldView {
             .endpoints
             .template("server_mcp")
             .map(str::to_owned),
+        global_mcp: target.manifest.endpoints.template("mcp").map(str::to_owned),
         anonymous_reaches_all: anonymous_reaches_all(target),
         strict: target.has(Capability::ContextforgeApi),
     }

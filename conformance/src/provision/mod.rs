@@ -231,7 +231,8 @@ impl Provisioned {
     pub fn redactions(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         let mut add = |v: &str, p: String| {
-            if v.len() >= 4 {
+            // A value that stands for two things (a name that is also the id) once.
+            if v.len() >= 4 && !out.iter().any(|(seen, _)| seen == v) {
                 out.push((v.to_owned(), format!("[{p}]")));
             }
         };
