@@ -311,6 +311,22 @@ fn rests(after: &str, extra: &[&str]) -> Vec<String> {
     out
 }
 
+/// A template's stem (what precedes the server) as written, or with its last word replaced:
+/// a gateway that matches only the stem's shape serves the near miss too.
+fn stem(before: &str) -> BoxedStrategy<String> {
+    let trimmed = before.trim_end_matches('/');
+    let Some((head, _)) = trimmed.rsplit_once('/') else {
+        return Just(before.to_owned()).boxed();
+    };
+    let tail = &before[trimmed.len()..];
+    let alternatives: Vec<String> = ["x", "mcp", "tools"]
+        .iter()
+        .map(|w| format!("{head}/{w}{tail}"))
+        .filter(|a| a != before)
+        .collect();
+    prop_oneof![4 => Just(before.to_owned()), 1 => select(alternatives)].boxed()
+}
+
 /// Requests to one server's endpoint, spelled right and nearly right.
 fn server_route(v: &Vocabulary, template: &str) -> BoxedStrategy<String> {
     let Some((before, after)) = split_template(template) else {
@@ -327,8 +343,8 @@ fn server_route(v: &Vocabulary, template: &str) -> BoxedStrategy<String> {
         },
     );
     let rest = prop_oneof![2 => select(own[..2].to_vec()), 1 => select(own)];
-    let before = before.to_owned();
-    let servers = (segment, rest).prop_map(move |(s, rest)| format!("{before}{s}{rest}"));
+    let servers = (stem(before), segment, rest)
+        .prop_map(move |(before, s, rest)| format!("{before}{s}{rest}"));
     if !v.contextforge_api {
         return servers.boxed();
     }
@@ -347,9 +363,12 @@ fn well_known_route(v: &Vocabulary, template: &str) -> BoxedStrategy<String> {
         return Just(template.to_owned()).boxed();
     };
     let (_, odd) = server_segments(v);
-    let before = before.to_owned();
-    (select(odd), select(rests(after, &["/sse", "/mcp/extra"])))
-        .prop_map(move |(s, rest)| format!("{before}{s}{rest}"))
+    (
+        stem(before),
+        select(odd),
+        select(rests(after, &["/sse", "/mcp/extra"])),
+    )
+        .prop_map(move |(before, s, rest)| format!("{before}{s}{rest}"))
         .boxed()
 }
 

@@ -31,12 +31,18 @@ use super::regression::{self, Provenance};
 /// it as a regression scenario.
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Exit codes: 0 no invariant broken, 1 a failure was found (shrunk, printed \
-                        and written as a scenario), 2 usage or configuration error.\n\
-                        Invariants: no response or 5xx; JSON-RPC error code 0 (D9); a path the \
-                        oracle refuses served (D8); RFC 9728 paths (D6); the server restriction \
-                        of scoped tokens (C-SCOPE-03, D1, D4); another server's tools seen or run \
-                        (D2); the path's server injected over params.server_id (D11)."
+    after_help = "Exit codes: 0 no invariant broken (or only those the baseline lists), 1 a \
+                  finding (shrunk, printed and written as a scenario), 2 usage or \
+                  configuration error.\n\
+                  Every target: a response to every request and no 5xx; a caller that reaches \
+                  only some servers (or none: no or a forged credential) never sees or runs \
+                  another's tool; a server's own endpoint lists only its tools and calls only \
+                  the upstreams behind it; a JSON-RPC response keeps its request's id; a \
+                  foreign Origin gets no result from an MCP endpoint.\n\
+                  Targets that speak ContextForge's API also: JSON-RPC error code 0 (D9); a \
+                  path the oracle refuses served (D8); RFC 9728 paths (D6); the server \
+                  restriction of scoped tokens (C-SCOPE-03, D1, D4); the path's server \
+                  injected over params.server_id (D11)."
 )]
 pub struct FuzzArgs {
     #[command(flatten)]
