@@ -45,9 +45,19 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 /// either shows the defect) and exactly one scenario written; return (scenario root, scenario
 /// id, fuzz output).
 fn fuzz_finds(defect: &str, seed: &str, invariants: &str) -> (tempfile::TempDir, String, String) {
+    fuzz_finds_with(defect, seed, invariants, &[])
+}
+
+/// [`fuzz_finds`] with more `fuzz` arguments (e.g. `--with stateful`).
+fn fuzz_finds_with(
+    defect: &str,
+    seed: &str,
+    invariants: &str,
+    extra: &[&str],
+) -> (tempfile::TempDir, String, String) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("regressions");
-    let o = run(&[
+    let mut args = vec![
         "fuzz",
         "--quiet",
         "--cases",
@@ -58,7 +68,9 @@ fn fuzz_finds(defect: &str, seed: &str, invariants: &str) -> (tempfile::TempDir,
         defect,
         "--regressions-dir",
         dir.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     let invariant = invariants
@@ -172,6 +184,27 @@ fn d2_fuzz_finds_cross_server_call_and_the_scenario_replays() {
 fn d10_fuzz_finds_id_retyped_and_the_scenario_replays() {
     let (root, id, _) = fuzz_finds("id-retyped", "1", "jsonrpc-id-altered");
     replays(root.path(), &id, "id-retyped");
+}
+
+/// Sessions: the campaign opens a session on servers A and B and ends one, then sends their
+/// ids where they do not belong; the written scenario opens them again before its request.
+#[test]
+fn sessions_fuzz_finds_ended_and_crossed_sessions_and_the_scenarios_replay() {
+    for (defect, invariant) in [
+        ("delete-keeps-session", "ended-session-served"),
+        ("session-shared-across-endpoints", "session-crossed"),
+    ] {
+        let (root, id, out) = fuzz_finds_with(defect, "1", invariant, &["--with", "stateful"]);
+        assert!(
+            out.contains("replayed on the reference without the defect: PASS"),
+            "{out}"
+        );
+        let written = std::fs::read_to_string(root.path().join(format!("{id}.yaml"))).unwrap();
+        assert!(
+            written.contains("method: initialize") && written.contains("stateful"),
+            "{written}"
+        );
+    }
 }
 
 /// Known invariants (a baseline's `fuzz_findings`) are counted, not found: the campaign passes;

@@ -99,6 +99,9 @@ pub struct Vocabulary {
     /// world cannot: only `GET` and `POST` are sent anywhere, `DELETE` only to an MCP endpoint
     /// as its template spells it (ending a session), never `PUT`.
     pub rebuildable: bool,
+    /// Names of session ids saved before the campaign (`${saved.<name>}`), sent as
+    /// `mcp-session-id` where they do not belong.
+    pub sessions: Vec<String>,
 }
 
 impl Vocabulary {
@@ -121,6 +124,7 @@ impl Vocabulary {
             contextforge_api: true,
             callers: Callers::Minted,
             rebuildable: true,
+            sessions: Vec::new(),
         }
     }
 
@@ -693,13 +697,22 @@ pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
 pub const FOREIGN_ORIGINS: &[&str] = &["http://rebinding.example", "https://evil.example:8443"];
 
 /// Extra headers: mostly none; else a foreign `Origin`, an `MCP-Protocol-Version` from the
-/// past, the future or none at all, forwarding headers that claim another client or host.
-fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+/// past, the future or none at all, forwarding headers that claim another client or host, or
+/// a session id the campaign opened elsewhere or ended.
+fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use<> {
     let one = |name: &'static str, values: &'static [&'static str]| {
         select(values).prop_map(move |v| vec![(name.to_owned(), v.to_owned())])
     };
+    let session: BoxedStrategy<Vec<(String, String)>> = if v.sessions.is_empty() {
+        Just(Vec::new()).boxed()
+    } else {
+        select(v.sessions.clone())
+            .prop_map(|k| vec![("mcp-session-id".to_owned(), format!("${{saved.{k}}}"))])
+            .boxed()
+    };
     prop_oneof![
         12 => Just(Vec::new()),
+        8 => session,
         2 => one("origin", FOREIGN_ORIGINS),
         1 => one("mcp-protocol-version", &["2024-11-05", "2099-01-01", "", "2025-06-18, 2025-03-26"]),
         1 => one("x-forwarded-for", &["127.0.0.1", "10.0.0.1, 127.0.0.1"]),
@@ -723,7 +736,7 @@ pub fn case(v: &Vocabulary) -> BoxedStrategy<Case> {
         ]
         .boxed()
     };
-    (target, caller(v), body(v), headers())
+    (target, caller(v), body(v), headers(v))
         .prop_map(|((method, path), caller, body, headers)| Case {
             method,
             path,
@@ -769,6 +782,7 @@ mod tests {
             contextforge_api: false,
             callers: Callers::Fixed(vec![Caller::Admin, Caller::Forged, Caller::Anonymous]),
             rebuildable: false,
+            sessions: vec!["session_alpha".into(), "session_ended".into()],
         }
     }
 

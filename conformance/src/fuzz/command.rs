@@ -233,6 +233,7 @@ pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
         oauth: report.oauth,
         name_resolution: report.name_resolution,
         fixtures: report.fixtures.clone(),
+        sessions: report.sessions.clone(),
         paths_of: (!target.has(Capability::ContextforgeApi))
             .then(|| target.manifest.name.value.clone()),
     };

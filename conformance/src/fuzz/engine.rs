@@ -99,6 +99,8 @@ pub struct Report {
     pub oauth: bool,
     /// The world the campaign ran on (what a regression scenario declares).
     pub fixtures: crate::scenario::Fixtures,
+    /// The sessions opened before the campaign.
+    pub sessions: Vec<super::sessions::SessionPlan>,
 }
 
 /// Why the search could not run.
@@ -227,12 +229,8 @@ impl Search<'_> {
             path,
             body: &exchange.request.body,
             caller: &case.caller,
-            origin: exchange
-                .request
-                .headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("origin"))
-                .map(|(_, v)| v.as_str()),
+            origin: sent_header(&exchange, "origin"),
+            session: sent_header(&exchange, "mcp-session-id"),
         };
         let broken = invariants::check(&sent, observed.as_ref(), &world.view);
         (self.progress)(Event::Sent {
@@ -255,6 +253,16 @@ impl Search<'_> {
             Outcome::Fail(broken, status, Box::new(exchange))
         })
     }
+}
+
+/// A header the request carried.
+fn sent_header<'a>(exchange: &'a Exchange, name: &str) -> Option<&'a str> {
+    exchange
+        .request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Whether a case names a tool to run (only then are the upstreams' logs read: reading them
@@ -318,6 +326,7 @@ pub async fn fuzz(
     let world = World::build(target).await?;
     let name_resolution = world.view.name_resolution;
     let fixtures = world.fixtures.clone();
+    let sessions = world.sessions.clone();
     let oauth = target.has(crate::scenario::Capability::Oauth);
     let mut search = Search {
         target,
@@ -405,6 +414,7 @@ pub async fn fuzz(
         name_resolution,
         oauth,
         fixtures,
+        sessions,
     })
 }
 

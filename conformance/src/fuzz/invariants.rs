@@ -54,10 +54,14 @@ pub enum Invariant {
     IdAltered,
     /// A request to an MCP endpoint from a foreign `Origin` gets no result (DNS rebinding).
     ForeignOriginServed,
+    /// A session opened on one server's endpoint is unknown to another server's endpoint.
+    SessionCrossed,
+    /// An ended session is unknown everywhere (404, MCP transports §session-management).
+    EndedSessionServed,
 }
 
 /// Every invariant, in the order they are checked.
-pub const ALL: [Invariant; 13] = [
+pub const ALL: [Invariant; 15] = [
     Invariant::NoResponse,
     Invariant::ServerError,
     Invariant::ErrorCodeZero,
@@ -67,6 +71,8 @@ pub const ALL: [Invariant; 13] = [
     Invariant::OtherServerToolRan,
     Invariant::IdAltered,
     Invariant::ForeignOriginServed,
+    Invariant::SessionCrossed,
+    Invariant::EndedSessionServed,
     Invariant::ServerIdNotInjected,
     Invariant::RestrictionNotEnforced,
     Invariant::RestrictionOverEnforced,
@@ -109,6 +115,8 @@ impl Invariant {
             Invariant::ServerEndpointLeak => "server-endpoint-leak",
             Invariant::IdAltered => "jsonrpc-id-altered",
             Invariant::ForeignOriginServed => "foreign-origin-served",
+            Invariant::SessionCrossed => "session-crossed",
+            Invariant::EndedSessionServed => "ended-session-served",
         }
     }
 
@@ -148,6 +156,10 @@ impl Invariant {
             Invariant::ForeignOriginServed => {
                 "A request to an MCP endpoint from a foreign Origin gets no result"
             }
+            Invariant::SessionCrossed => {
+                "A session opened on one server's endpoint is unknown to another server's endpoint"
+            }
+            Invariant::EndedSessionServed => "An ended session is unknown to every endpoint",
         }
     }
 
@@ -171,6 +183,14 @@ impl Invariant {
                 "MCP 2025-06-18 transports §security-warning",
                 "MCP 2025-11-25 transports §security-warning",
             ],
+            Invariant::SessionCrossed => &[
+                "MCP 2025-06-18 transports §session-management",
+                "C-MCP-18",
+                "C-MCP-19",
+            ],
+            Invariant::EndedSessionServed => {
+                &["MCP 2025-06-18 transports §session-management", "C-MCP-18"]
+            }
         }
     }
 }
@@ -225,6 +245,8 @@ pub struct Sent<'a> {
     pub caller: &'a Caller,
     /// The `Origin` header sent, if any.
     pub origin: Option<&'a str>,
+    /// The `mcp-session-id` header sent, if any.
+    pub session: Option<&'a str>,
 }
 
 /// What came back.
@@ -302,6 +324,12 @@ pub fn check(sent: &Sent<'_>, observed: Option<&Observed>, world: &WorldView) ->
             format!("Origin {origin} was served: {}", shown()),
         ));
     }
+    if let Some(v) = decoded
+        .as_deref()
+        .and_then(|d| session_misused(sent, d, obs, world))
+    {
+        out.push(v);
+    }
     let Some(decoded) = decoded else {
         return out;
     };
@@ -331,6 +359,47 @@ pub fn check(sent: &Sent<'_>, observed: Option<&Observed>, world: &WorldView) ->
         out.push(v);
     }
     out
+}
+
+/// MCP transports §session-management: a session id belongs to the endpoint that issued it,
+/// and an ended one is answered 404. A request (other than `initialize`) that carries a session
+/// the campaign opened on server S to another server's endpoint, or an ended session to any MCP
+/// endpoint, gets no result.
+fn session_misused(
+    sent: &Sent<'_>,
+    decoded: &str,
+    obs: &Observed,
+    world: &WorldView,
+) -> Option<Violation> {
+    let id = sent.session?;
+    let session = world.sessions.iter().find(|s| s.id == id)?;
+    let initialize = matches!(
+        envelope::judge(sent.body),
+        envelope::Envelope::Request { ref method, .. } if method == "initialize"
+    );
+    let served = obs.json.as_ref().is_some_and(|j| j.get("result").is_some());
+    if initialize || !served || !world.is_mcp_endpoint(decoded) {
+        return None;
+    }
+    if session.ended {
+        return Some(Violation::new(
+            Invariant::EndedSessionServed,
+            format!(
+                "a session ended before the campaign was served (HTTP {})",
+                obs.status
+            ),
+        ));
+    }
+    let here = world.server_endpoint_of(decoded)?;
+    (here.key != session.server).then(|| {
+        Violation::new(
+            Invariant::SessionCrossed,
+            format!(
+                "server {}'s session was served on server {}'s endpoint (HTTP {})",
+                session.server, here.key, obs.status
+            ),
+        )
+    })
 }
 
 /// The id of a well-formed JSON-RPC request (a string or a number), if the body is one.
@@ -693,7 +762,9 @@ pub fn expectation(v: &Violation) -> Expect {
                 );
             }
         }
-        Invariant::ForeignOriginServed => {
+        Invariant::ForeignOriginServed
+        | Invariant::SessionCrossed
+        | Invariant::EndedSessionServed => {
             e.pointers
                 .insert("/result".to_owned(), matcher(json!({"$absent": true})));
         }
@@ -742,6 +813,7 @@ mod tests {
             name_resolution: true,
             server_mcp: Some("/servers/{id}/mcp".into()),
             global_mcp: Some("/mcp".into()),
+            sessions: Vec::new(),
             anonymous_reaches_all: false,
             strict: true,
         }
@@ -776,6 +848,7 @@ mod tests {
             body: b"",
             caller: &caller,
             origin: None,
+            session: None,
         };
         assert_eq!(
             broken(&sent, &obs(502, json!({}))),
@@ -805,6 +878,7 @@ mod tests {
             body: b"{}",
             caller: &caller,
             origin: None,
+            session: None,
         };
         assert_eq!(
             broken(&sent, &obs(200, json!({}))),
@@ -826,6 +900,7 @@ mod tests {
             body: br#"{"method":"tools/list"}"#,
             caller: &caller,
             origin: None,
+            session: None,
         };
         let v = check(&sent, Some(&obs(200, listed.clone())), &w)
             .into_iter()
@@ -864,6 +939,7 @@ mod tests {
             body,
             caller: &caller,
             origin: None,
+            session: None,
         };
         let alpha = json!({"result": {"tools": [{"name": w.tools[0].name}]}});
         let v = check(&sent, Some(&obs(200, alpha)), &w)
@@ -888,6 +964,7 @@ mod tests {
             body: b"{}",
             caller: &caller,
             origin: None,
+            session: None,
         };
         assert_eq!(
             broken(&sent, &obs(404, json!({}))),
@@ -938,6 +1015,7 @@ mod tests {
             body,
             caller: &caller,
             origin: None,
+            session: None,
         };
         let mut own_upstream = obs(200, json!({"jsonrpc": "2.0", "id": 7, "result": {}}));
         own_upstream.calls = vec![("ub".into(), "alpha".into())];

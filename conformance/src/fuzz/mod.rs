@@ -19,6 +19,8 @@ pub mod invariants;
 pub mod regression;
 pub mod scenario_yaml;
 #[cfg(feature = "engine")]
+pub mod sessions;
+#[cfg(feature = "engine")]
 pub mod world;
 
 #[cfg(feature = "engine")]

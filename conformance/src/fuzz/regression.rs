@@ -17,6 +17,7 @@ use crate::scenario::{
 
 use super::engine::Found;
 use super::invariants;
+use super::sessions::{self, SessionPlan};
 
 /// The token key of the failing case's caller in a written scenario.
 const CALLER: &str = "caller";
@@ -37,7 +38,12 @@ pub struct Provenance {
     /// The target manifest whose URL shapes the paths are in, when the target does not speak
     /// ContextForge's API (the scenario then runs only there).
     pub paths_of: Option<String>,
+    /// The sessions the campaign opened first (a request may carry their ids).
+    pub sessions: Vec<SessionPlan>,
 }
+
+/// The token key of the caller that opens sessions in a written scenario.
+const OPENER: &str = "opener";
 
 /// Why a scenario could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +89,26 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
         fixtures.tokens.insert(CALLER.to_owned(), token.clone());
     }
     let mut requires = Vec::new();
+    // The sessions whose ids the request carries are opened (and ended) again first.
+    let headers = found.case.headers.iter().map(|(_, v)| v.as_str());
+    let used: Vec<&SessionPlan> = provenance
+        .sessions
+        .iter()
+        .filter(|p| {
+            let reference = format!("${{saved.{}}}", p.key);
+            headers.clone().any(|v| v.contains(&reference))
+        })
+        .collect();
+    let mut steps = Vec::new();
+    if !used.is_empty() {
+        requires.push(Capability::Stateful);
+        fixtures
+            .tokens
+            .insert(OPENER.to_owned(), crate::scenario::TokenFixture::default());
+        for plan in used {
+            steps.extend(sessions::steps(plan, OPENER));
+        }
+    }
     if provenance.oauth {
         requires.push(Capability::Oauth);
     }
@@ -111,23 +137,26 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
         requires,
         paths_of: provenance.paths_of.clone(),
         fixtures,
-        steps: vec![Step {
-            name: v.invariant.name().to_owned(),
-            description: Some(format!(
-                "The minimal request fuzzing found ({})",
-                v.invariant.name()
-            )),
-            level: None,
-            action: Action::Request(Box::new(RequestStep {
-                via: 0,
-                request: found
-                    .case
-                    .request(found.token.as_ref().map(|_| CALLER.to_owned())),
-                expect: invariants::expectation(v),
-                retry_for: None,
-                save: BTreeMap::new(),
-            })),
-        }],
+        steps: steps
+            .into_iter()
+            .chain([Step {
+                name: v.invariant.name().to_owned(),
+                description: Some(format!(
+                    "The minimal request fuzzing found ({})",
+                    v.invariant.name()
+                )),
+                level: None,
+                action: Action::Request(Box::new(RequestStep {
+                    via: 0,
+                    request: found
+                        .case
+                        .request(found.token.as_ref().map(|_| CALLER.to_owned())),
+                    expect: invariants::expectation(v),
+                    retry_for: None,
+                    save: BTreeMap::new(),
+                })),
+            }])
+            .collect(),
     }
 }
 
@@ -268,6 +297,7 @@ mod tests {
             name_resolution: true,
             fixtures: crate::fuzz::world::default_fixtures(true),
             paths_of: None,
+            sessions: sessions::plan(&["A".to_owned(), "B".to_owned()]),
         };
         let invariants = crate::fuzz::invariants::ALL;
         let mut runner = TestRunner::deterministic();

@@ -22,6 +22,7 @@ use crate::scenario::{
 use crate::target::Target;
 
 use super::case::{Caller, Callers, Vocabulary};
+use super::sessions::{self, SessionPlan};
 
 /// Upstream key and the tool it serves in the default world (one tool per upstream, so an
 /// upstream that receives a `tools/call` names the tool that ran).
@@ -121,6 +122,19 @@ pub struct WorldView {
     /// The reference's decisions (D1-D12) apply: the target speaks ContextForge's API shapes,
     /// so its refusals, routes and scoping 403 are judged as the reference's.
     pub strict: bool,
+    /// Sessions opened before the campaign.
+    pub sessions: Vec<SessionView>,
+}
+
+/// A session the campaign opened.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// Its `mcp-session-id`.
+    pub id: String,
+    /// The server key whose endpoint opened it.
+    pub server: String,
+    /// Ended before the campaign started.
+    pub ended: bool,
 }
 
 impl WorldView {
@@ -197,6 +211,8 @@ pub struct World {
     pub view: WorldView,
     /// The fixtures it was made from (what a regression scenario declares).
     pub fixtures: Fixtures,
+    /// The sessions opened on it (a stateful target), their ids in `provisioned.saved`.
+    pub sessions: Vec<SessionPlan>,
     /// Caller -> token fixture key in `provisioned.tokens`, or why the target would not make
     /// it (asked once: the admin API refuses some scopes, e.g. `tools.*`, C-AUTH-11).
     tokens: BTreeMap<String, Result<String, String>>,
@@ -226,12 +242,41 @@ impl World {
             return Err(e);
         }
         let view = view_of(&p, &fixtures, target);
-        Ok(World {
+        let mut world = World {
             provisioned: p,
             view,
             fixtures,
+            sessions: Vec::new(),
             tokens: BTreeMap::new(),
-        })
+        };
+        if target.has(Capability::Stateful) {
+            world.open_sessions(target).await;
+        }
+        Ok(world)
+    }
+
+    /// Open the campaign's sessions ([`sessions::plan`]) as the caller that reaches every
+    /// server, where there is one.
+    async fn open_sessions(&mut self, target: &Target) {
+        let Ok(Some(token)) = self.token_for(target, &Caller::Admin).await else {
+            return;
+        };
+        let keys: Vec<String> = self.view.servers.iter().map(|s| s.key.clone()).collect();
+        let plans = sessions::plan(&keys);
+        let timeout = std::time::Duration::from_secs(15);
+        self.sessions = sessions::open(target, self, &plans, &token, timeout).await;
+        self.view.sessions = self
+            .sessions
+            .iter()
+            .filter_map(|plan| {
+                let id = self.provisioned.saved.get(&plan.key)?;
+                Some(SessionView {
+                    id: id.clone(),
+                    server: plan.server.clone(),
+                    ended: plan.ended,
+                })
+            })
+            .collect();
     }
 
     /// Delete everything; returns what could not be deleted.
@@ -288,6 +333,7 @@ impl World {
             contextforge_api: self.view.strict,
             callers,
             rebuildable: target.provisioner.declared_fixtures().is_none(),
+            sessions: self.sessions.iter().map(|p| p.key.clone()).collect(),
         }
     }
 
@@ -388,6 +434,7 @@ fn view_of(p: &Provisioned, fixtures: &Fixtures, target: &Target) -> WorldView {
         global_mcp: target.manifest.endpoints.template("mcp").map(str::to_owned),
         anonymous_reaches_all: anonymous_reaches_all(target),
         strict: target.has(Capability::ContextforgeApi),
+        sessions: Vec::new(),
     }
 }
 
