@@ -207,6 +207,29 @@ fn sessions_fuzz_finds_ended_and_crossed_sessions_and_the_scenarios_replay() {
     }
 }
 
+/// The callers and headers that are not routing: an empty bearer on an OAuth server (a bare
+/// challenge), a token restricted to another address with a forwarding header claiming it, and
+/// an ended session sent to `/rpc`.
+#[test]
+fn challenge_forwarding_and_rpc_session_defects_are_found_and_replay() {
+    for (defect, invariants, extra) in [
+        ("empty-bearer-bare-challenge", "bare-challenge", &[][..]),
+        (
+            "trust-xff-from-anyone",
+            "other-server-tool-ran|other-server-tool-seen",
+            &[][..],
+        ),
+        (
+            "rpc-ignores-session",
+            "ended-session-served",
+            &["--with", "stateful"][..],
+        ),
+    ] {
+        let (root, id, _) = fuzz_finds_with(defect, "1", invariants, extra);
+        replays(root.path(), &id, defect);
+    }
+}
+
 /// Known invariants (a baseline's `fuzz_findings`) are counted, not found: the campaign passes;
 /// an entry naming no invariant is a configuration error.
 #[test]

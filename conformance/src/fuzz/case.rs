@@ -39,7 +39,14 @@ pub enum Caller {
     Forged,
     /// No credential.
     Anonymous,
+    /// `Authorization: Bearer ` with nothing after it.
+    EmptyBearer,
+    /// An admin token usable only from [`RESTRICTED_TO`] (the harness is elsewhere).
+    IpRestricted,
 }
+
+/// The one address an [`Caller::IpRestricted`] token may be used from: not the harness's.
+pub const RESTRICTED_TO: &str = "10.0.0.1";
 
 impl Caller {
     /// The fixture server key the token is restricted to.
@@ -185,6 +192,11 @@ impl Case {
         };
         for (name, value) in &self.headers {
             request.headers.insert(name.clone(), Some(value.clone()));
+        }
+        if self.caller == Caller::EmptyBearer {
+            request
+                .headers
+                .insert("authorization".to_owned(), Some("Bearer ".to_owned()));
         }
         match body {
             Some(Body::Json(v)) => request.json = Some(v.clone()),
@@ -686,6 +698,8 @@ pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
                     .prop_map(|(server, permissions)| Caller::Scoped { server, permissions }),
                 1 => perms.prop_map(|permissions| Caller::EmptyServerScope { permissions }),
                 1 => Just(Caller::Anonymous),
+                1 => Just(Caller::EmptyBearer),
+                1 => Just(Caller::IpRestricted),
             ]
             .boxed()
         }
@@ -715,7 +729,7 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
         8 => session,
         2 => one("origin", FOREIGN_ORIGINS),
         1 => one("mcp-protocol-version", &["2024-11-05", "2099-01-01", "", "2025-06-18, 2025-03-26"]),
-        1 => one("x-forwarded-for", &["127.0.0.1", "10.0.0.1, 127.0.0.1"]),
+        2 => one("x-forwarded-for", &["10.0.0.1", "127.0.0.1", "10.0.0.1, 127.0.0.1"]),
         1 => one("x-forwarded-host", &["evil.example", "localhost"]),
         1 => one("forwarded", &["for=127.0.0.1;host=evil.example;proto=https"]),
     ]

@@ -223,6 +223,7 @@ impl Search<'_> {
             text: r.text(),
             json: runner::body_json(r),
             calls,
+            www_authenticate: r.header("www-authenticate"),
         });
         let sent = Sent {
             method: case.method,

@@ -58,10 +58,13 @@ pub enum Invariant {
     SessionCrossed,
     /// An ended session is unknown everywhere (404, MCP transports §session-management).
     EndedSessionServed,
+    /// A 401 to a request with an empty bearer on an OAuth server's endpoint names the server's
+    /// RFC 9728 document (`resource_metadata`), never a bare challenge.
+    BareChallenge,
 }
 
 /// Every invariant, in the order they are checked.
-pub const ALL: [Invariant; 15] = [
+pub const ALL: [Invariant; 16] = [
     Invariant::NoResponse,
     Invariant::ServerError,
     Invariant::ErrorCodeZero,
@@ -73,6 +76,7 @@ pub const ALL: [Invariant; 15] = [
     Invariant::ForeignOriginServed,
     Invariant::SessionCrossed,
     Invariant::EndedSessionServed,
+    Invariant::BareChallenge,
     Invariant::ServerIdNotInjected,
     Invariant::RestrictionNotEnforced,
     Invariant::RestrictionOverEnforced,
@@ -97,6 +101,7 @@ impl Invariant {
                 | Invariant::ServerIdNotInjected
                 | Invariant::RestrictionNotEnforced
                 | Invariant::RestrictionOverEnforced
+                | Invariant::BareChallenge
         )
     }
 
@@ -117,6 +122,7 @@ impl Invariant {
             Invariant::ForeignOriginServed => "foreign-origin-served",
             Invariant::SessionCrossed => "session-crossed",
             Invariant::EndedSessionServed => "ended-session-served",
+            Invariant::BareChallenge => "bare-challenge",
         }
     }
 
@@ -160,6 +166,9 @@ impl Invariant {
                 "A session opened on one server's endpoint is unknown to another server's endpoint"
             }
             Invariant::EndedSessionServed => "An ended session is unknown to every endpoint",
+            Invariant::BareChallenge => {
+                "A 401 on an OAuth server's endpoint names its protected-resource metadata"
+            }
         }
     }
 
@@ -188,9 +197,12 @@ impl Invariant {
                 "C-MCP-18",
                 "C-MCP-19",
             ],
-            Invariant::EndedSessionServed => {
-                &["MCP 2025-06-18 transports §session-management", "C-MCP-18"]
-            }
+            Invariant::EndedSessionServed => &[
+                "MCP 2025-06-18 transports §session-management",
+                "C-MCP-18",
+                "C-RPC-21",
+            ],
+            Invariant::BareChallenge => &["RFC 9728 §5.1", "D5"],
         }
     }
 }
@@ -258,6 +270,8 @@ pub struct Observed {
     pub json: Option<Value>,
     /// `tools/call` requests the harness's upstreams received meanwhile: (upstream, tool).
     pub calls: Vec<(String, String)>,
+    /// The `WWW-Authenticate` header, if any.
+    pub www_authenticate: Option<String>,
 }
 
 /// Check one exchange; `observed` is `None` when no response came. Returns every invariant
@@ -330,6 +344,26 @@ pub fn check(sent: &Sent<'_>, observed: Option<&Observed>, world: &WorldView) ->
     {
         out.push(v);
     }
+    if world.strict
+        && *sent.caller == Caller::EmptyBearer
+        && obs.status == 401
+        && !obs
+            .www_authenticate
+            .as_deref()
+            .is_some_and(|h| h.contains("resource_metadata"))
+        && decoded
+            .as_deref()
+            .and_then(|d| world.server_endpoint_of(d))
+            .is_some_and(|s| world.oauth_servers.contains(&s.key))
+    {
+        out.push(Violation::new(
+            Invariant::BareChallenge,
+            format!(
+                "an empty bearer on an OAuth server's endpoint got 401 with WWW-Authenticate {:?}",
+                obs.www_authenticate.as_deref().unwrap_or("(none)")
+            ),
+        ));
+    }
     let Some(decoded) = decoded else {
         return out;
     };
@@ -378,7 +412,14 @@ fn session_misused(
         envelope::Envelope::Request { ref method, .. } if method == "initialize"
     );
     let served = obs.json.as_ref().is_some_and(|j| j.get("result").is_some());
-    if initialize || !served || !world.is_mcp_endpoint(decoded) {
+    // On a ContextForge-shaped target `/rpc` checks the session it is given too (C-RPC-21).
+    let path = decoded.split_once('?').map_or(decoded, |(p, _)| p);
+    let rpc = world.strict
+        && world
+            .rpc
+            .as_deref()
+            .is_some_and(|r| path.trim_end_matches('/') == r);
+    if initialize || !served || !(world.is_mcp_endpoint(decoded) || rpc) {
         return None;
     }
     if session.ended {
@@ -762,6 +803,14 @@ pub fn expectation(v: &Violation) -> Expect {
                 );
             }
         }
+        Invariant::BareChallenge => {
+            e.headers.insert(
+                "www-authenticate".to_owned(),
+                matcher(
+                    json!({"$any_of": [{"$absent": true}, {"$contains": "resource_metadata"}]}),
+                ),
+            );
+        }
         Invariant::ForeignOriginServed
         | Invariant::SessionCrossed
         | Invariant::EndedSessionServed => {
@@ -814,6 +863,9 @@ mod tests {
             server_mcp: Some("/servers/{id}/mcp".into()),
             global_mcp: Some("/mcp".into()),
             sessions: Vec::new(),
+            rpc: Some("/rpc".into()),
+            oauth_servers: vec!["A".into()],
+            trusted_proxy: false,
             anonymous_reaches_all: false,
             strict: true,
         }
@@ -825,6 +877,7 @@ mod tests {
             text: body.to_string(),
             json: Some(body),
             calls: Vec::new(),
+            www_authenticate: None,
         }
     }
 

@@ -124,6 +124,12 @@ pub struct WorldView {
     pub strict: bool,
     /// Sessions opened before the campaign.
     pub sessions: Vec<SessionView>,
+    /// The JSON-RPC endpoint (`/rpc`), if the target has one.
+    pub rpc: Option<String>,
+    /// Server keys with OAuth (an RFC 9728 document and a challenge that names it).
+    pub oauth_servers: Vec<String>,
+    /// The target trusts the harness's forwarding headers (`trusted-proxy`).
+    pub trusted_proxy: bool,
 }
 
 /// A session the campaign opened.
@@ -200,7 +206,12 @@ impl WorldView {
             Caller::Scoped {
                 server: Some(key), ..
             } => Some(self.server(key).into_iter().collect()),
-            Caller::Anonymous | Caller::Forged => (!self.anonymous_reaches_all).then(Vec::new),
+            Caller::Anonymous | Caller::Forged | Caller::EmptyBearer => {
+                (!self.anonymous_reaches_all).then(Vec::new)
+            }
+            // From the harness's address it reaches nothing, unless the target believes the
+            // harness's forwarding headers (then it may be anywhere).
+            Caller::IpRestricted => (!self.trusted_proxy).then(Vec::new),
         }
     }
 }
@@ -435,6 +446,14 @@ fn view_of(p: &Provisioned, fixtures: &Fixtures, target: &Target) -> WorldView {
         anonymous_reaches_all: anonymous_reaches_all(target),
         strict: target.has(Capability::ContextforgeApi),
         sessions: Vec::new(),
+        rpc: target.manifest.endpoints.template("rpc").map(str::to_owned),
+        oauth_servers: fixtures
+            .servers
+            .iter()
+            .filter(|(_, s)| s.oauth.is_some())
+            .map(|(k, _)| k.clone())
+            .collect(),
+        trusted_proxy: target.has(Capability::TrustedProxy),
     }
 }
 
@@ -446,6 +465,12 @@ impl Caller {
             Caller::Admin => Some(TokenFixture::default()),
             Caller::Forged => Some(TokenFixture {
                 forged: true,
+                ..Default::default()
+            }),
+            // Its header is the case's own.
+            Caller::EmptyBearer => None,
+            Caller::IpRestricted => Some(TokenFixture {
+                ip_restrictions: vec![format!("{}/32", super::case::RESTRICTED_TO)],
                 ..Default::default()
             }),
             Caller::Scoped {
