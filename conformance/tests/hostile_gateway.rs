@@ -438,6 +438,67 @@ async fn both_fail(behaviour: Hostile, hyper: &str, raw: &str) -> [Run; 2] {
     ]
 }
 
+/// A fuzz campaign against each hostile behaviour ends in bounded time and memory with a
+/// finding that says what happened (a limit, or what broke), never a crash or a hang; shrinking
+/// a finding on a gateway that makes every attempt wait is bounded by --max-shrink-secs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fuzz_campaign_against_a_hostile_gateway_is_bounded() {
+    for (behaviour, says) in [
+        (Hostile::HugeBody, "--max-response-bytes"),
+        (Hostile::EndlessChunked, "--max-response-bytes"),
+        (Hostile::SlowDrip, "within"),
+        (Hostile::Garbage, "no usable response"),
+        (Hostile::EarlyClose, "no usable response"),
+    ] {
+        let server = serve(behaviour).await;
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = manifest(dir.path(), "");
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(BIN)
+            .args([
+                "fuzz",
+                "--quiet",
+                "--no-write",
+                "--keep-going",
+                "--cases",
+                "12",
+            ])
+            .args(["--seed", "1", "--timeout", "1", "--max-shrink-secs", "3"])
+            .args(["--target", &server.url, "--target-file"])
+            .arg(&manifest)
+            .env_remove("MCPGW_BASELINE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        let mut peak = 0;
+        let status = loop {
+            peak = peak.max(peak_rss_kib(pid));
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < TIME_BOUND,
+                "{behaviour:?}: the campaign hung"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let out = child.wait_with_output().await.unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(status.code(), Some(1), "{behaviour:?}: {text}");
+        assert!(
+            text.contains("breaks no-response") && text.contains(says),
+            "{behaviour:?}: the finding says what happened:\n{text}"
+        );
+        assert!(peak < MEMORY_BOUND_KIB, "{behaviour:?}: peak {peak} KiB");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_huge_body_is_cut_at_the_size_cap() {
     let cut = "response body exceeded --max-response-bytes 16777216 (content-length announces \

@@ -423,7 +423,7 @@ fn general_routes(v: &Vocabulary) -> (Vec<String>, Vec<String>) {
 fn base_route(v: &Vocabulary) -> BoxedStrategy<String> {
     let (general, near) = general_routes(v);
     let mut choices: Vec<(u32, BoxedStrategy<String>)> = Vec::new();
-    if let Some(t) = &v.server_mcp {
+    if let Some(t) = v.server_mcp.as_ref().filter(|_| !v.servers.is_empty()) {
         choices.push((6, server_route(v, t)));
     }
     choices.push((3, select(general).boxed()));

@@ -78,6 +78,10 @@ pub struct FuzzArgs {
     /// Give up shrinking after this many attempts.
     #[arg(long, default_value_t = 1024)]
     pub max_shrink_iters: u32,
+    /// Give up shrinking one finding after this many seconds (a gateway that hangs makes every
+    /// attempt wait for --timeout).
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub max_shrink_secs: u64,
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
@@ -213,6 +217,7 @@ pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
         seed,
         timeout: Duration::from_secs(args.timeout.max(1)),
         max_shrink_iters: args.max_shrink_iters,
+        max_shrink_time: Duration::from_secs(args.max_shrink_secs),
         known,
         keep_going: args.keep_going,
     };

@@ -30,8 +30,10 @@ pub struct FuzzOptions {
     pub seed: u64,
     /// Per request.
     pub timeout: Duration,
-    /// Shrinking stops after this many attempts.
+    /// Shrinking stops after this many attempts...
     pub max_shrink_iters: u32,
+    /// ... or after this long, whichever comes first.
+    pub max_shrink_time: Duration,
     /// Invariants known to fail on the target: counted, never shrunk or reported as found.
     pub known: BTreeSet<Invariant>,
     /// Go on after a finding (each invariant is found once); otherwise stop at the first.
@@ -233,7 +235,16 @@ impl Search<'_> {
             origin: sent_header(&exchange, "origin"),
             session: sent_header(&exchange, "mcp-session-id"),
         };
-        let broken = invariants::check(&sent, observed.as_ref(), &world.view);
+        let mut broken = invariants::check(&sent, observed.as_ref(), &world.view);
+        if let Some(why) = exchange.error.as_deref().filter(|_| observed.is_none()) {
+            // Which limit, or what broke: a deadline, the size cap, a reset, garbage.
+            for v in broken
+                .iter_mut()
+                .filter(|v| v.invariant == Invariant::NoResponse)
+            {
+                v.detail = format!("no usable response: {why}");
+            }
+        }
         (self.progress)(Event::Sent {
             method: case.method,
             target: &exchange.request.target,
@@ -442,7 +453,8 @@ async fn shrink<T: ValueTree<Value = Case>>(
     let mut best = (case, violation, exchange);
     let mut steps = 0;
     if tree.simplify() {
-        while steps < opts.max_shrink_iters {
+        let started = Instant::now();
+        while steps < opts.max_shrink_iters && started.elapsed() < opts.max_shrink_time {
             steps += 1;
             let candidate = tree.current();
             let failing = match breaks_aim(search.run(&candidate).await?) {
