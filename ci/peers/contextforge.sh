@@ -31,6 +31,7 @@ ROOT="$PWD"
 T0=$(date +%s)
 log() { printf '[contextforge-gate] %s\n' "$*" >&2; }
 since() { echo $(( $(date +%s) - $1 )); }
+. ci/peers/fuzz-campaign.sh
 
 BLESS=0
 ARGS=()
@@ -145,22 +146,11 @@ SUITE_S=$(since "$T_SUITE")
 # ---- 4. a fuzz campaign: fixed seed and case count; a finding outside the baseline's
 # `fuzz_findings` fails the gate, and is shrunk and written as a scenario under the reports ----
 T_FUZZ=$(date +%s)
-if [ "${MCPGW_GATE_FUZZ_CASES:-2000}" != 0 ] && [ "$BLESS" = 0 ]; then
-  rm -rf "$REPORTS/fuzz-regressions"
-  set +e
-  "$BIN" fuzz --quiet --keep-going --target "$URL" --token="$TOKEN" --jwt-secret="$JWT_SECRET" \
-    --profile contextforge --baseline "$BASELINE" \
-    --cases "${MCPGW_GATE_FUZZ_CASES:-2000}" --seed "${MCPGW_GATE_FUZZ_SEED:-1}" \
-    --regressions-dir "$REPORTS/fuzz-regressions" > "$REPORTS/fuzz.txt" 2>&1
-  FRC=$?
-  set -e
-  sed -n '1,/^$/p' "$REPORTS/fuzz.txt" | grep -E '^(PASS|FAIL|broken|baseline|statuses|cleanup)' \
-    | sed 's/^/[contextforge-gate] fuzz: /' >&2 || true
-  if [ "$FRC" != 0 ]; then
-    log "fuzz campaign: exit $FRC; findings and their scenarios: $REPORTS/fuzz.txt"
-    grep -E '^(case [0-9]+ broke|shrunk in|wrote|replayed)' "$REPORTS/fuzz.txt" >&2 || cat "$REPORTS/fuzz.txt" >&2
-    [ "$RC" = 0 ] && RC=$FRC
-  fi
+if [ "$BLESS" = 0 ]; then
+  FRC=0
+  gate_fuzz_campaign contextforge-gate "$BIN" "$REPORTS" --target "$URL" --token="$TOKEN" \
+    --jwt-secret="$JWT_SECRET" --profile contextforge --baseline "$BASELINE" || FRC=$?
+  [ "$RC" = 0 ] && RC=$FRC
 fi
 FUZZ_S=$(since "$T_FUZZ")
 

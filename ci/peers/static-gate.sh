@@ -21,6 +21,8 @@
 # Environment: MCPGW_GATE_REPORT_DIR (default target/conformance/NAME), GITHUB_STEP_SUMMARY,
 # MCPGW_GATE_FUZZ_CASES (default 2000; 0 skips the campaign), MCPGW_GATE_FUZZ_SEED (default 1).
 
+. "$(dirname "${BASH_SOURCE[0]}")/fuzz-campaign.sh"
+
 static_gate() {
   set -euo pipefail
   local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -114,23 +116,12 @@ static_gate() {
 
   # ---- 5. a fuzz campaign on the same gateway ----
   local tf; tf=$(date +%s)
-  local frc=0
-  if [ "${MCPGW_GATE_FUZZ_CASES:-2000}" != 0 ] && [ "$bless" = 0 ]; then
-    rm -rf "$GATE_REPORTS/fuzz-regressions"
-    set +e
-    "$GATE_BIN" fuzz --quiet --keep-going --target "http://127.0.0.1:$GATE_PORT" \
-      --target-file "$GATE_MANIFEST" --baseline "$GATE_BASELINE" \
-      --cases "${MCPGW_GATE_FUZZ_CASES:-2000}" --seed "${MCPGW_GATE_FUZZ_SEED:-1}" \
-      --regressions-dir "$GATE_REPORTS/fuzz-regressions" > "$GATE_REPORTS/fuzz.txt" 2>&1
-    frc=$?
-    set -e
-    sed -n '1,/^$/p' "$GATE_REPORTS/fuzz.txt" | grep -E '^(PASS|FAIL|broken|baseline|statuses)' \
-      | sed "s/^/[$GATE_NAME-gate] fuzz: /" >&2 || true
-    if [ "$frc" != 0 ]; then
-      glog "fuzz campaign: exit $frc; findings and their scenarios: $GATE_REPORTS/fuzz.txt"
-      grep -E '^(case [0-9]+ broke|shrunk in|wrote|replayed)' "$GATE_REPORTS/fuzz.txt" >&2 || cat "$GATE_REPORTS/fuzz.txt" >&2
-      [ "$rc" = 0 ] && rc=$frc
-    fi
+  if [ "$bless" = 0 ]; then
+    local frc=0
+    gate_fuzz_campaign "$GATE_NAME-gate" "$GATE_BIN" "$GATE_REPORTS" \
+      --target "http://127.0.0.1:$GATE_PORT" --target-file "$GATE_MANIFEST" \
+      --baseline "$GATE_BASELINE" || frc=$?
+    [ "$rc" = 0 ] && rc=$frc
   fi
   local fuzz_s; fuzz_s=$(since "$tf")
   glog "timings: harness build ${build_s}s, start ${start_s}s (install $install), suite ${suite_s}s, fuzz ${fuzz_s}s, total $(since "$t0")s; exit $rc"
