@@ -11,6 +11,9 @@
 # 3. The conformance suite's wall time against the in-process reference, and scenarios per
 #    second against the reference as an external URL.
 # 4. cargo-fuzz executions per second per target (BENCH_FUZZ=0 skips; ci/fuzz.sh 10).
+# 5. A network fuzz campaign against the same reference process (`mcpgw-conformance fuzz`,
+#    BENCH_CAMPAIGN_CASES cases, default 40000, --jobs BENCH_CAMPAIGN_JOBS, default 64): its
+#    requests per second beside wrk's POST /rpc tools/list figure (issue 19 §6).
 # Load runs alternate between targets and each is taken twice; the better run counts, so a
 # burst of background load hurts both sides alike.
 set -euo pipefail
@@ -106,6 +109,16 @@ ext_out=$( { /usr/bin/time -f "%e" ./target/release/mcpgw-conformance run --quie
   --jwt-secret bench-secret >/dev/null; } 2>&1 | tail -1 )
 n_scen=$(find scenarios -name '*.yaml' | wc -l)
 
+# --- the fuzz campaign -------------------------------------------------------------------------
+camp_cases="${BENCH_CAMPAIGN_CASES:-40000}"; camp_jobs="${BENCH_CAMPAIGN_JOBS:-64}"
+log "fuzz campaign: $camp_cases cases, --jobs $camp_jobs, against the same reference"
+# First line: "PASS: N case(s) in S s (R cases/s), seed 1; ...". One case is one request, but
+# for a failure sent again alone (none on the reference) and shrinking (none either).
+camp_line=$(./target/release/mcpgw-conformance fuzz --quiet --no-write --seed 1 \
+  --cases "$camp_cases" --jobs "$camp_jobs" --target "http://127.0.0.1:$ref_port" \
+  --jwt-secret bench-secret | head -1)
+camp_rps=$(echo "$camp_line" | sed -n 's/.*(\([0-9]*\) cases\/s).*/\1/p')
+
 # --- report ------------------------------------------------------------------------------------
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'n/a')" "$1" "$2"; }
 rps() { echo "${1%% *}"; }; p99() { echo "${1##* }"; }
@@ -121,6 +134,7 @@ if [ -n "${R[cf_rpc]:-}" ]; then
   echo "| POST /rpc tools/list | ContextForge $cf_version, 2 workers | $(rps "${R[cf_rpc]}") | $(p99 "${R[cf_rpc]}") | reference is $(ratio "$(rps "${R[ref_rpc]}")" "$(rps "${R[cf_rpc]}")")x |"
   echo "| POST /servers/{id}/mcp tools/list | ContextForge $cf_version, 2 workers | $(rps "${R[cf_mcp]}") | $(p99 "${R[cf_mcp]}") | reference is $(ratio "$(rps "${R[ref_mcp]}")" "$(rps "${R[cf_mcp]}")")x |"
 fi
+echo "| fuzz campaign ($camp_cases cases, --jobs $camp_jobs; \`${camp_line%%,*}\`) | reference | ${camp_rps:-n/a} | - | $(ratio "${camp_rps:-0}" "$(rps "${R[ref_rpc]}")") of reference /rpc |"
 echo
 echo "| suite | wall s | scenarios/s |"
 echo "|---|---|---|"

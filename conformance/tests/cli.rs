@@ -1,36 +1,14 @@
 //! The command line end to end: exit codes, reports, baselines, snapshots in CI, and that a
 //! malformed scenario stops the run before any request is sent.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcpgw-conformance");
+use common::{run_with as run, text};
+
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("CI").env_remove("INSTA_UPDATE");
-    for k in [
-        "MCPGW_TARGET_URL",
-        "MCPGW_TARGET_TOKEN",
-        "MCPGW_TARGET_JWT_SECRET",
-        "MCPGW_BASELINE",
-    ] {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[tokio::test]
 async fn malformed_scenario_exits_2_before_any_request() {

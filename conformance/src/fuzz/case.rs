@@ -43,7 +43,29 @@ pub enum Caller {
     EmptyBearer,
     /// An admin token usable only from [`RESTRICTED_TO`] (the harness is elsewhere).
     IpRestricted,
+    /// Another platform administrator ([`OTHER_USER`]): it reaches every server but opened
+    /// none of the campaign's sessions (C-MCP-18/19: a session is its creator's).
+    OtherUser,
+    /// An administrator's token, signed with the target's key, whose claims make it invalid
+    /// (RFC 7519 §4.1): one of [`BAD_CLAIMS`].
+    BadClaims(&'static str),
 }
+
+/// Claims that make a well-signed token invalid, by name: (name, claims merged over the
+/// generated ones; `exp`/`nbf` relative to now).
+pub const BAD_CLAIMS: &[(&str, &str)] = &[
+    ("expired", r#"{"exp": -60}"#),
+    ("not-yet-valid", r#"{"nbf": 3600}"#),
+    ("wrong-audience", r#"{"aud": "mcpgw-another-audience"}"#),
+    (
+        "array-audience-without-ours",
+        r#"{"aud": ["mcpgw-another-audience", "mcpgw-yet-another"]}"#,
+    ),
+    ("wrong-issuer", r#"{"iss": "https://issuer.invalid"}"#),
+];
+
+/// The user fixture key of [`Caller::OtherUser`].
+pub const OTHER_USER: &str = "other";
 
 /// The one address an [`Caller::IpRestricted`] token may be used from: not the harness's.
 pub const RESTRICTED_TO: &str = "10.0.0.1";
@@ -106,9 +128,20 @@ pub struct Vocabulary {
     /// world cannot: only `GET` and `POST` are sent anywhere, `DELETE` only to an MCP endpoint
     /// as its template spells it (ending a session), never `PUT`.
     pub rebuildable: bool,
-    /// Names of session ids saved before the campaign (`${saved.<name>}`), sent as
-    /// `mcp-session-id` where they do not belong.
-    pub sessions: Vec<String>,
+    /// Sessions opened before the campaign: the name its id is saved under
+    /// (`${saved.<name>}`) and the server key whose endpoint opened it. Sent as
+    /// `mcp-session-id` on their own endpoint and where they do not belong.
+    pub sessions: Vec<(String, String)>,
+    /// A second user can be sent ([`Caller::OtherUser`]): the sessions have an owner to cross.
+    pub other_user: bool,
+    /// How many workers the target has (each case picks one: `via`).
+    pub workers: usize,
+    /// The gateway's own hop headers (name, value), `{client}` standing for the client address
+    /// the hop claims: sent by a client they must change nothing.
+    pub hop_headers: Vec<(String, String)>,
+    /// Tokens are signed here with the target's key: well-signed tokens with invalid claims
+    /// ([`Caller::BadClaims`]) can be sent.
+    pub signs_tokens: bool,
 }
 
 impl Vocabulary {
@@ -132,6 +165,10 @@ impl Vocabulary {
             callers: Callers::Minted,
             rebuildable: true,
             sessions: Vec::new(),
+            other_user: false,
+            workers: 1,
+            hop_headers: Vec::new(),
+            signs_tokens: false,
         }
     }
 
@@ -171,6 +208,8 @@ pub struct Case {
     pub body: Option<Body>,
     /// Extra headers (lowercase names): an `Origin`, a protocol version, forwarding headers.
     pub headers: Vec<(String, String)>,
+    /// The worker it is sent to (0-based; always 0 on a single-worker target).
+    pub via: usize,
 }
 
 impl Case {
@@ -657,15 +696,39 @@ fn rpc_request(v: &Vocabulary) -> BoxedStrategy<Value> {
         .boxed()
 }
 
-/// A request body.
+/// A request body: mostly one JSON-RPC request aimed at the fixtures; then any JSON, raw
+/// bytes, a batch of requests (which may mix servers' tools), and members given twice.
 pub fn body(v: &Vocabulary) -> BoxedStrategy<Body> {
     prop_oneof![
-        7 => rpc_request(v).prop_map(Body::Json),
-        2 => strategies::rpc_value().prop_map(|v| Body::Json(literal_json(&v))),
-        1 => strategies::rpc_body()
+        14 => rpc_request(v).prop_map(Body::Json),
+        4 => strategies::rpc_value().prop_map(|v| Body::Json(literal_json(&v))),
+        2 => strategies::rpc_body()
             .prop_map(|b| Body::Raw(literal(&String::from_utf8_lossy(&b)))),
+        1 => prop::collection::vec(rpc_request(v), 1..=3).prop_map(|b| Body::Json(Value::Array(b))),
+        1 => duplicate_members(v),
     ]
     .boxed()
+}
+
+/// A request whose `method` or `params` is given twice, the second naming a tool (JSON text
+/// with duplicate names, RFC 8259 §4: which one a parser keeps is its own choice, and a gateway
+/// that checks one and forwards the other lets a call through). The `id` is given once, so the
+/// answer's id is never in doubt.
+fn duplicate_members(v: &Vocabulary) -> BoxedStrategy<Body> {
+    (tool_name(v), any::<bool>())
+        .prop_map(|(tool, twice_method)| {
+            let call = format!(r#"{{"name":"{tool}","arguments":{{"q":1}}}}"#);
+            Body::Raw(if twice_method {
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{call}}}"#
+                )
+            } else {
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"no-such-tool"}},"params":{call}}}"#
+                )
+            })
+        })
+        .boxed()
 }
 
 /// A caller: where tokens can be minted, admin, a server-scoped token with a random permission
@@ -692,19 +755,41 @@ pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
                 4 => select(v.servers.clone()).prop_map(Some),
                 1 => Just(None),
             ];
-            prop_oneof![
-                2 => Just(Caller::Admin),
-                6 => (server, perms.clone())
-                    .prop_map(|(server, permissions)| Caller::Scoped { server, permissions }),
-                1 => perms.prop_map(|permissions| Caller::EmptyServerScope { permissions }),
-                1 => Just(Caller::Anonymous),
-                1 => Just(Caller::EmptyBearer),
-                1 => Just(Caller::IpRestricted),
-            ]
-            .boxed()
+            let mut callers: Vec<(u32, BoxedStrategy<Caller>)> = vec![
+                (2, Just(Caller::Admin).boxed()),
+                (
+                    6,
+                    (server, perms.clone())
+                        .prop_map(|(server, permissions)| Caller::Scoped {
+                            server,
+                            permissions,
+                        })
+                        .boxed(),
+                ),
+                (
+                    1,
+                    perms
+                        .prop_map(|permissions| Caller::EmptyServerScope { permissions })
+                        .boxed(),
+                ),
+                (1, Just(Caller::Anonymous).boxed()),
+                (1, Just(Caller::EmptyBearer).boxed()),
+                (1, Just(Caller::IpRestricted).boxed()),
+            ];
+            if v.other_user {
+                callers.push((2, Just(Caller::OtherUser).boxed()));
+            }
+            if v.signs_tokens {
+                let names: Vec<&'static str> = BAD_CLAIMS.iter().map(|(n, _)| *n).collect();
+                callers.push((1, select(names).prop_map(Caller::BadClaims).boxed()));
+            }
+            prop::strategy::Union::new_weighted(callers).boxed()
         }
     }
 }
+
+/// Extra request headers (lowercase name, value).
+type Headers = Vec<(String, String)>;
 
 /// `Origin` values of pages the gateway's users never loaded (DNS rebinding, MCP transports
 /// §security-warning).
@@ -720,23 +805,210 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
     let session: BoxedStrategy<Vec<(String, String)>> = if v.sessions.is_empty() {
         Just(Vec::new()).boxed()
     } else {
-        select(v.sessions.clone())
+        select(session_keys(v))
             .prop_map(|k| vec![("mcp-session-id".to_owned(), format!("${{saved.{k}}}"))])
             .boxed()
     };
-    prop_oneof![
-        12 => Just(Vec::new()),
-        8 => session,
-        2 => one("origin", FOREIGN_ORIGINS),
-        1 => one("mcp-protocol-version", &["2024-11-05", "2099-01-01", "", "2025-06-18, 2025-03-26"]),
-        2 => one("x-forwarded-for", &["10.0.0.1", "127.0.0.1", "10.0.0.1, 127.0.0.1"]),
-        1 => one("x-forwarded-host", &["evil.example", "localhost"]),
-        1 => one("forwarded", &["for=127.0.0.1;host=evil.example;proto=https"]),
-    ]
+    let mut options: Vec<(u32, BoxedStrategy<Headers>)> = vec![
+        (12, Just(Vec::new()).boxed()),
+        (8, session),
+        (2, one("origin", FOREIGN_ORIGINS).boxed()),
+        (
+            1,
+            one(
+                "mcp-protocol-version",
+                &["2024-11-05", "2099-01-01", "", "2025-06-18, 2025-03-26"],
+            )
+            .boxed(),
+        ),
+        (
+            2,
+            one(
+                "x-forwarded-for",
+                &["10.0.0.1", "127.0.0.1", "10.0.0.1, 127.0.0.1"],
+            )
+            .boxed(),
+        ),
+        (
+            1,
+            one("x-forwarded-host", &["evil.example", "localhost"]).boxed(),
+        ),
+        (
+            1,
+            one(
+                "forwarded",
+                &["for=127.0.0.1;host=evil.example;proto=https"],
+            )
+            .boxed(),
+        ),
+    ];
+    if !v.hop_headers.is_empty() {
+        // A forged hop, with a session (a stateful endpoint serves nothing without one) or
+        // without.
+        let hop = forged_hop(v);
+        let forged = if v.sessions.is_empty() {
+            Just(hop).boxed()
+        } else {
+            prop::option::of(select(session_keys(v)))
+                .prop_map(move |s| {
+                    let mut h = hop.clone();
+                    h.extend(s.map(|k| ("mcp-session-id".to_owned(), format!("${{saved.{k}}}"))));
+                    h
+                })
+                .boxed()
+        };
+        options.push((2, forged));
+    }
+    prop::strategy::Union::new_weighted(options)
 }
 
-/// Any case.
+/// The names of the campaign's sessions.
+fn session_keys(v: &Vocabulary) -> Vec<String> {
+    v.sessions.iter().map(|(k, _)| k.clone()).collect()
+}
+
+/// The gateway's hop headers, forged: claiming the one address an IP-restricted token allows.
+fn forged_hop(v: &Vocabulary) -> Vec<(String, String)> {
+    v.hop_headers
+        .iter()
+        .map(|(n, val)| {
+            let val = val.replace("{client}", RESTRICTED_TO);
+            (n.to_ascii_lowercase(), literal(&val))
+        })
+        .collect()
+}
+
+/// A case that uses a session on an exact server endpoint: `POST` (or `GET`, `DELETE`), mostly
+/// on the endpoint of the server that opened it, else on any server's, by any caller, through
+/// any worker, sometimes with a forged hop. This is where a session must be served to its
+/// owner only, on its own endpoint only, not at all once ended, and where a stateful endpoint
+/// serves anything at all.
+fn on_own_session(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
+    let template = v.server_mcp.clone()?;
+    let sessions = v.sessions.clone();
+    if sessions.is_empty() {
+        return None;
+    }
+    let via = if v.workers > 1 {
+        (0..v.workers).boxed()
+    } else {
+        Just(0).boxed()
+    };
+    let method = prop_oneof![8 => Just("POST"), 1 => Just("GET"), 1 => Just("DELETE")];
+    let hop = forged_hop(v);
+    let with_hop = if hop.is_empty() {
+        Just(false).boxed()
+    } else {
+        prop_oneof![2 => Just(false), 1 => Just(true)].boxed()
+    };
+    let elsewhere = prop_oneof![2 => Just(None), 1 => select(v.servers.clone()).prop_map(Some)];
+    Some(
+        (
+            select(sessions),
+            elsewhere,
+            method,
+            caller(v),
+            rpc_request(v),
+            via,
+            with_hop,
+        )
+            .prop_map(
+                move |((key, own), elsewhere, method, caller, body, via, with_hop)| {
+                    let server = elsewhere.unwrap_or(own);
+                    let field = if template.contains("{id}") {
+                        "id"
+                    } else {
+                        "name"
+                    };
+                    let segment = format!("${{servers.{server}.{field}}}");
+                    let mut headers =
+                        vec![("mcp-session-id".to_owned(), format!("${{saved.{key}}}"))];
+                    if with_hop {
+                        headers.extend(hop.iter().cloned());
+                    }
+                    Case {
+                        method,
+                        path: crate::manifest::fill(&template, &segment, &segment),
+                        caller,
+                        body: (method == "POST").then_some(Body::Json(body)),
+                        headers,
+                        via,
+                    }
+                },
+            )
+            .boxed(),
+    )
+}
+
+/// Any case: mostly one from every generator; on a target with sessions, one in ten uses a
+/// session on its own endpoint.
 pub fn case(v: &Vocabulary) -> BoxedStrategy<Case> {
+    let mut options = vec![(18, any_case(v))];
+    if let Some(own) = on_own_session(v) {
+        options.push((2, own));
+    }
+    if let Some(claim) = claiming_the_allowed_address(v) {
+        options.push((1, claim));
+    }
+    if options.len() == 1 {
+        return options.remove(0).1;
+    }
+    prop::strategy::Union::new_weighted(options).boxed()
+}
+
+/// A token restricted to one address ([`Caller::IpRestricted`]) sent from the harness's with a
+/// header that claims that address: `X-Forwarded-For`, `Forwarded`, or the gateway's own hop
+/// headers forged (with a session, on a stateful target); a listing or a call on an exact
+/// endpoint. A gateway that believes the header from anyone serves it (issue 5421, D3).
+fn claiming_the_allowed_address(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
+    if !matches!(v.callers, Callers::Minted) {
+        return None;
+    }
+    let mut claims: Vec<Vec<(String, String)>> = vec![
+        vec![("x-forwarded-for".to_owned(), RESTRICTED_TO.to_owned())],
+        vec![("forwarded".to_owned(), format!("for={RESTRICTED_TO}"))],
+    ];
+    let hop = forged_hop(v);
+    if !hop.is_empty() {
+        claims.push(hop);
+    }
+    let session = if v.sessions.is_empty() {
+        Just(None).boxed()
+    } else {
+        prop::option::of(select(session_keys(v))).boxed()
+    };
+    let via = if v.workers > 1 {
+        (0..v.workers).boxed()
+    } else {
+        Just(0).boxed()
+    };
+    Some(
+        (
+            select(v.exact_endpoints()),
+            select(claims),
+            session,
+            rpc_request(v),
+            via,
+        )
+            .prop_map(|(path, mut headers, session, body, via)| {
+                headers.extend(
+                    session.map(|k| ("mcp-session-id".to_owned(), format!("${{saved.{k}}}"))),
+                );
+                Case {
+                    method: "POST",
+                    path,
+                    caller: Caller::IpRestricted,
+                    body: Some(Body::Json(body)),
+                    headers,
+                    via,
+                }
+            })
+            .boxed(),
+    )
+}
+
+/// A case from every generator.
+fn any_case(v: &Vocabulary) -> BoxedStrategy<Case> {
     let target = if v.rebuildable {
         let method = prop_oneof![
             6 => Just("POST"), 2 => Just("GET"), 1 => Just("DELETE"), 1 => Just("PUT")
@@ -750,13 +1022,20 @@ pub fn case(v: &Vocabulary) -> BoxedStrategy<Case> {
         ]
         .boxed()
     };
-    (target, caller(v), body(v), headers(v))
-        .prop_map(|((method, path), caller, body, headers)| Case {
+    // A single worker draws nothing here, so its campaigns are those of before `via` existed.
+    let via = if v.workers > 1 {
+        (0..v.workers).boxed()
+    } else {
+        Just(0).boxed()
+    };
+    (target, caller(v), body(v), headers(v), via)
+        .prop_map(|((method, path), caller, body, headers, via)| Case {
             method,
             path,
             caller,
             body: matches!(method, "POST" | "PUT").then_some(body),
             headers,
+            via,
         })
         .boxed()
 }
@@ -796,14 +1075,71 @@ mod tests {
             contextforge_api: false,
             callers: Callers::Fixed(vec![Caller::Admin, Caller::Forged, Caller::Anonymous]),
             rebuildable: false,
-            sessions: vec!["session_alpha".into(), "session_ended".into()],
+            sessions: vec![
+                ("session_alpha".into(), "alpha".into()),
+                ("session_ended".into(), "alpha".into()),
+            ],
+            other_user: false,
+            workers: 1,
+            hop_headers: Vec::new(),
+            signs_tokens: false,
+        }
+    }
+
+    /// The default world on a cluster: hop headers to forge, two workers, with sessions (and
+    /// a second user) or without.
+    fn cluster_vocabularies() -> [Vocabulary; 2] {
+        let mut bare = Vocabulary::contextforge_default();
+        bare.workers = 2;
+        bare.hop_headers = vec![
+            ("x-hop-client".into(), "{client}".into()),
+            ("x-hop-sig".into(), "${not-a-reference}".into()),
+        ];
+        let mut stateful = bare.clone();
+        stateful.sessions = vec![("session_A".into(), "A".into())];
+        stateful.other_user = true;
+        [bare, stateful]
+    }
+
+    #[test]
+    fn cluster_vocabularies_use_every_worker_and_forge_hops() {
+        let mut runner = TestRunner::deterministic();
+        for v in cluster_vocabularies() {
+            let strategy = case(&v);
+            let cases: Vec<Case> = (0..2_000)
+                .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+                .collect();
+            assert!(cases.iter().any(|c| c.via == 1) && cases.iter().all(|c| c.via < 2));
+            let forged = cases
+                .iter()
+                .find(|c| c.headers.iter().any(|(n, _)| n == "x-hop-client"))
+                .expect("a forged hop");
+            assert!(
+                forged
+                    .headers
+                    .contains(&("x-hop-client".to_owned(), RESTRICTED_TO.to_owned()))
+                    && forged
+                        .headers
+                        .contains(&("x-hop-sig".to_owned(), "$${not-a-reference}".to_owned())),
+                "{forged:?}"
+            );
+            assert_eq!(
+                cases.iter().any(|c| c.caller == Caller::OtherUser),
+                v.other_user
+            );
         }
     }
 
     #[test]
     fn generated_templates_parse() {
         let mut runner = TestRunner::deterministic();
-        for v in [Vocabulary::contextforge_default(), static_vocabulary()] {
+        let [bare, stateful] = cluster_vocabularies();
+        for v in [
+            Vocabulary::contextforge_default(),
+            static_vocabulary(),
+            bare,
+            stateful,
+        ] {
             let strategy = case(&v);
             for _ in 0..2_000 {
                 let c = strategy.new_tree(&mut runner).unwrap().current();

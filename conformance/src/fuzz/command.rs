@@ -38,7 +38,12 @@ use super::regression::{self, Provenance};
                   only some servers (or none: no or a forged credential) never sees or runs \
                   another's tool; a server's own endpoint lists only its tools and calls only \
                   the upstreams behind it; a JSON-RPC response keeps its request's id; a \
-                  foreign Origin gets no result from an MCP endpoint.\n\
+                  foreign Origin gets no result from an MCP endpoint; a session is unknown to \
+                  every endpoint but its own and once ended, and is served only to the user \
+                  who opened it.\n\
+                  Several workers: each case goes to one of them, sessions live on the last; \
+                  on a cluster the harness starts (--cluster N) the sessions' owner is killed \
+                  half-way.\n\
                   Targets that speak ContextForge's API also: JSON-RPC error code 0 (D9); a \
                   path the oracle refuses served (D8); RFC 9728 paths (D6); the server \
                   restriction of scoped tokens (C-SCOPE-03, D1, D4); the path's server \
@@ -75,6 +80,10 @@ pub struct FuzzArgs {
     /// Seconds to wait for each response.
     #[arg(long, default_value_t = 15)]
     pub timeout: u64,
+    /// Cases sent at once. A failure counts only if it holds when its case is sent again
+    /// alone (cases sent together may meet each other's effects); 1 sends one at a time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     /// Give up shrinking after this many attempts.
     #[arg(long, default_value_t = 1024)]
     pub max_shrink_iters: u32,
@@ -155,6 +164,20 @@ impl Progress {
                     self.bar.println(line);
                 }
             }
+            Event::Fault {
+                before_case,
+                outcome,
+            } => {
+                let line = match outcome {
+                    Ok(done) => format!("before case {before_case}: {done} (the sessions' owner)"),
+                    Err(e) => format!("before case {before_case}: no worker could be killed: {e}"),
+                };
+                if self.plain {
+                    eprintln!("fuzz: {line}");
+                } else {
+                    self.bar.println(line);
+                }
+            }
             Event::Shrink { step, failing } => {
                 self.bar.set_message(format!(
                     "shrinking: step {step}{}",
@@ -220,6 +243,7 @@ pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
         max_shrink_time: Duration::from_secs(args.max_shrink_secs),
         known,
         keep_going: args.keep_going,
+        jobs: usize::from(args.jobs),
     };
     let progress = Progress::new(args.cases, args.quiet, args.trace);
     let report = engine::fuzz(&target, &opts, &|e| progress.event(e))
@@ -239,6 +263,7 @@ pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
         name_resolution: report.name_resolution,
         fixtures: report.fixtures.clone(),
         sessions: report.sessions.clone(),
+        cluster: target.has(Capability::Cluster),
         paths_of: (!target.has(Capability::ContextforgeApi))
             .then(|| target.manifest.name.value.clone()),
     };
@@ -268,8 +293,10 @@ fn print_out(text: &str) {
 
 fn describe_target(target: &Target) -> String {
     let id = &target.identity;
-    let mut s = if id.kind.starts_with("reference") {
+    let mut s = if id.kind.starts_with("reference (in-process") {
         "the in-process reference".to_owned()
+    } else if id.kind.starts_with("reference cluster") {
+        format!("a {}", id.kind)
     } else {
         format!("{} ({} profile)", id.urls.join(", "), id.profile)
     };
@@ -304,6 +331,19 @@ fn summary(report: &Report, seed: u64, known: &BTreeSet<Invariant>) -> String {
         })
         .collect();
     let _ = writeln!(out, "statuses of passing cases: {}", statuses.join(" "));
+    if report.unconfirmed > 0 {
+        let _ = writeln!(
+            out,
+            "{} failure(s) of cases sent together did not hold when sent alone (not counted)",
+            report.unconfirmed
+        );
+    }
+    if let Some((worker, case)) = report.killed {
+        let _ = writeln!(
+            out,
+            "worker {worker} (the sessions' owner) was killed before case {case}; later cases meant for it went to the next worker"
+        );
+    }
     for (invariant, n) in &report.broken {
         let what = if known.contains(invariant) {
             "known (baseline)"
@@ -405,13 +445,15 @@ async fn written_text(
             " (warning: expected FAIL)"
         }
     );
-    if let TargetSpec::Reference { defects } = &cfg.spec
-        && !defects.is_empty()
-    {
-        let mut clean = cfg.clone();
-        clean.spec = TargetSpec::Reference {
-            defects: Vec::new(),
-        };
+    // The same reference (in-process, or a cluster of the same shape) without its defects.
+    let mut clean = cfg.clone();
+    let had_defects = match &mut clean.spec {
+        TargetSpec::Reference { defects } | TargetSpec::Cluster { defects, .. } => {
+            !std::mem::take(defects).is_empty()
+        }
+        _ => false,
+    };
+    if had_defects {
         match Target::start(&clean).await {
             Ok(reference) => {
                 let v = runner::run_scenario(&reference, &loaded, &opts)

@@ -38,6 +38,8 @@ pub struct FuzzOptions {
     pub known: BTreeSet<Invariant>,
     /// Go on after a finding (each invariant is found once); otherwise stop at the first.
     pub keep_going: bool,
+    /// Cases sent at once (a failure counts only if it holds when its case is sent alone).
+    pub jobs: usize,
 }
 
 /// What the search reports as it goes.
@@ -58,6 +60,11 @@ pub enum Event<'a> {
     },
     /// One shrinking attempt; `failing` when it still failed.
     Shrink { step: u32, failing: bool },
+    /// A fault was caused (`Ok`: what was done) before case `before_case`.
+    Fault {
+        before_case: u32,
+        outcome: &'a Result<String, String>,
+    },
 }
 
 /// A failure, shrunk.
@@ -76,6 +83,10 @@ pub struct Found {
     pub shrink_steps: u32,
     /// Whether sending the minimal case once more failed again.
     pub reproduced: bool,
+    /// The worker the minimal case was sent to.
+    pub via: usize,
+    /// The worker killed before it was sent (the sessions' owner), if any.
+    pub killed: Option<usize>,
 }
 
 /// How a search ended.
@@ -103,6 +114,11 @@ pub struct Report {
     pub fixtures: crate::scenario::Fixtures,
     /// The sessions opened before the campaign.
     pub sessions: Vec<super::sessions::SessionPlan>,
+    /// The worker killed mid-campaign and the case before which it was, on a cluster the
+    /// harness started.
+    pub killed: Option<(usize, u32)>,
+    /// Failures of cases sent together (`jobs` > 1) that did not hold when sent alone.
+    pub unconfirmed: u32,
 }
 
 /// Why the search could not run.
@@ -155,6 +171,12 @@ struct Search<'a> {
     skipped: u32,
     /// Whether the fixtures can be made again (not a declared world).
     rebuildable: bool,
+    /// How many workers the target has.
+    workers: usize,
+    /// The worker killed mid-campaign: cases meant for it go to the next one.
+    dead: Option<usize>,
+    /// Failures of cases sent together that did not hold when sent alone.
+    unconfirmed: u32,
 }
 
 impl Search<'_> {
@@ -164,57 +186,205 @@ impl Search<'_> {
             .expect("the world exists while the search runs")
     }
 
+    /// The worker a case meant for `via` is sent to: the next one while `via` is dead.
+    fn live(&self, via: usize) -> usize {
+        if self.dead == Some(via) {
+            (via + 1) % self.workers.max(1)
+        } else {
+            via
+        }
+    }
+
+    /// The worker sessions are opened on: the last, so that on a cluster the others forward
+    /// to it (and, once it is killed, must take its sessions over).
+    fn session_worker(&self) -> usize {
+        self.live(self.workers.saturating_sub(1))
+    }
+
     async fn rebuild(&mut self) -> Result<(), FuzzError> {
         if let Some(old) = self.world.take() {
             old.tear_down(self.target).await;
         }
-        self.world = Some(World::build(self.target).await?);
+        self.world = Some(World::build(self.target, self.session_worker()).await?);
         self.rebuilds += 1;
         Ok(())
     }
 
-    /// Send one case and check it.
-    async fn run(&mut self, case: &Case) -> Result<Outcome, FuzzError> {
+    /// Make the case's token (on first use) and render its request; `None`: the target would
+    /// not make the caller's token (the case is skipped).
+    async fn prepare(&mut self, case: &Case) -> Result<Option<Prepared>, FuzzError> {
         let target = self.target;
-        let timeout = self.timeout;
-        let token = match self.world().token_for(target, &case.caller).await {
-            Ok(t) => t,
-            Err(_) => {
-                self.skipped += 1;
-                return Ok(Outcome::Skip);
-            }
+        let Ok(token) = self.world().token_for(target, &case.caller).await else {
+            self.skipped += 1;
+            return Ok(None);
         };
-        let world = self.world();
+        let via = self.live(case.via);
         let (authority, request) =
-            runner::build_request(target, 0, &case.request(token), &world.provisioned).map_err(
-                |reason| FuzzError::Render {
+            runner::build_request(target, via, &case.request(token), &self.world().provisioned)
+                .map_err(|reason| FuzzError::Render {
                     case: Box::new(case.clone()),
                     reason,
-                },
-            )?;
+                })?;
+        Ok(Some(Prepared {
+            via,
+            authority,
+            request,
+        }))
+    }
+
+    fn limits(&self) -> client::RequestLimits {
+        client::RequestLimits {
+            stream_wait: Some(STREAM_WAIT),
+            ..client::RequestLimits::new(self.timeout)
+        }
+    }
+
+    /// Send one case alone and check it.
+    async fn run(&mut self, case: &Case) -> Result<Outcome, FuzzError> {
+        let Some(prepared) = self.prepare(case).await? else {
+            return Ok(Outcome::Skip);
+        };
         let watch = may_run_a_tool(case);
         let before = if watch {
-            upstream_logs(world).await.iter().map(Vec::len).collect()
+            log_lengths(self.world()).await
         } else {
             Vec::new()
         };
-        let limits = client::RequestLimits {
-            stream_wait: Some(STREAM_WAIT),
-            ..client::RequestLimits::new(timeout)
-        };
-        let (mut exchange, _) = client::send_within(&authority, request, &limits).await;
-        if exchange.error.is_some() {
-            // Cut short (a limit, a broken connection): no response to judge.
-            exchange.response = None;
-        }
+        let via = prepared.via;
+        let exchange = send(prepared, &self.limits()).await;
         let (calls, longest_log) = if watch {
-            let after = upstream_logs(world).await;
-            let longest = after.iter().map(Vec::len).max().unwrap_or(0);
-            (tool_calls(world, &before, &after), longest)
+            self.calls_since(&before).await
         } else {
             (Vec::new(), 0)
         };
-        let root = &target.bases[0].root;
+        let (outcome, changed) = self.judge(case, via, exchange, calls);
+        self.settle(changed, longest_log).await?;
+        Ok(outcome)
+    }
+
+    /// Send `cases` at once (each to its worker) and check each; a case that fails is sent
+    /// again alone, and only a failure that holds alone counts: cases sent together may meet
+    /// each other's effects (an upstream call of one seen during another), which is not the
+    /// gateway's fault. Cases that may change what others meet (`DELETE`, `PUT`: a fixture, a
+    /// session) are sent afterwards, one at a time, so that no failure is confirmed in a world
+    /// a batch-mate changed. Returns an outcome per case, in order.
+    async fn run_together(&mut self, cases: &[Case]) -> Result<Vec<Outcome>, FuzzError> {
+        let (quiet, writes): (Vec<usize>, Vec<usize>) =
+            (0..cases.len()).partition(|i| !matches!(cases[*i].method, "DELETE" | "PUT"));
+        let mut outcomes: Vec<Option<Outcome>> = (0..cases.len()).map(|_| None).collect();
+        if quiet.len() == 1 {
+            outcomes[quiet[0]] = Some(self.run(&cases[quiet[0]]).await?);
+        } else if !quiet.is_empty() {
+            let batch: Vec<&Case> = quiet.iter().map(|i| &cases[*i]).collect();
+            for (i, outcome) in quiet.iter().zip(self.send_together(&batch).await?) {
+                outcomes[*i] = Some(outcome);
+            }
+        }
+        for i in writes {
+            outcomes[i] = Some(self.run(&cases[i]).await?);
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Outcome::Skip))
+            .collect())
+    }
+
+    /// [`Search::run_together`]'s batch of cases that change nothing for one another.
+    async fn send_together(&mut self, cases: &[&Case]) -> Result<Vec<Outcome>, FuzzError> {
+        let mut prepared = Vec::with_capacity(cases.len());
+        for case in cases {
+            prepared.push(self.prepare(case).await?);
+        }
+        let watch = cases.iter().any(|c| may_run_a_tool(c));
+        let before = if watch {
+            log_lengths(self.world()).await
+        } else {
+            Vec::new()
+        };
+        let limits = self.limits();
+        let exchanges = futures_util::future::join_all(prepared.into_iter().map(|p| {
+            let limits = &limits;
+            async move {
+                match p {
+                    Some(p) => Some((p.via, send(p, limits).await)),
+                    None => None,
+                }
+            }
+        }))
+        .await;
+        let (calls, longest_log) = if watch {
+            self.calls_since(&before).await
+        } else {
+            (Vec::new(), 0)
+        };
+        let mut outcomes = Vec::with_capacity(cases.len());
+        let mut any_changed = false;
+        for (case, sent) in cases.iter().zip(exchanges) {
+            let Some((via, exchange)) = sent else {
+                outcomes.push(Outcome::Skip);
+                continue;
+            };
+            // Every call the upstreams received meanwhile is laid at each tool case's door; a
+            // failure it causes is checked alone below.
+            let calls = if may_run_a_tool(case) {
+                calls.clone()
+            } else {
+                Vec::new()
+            };
+            let (outcome, changed) = self.judge(case, via, exchange, calls);
+            any_changed |= changed;
+            outcomes.push(outcome);
+        }
+        // Failures are confirmed before the world is made again: in the world they met.
+        for (case, outcome) in cases.iter().zip(outcomes.iter_mut()) {
+            if matches!(outcome, Outcome::Fail(..)) {
+                *outcome = match self.run(case).await? {
+                    Outcome::Fail(v, status, ex) => Outcome::Fail(v, status, ex),
+                    alone => {
+                        self.unconfirmed += 1;
+                        alone
+                    }
+                };
+            }
+        }
+        self.settle(any_changed, longest_log).await?;
+        Ok(outcomes)
+    }
+
+    /// The `tools/call` requests the upstreams received since `before` was read, and the
+    /// longest log now.
+    async fn calls_since(&mut self, before: &[usize]) -> (Vec<(String, String)>, usize) {
+        let world = self.world();
+        let after = upstream_logs(world).await;
+        let longest = after.iter().map(Vec::len).max().unwrap_or(0);
+        (tool_calls(world, before, &after), longest)
+    }
+
+    /// Make the world again when a request may have changed it, or when the upstreams' logs
+    /// grew long.
+    async fn settle(&mut self, changed: bool, longest_log: usize) -> Result<(), FuzzError> {
+        // A declared world cannot be made again (and the generator sends it nothing that
+        // writes); it is only re-read, to keep reading the upstreams' logs cheap.
+        if (changed && self.rebuildable) || longest_log > UPSTREAM_LOG_LIMIT {
+            self.rebuild().await?;
+        }
+        Ok(())
+    }
+
+    /// Check one exchange; also says whether the request may have changed the fixtures.
+    fn judge(
+        &self,
+        case: &Case,
+        via: usize,
+        exchange: Exchange,
+        calls: Vec<(String, String)>,
+    ) -> (Outcome, bool) {
+        let target = self.target;
+        let world = self
+            .world
+            .as_ref()
+            .expect("the world exists while the search runs");
+        let root = &target.bases[via].root;
         let path = exchange
             .request
             .target
@@ -234,6 +404,11 @@ impl Search<'_> {
             caller: &case.caller,
             origin: sent_header(&exchange, "origin"),
             session: sent_header(&exchange, "mcp-session-id"),
+            forged_hop: target
+                .manifest
+                .hop_headers
+                .keys()
+                .any(|h| sent_header(&exchange, h).is_some()),
         };
         let mut broken = invariants::check(&sent, observed.as_ref(), &world.view);
         if let Some(why) = exchange.error.as_deref().filter(|_| observed.is_none()) {
@@ -253,18 +428,35 @@ impl Search<'_> {
         let changed = observed
             .as_ref()
             .is_some_and(|o| may_have_written(case.method, path, o.status));
-        // A declared world cannot be made again (and the generator sends it nothing that
-        // writes); it is only re-read, to keep reading the upstreams' logs cheap.
-        if (changed && self.rebuildable) || longest_log > UPSTREAM_LOG_LIMIT {
-            self.rebuild().await?;
-        }
         let status = observed.map(|o| o.status);
-        Ok(if broken.is_empty() {
+        let outcome = if broken.is_empty() {
             Outcome::Pass(status)
         } else {
             Outcome::Fail(broken, status, Box::new(exchange))
-        })
+        };
+        (outcome, changed)
     }
+}
+
+/// A case's request, rendered for the worker it goes to.
+struct Prepared {
+    via: usize,
+    authority: String,
+    request: client::WireRequest,
+}
+
+/// Send a rendered request within the campaign's limits; a response cut short (a limit, a
+/// broken connection) is no response to judge.
+async fn send(p: Prepared, limits: &client::RequestLimits) -> Exchange {
+    let (mut exchange, _) = client::send_within(&p.authority, p.request, limits).await;
+    if exchange.error.is_some() {
+        exchange.response = None;
+    }
+    exchange
+}
+
+async fn log_lengths(world: &World) -> Vec<usize> {
+    upstream_logs(world).await.iter().map(Vec::len).collect()
 }
 
 /// A header the request carried.
@@ -335,7 +527,8 @@ pub async fn fuzz(
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, FuzzError> {
     let started = Instant::now();
-    let world = World::build(target).await?;
+    let workers = target.bases.len();
+    let world = World::build(target, workers.saturating_sub(1)).await?;
     let name_resolution = world.view.name_resolution;
     let fixtures = world.fixtures.clone();
     let sessions = world.sessions.clone();
@@ -348,7 +541,15 @@ pub async fn fuzz(
         rebuilds: 0,
         skipped: 0,
         rebuildable: target.provisioner.declared_fixtures().is_none(),
+        workers,
+        dead: None,
+        unconfirmed: 0,
     };
+    // On a cluster the harness started, the sessions' owner is killed half-way: the second
+    // half checks that its sessions are taken over, with their scope (C-AFF-07).
+    let kill_at = (target.has(crate::scenario::Capability::ClusterFaults) && workers > 1)
+        .then(|| opts.cases / 2 + 1);
+    let mut killed = None;
     let config = Config {
         failure_persistence: None,
         ..Config::default()
@@ -361,16 +562,44 @@ pub async fn fuzz(
     let mut cases_run = 0;
     let mut statuses = BTreeMap::new();
     let result = async {
-        for index in 1..=opts.cases {
-            let mut tree = strategy
-                .new_tree(&mut runner)
-                .map_err(|e| FuzzError::Generate(e.to_string()))?;
-            let case = tree.current();
-            cases_run = index;
-            match search.run(&case).await? {
-                Outcome::Pass(status) => *statuses.entry(status).or_default() += 1,
-                Outcome::Skip => {}
-                Outcome::Fail(violations, status, exchange) => {
+        let jobs = u32::try_from(opts.jobs.max(1)).unwrap_or(u32::MAX);
+        let mut index = 1;
+        'campaign: while index <= opts.cases {
+            if kill_at == Some(index) {
+                let owner = search.session_worker();
+                let outcome = target
+                    .fault(crate::scenario::Fault::KillWorker(owner))
+                    .await;
+                progress(Event::Fault {
+                    before_case: index,
+                    outcome: &outcome,
+                });
+                if outcome.is_ok() {
+                    search.dead = Some(owner);
+                    killed = Some((owner, index));
+                }
+            }
+            // The next `jobs` cases, sent together; a batch never spans the kill.
+            let mut last = index.saturating_add(jobs - 1).min(opts.cases);
+            if let Some(k) = kill_at.filter(|k| *k > index) {
+                last = last.min(k - 1);
+            }
+            let mut trees = Vec::new();
+            for _ in index..=last {
+                trees.push(
+                    strategy
+                        .new_tree(&mut runner)
+                        .map_err(|e| FuzzError::Generate(e.to_string()))?,
+                );
+            }
+            let cases: Vec<Case> = trees.iter().map(ValueTree::current).collect();
+            let outcomes = search.run_together(&cases).await?;
+            for ((i, mut tree), (case, outcome)) in (index..=last)
+                .zip(trees)
+                .zip(cases.into_iter().zip(outcomes))
+            {
+                cases_run = i;
+                if let Outcome::Fail(violations, status, exchange) = outcome {
                     for v in &violations {
                         *broken.entry(v.invariant).or_default() += 1;
                     }
@@ -378,41 +607,49 @@ pub async fn fuzz(
                         !opts.known.contains(&v.invariant)
                             && !found.iter().any(|f| f.first.invariant == v.invariant)
                     });
-                    let Some(violation) = fresh else {
-                        *statuses.entry(status).or_default() += 1;
-                        progress(Event::Case { done: index });
-                        continue;
-                    };
-                    progress(Event::Failed {
-                        case_index: index,
-                        violation: &violation,
-                    });
-                    let f = shrink(
-                        &mut search,
-                        &mut tree,
-                        index,
-                        case,
-                        violation,
-                        *exchange,
-                        opts,
-                        progress,
-                    )
-                    .await?;
-                    found.push(*f);
-                    if !opts.keep_going {
-                        break;
+                    match fresh {
+                        None => *statuses.entry(status).or_default() += 1,
+                        Some(violation) => {
+                            progress(Event::Failed {
+                                case_index: i,
+                                violation: &violation,
+                            });
+                            let f = shrink(
+                                &mut search,
+                                &mut tree,
+                                i,
+                                case,
+                                violation,
+                                *exchange,
+                                opts,
+                                progress,
+                            )
+                            .await?;
+                            found.push(*f);
+                            if !opts.keep_going {
+                                break 'campaign;
+                            }
+                        }
                     }
+                } else if let Outcome::Pass(status) = outcome {
+                    *statuses.entry(status).or_default() += 1;
                 }
+                progress(Event::Case { done: i });
             }
-            progress(Event::Case { done: index });
+            index = last + 1;
         }
         Ok::<(), FuzzError>(())
     }
     .await;
-    let cleanup_errors = match search.world.take() {
+    let mut cleanup_errors = match search.world.take() {
         Some(w) => w.tear_down(target).await,
         None => Vec::new(),
     };
+    if killed.is_some()
+        && let Err(e) = target.heal().await
+    {
+        cleanup_errors.push(format!("the killed worker did not start again: {e}"));
+    }
     result?;
     Ok(Report {
         cases_run,
@@ -427,6 +664,8 @@ pub async fn fuzz(
         oauth,
         fixtures,
         sessions,
+        killed,
+        unconfirmed: search.unconfirmed,
     })
 }
 
@@ -498,6 +737,8 @@ async fn shrink<T: ValueTree<Value = Case>>(
         case_index,
         first,
         token: case.caller.token_fixture(),
+        via: search.live(case.via),
+        killed: search.dead,
         case,
         violation,
         exchange,

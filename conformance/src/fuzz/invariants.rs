@@ -58,13 +58,15 @@ pub enum Invariant {
     SessionCrossed,
     /// An ended session is unknown everywhere (404, MCP transports §session-management).
     EndedSessionServed,
+    /// A session is served only to the user who opened it (C-MCP-18/19).
+    SessionOwnerCrossed,
     /// A 401 to a request with an empty bearer on an OAuth server's endpoint names the server's
     /// RFC 9728 document (`resource_metadata`), never a bare challenge.
     BareChallenge,
 }
 
 /// Every invariant, in the order they are checked.
-pub const ALL: [Invariant; 16] = [
+pub const ALL: [Invariant; 17] = [
     Invariant::NoResponse,
     Invariant::ServerError,
     Invariant::ErrorCodeZero,
@@ -76,6 +78,7 @@ pub const ALL: [Invariant; 16] = [
     Invariant::ForeignOriginServed,
     Invariant::SessionCrossed,
     Invariant::EndedSessionServed,
+    Invariant::SessionOwnerCrossed,
     Invariant::BareChallenge,
     Invariant::ServerIdNotInjected,
     Invariant::RestrictionNotEnforced,
@@ -122,6 +125,7 @@ impl Invariant {
             Invariant::ForeignOriginServed => "foreign-origin-served",
             Invariant::SessionCrossed => "session-crossed",
             Invariant::EndedSessionServed => "ended-session-served",
+            Invariant::SessionOwnerCrossed => "session-owner-crossed",
             Invariant::BareChallenge => "bare-challenge",
         }
     }
@@ -166,6 +170,7 @@ impl Invariant {
                 "A session opened on one server's endpoint is unknown to another server's endpoint"
             }
             Invariant::EndedSessionServed => "An ended session is unknown to every endpoint",
+            Invariant::SessionOwnerCrossed => "A session is served only to the user who opened it",
             Invariant::BareChallenge => {
                 "A 401 on an OAuth server's endpoint names its protected-resource metadata"
             }
@@ -202,6 +207,11 @@ impl Invariant {
                 "C-MCP-18",
                 "C-RPC-21",
             ],
+            Invariant::SessionOwnerCrossed => &[
+                "MCP 2025-06-18 security best practices §session-hijacking",
+                "C-MCP-18",
+                "C-MCP-19",
+            ],
             Invariant::BareChallenge => &["RFC 9728 §5.1", "D5"],
         }
     }
@@ -225,6 +235,9 @@ pub struct Violation {
     pub request_id: Option<Value>,
     /// Upstreams no `tools/call` may reach, for [`Invariant::ServerEndpointLeak`].
     pub foreign_upstreams: Vec<String>,
+    /// The request must be refused outright (a `DELETE` that ended a session it should not
+    /// know): its status is judged, not only its body.
+    pub must_refuse: bool,
 }
 
 impl Violation {
@@ -237,6 +250,7 @@ impl Violation {
             only_tools: Vec::new(),
             request_id: None,
             foreign_upstreams: Vec::new(),
+            must_refuse: false,
         }
     }
 }
@@ -259,6 +273,9 @@ pub struct Sent<'a> {
     pub origin: Option<&'a str>,
     /// The `mcp-session-id` header sent, if any.
     pub session: Option<&'a str>,
+    /// The request carried the gateway's own hop headers (forged): refusing it whole, in
+    /// whatever form, is right, so the scoping 403's form is not judged.
+    pub forged_hop: bool,
 }
 
 /// What came back.
@@ -380,6 +397,7 @@ pub fn check(sent: &Sent<'_>, observed: Option<&Observed>, world: &WorldView) ->
         }
         let own = sent.caller.server_scope().and_then(|k| world.server(k));
         if sent.caller.is_scoped()
+            && !sent.forged_hop
             && judgement == RawPath::Accept
             && classify::scoping_skipped(&decoded) == Verdict::No
             && let Some(v) = restriction(sent, &decoded, &target, resolved, own, obs)
@@ -405,13 +423,27 @@ fn session_misused(
     obs: &Observed,
     world: &WorldView,
 ) -> Option<Violation> {
+    let mut v = session_served_where_unknown(sent, decoded, obs, world)?;
+    v.must_refuse = sent.method == "DELETE";
+    Some(v)
+}
+
+/// [`session_misused`] without the form of its expectation.
+fn session_served_where_unknown(
+    sent: &Sent<'_>,
+    decoded: &str,
+    obs: &Observed,
+    world: &WorldView,
+) -> Option<Violation> {
     let id = sent.session?;
     let session = world.sessions.iter().find(|s| s.id == id)?;
     let initialize = matches!(
         envelope::judge(sent.body),
         envelope::Envelope::Request { ref method, .. } if method == "initialize"
     );
-    let served = obs.json.as_ref().is_some_and(|j| j.get("result").is_some());
+    // A result, or a DELETE that ended it (2xx) where it should be unknown.
+    let served = obs.json.as_ref().is_some_and(|j| j.get("result").is_some())
+        || (sent.method == "DELETE" && (200..300).contains(&obs.status));
     // On a ContextForge-shaped target `/rpc` checks the session it is given too (C-RPC-21).
     let path = decoded.split_once('?').map_or(decoded, |(p, _)| p);
     let rpc = world.strict
@@ -431,16 +463,31 @@ fn session_misused(
             ),
         ));
     }
-    let here = world.server_endpoint_of(decoded)?;
-    (here.key != session.server).then(|| {
-        Violation::new(
-            Invariant::SessionCrossed,
+    // Every session is opened by the platform administrator; this caller is another user.
+    if *sent.caller == Caller::OtherUser {
+        return Some(Violation::new(
+            Invariant::SessionOwnerCrossed,
             format!(
-                "server {}'s session was served on server {}'s endpoint (HTTP {})",
-                session.server, here.key, obs.status
+                "server {}'s session, opened by another user, was served (HTTP {})",
+                session.server, obs.status
             ),
-        )
-    })
+        ));
+    }
+    // Every campaign session was opened on a server's endpoint: on another server's, or on
+    // the endpoint of every server, it is unknown.
+    let here = match world.server_endpoint_of(decoded) {
+        Some(s) if s.key == session.server => return None,
+        Some(s) => format!("server {}'s endpoint", s.key),
+        None if world.is_mcp_endpoint(decoded) => "the endpoint of every server".to_owned(),
+        None => return None,
+    };
+    Some(Violation::new(
+        Invariant::SessionCrossed,
+        format!(
+            "server {}'s session was served on {here} (HTTP {})",
+            session.server, obs.status
+        ),
+    ))
 }
 
 /// The id of a well-formed JSON-RPC request (a string or a number), if the body is one.
@@ -813,9 +860,13 @@ pub fn expectation(v: &Violation) -> Expect {
         }
         Invariant::ForeignOriginServed
         | Invariant::SessionCrossed
-        | Invariant::EndedSessionServed => {
+        | Invariant::EndedSessionServed
+        | Invariant::SessionOwnerCrossed => {
             e.pointers
                 .insert("/result".to_owned(), matcher(json!({"$absent": true})));
+            if v.must_refuse {
+                e.status = Some(matcher(json!({"$gte": 300, "$lte": 499})));
+            }
         }
         Invariant::IdAltered => {
             let asked = v.request_id.clone().unwrap_or(Value::Null);
@@ -837,6 +888,7 @@ pub fn expectation(v: &Violation) -> Expect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzz::world::SessionView;
     use std::collections::BTreeSet;
 
     fn world() -> WorldView {
@@ -892,6 +944,87 @@ mod tests {
         check(sent, Some(o), &world()).first().map(|v| v.invariant)
     }
 
+    /// A session opened on A by the administrator is served to nobody else, nowhere else, and
+    /// not once it ended; a forged hop may be refused in any form.
+    #[test]
+    fn sessions_belong_to_their_server_and_user() {
+        let mut w = world();
+        w.sessions = vec![
+            SessionView {
+                id: "s-a".into(),
+                server: "A".into(),
+                ended: false,
+            },
+            SessionView {
+                id: "s-gone".into(),
+                server: "A".into(),
+                ended: true,
+            },
+        ];
+        let on_a = format!("/servers/{}/mcp", w.servers[0].id);
+        let on_b = format!("/servers/{}/mcp", w.servers[1].id);
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        let served = obs(200, json!({"jsonrpc": "2.0", "id": 1, "result": {}}));
+        let refused = obs(
+            404,
+            json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32001}}),
+        );
+        let judge = |caller: &Caller, path: &str, session: &str, o: &Observed| {
+            let sent = Sent {
+                method: "POST",
+                path,
+                body,
+                caller,
+                origin: None,
+                session: Some(session),
+                forged_hop: false,
+            };
+            check(&sent, Some(o), &w).first().map(|v| v.invariant)
+        };
+        let (admin, other) = (Caller::Admin, Caller::OtherUser);
+        assert_eq!(judge(&admin, &on_a, "s-a", &served), None);
+        assert_eq!(
+            judge(&admin, &on_b, "s-a", &served),
+            Some(Invariant::SessionCrossed)
+        );
+        assert_eq!(
+            judge(&admin, &on_a, "s-gone", &served),
+            Some(Invariant::EndedSessionServed)
+        );
+        assert_eq!(
+            judge(&other, &on_a, "s-a", &served),
+            Some(Invariant::SessionOwnerCrossed)
+        );
+        for (caller, session) in [(&admin, "s-gone"), (&other, "s-a")] {
+            assert_eq!(judge(caller, &on_a, session, &refused), None);
+        }
+        // A forged hop refused whole (not with the scoping 403's words) breaks nothing; sent
+        // without the flag, the same answer is judged as a restriction left unenforced.
+        let a_only = scoped("A");
+        let hop_refusal = obs(
+            403,
+            json!({"jsonrpc": "2.0", "id": null,
+                   "error": {"code": -32003, "message": "hop failed verification"}}),
+        );
+        let mut sent = Sent {
+            method: "POST",
+            path: &on_b,
+            body,
+            caller: &a_only,
+            origin: None,
+            session: None,
+            forged_hop: true,
+        };
+        assert!(check(&sent, Some(&hop_refusal), &w).is_empty());
+        sent.forged_hop = false;
+        assert_eq!(
+            check(&sent, Some(&hop_refusal), &w)
+                .first()
+                .map(|v| v.invariant),
+            Some(Invariant::RestrictionNotEnforced)
+        );
+    }
+
     #[test]
     fn server_errors_and_silence_break_invariants() {
         let caller = Caller::Admin;
@@ -902,6 +1035,7 @@ mod tests {
             caller: &caller,
             origin: None,
             session: None,
+            forged_hop: false,
         };
         assert_eq!(
             broken(&sent, &obs(502, json!({}))),
@@ -932,6 +1066,7 @@ mod tests {
             caller: &caller,
             origin: None,
             session: None,
+            forged_hop: false,
         };
         assert_eq!(
             broken(&sent, &obs(200, json!({}))),
@@ -954,6 +1089,7 @@ mod tests {
             caller: &caller,
             origin: None,
             session: None,
+            forged_hop: false,
         };
         let v = check(&sent, Some(&obs(200, listed.clone())), &w)
             .into_iter()
@@ -993,6 +1129,7 @@ mod tests {
             caller: &caller,
             origin: None,
             session: None,
+            forged_hop: false,
         };
         let alpha = json!({"result": {"tools": [{"name": w.tools[0].name}]}});
         let v = check(&sent, Some(&obs(200, alpha)), &w)
@@ -1018,6 +1155,7 @@ mod tests {
             caller: &caller,
             origin: None,
             session: None,
+            forged_hop: false,
         };
         assert_eq!(
             broken(&sent, &obs(404, json!({}))),
@@ -1069,6 +1207,7 @@ mod tests {
             caller: &caller,
             origin: None,
             session: None,
+            forged_hop: false,
         };
         let mut own_upstream = obs(200, json!({"jsonrpc": "2.0", "id": 7, "result": {}}));
         own_upstream.calls = vec![("ub".into(), "alpha".into())];

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::scenario::{
-    Action, Capability, Fixtures, Level, RequestStep, Scenario, Step, parse_str,
+    Action, Capability, Fault, Fixtures, Level, RequestStep, Scenario, Step, parse_str,
 };
 
 use super::engine::Found;
@@ -40,6 +40,9 @@ pub struct Provenance {
     pub paths_of: Option<String>,
     /// The sessions the campaign opened first (a request may carry their ids).
     pub sessions: Vec<SessionPlan>,
+    /// The campaign ran on several workers (a cluster): so must the scenario, whatever worker
+    /// its request goes to (a forged hop, say, means something only there).
+    pub cluster: bool,
 }
 
 /// The token key of the caller that opens sessions in a written scenario.
@@ -105,12 +108,27 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
         fixtures
             .tokens
             .insert(OPENER.to_owned(), crate::scenario::TokenFixture::default());
-        for plan in used {
+        for plan in &used {
             steps.extend(sessions::steps(plan, OPENER));
         }
     }
+    // The campaign killed the sessions' owner before this case: so does the scenario (a fault
+    // step and `via` imply the cluster capabilities).
+    if let Some(worker) = found.killed {
+        steps.push(Step {
+            name: format!("kill-worker-{worker}"),
+            description: Some(
+                "The campaign killed the sessions' owner half-way; this case came after".to_owned(),
+            ),
+            level: None,
+            action: Action::Fault(Fault::KillWorker(worker)),
+        });
+    }
     if provenance.oauth {
         requires.push(Capability::Oauth);
+    }
+    if provenance.cluster {
+        requires.push(Capability::Cluster);
     }
     if provenance.name_resolution && found.case.uses_server_names() {
         requires.push(Capability::NameResolution);
@@ -147,7 +165,7 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
                 )),
                 level: None,
                 action: Action::Request(Box::new(RequestStep {
-                    via: 0,
+                    via: found.via,
                     request: found
                         .case
                         .request(found.token.as_ref().map(|_| CALLER.to_owned())),
@@ -282,6 +300,8 @@ mod tests {
             },
             shrink_steps: 1,
             reproduced: true,
+            via: 1,
+            killed: (invariant == Invariant::ServerError).then_some(1),
         }
     }
 
@@ -295,9 +315,10 @@ mod tests {
             target: "the in-process reference".to_owned(),
             oauth: true,
             name_resolution: true,
-            fixtures: crate::fuzz::world::default_fixtures(true),
+            fixtures: crate::fuzz::world::default_fixtures(true, true),
             paths_of: None,
-            sessions: sessions::plan(&["A".to_owned(), "B".to_owned()]),
+            sessions: sessions::plan(&["A".to_owned(), "B".to_owned()], 1),
+            cluster: true,
         };
         let invariants = crate::fuzz::invariants::ALL;
         let mut runner = TestRunner::deterministic();

@@ -25,10 +25,13 @@ pub struct SessionPlan {
     pub server: String,
     /// Ended (`DELETE`) right after it was opened.
     pub ended: bool,
+    /// The worker it was opened on (its owner, on a cluster).
+    pub via: usize,
 }
 
-/// A session on each of the first two servers, and one ended on the first.
-pub fn plan(servers: &[String]) -> Vec<SessionPlan> {
+/// A session on each of the first two servers, and one ended on the first, each opened on
+/// worker `via`.
+pub fn plan(servers: &[String], via: usize) -> Vec<SessionPlan> {
     let mut out: Vec<SessionPlan> = servers
         .iter()
         .take(2)
@@ -36,6 +39,7 @@ pub fn plan(servers: &[String]) -> Vec<SessionPlan> {
             key: format!("session_{s}"),
             server: s.clone(),
             ended: false,
+            via,
         })
         .collect();
     if let Some(first) = servers.first() {
@@ -43,6 +47,7 @@ pub fn plan(servers: &[String]) -> Vec<SessionPlan> {
             key: "session_ended".to_owned(),
             server: first.clone(),
             ended: true,
+            via,
         });
     }
     out
@@ -114,7 +119,7 @@ pub fn steps(plan: &SessionPlan, token: &str) -> Vec<Step> {
         )),
         level: None,
         action: Action::Request(Box::new(RequestStep {
-            via: 0,
+            via: plan.via,
             request: initialize(&plan.server, token),
             expect: opened,
             retry_for: None,
@@ -130,7 +135,7 @@ pub fn steps(plan: &SessionPlan, token: &str) -> Vec<Step> {
             description: Some("End it".to_owned()),
             level: None,
             action: Action::Request(Box::new(RequestStep {
-                via: 0,
+                via: plan.via,
                 request: delete(&plan.server, token, &plan.key),
                 expect: Expect {
                     status: Some(matcher(json!({"$lte": 299}))),
@@ -157,7 +162,7 @@ pub async fn open(
     let mut opened = Vec::new();
     for plan in plans {
         let send = |request: &Request, world: &World| {
-            runner::build_request(target, 0, request, &world.provisioned)
+            runner::build_request(target, plan.via, request, &world.provisioned)
         };
         let Ok((authority, req)) = send(&initialize(&plan.server, token), world) else {
             continue;

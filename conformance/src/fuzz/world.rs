@@ -18,10 +18,11 @@ use crate::manifest::Reach;
 use crate::provision::{self, ProvisionError, Provisioned};
 use crate::scenario::{
     Capability, Fixtures, OauthFixture, ServerFixture, TokenFixture, UpstreamFixture, UpstreamTool,
+    UserFixture,
 };
 use crate::target::Target;
 
-use super::case::{Caller, Callers, Vocabulary};
+use super::case::{Caller, Callers, OTHER_USER, Vocabulary};
 use super::sessions::{self, SessionPlan};
 
 /// Upstream key and the tool it serves in the default world (one tool per upstream, so an
@@ -38,9 +39,14 @@ pub const SERVERS: [(&str, &[&str]); 3] = [
 /// The server whose RFC 9728 document exists (when the target has OAuth).
 const OAUTH_SERVER: &str = "A";
 
-/// The default world's fixtures, as a scenario would declare them.
-pub fn default_fixtures(target_has_oauth: bool) -> Fixtures {
+/// The default world's fixtures, as a scenario would declare them; with `other_user`, a second
+/// platform administrator ([`OTHER_USER`]) to send sessions it did not open.
+pub fn default_fixtures(target_has_oauth: bool, other_user: bool) -> Fixtures {
     let mut f = Fixtures::default();
+    if other_user {
+        f.users
+            .insert(OTHER_USER.to_owned(), UserFixture { admin: true });
+    }
     for (up, tool) in UPSTREAMS {
         f.upstreams.insert(
             up.to_owned(),
@@ -74,12 +80,15 @@ pub fn default_fixtures(target_has_oauth: bool) -> Fixtures {
     f
 }
 
-/// The fixtures a campaign on `target` works on: the world it declares, else the default one.
+/// The fixtures a campaign on `target` works on: the world it declares, else the default one
+/// (with a second user where sessions are kept: only then is there an owner to cross).
 pub fn fixtures_for(target: &Target) -> Fixtures {
-    target
-        .provisioner
-        .declared_fixtures()
-        .unwrap_or_else(|| default_fixtures(target.has(Capability::Oauth)))
+    target.provisioner.declared_fixtures().unwrap_or_else(|| {
+        default_fixtures(
+            target.has(Capability::Oauth),
+            target.has(Capability::Stateful),
+        )
+    })
 }
 
 /// A tool as the target named it.
@@ -206,12 +215,13 @@ impl WorldView {
             Caller::Scoped {
                 server: Some(key), ..
             } => Some(self.server(key).into_iter().collect()),
-            Caller::Anonymous | Caller::Forged | Caller::EmptyBearer => {
+            Caller::Anonymous | Caller::Forged | Caller::EmptyBearer | Caller::BadClaims(_) => {
                 (!self.anonymous_reaches_all).then(Vec::new)
             }
             // From the harness's address it reaches nothing, unless the target believes the
             // harness's forwarding headers (then it may be anywhere).
             Caller::IpRestricted => (!self.trusted_proxy).then(Vec::new),
+            Caller::OtherUser => None,
         }
     }
 }
@@ -236,8 +246,9 @@ impl std::fmt::Debug for World {
 }
 
 impl World {
-    /// Provision the world on `target`. On error, whatever was made is deleted again.
-    pub async fn build(target: &Target) -> Result<World, ProvisionError> {
+    /// Provision the world on `target`, its sessions opened on worker `session_worker`. On
+    /// error, whatever was made is deleted again.
+    pub async fn build(target: &Target, session_worker: usize) -> Result<World, ProvisionError> {
         let mut p = Provisioned::new(
             provision::new_run_id(),
             &target.bases[0],
@@ -261,19 +272,19 @@ impl World {
             tokens: BTreeMap::new(),
         };
         if target.has(Capability::Stateful) {
-            world.open_sessions(target).await;
+            world.open_sessions(target, session_worker).await;
         }
         Ok(world)
     }
 
-    /// Open the campaign's sessions ([`sessions::plan`]) as the caller that reaches every
-    /// server, where there is one.
-    async fn open_sessions(&mut self, target: &Target) {
+    /// Open the campaign's sessions ([`sessions::plan`]) on worker `via` as the caller that
+    /// reaches every server, where there is one.
+    async fn open_sessions(&mut self, target: &Target, via: usize) {
         let Ok(Some(token)) = self.token_for(target, &Caller::Admin).await else {
             return;
         };
         let keys: Vec<String> = self.view.servers.iter().map(|s| s.key.clone()).collect();
-        let plans = sessions::plan(&keys);
+        let plans = sessions::plan(&keys, via);
         let timeout = std::time::Duration::from_secs(15);
         self.sessions = sessions::open(target, self, &plans, &token, timeout).await;
         self.view.sessions = self
@@ -330,6 +341,7 @@ impl World {
             fixed.push(Caller::Anonymous);
             Callers::Fixed(fixed)
         };
+        let callers_minted = matches!(callers, Callers::Minted);
         Vocabulary {
             servers: self.view.servers.iter().map(|s| s.key.clone()).collect(),
             tools: self
@@ -344,7 +356,22 @@ impl World {
             contextforge_api: self.view.strict,
             callers,
             rebuildable: target.provisioner.declared_fixtures().is_none(),
-            sessions: self.sessions.iter().map(|p| p.key.clone()).collect(),
+            sessions: self
+                .sessions
+                .iter()
+                .map(|p| (p.key.clone(), p.server.clone()))
+                .collect(),
+            other_user: callers_minted
+                && self.fixtures.users.contains_key(OTHER_USER)
+                && !self.sessions.is_empty(),
+            workers: target.bases.len(),
+            signs_tokens: callers_minted && target.jwt.is_some(),
+            hop_headers: target
+                .manifest
+                .hop_headers
+                .iter()
+                .map(|(n, v)| (n.clone(), v.value.clone()))
+                .collect(),
         }
     }
 
@@ -484,6 +511,21 @@ impl Caller {
             Caller::EmptyServerScope { permissions } => Some(TokenFixture {
                 server_id: Some(String::new()),
                 permissions: permissions.clone(),
+                ..Default::default()
+            }),
+            Caller::BadClaims(name) => {
+                let claims = super::case::BAD_CLAIMS
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .and_then(|(_, c)| serde_json::from_str(c).ok());
+                Some(TokenFixture {
+                    claims,
+                    ..Default::default()
+                })
+            }
+            Caller::OtherUser => Some(TokenFixture {
+                user: Some(OTHER_USER.to_owned()),
+                admin: Some(true),
                 ..Default::default()
             }),
         }

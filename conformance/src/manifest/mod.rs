@@ -113,6 +113,23 @@ fn check(path: &Path, m: &Manifest) -> Vec<FileProblem> {
             ),
         );
     }
+    for (name, value) in &m.hop_headers {
+        let field = format!("hop_headers.{name}");
+        if !HEADER.is_match(name) {
+            bad(
+                value.referenced,
+                field.clone(),
+                format!("{name:?} is not an HTTP header name"),
+            );
+        }
+        if value.value.bytes().any(|b| b.is_ascii_control()) {
+            bad(
+                value.referenced,
+                field,
+                format!("{:?} holds a control character", value.value),
+            );
+        }
+    }
     for name in Endpoints::NAMES {
         let spanned = match name {
             "mcp" => &m.endpoints.mcp,
@@ -360,6 +377,32 @@ mod tests {
         assert!(has("g.yaml:9:", "upstreams.b.port"), "{p:#?}");
         assert!(has("g.yaml:12:", "servers.beta.upstream"), "{p:#?}");
         assert_eq!(p.len(), 4, "{p:#?}");
+    }
+
+    #[test]
+    fn hop_headers_parse_and_a_bad_one_names_its_line() {
+        let base = "name: x\nprovisioning:\n  static: {}\n";
+        let m = parse_str(
+            Path::new("g.yaml"),
+            &format!("{base}hop_headers: {{x-hop-client: '{{client}}'}}\n"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.hop_headers["x-hop-client"].value, "{client}");
+        let p = problems(&format!(
+            "{base}hop_headers:\n  x-ok: v\n  'bad name': v\n  x-bell: \"a\\u0007b\"\n"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p.iter()
+                .any(|x| x.starts_with("g.yaml:6:") && x.contains("hop_headers.bad name")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|x| x.starts_with("g.yaml:7:") && x.contains("control character")),
+            "{p:?}"
+        );
+        assert_eq!(builtin("reference").unwrap().hop_headers.len(), 4);
     }
 
     #[test]

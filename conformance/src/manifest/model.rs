@@ -51,6 +51,12 @@ pub struct Manifest {
     pub detect: Vec<Spanned<Capability>>,
     /// How fixtures come to exist.
     pub provisioning: Provisioning,
+    /// Headers the gateway's own workers put on a request one forwards to another (a cluster's
+    /// internal hop), by name; in a value, `{client}` stands for the client address the hop
+    /// claims. A client that sends them must change nothing: `fuzz` sends them forged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub hop_headers: BTreeMap<String, Spanned<String>>,
     /// Bounds on what the suite waits for and reads from this gateway, each replacing its
     /// built-in default (a command-line flag replaces it in turn).
     #[serde(default, skip_serializing_if = "Limits::is_unset")]

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The hunt (README, "Fuzz your gateway"): each defect of the reference's matrix switched on in
+# turn, a fuzz campaign told nothing about where to look, and the first case that broke an
+# invariant. Session defects run on the stateful reference, cluster defects on a 2-worker
+# cluster (Redis and Postgres as docs/cluster.md says). Prints `defect | target | first failure`.
+#
+#   ci/fuzz-hunt.sh [CASES [SEED]]        (default 20000 cases, seed 1; release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cases="${1:-20000}"; seed="${2:-1}"
+cargo build -q --release -p mcpgw-conformance
+bin=./target/release/mcpgw-conformance
+# Defect::ALL of reference/src/defects.rs, with the target each one needs.
+stateful="delete-keeps-session rpc-ignores-session session-shared-across-endpoints session-owner-unchecked"
+cluster="forwarded-no-server-id unsigned-hop-trusted dead-owner-not-taken-over"
+plain="rpc-not-general-endpoint hex-only-server-regex prefix-general-endpoints global-mcp-unscoped
+  scope-before-name-resolution trust-xff-from-anyone well-known-any-third-segment
+  normalise-dot-segments empty-bearer-bare-challenge jsonrpc-error-code-zero server-lists-every-item
+  cross-server-call origin-unchecked id-retyped"
+hunt() { # DEFECT TARGET-ARGS...
+  local d="$1"; shift
+  local first
+  first=$("$bin" fuzz --quiet --no-write --cases "$cases" --seed "$seed" --inject-defect "$d" "$@" 2>&1 \
+    | grep -m1 -E '^case [0-9]+ broke' || true)
+  printf '%s | %s | %s\n' "$d" "${*:-in-process}" "${first:-NOT FOUND in $cases cases}"
+}
+found=0; total=0
+for d in $plain; do total=$((total + 1)); line=$(hunt "$d"); echo "$line"; [[ $line == *"NOT FOUND"* ]] || found=$((found + 1)); done
+for d in $stateful; do total=$((total + 1)); line=$(hunt "$d" --with stateful); echo "$line"; [[ $line == *"NOT FOUND"* ]] || found=$((found + 1)); done
+for d in $cluster; do total=$((total + 1)); line=$(hunt "$d" --cluster 2); echo "$line"; [[ $line == *"NOT FOUND"* ]] || found=$((found + 1)); done
+echo "found $found of $total"
+[ "$found" = "$total" ]
