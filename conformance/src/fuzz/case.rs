@@ -806,7 +806,7 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
         Just(Vec::new()).boxed()
     } else {
         select(session_keys(v))
-            .prop_map(|k| vec![("mcp-session-id".to_owned(), format!("${{saved.{k}}}"))])
+            .prop_map(|k| vec![("mcp-session-id".to_owned(), saved(&k))])
             .boxed()
     };
     let mut options: Vec<(u32, BoxedStrategy<Headers>)> = vec![
@@ -852,7 +852,7 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
             prop::option::of(select(session_keys(v)))
                 .prop_map(move |s| {
                     let mut h = hop.clone();
-                    h.extend(s.map(|k| ("mcp-session-id".to_owned(), format!("${{saved.{k}}}"))));
+                    h.extend(s.map(|k| ("mcp-session-id".to_owned(), saved(&k))));
                     h
                 })
                 .boxed()
@@ -860,6 +860,21 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
         options.push((2, forged));
     }
     prop::strategy::Union::new_weighted(options)
+}
+
+/// The worker a case goes to. A single worker draws nothing here, so its campaigns are those
+/// of before `via` existed.
+fn worker(v: &Vocabulary) -> BoxedStrategy<usize> {
+    if v.workers > 1 {
+        (0..v.workers).boxed()
+    } else {
+        Just(0).boxed()
+    }
+}
+
+/// The template of the id of the campaign's session saved as `key`.
+fn saved(key: &str) -> String {
+    format!("${{saved.{key}}}")
 }
 
 /// The names of the campaign's sessions.
@@ -889,11 +904,7 @@ fn on_own_session(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
     if sessions.is_empty() {
         return None;
     }
-    let via = if v.workers > 1 {
-        (0..v.workers).boxed()
-    } else {
-        Just(0).boxed()
-    };
+    let via = worker(v);
     let method = prop_oneof![8 => Just("POST"), 1 => Just("GET"), 1 => Just("DELETE")];
     let hop = forged_hop(v);
     let with_hop = if hop.is_empty() {
@@ -921,8 +932,7 @@ fn on_own_session(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
                         "name"
                     };
                     let segment = format!("${{servers.{server}.{field}}}");
-                    let mut headers =
-                        vec![("mcp-session-id".to_owned(), format!("${{saved.{key}}}"))];
+                    let mut headers = vec![("mcp-session-id".to_owned(), saved(&key))];
                     if with_hop {
                         headers.extend(hop.iter().cloned());
                     }
@@ -977,11 +987,7 @@ fn claiming_the_allowed_address(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
     } else {
         prop::option::of(select(session_keys(v))).boxed()
     };
-    let via = if v.workers > 1 {
-        (0..v.workers).boxed()
-    } else {
-        Just(0).boxed()
-    };
+    let via = worker(v);
     Some(
         (
             select(v.exact_endpoints()),
@@ -991,9 +997,7 @@ fn claiming_the_allowed_address(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
             via,
         )
             .prop_map(|(path, mut headers, session, body, via)| {
-                headers.extend(
-                    session.map(|k| ("mcp-session-id".to_owned(), format!("${{saved.{k}}}"))),
-                );
+                headers.extend(session.map(|k| ("mcp-session-id".to_owned(), saved(&k))));
                 Case {
                     method: "POST",
                     path,
@@ -1022,12 +1026,7 @@ fn any_case(v: &Vocabulary) -> BoxedStrategy<Case> {
         ]
         .boxed()
     };
-    // A single worker draws nothing here, so its campaigns are those of before `via` existed.
-    let via = if v.workers > 1 {
-        (0..v.workers).boxed()
-    } else {
-        Just(0).boxed()
-    };
+    let via = worker(v);
     (target, caller(v), body(v), headers(v), via)
         .prop_map(|((method, path), caller, body, headers, via)| Case {
             method,
