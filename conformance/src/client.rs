@@ -3,8 +3,10 @@
 //! General-purpose clients (reqwest, anything built on `url`) normalise `..` and percent-escapes,
 //! which would hide exactly the traversal defects the suite looks for. This client hands the
 //! target to hyper when `http::Uri` keeps it unchanged, and otherwise (raw non-ASCII, a
-//! backslash, a space, control bytes, or a header hyper refuses) writes the request by hand over
-//! a `TcpStream` and parses the response with httparse. One connection per request.
+//! backslash, a space, control bytes, a header hyper refuses, or a body over 64 KiB) writes the
+//! request by hand over a `TcpStream`, reading the response meanwhile, and parses it with
+//! httparse. One connection per request, except through a [`Pool`] (keep-alive connections
+//! for requests hyper sends, for a fuzz campaign).
 //!
 //! The gateway under test is suspect, so nothing it sends is trusted to end: every exchange has
 //! one deadline for all of it (connecting, sending, head and body) and a cap on the body's size
@@ -17,10 +19,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod pool;
+pub use pool::Pool;
 
 /// A request exactly as it goes on the wire (headers in order, names as written).
 #[derive(Debug, Clone, Serialize)]
@@ -101,7 +107,8 @@ fn ser_body<S: serde::Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     Hyper,
-    /// Written by hand because `http` refused the target or a header.
+    /// Written by hand because `http` refused the target or a header, or the body is larger
+    /// than hyper is given.
     Raw,
 }
 
@@ -220,23 +227,43 @@ pub async fn send_within(
     let cap = limits.max_response_bytes;
     // `got` outlives the exchange's future, so a deadline keeps what had arrived.
     let result = tokio::time::timeout(limits.deadline, async {
-        let stream =
-            TcpStream::connect(authority)
-                .await
-                .map_err(|source| ClientError::Connect {
-                    addr: authority.to_owned(),
-                    source,
-                })?;
+        let stream = connect(authority).await?;
         got.connected = true;
-        let _ = stream.set_nodelay(true);
         let wait = limits.stream_wait;
         match transport {
-            Transport::Hyper => send_hyper(stream, &req, cap, wait, &mut got).await,
+            Transport::Hyper => {
+                let mut conn = HyperConn::open(stream).await?;
+                let response = conn.send(hyper_request(&req)?).await?;
+                receive_hyper(response, cap, wait, &mut got).await.map(drop)
+            }
             Transport::Raw => send_raw(stream, &req, cap, wait, &mut got).await,
         }
     })
     .await
     .unwrap_or_else(|_| Err(got.deadline_passed(&limits.deadline_name)));
+    finish(started, req, transport, got, result)
+}
+
+/// A TCP connection to `authority`, without Nagle's delay.
+async fn connect(authority: &str) -> Result<TcpStream, ClientError> {
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|source| ClientError::Connect {
+            addr: authority.to_owned(),
+            source,
+        })?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// The exchange of `req`, from what was received and how it ended.
+fn finish(
+    started: Instant,
+    req: WireRequest,
+    transport: Transport,
+    mut got: Received,
+    result: Result<(), ClientError>,
+) -> (Exchange, Option<LimitHit>) {
     // A body announced too large stays that failure, however its first bytes then went.
     let result = match got.too_large.take() {
         Some(e) => Err(e),
@@ -349,8 +376,17 @@ impl Received {
     }
 }
 
-/// Whether hyper would put exactly these bytes on the wire.
+/// The largest request body hyper sends. hyper gives up on a response that arrives before the
+/// body is all written (a gateway refusing a large request early, then closing), so larger
+/// bodies are written by hand while the response is read.
+const HYPER_MAX_BODY: usize = 64 * 1024;
+
+/// Whether hyper would put exactly these bytes on the wire, and wait for a response whatever
+/// the gateway does with the body.
 fn hyper_can_send(req: &WireRequest) -> bool {
+    if req.body.len() > HYPER_MAX_BODY {
+        return false;
+    }
     let uri_ok = req
         .target
         .parse::<http::Uri>()
@@ -373,33 +409,62 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn send_hyper(
-    stream: TcpStream,
-    req: &WireRequest,
-    cap: usize,
-    stream_wait: Option<Duration>,
-    got: &mut Received,
-) -> Result<(), ClientError> {
-    let http_err = |e: &dyn std::fmt::Display| ClientError::Http(e.to_string());
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| http_err(&e))?;
-    let _conn = AbortOnDrop(tokio::spawn(async move {
-        let _ = conn.await;
-    }));
+/// An HTTP/1.1 connection driven by hyper; the task that drives it ends with it.
+struct HyperConn {
+    sender: SendRequest<Full<Bytes>>,
+    _driver: AbortOnDrop,
+}
+
+impl HyperConn {
+    async fn open(stream: TcpStream) -> Result<HyperConn, ClientError> {
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| http_err(&e))?;
+        let driver = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        Ok(HyperConn {
+            sender,
+            _driver: driver,
+        })
+    }
+
+    async fn send(
+        &mut self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<http::Response<Incoming>, ClientError> {
+        self.sender
+            .send_request(request)
+            .await
+            .map_err(|e| http_err(&e))
+    }
+}
+
+fn http_err(e: &dyn std::fmt::Display) -> ClientError {
+    ClientError::Http(e.to_string())
+}
+
+/// `req` as hyper takes it (only for requests [`hyper_can_send`]).
+fn hyper_request(req: &WireRequest) -> Result<http::Request<Full<Bytes>>, ClientError> {
     let mut builder = http::Request::builder()
         .method(req.method.as_bytes())
         .uri(req.target.as_str());
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_bytes());
     }
-    let request = builder
+    builder
         .body(Full::new(req.body.clone()))
-        .map_err(|e| http_err(&e))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| http_err(&e))?;
+        .map_err(|e| http_err(&e))
+}
+
+/// Read a response hyper received into `got`. `Ok(true)`: its body was read to the end, so
+/// its connection can carry another request.
+async fn receive_hyper(
+    response: http::Response<Incoming>,
+    cap: usize,
+    stream_wait: Option<Duration>,
+    got: &mut Received,
+) -> Result<bool, ClientError> {
     let (parts, mut body) = response.into_parts();
     let headers = parts
         .headers
@@ -427,14 +492,17 @@ async fn send_hyper(
             }
         })
         .await;
-        return Ok(());
+        return Ok(false);
     }
     match stream_wait.filter(|_| got.is_event_stream()) {
         // What a stream sent in its first moments is all the caller waits for.
-        Some(wait) => tokio::time::timeout(wait, read_hyper_body(&mut body, cap, got))
-            .await
-            .unwrap_or(Ok(())),
-        None => read_hyper_body(&mut body, cap, got).await,
+        Some(wait) => {
+            match tokio::time::timeout(wait, read_hyper_body(&mut body, cap, got)).await {
+                Ok(read) => read.map(|()| true),
+                Err(_) => Ok(false),
+            }
+        }
+        None => read_hyper_body(&mut body, cap, got).await.map(|()| true),
     }
 }
 
@@ -486,9 +554,44 @@ async fn send_raw(
     got: &mut Received,
 ) -> Result<(), ClientError> {
     let io = |e: std::io::Error| ClientError::Http(e.to_string());
-    stream.write_all(&encode_raw(req)).await.map_err(io)?;
-    stream.flush().await.map_err(io)?;
-    let mut reader = RawReader::new(req.method.eq_ignore_ascii_case("HEAD"));
+    let bytes = encode_raw(req);
+    let (mut rd, mut wr) = stream.split();
+    let write = async {
+        wr.write_all(&bytes).await?;
+        wr.flush().await
+    };
+    let head_only = req.method.eq_ignore_ascii_case("HEAD");
+    // The response is read while the request is written: a gateway may answer (401, 413)
+    // before it has read a large body, and close; that answer is the exchange's, not the
+    // failed write.
+    let read = read_raw(&mut rd, head_only, cap, stream_wait, got);
+    tokio::pin!(read, write);
+    let write_failed = tokio::select! {
+        written = &mut write => written.err(),
+        read = &mut read => return read,
+    };
+    match read.await {
+        Err(e) if write_failed.is_some() && matches!(e, ClientError::Http(_)) => {
+            let w = write_failed.map(|w| w.to_string()).unwrap_or_default();
+            Err(io(std::io::Error::other(format!(
+                "{w} while sending the request, and no response: {e}"
+            ))))
+        }
+        read => read,
+    }
+}
+
+/// Read a response from `rd` until it is complete, the connection closes, or (for a stream or
+/// a body over the cap) the moment allowed for it passes.
+async fn read_raw(
+    rd: &mut tokio::net::tcp::ReadHalf<'_>,
+    head_only: bool,
+    cap: usize,
+    stream_wait: Option<Duration>,
+    got: &mut Received,
+) -> Result<(), ClientError> {
+    let io = |e: std::io::Error| ClientError::Http(e.to_string());
+    let mut reader = RawReader::new(head_only);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut prefix_until = None;
     loop {
@@ -503,9 +606,9 @@ async fn send_raw(
             prefix_until = Some(tokio::time::Instant::now() + wait);
         }
         let read = match prefix_until {
-            None => stream.read(&mut chunk).await,
+            None => rd.read(&mut chunk).await,
             // Over the cap already: the transcript's first bytes, for a moment.
-            Some(until) => match tokio::time::timeout_at(until, stream.read(&mut chunk)).await {
+            Some(until) => match tokio::time::timeout_at(until, rd.read(&mut chunk)).await {
                 Ok(read) => read,
                 Err(_) => return Ok(()),
             },
@@ -752,6 +855,8 @@ impl RawReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn hyper_refuses_what_it_would_change() {
@@ -1026,5 +1131,73 @@ mod tests {
         let (line, t, _) = first_line_sent("/a\u{1}b").await;
         assert_eq!(line, "GET /a\u{1}b HTTP/1.1");
         assert_eq!(t, Transport::Raw);
+    }
+
+    #[tokio::test]
+    async fn an_early_answer_to_a_large_body_is_the_response() {
+        // The server reads the head only, answers and closes: the body was never wanted.
+        let (addr, handle) = capture_one().await;
+        let req = WireRequest {
+            method: "POST".into(),
+            target: "/rpc".into(),
+            headers: vec![("host".into(), addr.clone())],
+            body: Bytes::from(vec![b'a'; 4 * 1024 * 1024]),
+        };
+        let ex = send(&addr, req, Duration::from_secs(10)).await;
+        handle.await.unwrap();
+        assert_eq!(ex.transport, Transport::Raw);
+        assert_eq!(ex.response.map(|r| r.status), Some(400), "{:?}", ex.error);
+    }
+
+    /// A keep-alive server answering every request with `answer`; counts its connections.
+    async fn keep_alive_server(answer: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    // One read per request: these requests are small and sent one at a time.
+                    while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {
+                        if s.write_all(answer).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    async fn send_five(pool: &Pool, addr: &str) {
+        for _ in 0..5 {
+            let req = WireRequest {
+                method: "GET".into(),
+                target: "/ok".into(),
+                headers: vec![("host".into(), addr.to_owned())],
+                body: Bytes::new(),
+            };
+            let (ex, _) = pool
+                .send(addr, req, &RequestLimits::new(Duration::from_secs(5)))
+                .await;
+            assert_eq!(ex.response.map(|r| r.status), Some(200), "{:?}", ex.error);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pool_reuses_a_connection_unless_the_server_closes_it() {
+        let (addr, accepted) =
+            keep_alive_server(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        send_five(&Pool::new(), &addr).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        let (addr, accepted) = keep_alive_server(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+        )
+        .await;
+        send_five(&Pool::new(), &addr).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 5);
     }
 }

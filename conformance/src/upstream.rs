@@ -8,6 +8,7 @@
 use std::net::TcpListener;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -85,6 +86,10 @@ async fn received(server: &MockServer) -> Vec<Received> {
 #[derive(Debug)]
 pub struct McpUpstream {
     server: MockServer,
+    /// Every request's body as JSON (`null` when it is not), in arrival order: what a caller
+    /// that reads the log after every request (a fuzz campaign) reads, without copying and
+    /// parsing every request again.
+    messages: Arc<Mutex<Vec<Value>>>,
 }
 
 impl McpUpstream {
@@ -102,11 +107,16 @@ impl McpUpstream {
         record: Option<PathBuf>,
     ) -> std::io::Result<McpUpstream> {
         let server = start_server_on(host, port).await?;
+        let messages = Arc::new(Mutex::new(Vec::new()));
         Mock::given(matchers::any())
-            .respond_with(McpResponder { spec, record })
+            .respond_with(McpResponder {
+                spec,
+                record,
+                messages: messages.clone(),
+            })
             .mount(&server)
             .await;
-        Ok(McpUpstream { server })
+        Ok(McpUpstream { server, messages })
     }
 
     /// The URL to register as a gateway.
@@ -118,6 +128,12 @@ impl McpUpstream {
     pub async fn received(&self) -> Vec<Received> {
         received(&self.server).await
     }
+
+    /// How many requests arrived so far, and the bodies of those after the first `skip`.
+    pub fn messages_since(&self, skip: usize) -> (usize, Vec<Value>) {
+        let log = self.messages.lock().unwrap_or_else(|e| e.into_inner());
+        (log.len(), log.get(skip..).unwrap_or(&[]).to_vec())
+    }
 }
 
 /// The JSON-RPC behaviour of an [`McpUpstream`].
@@ -125,6 +141,7 @@ impl McpUpstream {
 struct McpResponder {
     spec: UpstreamFixture,
     record: Option<PathBuf>,
+    messages: Arc<Mutex<Vec<Value>>>,
 }
 
 fn rpc_result(id: &Value, result: Value) -> Value {
@@ -145,12 +162,17 @@ impl Respond for McpResponder {
             // Recorded before answering, so a reader that has the response sees the request.
             let _ = append_record(file, &Received::from_request(request));
         }
+        let parsed = serde_json::from_slice::<Value>(&request.body);
+        self.messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(parsed.as_ref().map_or(Value::Null, Value::clone));
         match request.method.as_str() {
             "POST" => {}
             "DELETE" => return ResponseTemplate::new(200),
             _ => return ResponseTemplate::new(405).insert_header("allow", "POST, DELETE"),
         }
-        let Ok(msg) = serde_json::from_slice::<Value>(&request.body) else {
+        let Ok(msg) = parsed else {
             return ResponseTemplate::new(400).set_body_json(
                 json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
             );
@@ -354,6 +376,19 @@ impl UpstreamHandle {
         match self {
             UpstreamHandle::Local(u) => u.received().await,
             UpstreamHandle::Recorded(r) => r.received(),
+        }
+    }
+
+    /// How many requests arrived during this scenario so far, and the bodies of those after
+    /// the first `skip` (`null` for a body that is not JSON).
+    pub async fn messages_since(&self, skip: usize) -> (usize, Vec<Value>) {
+        match self {
+            UpstreamHandle::Local(u) => u.messages_since(skip),
+            UpstreamHandle::Recorded(r) => {
+                let all = r.received();
+                let len = all.len();
+                (len, all.into_iter().skip(skip).map(|r| r.body).collect())
+            }
         }
     }
 }

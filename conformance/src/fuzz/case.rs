@@ -120,9 +120,12 @@ pub struct Vocabulary {
     pub server_metadata: Option<String>,
     /// Endpoints that serve every server (`/mcp`, `/rpc`).
     pub general: Vec<String>,
-    /// The target speaks ContextForge's API: its REST routes, SSE/WS streams and
-    /// `params.server_id` are worth sending too.
+    /// The target speaks ContextForge's API: its SSE/WS streams and `params.server_id` are
+    /// worth sending too.
     pub contextforge_api: bool,
+    /// The manifest's other routes (`routes.served`; none: only `/`) and near misses.
+    pub routes: Vec<String>,
+    pub near_misses: Vec<String>,
     pub callers: Callers,
     /// The fixtures can be made again after a request changed them (an admin API). A declared
     /// world cannot: only `GET` and `POST` are sent anywhere, `DELETE` only to an MCP endpoint
@@ -144,6 +147,15 @@ pub struct Vocabulary {
     pub signs_tokens: bool,
 }
 
+/// A list of paths of the built-in ContextForge manifest.
+fn manifest_paths(
+    list: impl Fn(&crate::manifest::Manifest) -> &Vec<serde_saphyr::Spanned<String>>,
+) -> Vec<String> {
+    crate::manifest::builtin("contextforge")
+        .map(|m| list(&m).iter().map(|p| p.value.clone()).collect())
+        .unwrap_or_default()
+}
+
 impl Vocabulary {
     /// The vocabulary of the default world on a ContextForge-shaped target (tests).
     pub fn contextforge_default() -> Vocabulary {
@@ -162,6 +174,8 @@ impl Vocabulary {
             ),
             general: vec!["/mcp".to_owned(), "/rpc".to_owned()],
             contextforge_api: true,
+            routes: manifest_paths(|m| &m.routes.served),
+            near_misses: manifest_paths(|m| &m.routes.near_misses),
             callers: Callers::Minted,
             rebuildable: true,
             sessions: Vec::new(),
@@ -314,21 +328,6 @@ const SERVER_RESTS: &[&str] = &[
     "/mcp/x", "/x/y", "/.well-known/oauth-protected-resource",
 ];
 
-/// Routes of a ContextForge-shaped target besides its MCP endpoints, and the root.
-#[rustfmt::skip]
-const CONTEXTFORGE_ROUTES: &[&str] = &[
-    "/", "/rpc/", "/mcp/", "/health", "/sse", "/metrics", "/docs", "/openapi.json", "/redoc",
-];
-
-/// Near misses of ContextForge's general endpoints and routes a scoped token may not reach.
-#[rustfmt::skip]
-const CONTEXTFORGE_NEAR_MISSES: &[&str] = &[
-    "/rpcx", "/rpc/x", "/mcp-servers/x", "/mcp-x", "/metrics/reset", "/healthz", "/sse2",
-    "/tools", "/servers", "/servers/", "/admin/", "/prompts", "/RPC", "/mcp/sse",
-    "/mcp/message", "/search", "/teams", "/gateways", "/resources", "/tokens", "/roots",
-    "//", "/rpc//", "/sse/x/y", "/docsx", "/health/x",
-];
-
 /// Dot segments, spelled every way D8 names and some it does not.
 #[rustfmt::skip]
 const DOTS: &[&str] = &[
@@ -445,12 +444,11 @@ fn general_routes(v: &Vocabulary) -> (Vec<String>, Vec<String>) {
         near.push(before.to_owned());
     }
     near.push("//".to_owned());
-    if v.contextforge_api {
-        general.extend(CONTEXTFORGE_ROUTES.iter().map(|r| (*r).to_owned()));
-        near.extend(CONTEXTFORGE_NEAR_MISSES.iter().map(|r| (*r).to_owned()));
-    } else {
+    if v.routes.is_empty() {
         general.push("/".to_owned());
     }
+    general.extend(v.routes.iter().cloned());
+    near.extend(v.near_misses.iter().cloned());
     near.retain(|n| !n.is_empty());
     if general.is_empty() {
         general.push("/".to_owned());
@@ -697,17 +695,52 @@ fn rpc_request(v: &Vocabulary) -> BoxedStrategy<Value> {
 }
 
 /// A request body: mostly one JSON-RPC request aimed at the fixtures; then any JSON, raw
-/// bytes, a batch of requests (which may mix servers' tools), and members given twice.
+/// bytes, a batch of requests (which may mix servers' tools), members given twice, and now
+/// and then an outsized value.
 pub fn body(v: &Vocabulary) -> BoxedStrategy<Body> {
     prop_oneof![
-        14 => rpc_request(v).prop_map(Body::Json),
-        4 => strategies::rpc_value().prop_map(|v| Body::Json(literal_json(&v))),
-        2 => strategies::rpc_body()
+        28 => rpc_request(v).prop_map(Body::Json),
+        8 => strategies::rpc_value().prop_map(|v| Body::Json(literal_json(&v))),
+        4 => strategies::rpc_body()
             .prop_map(|b| Body::Raw(literal(&String::from_utf8_lossy(&b)))),
-        1 => prop::collection::vec(rpc_request(v), 1..=3).prop_map(|b| Body::Json(Value::Array(b))),
-        1 => duplicate_members(v),
+        2 => prop::collection::vec(rpc_request(v), 1..=3).prop_map(|b| Body::Json(Value::Array(b))),
+        2 => duplicate_members(v),
+        1 => outsized(v),
     ]
     .boxed()
+}
+
+/// How a value outgrows what a gateway expects.
+#[derive(Debug, Clone, Copy)]
+enum Outsized {
+    /// Arrays nested this deep: a recursive parser runs out of stack, or of its recursion
+    /// limit, and must refuse rather than fail.
+    Deep(usize),
+    /// A string argument this long: a body limit refuses it, or the call goes through intact.
+    Long(usize),
+}
+
+/// A tool call with one outsized argument, smallest first (shrinking keeps the smallest that
+/// still fails). Written as text: a value nested this deep is never built as a `Value`.
+fn outsized(v: &Vocabulary) -> BoxedStrategy<Body> {
+    let sizes = vec![
+        Outsized::Deep(64),
+        Outsized::Long(100_000),
+        Outsized::Deep(1_000),
+        Outsized::Deep(100_000),
+        Outsized::Long(2_100_000),
+    ];
+    (tool_name(v), select(sizes))
+        .prop_map(|(tool, size)| {
+            let value = match size {
+                Outsized::Deep(n) => format!("{}{}", "[".repeat(n), "]".repeat(n)),
+                Outsized::Long(n) => format!("\"{}\"", "a".repeat(n)),
+            };
+            Body::Raw(format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{"q":{value}}}}}}}"#
+            ))
+        })
+        .boxed()
 }
 
 /// A request whose `method` or `params` is given twice, the second naming a tool (JSON text
@@ -796,8 +829,8 @@ type Headers = Vec<(String, String)>;
 pub const FOREIGN_ORIGINS: &[&str] = &["http://rebinding.example", "https://evil.example:8443"];
 
 /// Extra headers: mostly none; else a foreign `Origin`, an `MCP-Protocol-Version` from the
-/// past, the future or none at all, forwarding headers that claim another client or host, or
-/// a session id the campaign opened elsewhere or ended.
+/// past, the future or none at all, forwarding headers that claim another client or host, an
+/// `Accept` a client should not send, or a session id the campaign opened elsewhere or ended.
 fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use<> {
     let one = |name: &'static str, values: &'static [&'static str]| {
         select(values).prop_map(move |v| vec![(name.to_owned(), v.to_owned())])
@@ -832,6 +865,16 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
         (
             1,
             one("x-forwarded-host", &["evil.example", "localhost"]).boxed(),
+        ),
+        // An `Accept` that leaves out one of the two types a Streamable HTTP client must list
+        // (MCP transports §2.1), or names neither: a refusal (406) is fine, a leak or a 5xx not.
+        (
+            1,
+            one(
+                "accept",
+                &["application/json", "text/event-stream", "*/*", "text/html"],
+            )
+            .boxed(),
         ),
         (
             1,
@@ -1045,6 +1088,7 @@ mod tests {
     use crate::scenario::subst;
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
+    use std::collections::BTreeSet;
 
     #[test]
     fn mutations_keep_query_and_root() {
@@ -1072,6 +1116,8 @@ mod tests {
             server_metadata: None,
             general: vec!["/mcp".into()],
             contextforge_api: false,
+            routes: Vec::new(),
+            near_misses: Vec::new(),
             callers: Callers::Fixed(vec![Caller::Admin, Caller::Forged, Caller::Anonymous]),
             rebuildable: false,
             sessions: vec![
@@ -1127,6 +1173,29 @@ mod tests {
                 v.other_user
             );
         }
+    }
+
+    #[test]
+    fn outsized_values_and_odd_accepts_are_generated() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = case(&Vocabulary::contextforge_default());
+        let (mut deep, mut long, mut accepts) = (0, 0, BTreeSet::new());
+        for _ in 0..20_000 {
+            let c = strategy.new_tree(&mut runner).unwrap().current();
+            if let Some(Body::Raw(text)) = &c.body {
+                deep += usize::from(text.contains(&"[".repeat(100_000)));
+                long += usize::from(text.len() > 2_000_000);
+            }
+            accepts.extend(
+                c.headers
+                    .iter()
+                    .filter(|(k, _)| k == "accept")
+                    .map(|(_, v)| v.clone()),
+            );
+        }
+        assert!(deep > 0 && long > 0, "deep {deep}, long {long}");
+        assert!(accepts.contains("application/json"), "{accepts:?}");
+        assert!(accepts.contains("text/event-stream"), "{accepts:?}");
     }
 
     #[test]

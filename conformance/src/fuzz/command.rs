@@ -334,7 +334,7 @@ fn summary(report: &Report, seed: u64, known: &BTreeSet<Invariant>) -> String {
     if report.unconfirmed > 0 {
         let _ = writeln!(
             out,
-            "{} failure(s) of cases sent together did not hold when sent alone (not counted)",
+            "{} failure(s) did not hold when the case was sent again alone on a new connection (not counted)",
             report.unconfirmed
         );
     }

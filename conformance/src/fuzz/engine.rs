@@ -117,7 +117,8 @@ pub struct Report {
     /// The worker killed mid-campaign and the case before which it was, on a cluster the
     /// harness started.
     pub killed: Option<(usize, u32)>,
-    /// Failures of cases sent together (`jobs` > 1) that did not hold when sent alone.
+    /// Failures (of cases sent together, or on a kept-alive connection) that did not hold
+    /// when their case was sent again alone on a new connection.
     pub unconfirmed: u32,
 }
 
@@ -175,8 +176,10 @@ struct Search<'a> {
     workers: usize,
     /// The worker killed mid-campaign: cases meant for it go to the next one.
     dead: Option<usize>,
-    /// Failures of cases sent together that did not hold when sent alone.
+    /// Failures that did not hold when their case was sent again alone on a new connection.
     unconfirmed: u32,
+    /// Keep-alive connections to the workers.
+    pool: client::Pool,
 }
 
 impl Search<'_> {
@@ -240,7 +243,7 @@ impl Search<'_> {
     }
 
     /// Send one case alone and check it.
-    async fn run(&mut self, case: &Case) -> Result<Outcome, FuzzError> {
+    async fn run(&mut self, case: &Case, connection: Connection) -> Result<Outcome, FuzzError> {
         let Some(prepared) = self.prepare(case).await? else {
             return Ok(Outcome::Skip);
         };
@@ -251,7 +254,11 @@ impl Search<'_> {
             Vec::new()
         };
         let via = prepared.via;
-        let exchange = send(prepared, &self.limits()).await;
+        let pool = match connection {
+            Connection::Pooled => Some(&self.pool),
+            Connection::Fresh => None,
+        };
+        let exchange = send(prepared, &self.limits(), pool).await;
         let (calls, longest_log) = if watch {
             self.calls_since(&before).await
         } else {
@@ -260,6 +267,20 @@ impl Search<'_> {
         let (outcome, changed) = self.judge(case, via, exchange, calls);
         self.settle(changed, longest_log).await?;
         Ok(outcome)
+    }
+
+    /// Send one case alone on a kept-alive connection; a failure counts only if it holds on a
+    /// connection of its own (as the written scenario is replayed).
+    async fn run_confirmed(&mut self, case: &Case) -> Result<Outcome, FuzzError> {
+        let outcome = self.run(case, Connection::Pooled).await?;
+        if !matches!(outcome, Outcome::Fail(..)) {
+            return Ok(outcome);
+        }
+        let alone = self.run(case, Connection::Fresh).await?;
+        if !matches!(alone, Outcome::Fail(..)) {
+            self.unconfirmed += 1;
+        }
+        Ok(alone)
     }
 
     /// Send `cases` at once (each to its worker) and check each; a case that fails is sent
@@ -273,7 +294,7 @@ impl Search<'_> {
             (0..cases.len()).partition(|i| !matches!(cases[*i].method, "DELETE" | "PUT"));
         let mut outcomes: Vec<Option<Outcome>> = (0..cases.len()).map(|_| None).collect();
         if quiet.len() == 1 {
-            outcomes[quiet[0]] = Some(self.run(&cases[quiet[0]]).await?);
+            outcomes[quiet[0]] = Some(self.run_confirmed(&cases[quiet[0]]).await?);
         } else if !quiet.is_empty() {
             let batch: Vec<&Case> = quiet.iter().map(|i| &cases[*i]).collect();
             for (i, outcome) in quiet.iter().zip(self.send_together(&batch).await?) {
@@ -281,7 +302,7 @@ impl Search<'_> {
             }
         }
         for i in writes {
-            outcomes[i] = Some(self.run(&cases[i]).await?);
+            outcomes[i] = Some(self.run(&cases[i], Connection::Fresh).await?);
         }
         Ok(outcomes
             .into_iter()
@@ -302,11 +323,12 @@ impl Search<'_> {
             Vec::new()
         };
         let limits = self.limits();
+        let pool = &self.pool;
         let exchanges = futures_util::future::join_all(prepared.into_iter().map(|p| {
             let limits = &limits;
             async move {
                 match p {
-                    Some(p) => Some((p.via, send(p, limits).await)),
+                    Some(p) => Some((p.via, send(p, limits, Some(pool)).await)),
                     None => None,
                 }
             }
@@ -335,10 +357,11 @@ impl Search<'_> {
             any_changed |= changed;
             outcomes.push(outcome);
         }
-        // Failures are confirmed before the world is made again: in the world they met.
+        // Failures are confirmed before the world is made again: in the world they met, on
+        // a connection of their own, as the written scenario will be replayed.
         for (case, outcome) in cases.iter().zip(outcomes.iter_mut()) {
             if matches!(outcome, Outcome::Fail(..)) {
-                *outcome = match self.run(case).await? {
+                *outcome = match self.run(case, Connection::Fresh).await? {
                     Outcome::Fail(v, status, ex) => Outcome::Fail(v, status, ex),
                     alone => {
                         self.unconfirmed += 1;
@@ -355,9 +378,19 @@ impl Search<'_> {
     /// longest log now.
     async fn calls_since(&mut self, before: &[usize]) -> (Vec<(String, String)>, usize) {
         let world = self.world();
-        let after = upstream_logs(world).await;
-        let longest = after.iter().map(Vec::len).max().unwrap_or(0);
-        (tool_calls(world, before, &after), longest)
+        let mut calls = Vec::new();
+        let mut longest = 0;
+        for (i, up) in world.fixtures.upstreams.keys().enumerate() {
+            let seen = before.get(i).copied().unwrap_or(0);
+            let (len, new) = world
+                .provisioned
+                .messages_since(up, seen)
+                .await
+                .unwrap_or_default();
+            longest = longest.max(len);
+            calls.extend(tool_calls(&new).into_iter().map(|t| (up.clone(), t)));
+        }
+        (calls, longest)
     }
 
     /// Make the world again when a request may have changed it, or when the upstreams' logs
@@ -427,7 +460,7 @@ impl Search<'_> {
         });
         let changed = observed
             .as_ref()
-            .is_some_and(|o| may_have_written(case.method, path, o.status));
+            .is_some_and(|o| may_have_written(case.method, path, o.status, sent.session));
         let status = observed.map(|o| o.status);
         let outcome = if broken.is_empty() {
             Outcome::Pass(status)
@@ -445,21 +478,33 @@ struct Prepared {
     request: client::WireRequest,
 }
 
-/// Send a rendered request within the campaign's limits; a response cut short (a limit, a
-/// broken connection) is no response to judge.
-async fn send(p: Prepared, limits: &client::RequestLimits) -> Exchange {
-    let (mut exchange, _) = client::send_within(&p.authority, p.request, limits).await;
+/// How a case's request reaches the gateway.
+#[derive(Debug, Clone, Copy)]
+enum Connection {
+    /// A keep-alive connection of the campaign's pool, when hyper can send the request.
+    Pooled,
+    /// A connection of its own, as a scenario's replay sends it: failures are confirmed and
+    /// shrunk this way, so that what is written does not lean on an earlier request.
+    Fresh,
+}
+
+/// Send a rendered request within the campaign's limits (on `pool`'s connections when given);
+/// a response cut short (a limit, a broken connection) is no response to judge.
+async fn send(
+    p: Prepared,
+    limits: &client::RequestLimits,
+    pool: Option<&client::Pool>,
+) -> Exchange {
+    let (mut exchange, _) = match pool {
+        Some(pool) => pool.send(&p.authority, p.request, limits).await,
+        None => client::send_within(&p.authority, p.request, limits).await,
+    };
     if exchange.error.is_some() {
         exchange.response = None;
     }
     exchange
 }
 
-async fn log_lengths(world: &World) -> Vec<usize> {
-    upstream_logs(world).await.iter().map(Vec::len).collect()
-}
-
-/// A header the request carried.
 fn sent_header<'a>(exchange: &'a Exchange, name: &str) -> Option<&'a str> {
     exchange
         .request
@@ -469,55 +514,61 @@ fn sent_header<'a>(exchange: &'a Exchange, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Whether a case names a tool to run (only then are the upstreams' logs read: reading them
-/// copies every request they received).
+/// Whether a case names a tool to run (only then are the upstreams' logs read).
 fn may_run_a_tool(case: &Case) -> bool {
+    let names_a_call = |text: &str| text.contains("tools/call") || text.contains("${tools.");
     match &case.body {
-        Some(Body::Json(v)) => {
-            let text = v.to_string();
-            text.contains("tools/call") || text.contains("${tools.")
-        }
-        _ => false,
+        Some(Body::Json(v)) => names_a_call(&v.to_string()),
+        Some(Body::Raw(text)) => names_a_call(text),
+        None => false,
     }
 }
 
-async fn upstream_logs(world: &World) -> Vec<Vec<Value>> {
-    let mut logs = Vec::new();
+/// How many requests each upstream has received.
+async fn log_lengths(world: &World) -> Vec<usize> {
+    let mut lengths = Vec::new();
     for up in world.fixtures.upstreams.keys() {
-        let received = world.provisioned.received(up).await.unwrap_or_default();
-        logs.push(received.into_iter().map(|r| r.body).collect());
+        let (len, _) = world
+            .provisioned
+            .messages_since(up, usize::MAX)
+            .await
+            .unwrap_or_default();
+        lengths.push(len);
     }
-    logs
+    lengths
 }
 
-/// `tools/call` requests that arrived between two reads of the logs: (upstream, tool).
-fn tool_calls(world: &World, before: &[usize], after: &[Vec<Value>]) -> Vec<(String, String)> {
-    let mut calls = Vec::new();
-    for (i, up) in world.fixtures.upstreams.keys().enumerate() {
-        let seen = before.get(i).copied().unwrap_or(0);
-        for body in after
-            .get(i)
-            .map_or(&[][..], |l| l.get(seen..).unwrap_or(&[]))
-        {
-            if body.get("method").and_then(Value::as_str) == Some("tools/call") {
-                let tool = body
-                    .pointer("/params/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                calls.push((up.clone(), tool.to_owned()));
-            }
-        }
-    }
-    calls
+/// The tools that `tools/call` messages among `bodies` name, also inside a batch (a gateway
+/// may forward a client's batch as one).
+fn tool_calls(bodies: &[Value]) -> Vec<String> {
+    let message = |m: &Value| {
+        (m.get("method").and_then(Value::as_str) == Some("tools/call")).then(|| {
+            m.pointer("/params/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        })
+    };
+    bodies
+        .iter()
+        .flat_map(|b| match b {
+            Value::Array(batch) => batch.iter().filter_map(message).collect(),
+            one => message(one).into_iter().collect::<Vec<_>>(),
+        })
+        .collect()
 }
 
-/// Whether a response says the request may have changed the fixtures (a successful write
-/// outside `/rpc` and the MCP endpoints, e.g. `DELETE /servers/{id}`).
-fn may_have_written(method: &str, path: &str, status: u16) -> bool {
+/// Whether a response says the request may have changed the fixtures: a successful write
+/// outside `/rpc` and the MCP endpoints (e.g. `DELETE /servers/{id}`), or a successful
+/// `DELETE` that named a session (one of the campaign's may have ended: its sessions are
+/// opened again, or every later case on them would meet an unknown session).
+fn may_have_written(method: &str, path: &str, status: u16, session: Option<&str>) -> bool {
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     let trimmed = path.trim_end_matches('/');
     let transport = trimmed.ends_with("/rpc") || trimmed.ends_with("/mcp");
-    method != "GET" && (200..300).contains(&status) && !transport
+    let success = (200..300).contains(&status);
+    (method != "GET" && success && !transport)
+        || (method == "DELETE" && success && session.is_some())
 }
 
 /// Run the search against `target`.
@@ -544,6 +595,7 @@ pub async fn fuzz(
         workers,
         dead: None,
         unconfirmed: 0,
+        pool: client::Pool::new(),
     };
     // On a cluster the harness started, the sessions' owner is killed half-way: the second
     // half checks that its sessions are taken over, with their scope (C-AFF-07).
@@ -696,7 +748,7 @@ async fn shrink<T: ValueTree<Value = Case>>(
         while steps < opts.max_shrink_iters && started.elapsed() < opts.max_shrink_time {
             steps += 1;
             let candidate = tree.current();
-            let failing = match breaks_aim(search.run(&candidate).await?) {
+            let failing = match breaks_aim(search.run(&candidate, Connection::Fresh).await?) {
                 Some((v, ex)) => {
                     best = (candidate, v, *ex);
                     true
@@ -719,7 +771,7 @@ async fn shrink<T: ValueTree<Value = Case>>(
     }
     let (case, mut violation, exchange) = best;
     // Once more, to tell a reproducible failure from a flaky one.
-    let reproduced = breaks_aim(search.run(&case).await?).is_some();
+    let reproduced = breaks_aim(search.run(&case, Connection::Fresh).await?).is_some();
     // Details name this run's fixtures; written into a scenario they should read the same
     // on every run (`[tools.ua.alpha.name]`). A declared world's names are the same on every
     // run already (and often plain words).
@@ -750,6 +802,7 @@ async fn shrink<T: ValueTree<Value = Case>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_seed_decides_the_cases() {
@@ -770,9 +823,40 @@ mod tests {
 
     #[test]
     fn writes_outside_the_transports_rebuild() {
-        assert!(may_have_written("DELETE", "/servers/abc", 200));
-        assert!(!may_have_written("DELETE", "/servers/abc", 404));
-        assert!(!may_have_written("POST", "/servers/abc/mcp/", 200));
-        assert!(!may_have_written("GET", "/servers/abc", 200));
+        assert!(may_have_written("DELETE", "/servers/abc", 200, None));
+        assert!(!may_have_written("DELETE", "/servers/abc", 404, None));
+        assert!(!may_have_written("POST", "/servers/abc/mcp/", 200, None));
+        assert!(!may_have_written("GET", "/servers/abc", 200, None));
+        // A session ended: the campaign's sessions are opened again.
+        assert!(may_have_written(
+            "DELETE",
+            "/servers/abc/mcp",
+            200,
+            Some("s1")
+        ));
+        assert!(!may_have_written(
+            "DELETE",
+            "/servers/abc/mcp",
+            404,
+            Some("s1")
+        ));
+        assert!(!may_have_written(
+            "POST",
+            "/servers/abc/mcp",
+            200,
+            Some("s1")
+        ));
+    }
+
+    #[test]
+    fn tool_calls_are_read_from_batches_too() {
+        let call = |n: &str| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": n}});
+        let bodies = [
+            call("alpha"),
+            json!([json!({"method": "tools/list"}), call("beta")]),
+            json!({"method": "tools/list"}),
+            Value::Null,
+        ];
+        assert_eq!(tool_calls(&bodies), ["alpha", "beta"]);
     }
 }

@@ -366,6 +366,8 @@ impl World {
                 && !self.sessions.is_empty(),
             workers: target.bases.len(),
             signs_tokens: callers_minted && target.jwt.is_some(),
+            routes: paths(&target.manifest.routes.served),
+            near_misses: paths(&target.manifest.routes.near_misses),
             hop_headers: target
                 .manifest
                 .hop_headers
@@ -417,6 +419,10 @@ impl World {
         self.tokens.insert(spec, made.clone());
         made.map(Some)
     }
+}
+
+fn paths(list: &[serde_saphyr::Spanned<String>]) -> Vec<String> {
+    list.iter().map(|p| p.value.clone()).collect()
 }
 
 /// Whether a request without a valid credential reaches every server on `target`: a declared

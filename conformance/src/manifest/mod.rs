@@ -130,6 +130,32 @@ fn check(path: &Path, m: &Manifest) -> Vec<FileProblem> {
             );
         }
     }
+    for (list, paths) in [
+        ("served", &m.routes.served),
+        ("near_misses", &m.routes.near_misses),
+    ] {
+        for (i, path) in paths.iter().enumerate() {
+            let field = format!("routes.{list}[{i}]");
+            if !path.value.starts_with('/') {
+                bad(
+                    path.referenced,
+                    field.clone(),
+                    format!("{:?} does not start with `/`", path.value),
+                );
+            }
+            if path
+                .value
+                .bytes()
+                .any(|b| b.is_ascii_control() || b == b' ')
+            {
+                bad(
+                    path.referenced,
+                    field,
+                    format!("{:?} holds a space or a control character", path.value),
+                );
+            }
+        }
+    }
     for name in Endpoints::NAMES {
         let spanned = match name {
             "mcp" => &m.endpoints.mcp,
@@ -377,6 +403,26 @@ mod tests {
         assert!(has("g.yaml:9:", "upstreams.b.port"), "{p:#?}");
         assert!(has("g.yaml:12:", "servers.beta.upstream"), "{p:#?}");
         assert_eq!(p.len(), 4, "{p:#?}");
+    }
+
+    #[test]
+    fn routes_parse_and_a_bad_one_names_its_line() {
+        let base = "name: x\nprovisioning:\n  static: {}\n";
+        let p = problems(&format!(
+            "{base}routes:\n  served: [/health, docs]\n  near_misses: ['/rpc x']\n"
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p.iter()
+                .any(|x| x.starts_with("g.yaml:5:") && x.contains("routes.served[1]")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|x| x.starts_with("g.yaml:6:") && x.contains("routes.near_misses[0]")),
+            "{p:?}"
+        );
+        assert!(builtin("contextforge").unwrap().routes.served.len() > 1);
     }
 
     #[test]

@@ -61,6 +61,32 @@ pub struct Manifest {
     /// built-in default (a command-line flag replaces it in turn).
     #[serde(default, skip_serializing_if = "Limits::is_unset")]
     pub limits: Limits,
+    /// Routes beside the MCP endpoints that `fuzz` sends requests to, as they are and mutated.
+    #[serde(default, skip_serializing_if = "Routes::is_unset")]
+    pub routes: Routes,
+}
+
+/// The gateway's other routes (REST, health, documentation) and near misses of its routes:
+/// where a scoped token, a path trick or a forged credential may reach what it should not.
+/// Each is a request target that starts with `/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Routes {
+    /// Routes the gateway serves (default: `/` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub served: Vec<Spanned<String>>,
+    /// Paths one character or segment away from a real route (`/rpcx`, `/servers/`), beside
+    /// those `fuzz` derives from the endpoints itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub near_misses: Vec<Spanned<String>>,
+}
+
+impl Routes {
+    pub fn is_unset(&self) -> bool {
+        self.served.is_empty() && self.near_misses.is_empty()
+    }
 }
 
 /// Bounds on a run against the gateway. A response over a limit is a FAIL of its step that

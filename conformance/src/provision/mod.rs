@@ -227,6 +227,16 @@ impl Provisioned {
         None
     }
 
+    /// How many requests an upstream received so far, and the bodies of those after the
+    /// first `skip`; `None` for a key that is no upstream.
+    pub async fn messages_since(
+        &self,
+        key: &str,
+        skip: usize,
+    ) -> Option<(usize, Vec<serde_json::Value>)> {
+        Some(self.upstreams.get(key)?.server.messages_since(skip).await)
+    }
+
     /// Every (value, placeholder) pair worth hiding in snapshots, longest value first.
     pub fn redactions(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
