@@ -21,7 +21,7 @@ use crate::target::Target;
 
 use super::case::{self, Body, Case};
 use super::invariants::{self, Invariant, Observed, Sent, Violation};
-use super::world::World;
+use super::world::{World, WorldView};
 
 /// How to search.
 #[derive(Debug, Clone)]
@@ -264,8 +264,8 @@ impl Search<'_> {
         } else {
             (Vec::new(), 0)
         };
-        let (outcome, changed) = self.judge(case, via, exchange, calls);
-        self.settle(changed, longest_log).await?;
+        let (outcome, change) = self.judge(case, via, exchange, calls);
+        self.settle(change, longest_log).await?;
         Ok(outcome)
     }
 
@@ -340,7 +340,7 @@ impl Search<'_> {
             (Vec::new(), 0)
         };
         let mut outcomes = Vec::with_capacity(cases.len());
-        let mut any_changed = false;
+        let mut change = Change::None;
         for (case, sent) in cases.iter().zip(exchanges) {
             let Some((via, exchange)) = sent else {
                 outcomes.push(Outcome::Skip);
@@ -353,8 +353,8 @@ impl Search<'_> {
             } else {
                 Vec::new()
             };
-            let (outcome, changed) = self.judge(case, via, exchange, calls);
-            any_changed |= changed;
+            let (outcome, this) = self.judge(case, via, exchange, calls);
+            change = change.max(this);
             outcomes.push(outcome);
         }
         // Failures are confirmed before the world is made again: in the world they met, on
@@ -370,7 +370,7 @@ impl Search<'_> {
                 };
             }
         }
-        self.settle(any_changed, longest_log).await?;
+        self.settle(change, longest_log).await?;
         Ok(outcomes)
     }
 
@@ -395,23 +395,27 @@ impl Search<'_> {
 
     /// Make the world again when a request may have changed it, or when the upstreams' logs
     /// grew long.
-    async fn settle(&mut self, changed: bool, longest_log: usize) -> Result<(), FuzzError> {
+    async fn settle(&mut self, change: Change, longest_log: usize) -> Result<(), FuzzError> {
         // A declared world cannot be made again (and the generator sends it nothing that
         // writes); it is only re-read, to keep reading the upstreams' logs cheap.
-        if (changed && self.rebuildable) || longest_log > UPSTREAM_LOG_LIMIT {
+        if (change == Change::Fixtures && self.rebuildable) || longest_log > UPSTREAM_LOG_LIMIT {
             self.rebuild().await?;
+        } else if change >= Change::Session {
+            // Only the sessions: open them again (on a worker still alive).
+            let (target, via) = (self.target, self.session_worker());
+            self.world().reopen_sessions(target, via).await;
         }
         Ok(())
     }
 
-    /// Check one exchange; also says whether the request may have changed the fixtures.
+    /// Check one exchange; also says what the request may have changed.
     fn judge(
         &self,
         case: &Case,
         via: usize,
         exchange: Exchange,
         calls: Vec<(String, String)>,
-    ) -> (Outcome, bool) {
+    ) -> (Outcome, Change) {
         let target = self.target;
         let world = self
             .world
@@ -458,16 +462,20 @@ impl Search<'_> {
             target: &exchange.request.target,
             status: observed.as_ref().map(|o| o.status),
         });
-        let changed = observed
-            .as_ref()
-            .is_some_and(|o| may_have_written(case.method, path, o.status, sent.session));
+        let change = match observed.as_ref() {
+            Some(o) if may_have_written(case.method, path, o.status) => Change::Fixtures,
+            Some(o) if ends_a_session(case.method, o.status, sent.session, &world.view) => {
+                Change::Session
+            }
+            _ => Change::None,
+        };
         let status = observed.map(|o| o.status);
         let outcome = if broken.is_empty() {
             Outcome::Pass(status)
         } else {
             Outcome::Fail(broken, status, Box::new(exchange))
         };
-        (outcome, changed)
+        (outcome, change)
     }
 }
 
@@ -558,17 +566,31 @@ fn tool_calls(bodies: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// Whether a response says the request may have changed the fixtures: a successful write
-/// outside `/rpc` and the MCP endpoints (e.g. `DELETE /servers/{id}`), or a successful
-/// `DELETE` that named a session (one of the campaign's may have ended: its sessions are
-/// opened again, or every later case on them would meet an unknown session).
-fn may_have_written(method: &str, path: &str, status: u16, session: Option<&str>) -> bool {
+/// What a request may have changed, least first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Change {
+    None,
+    /// One of the campaign's live sessions may have ended: they are opened again, or every
+    /// later case on them (and the owner's kill on a cluster) would meet an unknown session.
+    Session,
+    /// The fixtures: the world is made again.
+    Fixtures,
+}
+
+/// Whether a response says the request may have changed the fixtures (a successful write
+/// outside `/rpc` and the MCP endpoints, e.g. `DELETE /servers/{id}`).
+fn may_have_written(method: &str, path: &str, status: u16) -> bool {
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     let trimmed = path.trim_end_matches('/');
     let transport = trimmed.ends_with("/rpc") || trimmed.ends_with("/mcp");
-    let success = (200..300).contains(&status);
-    (method != "GET" && success && !transport)
-        || (method == "DELETE" && success && session.is_some())
+    method != "GET" && (200..300).contains(&status) && !transport
+}
+
+/// Whether a successful `DELETE` named one of the campaign's live sessions.
+fn ends_a_session(method: &str, status: u16, session: Option<&str>, view: &WorldView) -> bool {
+    method == "DELETE"
+        && (200..300).contains(&status)
+        && session.is_some_and(|id| view.sessions.iter().any(|s| s.id == id && !s.ended))
 }
 
 /// Run the search against `target`.
@@ -801,6 +823,7 @@ async fn shrink<T: ValueTree<Value = Case>>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::world::SessionView;
     use super::*;
     use serde_json::json;
 
@@ -823,29 +846,28 @@ mod tests {
 
     #[test]
     fn writes_outside_the_transports_rebuild() {
-        assert!(may_have_written("DELETE", "/servers/abc", 200, None));
-        assert!(!may_have_written("DELETE", "/servers/abc", 404, None));
-        assert!(!may_have_written("POST", "/servers/abc/mcp/", 200, None));
-        assert!(!may_have_written("GET", "/servers/abc", 200, None));
-        // A session ended: the campaign's sessions are opened again.
-        assert!(may_have_written(
-            "DELETE",
-            "/servers/abc/mcp",
-            200,
-            Some("s1")
-        ));
-        assert!(!may_have_written(
-            "DELETE",
-            "/servers/abc/mcp",
-            404,
-            Some("s1")
-        ));
-        assert!(!may_have_written(
-            "POST",
-            "/servers/abc/mcp",
-            200,
-            Some("s1")
-        ));
+        assert!(may_have_written("DELETE", "/servers/abc", 200));
+        assert!(!may_have_written("DELETE", "/servers/abc", 404));
+        assert!(!may_have_written("POST", "/servers/abc/mcp/", 200));
+        assert!(!may_have_written("GET", "/servers/abc", 200));
+    }
+
+    #[test]
+    fn a_live_session_ended_is_opened_again() {
+        let session = |id: &str, ended| SessionView {
+            id: id.to_owned(),
+            server: "A".to_owned(),
+            ended,
+        };
+        let view = WorldView {
+            sessions: vec![session("live", false), session("gone", true)],
+            ..WorldView::default()
+        };
+        assert!(ends_a_session("DELETE", 200, Some("live"), &view));
+        assert!(!ends_a_session("DELETE", 404, Some("live"), &view));
+        assert!(!ends_a_session("DELETE", 200, Some("gone"), &view));
+        assert!(!ends_a_session("DELETE", 200, Some("other"), &view));
+        assert!(!ends_a_session("POST", 200, Some("live"), &view));
     }
 
     #[test]
