@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     ClientError, Exchange, HyperConn, LimitHit, Received, RequestLimits, Transport, WireRequest,
-    connect, finish, http_err, hyper_can_send, hyper_request, receive_hyper, send_within,
+    connect, finish, hyper_can_send, hyper_request, receive_hyper, send_within,
 };
 
 /// How long a connection may have been idle and still be reused.
@@ -126,30 +126,13 @@ async fn exchange(
     got: &mut Received,
 ) -> Result<Option<HyperConn>, ClientError> {
     let request = hyper_request(req)?;
-    let (mut conn, response) = match idle {
-        Some(mut conn) => {
-            got.connected = true;
-            match conn.sender.try_send_request(request).await {
-                Ok(response) => (conn, response),
-                // Closed before the request went out: a new connection.
-                Err(mut e) => match e.take_message() {
-                    Some(request) => {
-                        let mut conn = HyperConn::open(connect(authority).await?).await?;
-                        let response = conn.send(request).await?;
-                        (conn, response)
-                    }
-                    None => return Err(http_err(e.error())),
-                },
-            }
-        }
-        None => {
-            let stream = connect(authority).await?;
-            got.connected = true;
-            let mut conn = HyperConn::open(stream).await?;
-            let response = conn.send(request).await?;
-            (conn, response)
-        }
+    // A reused connection that fails here is the caller's to retry on a new one.
+    let mut conn = match idle {
+        Some(conn) => conn,
+        None => HyperConn::open(connect(authority).await?).await?,
     };
+    got.connected = true;
+    let response = conn.send(request).await?;
     let keep_alive = !closes(&response);
     let whole = receive_hyper(response, limits.max_response_bytes, limits.stream_wait, got).await?;
     // Ready once hyper has seen the message end; a moment at most.

@@ -148,6 +148,7 @@ pub struct Vocabulary {
 }
 
 /// A list of paths of the built-in ContextForge manifest.
+#[cfg(test)]
 fn manifest_paths(
     list: impl Fn(&crate::manifest::Manifest) -> &Vec<serde_saphyr::Spanned<String>>,
 ) -> Vec<String> {
@@ -158,6 +159,7 @@ fn manifest_paths(
 
 impl Vocabulary {
     /// The vocabulary of the default world on a ContextForge-shaped target (tests).
+    #[cfg(test)]
     pub fn contextforge_default() -> Vocabulary {
         Vocabulary {
             servers: ["A", "B", "C"].map(str::to_owned).to_vec(),

@@ -403,7 +403,7 @@ impl Search<'_> {
         } else if change >= Change::Session {
             // Only the sessions: open them again (on a worker still alive).
             let (target, via) = (self.target, self.session_worker());
-            self.world().reopen_sessions(target, via).await;
+            self.world().open_sessions(target, via).await;
         }
         Ok(())
     }

@@ -277,14 +277,9 @@ impl World {
         Ok(world)
     }
 
-    /// Open the campaign's sessions again on worker `via` (a case ended one of them).
-    pub async fn reopen_sessions(&mut self, target: &Target, via: usize) {
-        self.open_sessions(target, via).await;
-    }
-
     /// Open the campaign's sessions ([`sessions::plan`]) on worker `via` as the caller that
-    /// reaches every server, where there is one.
-    async fn open_sessions(&mut self, target: &Target, via: usize) {
+    /// reaches every server, where there is one (again, after a case ended one of them).
+    pub(super) async fn open_sessions(&mut self, target: &Target, via: usize) {
         let Ok(Some(token)) = self.token_for(target, &Caller::Admin).await else {
             return;
         };
