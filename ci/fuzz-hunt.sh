@@ -16,7 +16,7 @@ cluster="forwarded-no-server-id unsigned-hop-trusted dead-owner-not-taken-over"
 plain="rpc-not-general-endpoint hex-only-server-regex prefix-general-endpoints global-mcp-unscoped
   scope-before-name-resolution trust-xff-from-anyone well-known-any-third-segment
   normalise-dot-segments empty-bearer-bare-challenge jsonrpc-error-code-zero server-lists-every-item
-  cross-server-call origin-unchecked id-retyped"
+  cross-server-call origin-unchecked id-retyped refusal-suggests-every-tool refused-call-sent-later"
 hunt() { # DEFECT TARGET-ARGS...
   local d="$1"; shift
   local first

@@ -194,9 +194,19 @@ impl Baseline {
                 bucket.push(r.id.clone());
             }
             for c in r.checks.iter().filter(|c| c.verdict.is_failure()) {
+                let covered = self.covers(&r.id, Some(&c.id));
+                // A listed check that now meets its expectations and fails only for want of a
+                // snapshot is no longer the failure the entry describes: the entry is stale,
+                // and the missing snapshot a new failure (write it, then drop the entry).
+                let only_snapshot_missing = !c.messages.is_empty()
+                    && c.messages.iter().all(|m| crate::snapshot::is_missing(m));
+                if covered && only_snapshot_missing {
+                    cmp.new_failures.push(c.id.clone());
+                    continue;
+                }
                 failing.insert(r.id.clone());
                 failing.insert(c.id.clone());
-                let bucket = if self.covers(&r.id, Some(&c.id)) {
+                let bucket = if covered {
                     &mut cmp.known
                 } else {
                     &mut cmp.new_failures
@@ -312,6 +322,29 @@ mod tests {
         let text = b.to_yaml();
         let back: Baseline = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(back.known_failures, vec![flaky]);
+    }
+
+    #[test]
+    fn a_listed_check_failing_only_for_a_missing_snapshot_is_stale_and_new() {
+        let b = Baseline {
+            target: None,
+            known_failures: vec![entry("a/x:one")],
+            fuzz_findings: Vec::new(),
+        };
+        let mut fixed = result("a/x", &[("one", Verdict::Fail)]);
+        fixed.checks[0].messages = vec![format!(
+            "{}`reply` is new: no snapshots/p/a/x__reply.snap yet",
+            crate::snapshot::MISSING
+        )];
+        let c = b.compare(std::slice::from_ref(&fixed));
+        assert_eq!(c.stale, vec![entry("a/x:one")], "{c:?}");
+        assert_eq!(c.new_failures, vec!["a/x:one"]);
+        // Still failing its expectations: the entry holds.
+        fixed.checks[0]
+            .messages
+            .push("status: expected 401, got 403".into());
+        let c = b.compare(&[fixed]);
+        assert!(c.is_clean(), "{c:?}");
     }
 
     #[test]

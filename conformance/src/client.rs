@@ -37,8 +37,21 @@ pub struct WireRequest {
     /// Credentials are shortened when serialised (reports must not carry usable tokens).
     #[serde(serialize_with = "ser_request_headers")]
     pub headers: Vec<(String, String)>,
-    #[serde(serialize_with = "ser_body")]
+    #[serde(serialize_with = "ser_request_body")]
     pub body: Bytes,
+}
+
+/// A request body fit for a report: its first [`KEPT_BODY_BYTES`] and how many more were sent
+/// (a step that sends 12 MiB on purpose would otherwise put them in every report).
+fn ser_request_body<S: serde::Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    if b.len() <= KEPT_BODY_BYTES {
+        return ser_body(b, s);
+    }
+    let head = String::from_utf8_lossy(&b[..KEPT_BODY_BYTES]);
+    s.serialize_str(&format!(
+        "{head}…({} more bytes not shown)",
+        b.len() - KEPT_BODY_BYTES
+    ))
 }
 
 /// A header value fit for a report: `authorization`/`cookie` values are cut after 12

@@ -36,6 +36,8 @@ pub mod oracle;
 #[cfg(feature = "engine")]
 pub mod provision;
 #[cfg(feature = "engine")]
+pub mod reach;
+#[cfg(feature = "engine")]
 pub mod report;
 #[cfg(feature = "engine")]
 pub mod runner;

@@ -100,6 +100,14 @@ pub fn redacted_response(resp: &WireResponse, known: &[(String, String)]) -> Val
     json!({"status": resp.status, "headers": headers, "body": body})
 }
 
+/// How the message of a snapshot that does not exist yet starts.
+pub const MISSING: &str = "snapshot missing: ";
+
+/// Whether a check's message says only that its snapshot does not exist yet.
+pub fn is_missing(message: &str) -> bool {
+    message.starts_with(MISSING)
+}
+
 /// Where snapshots are kept.
 #[derive(Debug, Clone)]
 pub struct SnapshotStore {
@@ -174,7 +182,7 @@ impl SnapshotStore {
             return Ok(());
         }
         let what = match old.as_deref() {
-            None => format!("snapshot `{name}` is new: no {} yet", snap.display()),
+            None => format!("{MISSING}`{name}` is new: no {} yet", snap.display()),
             Some(old) => format!(
                 "snapshot `{name}` differs from {}: {}",
                 snap.display(),
@@ -388,7 +396,7 @@ mod tests {
         let f = Fixture::new();
         let e = f.check(Update::New, &v).unwrap_err();
         assert!(
-            e.contains("snapshot `snap` is new") && e.contains("cargo insta review"),
+            e.contains("snapshot missing: `snap` is new") && e.contains("cargo insta review"),
             "{e}"
         );
         assert_eq!(read(&f.snap()), None);

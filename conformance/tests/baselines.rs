@@ -88,3 +88,84 @@ fn the_reason_rule_can_fail() {
     ));
     assert!(!cites_something("it is broken"));
 }
+
+/// The description line of a snapshot file: `scenario:step`.
+fn snapshot_check(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with("description: "))?;
+    Some(
+        line.trim_start_matches("description: ")
+            .trim_matches('"')
+            .to_owned(),
+    )
+}
+
+/// Snapshots of a profile's directory that store the reply of a check its baselines list as
+/// failing: (snapshot file, entry).
+fn blessed_defects(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root.join("baselines")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        // `contextforge-1.1.0.yaml` gates the `contextforge` profile's snapshots.
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let profile = stem
+            .split_once('-')
+            .filter(|(_, v)| v.starts_with(|c: char| c.is_ascii_digit()))
+            .map_or(stem.as_str(), |(p, _)| p)
+            .to_owned();
+        let dir = root.join("snapshots").join(&profile);
+        let b = Baseline::load(&path).unwrap();
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap_or_default();
+                let Some(check) = snapshot_check(&text) else {
+                    continue;
+                };
+                let scenario = check.split(':').next().unwrap_or_default();
+                if let Some(k) = b.covering(scenario, Some(&check)) {
+                    out.push((p.display().to_string(), k.scenario.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A snapshot stores a correct reply, never one a baseline lists as wrong: such a snapshot
+/// would keep the check failing after the gateway is fixed, and its entry would never go stale.
+#[test]
+fn no_snapshot_stores_a_reply_a_baseline_lists_as_wrong() {
+    let found = blessed_defects(Path::new(ROOT));
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn the_snapshot_rule_can_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("baselines")).unwrap();
+    std::fs::create_dir_all(root.join("snapshots/gw/auth")).unwrap();
+    std::fs::write(
+        root.join("baselines/gw-2.0.yaml"),
+        "target: gw 2.0\nknown_failures:\n  - scenario: \"auth/x:empty\"\n    reason: \"issue 1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("snapshots/gw/auth/x__empty.snap"),
+        "---\nsource: conformance/src/snapshot.rs\ndescription: \"auth/x:empty\"\n---\nstatus: 403\n",
+    )
+    .unwrap();
+    let found = blessed_defects(root);
+    assert_eq!(found.len(), 1, "{found:?}");
+}

@@ -361,3 +361,27 @@ fn committed_scenarios_write_back_unchanged() {
         );
     }
 }
+
+#[test]
+fn a_waived_invariant_is_a_known_one_with_a_reason() {
+    let e = err(&with_expect(
+        "      status: 200\n      waive: {outside-reach-seen: because}\n",
+    ));
+    println!("{e}");
+    assert!(
+        e.contains("steps[0].expect.waive.outside-reach-seen: no invariant `outside-reach-seen`")
+            && e.contains("outside-reach-shown, outside-reach-run"),
+        "{e}"
+    );
+    let e = err(&with_expect(
+        "      status: 200\n      waive: {outside-reach-run: \" \"}\n",
+    ));
+    assert!(e.contains("say why the step is not judged"), "{e}");
+    parse_str(
+        Path::new("x.yaml"),
+        &with_expect(
+            "      status: 200\n      waive: {outside-reach-shown: the step lists every server on purpose}\n",
+        ),
+    )
+    .unwrap();
+}

@@ -62,10 +62,26 @@ pub enum Defect {
     SessionSharedAcrossEndpoints,
     /// JSON-RPC 2.0 §5: a numeric request id comes back as a string.
     IdRetyped,
+    /// C-SCOPE-01 / CWE-209: a call refused for its server scope answers with a "did you mean"
+    /// list drawn from the whole catalogue, so the refusal shows every server's tools.
+    RefusalSuggestsEveryTool,
+    /// C-SCOPE-01 / D2: a call refused for its server scope is still sent to the upstream a
+    /// moment after the answer (a retry queue that does not know it was refused).
+    RefusedCallSentLater,
+    /// C-RPC-23: `MCP-Protocol-Version` compared as text with the oldest supported version, so
+    /// any later date (a version from the future) is admitted.
+    ProtocolVersionComparedAsText,
+    /// RFC 9110 §15.5.14: no request body limit: a 12 MiB body is read whole and served.
+    BodyLimitUnenforced,
+    /// JSON nested past the parser's depth limit fails the handler (500) instead of being a
+    /// parse error.
+    DeepJsonFails,
+    /// MCP authorization / RFC 6750 §2.3: `?access_token=` in the query string authenticates.
+    QueryTokenAccepted,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 21] = [
+    pub const ALL: [Defect; 27] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -87,6 +103,12 @@ impl Defect {
         Defect::OriginUnchecked,
         Defect::SessionSharedAcrossEndpoints,
         Defect::IdRetyped,
+        Defect::RefusalSuggestsEveryTool,
+        Defect::RefusedCallSentLater,
+        Defect::ProtocolVersionComparedAsText,
+        Defect::BodyLimitUnenforced,
+        Defect::DeepJsonFails,
+        Defect::QueryTokenAccepted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +134,12 @@ impl Defect {
             Defect::OriginUnchecked => "origin-unchecked",
             Defect::SessionSharedAcrossEndpoints => "session-shared-across-endpoints",
             Defect::IdRetyped => "id-retyped",
+            Defect::RefusalSuggestsEveryTool => "refusal-suggests-every-tool",
+            Defect::RefusedCallSentLater => "refused-call-sent-later",
+            Defect::ProtocolVersionComparedAsText => "protocol-version-compared-as-text",
+            Defect::BodyLimitUnenforced => "body-limit-unenforced",
+            Defect::DeepJsonFails => "deep-json-fails",
+            Defect::QueryTokenAccepted => "query-token-accepted",
         }
     }
 
@@ -139,6 +167,12 @@ impl Defect {
             Defect::OriginUnchecked => "MCP transports (Origin)",
             Defect::SessionSharedAcrossEndpoints => "C-MCP-18",
             Defect::IdRetyped => "JSON-RPC 2.0 §5",
+            Defect::RefusalSuggestsEveryTool => "C-SCOPE-01, CWE-209",
+            Defect::RefusedCallSentLater => "C-SCOPE-01, D2",
+            Defect::ProtocolVersionComparedAsText => "C-RPC-23",
+            Defect::BodyLimitUnenforced => "RFC 9110 §15.5.14",
+            Defect::DeepJsonFails => "JSON-RPC 2.0 §5.1 (-32700)",
+            Defect::QueryTokenAccepted => "MCP authorization, RFC 6750 §2.3",
         }
     }
 
@@ -175,6 +209,12 @@ impl Defect {
             Defect::OriginUnchecked => p.origin_checked = false,
             Defect::SessionSharedAcrossEndpoints => p.sessions_per_endpoint = false,
             Defect::IdRetyped => p.ids_verbatim = false,
+            Defect::RefusalSuggestsEveryTool => p.refusals_name_nothing_else = false,
+            Defect::RefusedCallSentLater => p.refused_calls_never_sent = false,
+            Defect::ProtocolVersionComparedAsText => p.protocol_versions_exact = false,
+            Defect::BodyLimitUnenforced => p.body_limit_enforced = false,
+            Defect::DeepJsonFails => p.deep_json_is_parse_error = false,
+            Defect::QueryTokenAccepted => p.query_tokens_ignored = false,
         }
         p
     }

@@ -177,11 +177,31 @@ pub(crate) async fn auth_layer(
         .is_some_and(|c| paths::is_scoping_skip_path(c.app_path.as_str()));
     let outcome = if skip {
         AuthOutcome::Missing
+    } else if let Some(headers) = with_query_token(&state, &req) {
+        authenticate(&state, &headers).await
     } else {
         authenticate(&state, req.headers()).await
     };
     req.extensions_mut().insert(outcome);
     next.run(req).await
+}
+
+/// The defect matrix's gateway that takes `?access_token=` as a bearer token when no header
+/// carries one: the request's headers with that credential added. `None` under the strict
+/// policy (a query-string token is no credential: MCP authorization, RFC 6750 §2.3).
+fn with_query_token(state: &AppState, req: &Request) -> Option<HeaderMap> {
+    if state.policy().query_tokens_ignored || req.headers().contains_key(header::AUTHORIZATION) {
+        return None;
+    }
+    let token = req
+        .uri()
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("access_token="))?;
+    let mut headers = req.headers().clone();
+    let value = format!("Bearer {token}").parse().ok()?;
+    headers.insert(header::AUTHORIZATION, value);
+    Some(headers)
 }
 
 /// Turn the presented credential into an outcome.
@@ -277,6 +297,18 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiErro
     }
 }
 
+/// The answer of the defect matrix's handler that fails on JSON nested past the parser's depth
+/// limit (500); `None` under the strict policy, and for any other body.
+pub(crate) fn fails_on_deep_json(state: &AppState, bytes: &[u8]) -> Option<Response> {
+    if state.policy().deep_json_is_parse_error {
+        return None;
+    }
+    let e = serde_json::from_slice::<serde_json::Value>(bytes).err()?;
+    e.to_string()
+        .contains("recursion limit")
+        .then(|| (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response())
+}
+
 /// A JSON body parsed into `T`, with 413 for size, 400 for malformed JSON and 422 for the wrong
 /// shape (FastAPI's split, which ContextForge clients expect).
 #[derive(Debug)]
@@ -286,7 +318,7 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Js
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(req.into_body(), state.settings.max_body_bytes).await?;
+        let bytes = read_body(req.into_body(), state.body_limit()).await?;
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::BadRequest(format!("Malformed JSON body: {e}")))?;
         serde_json::from_value(value)

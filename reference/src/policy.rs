@@ -137,6 +137,21 @@ pub struct Policy {
     pub(crate) sessions_per_endpoint: bool,
     /// A response carries the request's JSON-RPC id as it came, of the same type (JSON-RPC 2.0 §5).
     pub(crate) ids_verbatim: bool,
+    /// A refusal names nothing beyond what the request named: no "did you mean" hint drawn from
+    /// the whole catalogue (C-SCOPE-01, CWE-209).
+    pub(crate) refusals_name_nothing_else: bool,
+    /// A call refused for its scope is never sent upstream, not even later (C-SCOPE-01, D2).
+    pub(crate) refused_calls_never_sent: bool,
+    /// `MCP-Protocol-Version` must be one of the supported versions exactly (C-RPC-23, MCP
+    /// transports), not merely sort after the oldest.
+    pub(crate) protocol_versions_exact: bool,
+    /// A request body over `MAX_BODY_BYTES` is refused with 413 (RFC 9110 §15.5.14).
+    pub(crate) body_limit_enforced: bool,
+    /// JSON nested past the parser's depth limit is a parse error (400, -32700), not a failure.
+    pub(crate) deep_json_is_parse_error: bool,
+    /// A token in the query string (`?access_token=`) is no credential (MCP authorization,
+    /// RFC 6750 §2.3).
+    pub(crate) query_tokens_ignored: bool,
 }
 
 impl Policy {
@@ -163,6 +178,12 @@ impl Policy {
             origin_checked: true,
             sessions_per_endpoint: true,
             ids_verbatim: true,
+            refusals_name_nothing_else: true,
+            refused_calls_never_sent: true,
+            protocol_versions_exact: true,
+            body_limit_enforced: true,
+            deep_json_is_parse_error: true,
+            query_tokens_ignored: true,
         }
     }
 

@@ -132,6 +132,16 @@ impl AppState {
         &self.settings.policy
     }
 
+    /// The most bytes a request body may have (`MAX_BODY_BYTES`; none at all where the defect
+    /// matrix turns the limit off).
+    pub(crate) fn body_limit(&self) -> usize {
+        if self.policy().body_limit_enforced {
+            self.settings.max_body_bytes
+        } else {
+            usize::MAX
+        }
+    }
+
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
     }

@@ -549,20 +549,10 @@ async fn log_lengths(world: &World) -> Vec<usize> {
 /// The tools that `tools/call` messages among `bodies` name, also inside a batch (a gateway
 /// may forward a client's batch as one).
 fn tool_calls(bodies: &[Value]) -> Vec<String> {
-    let message = |m: &Value| {
-        (m.get("method").and_then(Value::as_str) == Some("tools/call")).then(|| {
-            m.pointer("/params/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        })
-    };
-    bodies
-        .iter()
-        .flat_map(|b| match b {
-            Value::Array(batch) => batch.iter().filter_map(message).collect(),
-            one => message(one).into_iter().collect::<Vec<_>>(),
-        })
+    crate::reach::calls_in("", bodies)
+        .into_iter()
+        .filter(|(_, method, _)| method == "tools/call")
+        .map(|(_, _, name)| name)
         .collect()
 }
 

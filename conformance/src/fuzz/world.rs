@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::manifest::Reach;
 use crate::provision::{self, ProvisionError, Provisioned};
 use crate::scenario::{
     Capability, Fixtures, OauthFixture, ServerFixture, TokenFixture, UpstreamFixture, UpstreamTool,
@@ -176,20 +175,7 @@ impl WorldView {
     /// it (one trailing slash allowed): no normalisation, so a path with dot segments or
     /// encoded separators names no server here.
     pub fn server_endpoint_of(&self, decoded: &str) -> Option<&ServerView> {
-        let template = self.server_mcp.as_deref()?;
-        let (field, at) = ["{id}", "{name}"]
-            .iter()
-            .find_map(|f| template.find(f).map(|at| (*f, at)))?;
-        let (prefix, suffix) = (&template[..at], &template[at + field.len()..]);
-        let path = decoded.split_once('?').map_or(decoded, |(p, _)| p);
-        let trimmed = match path.strip_suffix('/') {
-            Some(t) if !suffix.ends_with('/') && !t.is_empty() => t,
-            _ => path,
-        };
-        let segment = trimmed.strip_prefix(prefix)?.strip_suffix(suffix)?;
-        if segment.is_empty() || segment.contains('/') {
-            return None;
-        }
+        let (field, segment) = crate::reach::server_segment(self.server_mcp.as_deref()?, decoded)?;
         self.servers.iter().find(|s| match field {
             "{id}" => s.id == segment || (self.name_resolution && s.name == segment),
             _ => s.name == segment,
@@ -425,19 +411,6 @@ fn paths(list: &[serde_saphyr::Spanned<String>]) -> Vec<String> {
     list.iter().map(|p| p.value.clone()).collect()
 }
 
-/// Whether a request without a valid credential reaches every server on `target`: a declared
-/// principal without a secret that reaches all, or an admin-API target with authentication off.
-fn anonymous_reaches_all(target: &Target) -> bool {
-    let principals = &target.manifest.principals;
-    if principals.is_empty() {
-        target.has(Capability::McpAuthOptional) || target.has(Capability::AuthOptional)
-    } else {
-        principals
-            .values()
-            .any(|p| p.value.secret_env.is_none() && p.value.reach == Reach::All)
-    }
-}
-
 fn view_of(p: &Provisioned, fixtures: &Fixtures, target: &Target) -> WorldView {
     let mut tools = Vec::new();
     for (up, u) in &fixtures.upstreams {
@@ -476,7 +449,7 @@ fn view_of(p: &Provisioned, fixtures: &Fixtures, target: &Target) -> WorldView {
             .template("server_mcp")
             .map(str::to_owned),
         global_mcp: target.manifest.endpoints.template("mcp").map(str::to_owned),
-        anonymous_reaches_all: anonymous_reaches_all(target),
+        anonymous_reaches_all: crate::reach::anonymous_reaches_all(target),
         strict: target.has(Capability::ContextforgeApi),
         sessions: Vec::new(),
         rpc: target.manifest.endpoints.template("rpc").map(str::to_owned),

@@ -1,7 +1,8 @@
 //! Reading verdicts back from a `report.json`, so a saved run can be compared with a baseline
 //! (or re-bless it) without sending a request again: `mcpgw-conformance gate`.
 //!
-//! Only what a baseline comparison needs is read (ids and verdicts); transcripts stay behind.
+//! Only what a baseline comparison needs is read (ids, verdicts, messages); transcripts stay
+//! behind.
 
 use serde_json::Value;
 
@@ -84,7 +85,18 @@ fn scenario(s: &Value) -> Result<ScenarioResult, String> {
                 name: text(c, "name").unwrap_or_default(),
                 level: Level::Must,
                 verdict: verdict(c)?,
-                messages: Vec::new(),
+                // Read too: a baselined check failing only for a missing snapshot is judged
+                // by its messages.
+                messages: c
+                    .get("messages")
+                    .and_then(Value::as_array)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 transcript: None,
                 upstream: Vec::new(),
             })

@@ -588,6 +588,22 @@ fn check_request(
             check_template(&s, d, saved, &mut |msg| push(&field, msg));
         }
     }
+    for (name, reason) in &e.waive {
+        if !crate::scenario::WAIVABLE.contains(&name.as_str()) {
+            push(
+                &format!("expect.waive.{name}"),
+                format!(
+                    "no invariant `{name}`; the runner checks {}",
+                    crate::scenario::WAIVABLE.join(", ")
+                ),
+            );
+        } else if reason.trim().is_empty() {
+            push(
+                &format!("expect.waive.{name}"),
+                "say why the step is not judged by this invariant".into(),
+            );
+        }
+    }
     if let Some(name) = &e.snapshot
         && !SLUG.is_match(name)
     {

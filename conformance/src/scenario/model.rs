@@ -811,6 +811,11 @@ pub struct Expect {
     /// Compare the redacted response with the stored snapshot of this name (insta).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// Invariants the runner checks on every response that this step is not judged by, each
+    /// with the reason: `outside-reach-shown` (a caller with limited reach is shown nothing
+    /// outside it), `outside-reach-run` (no upstream outside that reach runs anything).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub waive: BTreeMap<String, String>,
 }
 
 /// What an upstream received during a step.

@@ -1,7 +1,8 @@
 //! `${...}` substitution in paths, headers, bodies and expected values.
 //!
 //! `${servers.S.id}` is replaced by the value the run provisioned; `${x|upper}` applies a filter
-//! (`upper`, `lower`, `dashed`, `pct`, `climb`; filters chain left to right); `$${` writes a literal `${`.
+//! (`upper`, `lower`, `dashed`, `pct`, `climb`; filters chain left to right); `${repeat(N):TEXT}`
+//! writes TEXT N times (up to [`MAX_REPEAT_BYTES`]); `$${` writes a literal `${`.
 //! References are checked when a scenario is loaded ([`check_reference`]) so a typo fails before
 //! any request is sent; at run time [`render`] asks a [`Lookup`] for each value.
 
@@ -39,6 +40,11 @@ pub fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
                 .find('}')
                 .ok_or_else(|| format!("unclosed `${{` in {s:?} (write `$${{` for a literal)"))?;
             let expr = &tail[..end];
+            if let Some(generated) = repeat(expr)? {
+                text.push_str(&generated);
+                rest = &tail[end + 1..];
+                continue;
+            }
             let mut parts = expr.split('|');
             let path: Vec<&str> = parts.next().unwrap_or("").split('.').collect();
             let filters: Vec<&str> = parts.collect();
@@ -70,6 +76,34 @@ pub fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
         out.push(Piece::Text(text));
     }
     Ok(out)
+}
+
+/// The most text one `${repeat(N):TEXT}` may make: enough for any body limit worth testing,
+/// little enough that a typo cannot take the machine's memory.
+pub const MAX_REPEAT_BYTES: usize = 64 * 1024 * 1024;
+
+/// `repeat(N):TEXT` -> TEXT written N times (a 12 MB body or a 100,000-deep array is one line
+/// of YAML); `None` for any other expression.
+fn repeat(expr: &str) -> Result<Option<String>, String> {
+    let Some(args) = expr.strip_prefix("repeat(") else {
+        return Ok(None);
+    };
+    let (count, text) = args
+        .split_once("):")
+        .ok_or_else(|| format!("`${{{expr}}}`: write `${{repeat(N):TEXT}}`"))?;
+    let count: usize = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("`${{{expr}}}`: `{count}` is not a count"))?;
+    if text.is_empty() {
+        return Err(format!("`${{{expr}}}`: nothing to repeat"));
+    }
+    match count.checked_mul(text.len()) {
+        Some(n) if n <= MAX_REPEAT_BYTES => Ok(Some(text.repeat(count))),
+        _ => Err(format!(
+            "`${{{expr}}}` would make more than {MAX_REPEAT_BYTES} bytes"
+        )),
+    }
 }
 
 /// Answers references at run time.
@@ -260,6 +294,26 @@ mod tests {
                 ["servers", "S", "id"] => Ok("0123456789abcdef0123456789abcdef".to_owned()),
                 _ => Err("unknown".to_owned()),
             }
+        }
+    }
+
+    #[test]
+    fn repeat_makes_large_and_deep_values_in_one_line() {
+        assert_eq!(render("${repeat(3):ab}!", &Vars).unwrap(), "ababab!");
+        let deep = render("${repeat(100000):[}${repeat(100000):]}", &Vars).unwrap();
+        assert_eq!(deep.len(), 200_000);
+        assert!(deep.starts_with("[[[") && deep.ends_with("]]]"));
+        assert_eq!(
+            render("${repeat(12582912):a}", &Vars).unwrap().len(),
+            12_582_912
+        );
+        for bad in [
+            "${repeat(x):a}",
+            "${repeat(3):}",
+            "${repeat(3)a}",
+            "${repeat(99999999999):ab}",
+        ] {
+            assert!(render(bad, &Vars).is_err(), "{bad}");
         }
     }
 

@@ -277,7 +277,7 @@ enum Forwarded {
 /// flows through).
 async fn forward(state: &AppState, cluster: &Cluster, url: &str, req: Request) -> Forwarded {
     let (parts, body) = req.into_parts();
-    let bytes = match read_body(body, state.settings.max_body_bytes).await {
+    let bytes = match read_body(body, state.body_limit()).await {
         Ok(b) => b,
         Err(e) => return Forwarded::Answer(e.into_response()),
     };
@@ -353,7 +353,7 @@ fn drop_hop_by_hop(headers: &mut HeaderMap) {
 /// forwarding it again.
 async fn admit_forward(state: &AppState, cluster: &Cluster, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let bytes = match read_body(body, state.settings.max_body_bytes).await {
+    let bytes = match read_body(body, state.body_limit()).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };

@@ -181,7 +181,9 @@ pub(crate) async fn mcp_endpoint(
         Ok(c) => c,
         Err(r) => return *r,
     };
-    if let Err(body) = protocol::check_version_header(&headers) {
+    if let Err(body) =
+        protocol::check_version_header(&headers, state.policy().protocol_versions_exact)
+    {
         return json_response(400, &body);
     }
     let server = match (&target, server) {

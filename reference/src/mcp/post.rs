@@ -44,10 +44,13 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         )
         .into_response();
     }
-    let bytes = match read_body(body, settings.max_body_bytes).await {
+    let bytes = match read_body(body, call.state.body_limit()).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
+    if let Some(failed) = crate::pipeline::fails_on_deep_json(call.state, &bytes) {
+        return failed;
+    }
     if bytes.is_empty() {
         return StatusCode::ACCEPTED.into_response();
     }

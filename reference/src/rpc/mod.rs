@@ -146,13 +146,18 @@ pub(crate) async fn rpc_endpoint(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(body) = protocol::check_version_header(&headers) {
+    if let Err(body) =
+        protocol::check_version_header(&headers, state.policy().protocol_versions_exact)
+    {
         return json_response(400, &body);
     }
-    let bytes = match read_body(body, state.settings.max_body_bytes).await {
+    let bytes = match read_body(body, state.body_limit()).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
+    if let Some(failed) = crate::pipeline::fails_on_deep_json(&state, &bytes) {
+        return failed;
+    }
     let request = match envelope::parse_request(&bytes) {
         Ok(r) => r,
         Err(e) => {

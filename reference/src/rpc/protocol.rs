@@ -17,13 +17,14 @@ pub(crate) fn negotiate(requested: Option<&str>) -> &'static str {
 }
 
 /// `Err(body)` (for a 400) when the request names an unsupported `MCP-Protocol-Version`.
-/// A missing header means the latest version.
-pub(crate) fn check_version_header(headers: &HeaderMap) -> Result<(), Value> {
+/// A missing header means the latest version. `exact` is the strict rule; without it (the
+/// defect matrix) a version is admitted when it sorts after the oldest supported one.
+pub(crate) fn check_version_header(headers: &HeaderMap, exact: bool) -> Result<(), Value> {
     let Some(v) = headers.get("mcp-protocol-version") else {
         return Ok(());
     };
     let text = v.to_str().unwrap_or("<not text>");
-    if SUPPORTED_VERSIONS.contains(&text) {
+    if SUPPORTED_VERSIONS.contains(&text) || (!exact && text >= SUPPORTED_VERSIONS[0]) {
         return Ok(());
     }
     Err(json!({
@@ -47,17 +48,17 @@ mod tests {
     #[test]
     fn c_rpc_23_unsupported_header_is_refused() {
         let mut h = HeaderMap::new();
-        assert!(check_version_header(&h).is_ok());
+        assert!(check_version_header(&h, true).is_ok());
         h.insert(
             "mcp-protocol-version",
             HeaderValue::from_static("2025-03-26"),
         );
-        assert!(check_version_header(&h).is_ok());
+        assert!(check_version_header(&h, true).is_ok());
         h.insert(
             "mcp-protocol-version",
             HeaderValue::from_static("1999-01-01"),
         );
-        let body = check_version_header(&h).unwrap_err();
+        let body = check_version_header(&h, true).unwrap_err();
         assert_eq!(body["error"], "Bad Request");
         assert!(
             body["message"]
