@@ -75,6 +75,34 @@ pub struct Settings {
     /// Largest accepted request head (request line plus headers) in bytes; larger get 431.
     #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
     pub max_header_bytes: usize,
+    /// Milliseconds a client may take to send a request head, counted from its first byte; a
+    /// slower head (slowloris) gets its connection closed. 0 turns the bound off.
+    // 10 s: a real client sends its head (at most MAX_HEADER_BYTES) in one go, within
+    // milliseconds; hyper's 30 s default also counted the wait before the first byte, which the
+    // idle bound covers here.
+    #[arg(long, env = "MCPGW_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Milliseconds a connection may sit with no request in flight and no byte received or sent
+    /// before the server closes it. A response still streaming (an SSE `GET` stream) is not
+    /// idle. 0 turns the bound off.
+    // 60 s: MCP clients pause between calls while a model thinks, and reconnecting after each
+    // pause would cost them a handshake; a minute still frees abandoned connections long before
+    // the cap matters at any plausible rate of new ones.
+    #[arg(long, env = "MCPGW_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Most connections served at once. When full, a new connection closes the one that has had
+    /// no request in flight the longest (idle or with a half-sent head); when every connection
+    /// is serving a request, the new one gets 503 at once.
+    // 10 000: an idle connection holds about 8 KiB (hyper's read buffer), so some 80 MiB at the
+    // cap. Where the descriptor limit is lower (a soft limit of 1024 is common), running out of
+    // descriptors sheds the longest-idle connection the same way.
+    #[arg(
+        long,
+        env = "MCPGW_MAX_CONNECTIONS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_connections: u32,
     /// Issue `mcp-session-id` on initialize and keep per-session state.
     #[arg(long, env = "USE_STATEFUL_SESSIONS", default_value_t = false, action = clap::ArgAction::Set)]
     pub use_stateful_sessions: bool,
@@ -145,6 +173,9 @@ impl Settings {
         s.trusted_proxies = Vec::new();
         s.max_body_bytes = 4 * 1024 * 1024;
         s.max_header_bytes = 64 * 1024;
+        s.header_read_timeout_ms = 10_000;
+        s.idle_timeout_ms = 60_000;
+        s.max_connections = 10_000;
         s.use_stateful_sessions = false;
         s.json_response_enabled = true;
         s.well_known_enabled = true;

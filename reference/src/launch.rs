@@ -65,8 +65,8 @@ pub async fn run(mut settings: Settings) -> Result<(), String> {
             state.settings.jwt_secret_key.as_deref().unwrap_or_default()
         );
     }
-    let max_header = state.settings.max_header_bytes;
-    server::serve(listener, app(state), max_header)
+    let limits = server::ServeLimits::from_settings(&state.settings);
+    server::serve(listener, app(state), limits)
         .await
         .map_err(|e| format!("server failed: {e}"))
 }

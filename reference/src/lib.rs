@@ -94,9 +94,9 @@ pub async fn spawn_embedded_with(mut settings: Settings, store: Store) -> Result
     let admin_token = bootstrap::admin_token(&state, &state.settings.platform_admin_email, 24 * 60);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(state.clone());
-    let max_header = state.settings.max_header_bytes;
+    let limits = server::ServeLimits::from_settings(&state.settings);
     tokio::spawn(async move {
-        let _ = server::serve_until(listener, router, max_header, async {
+        let _ = server::serve_until(listener, router, limits, async {
             let _ = rx.await;
         })
         .await;
