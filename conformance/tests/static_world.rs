@@ -21,6 +21,7 @@ const PORTABLE: &[&str] = &[
     "auth/forged-credential-is-401-on-the-global-endpoint",
     "auth/missing-credential-is-401-on-a-server-endpoint",
     "auth/missing-credential-is-401-on-the-global-endpoint",
+    "auth/token-in-query-string-is-no-credential",
     "rpc/server-endpoint-keeps-ids-and-arguments-intact",
     "rpc/unknown-method-is-32601-on-a-server-endpoint",
     "scoping/other-servers-tool-is-not-callable-through-a-server",
@@ -28,6 +29,9 @@ const PORTABLE: &[&str] = &[
     "scoping/unknown-server-reaches-no-upstream",
     "transport/client-credential-is-not-passed-upstream",
     "transport/foreign-origin-is-refused-on-a-server-endpoint",
+    "transport/future-protocol-version-is-refused",
+    "transport/json-nesting-bomb-is-refused",
+    "transport/oversized-body-is-refused",
     "traversal/dot-segments-do-not-cross-servers",
 ];
 

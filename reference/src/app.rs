@@ -59,8 +59,14 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/{file}", get(wellknown::well_known_file))
         .fallback(fallback)
         .with_state(state.clone());
-    let inner = Router::new()
-        .fallback_service(routes)
+    let inner = Router::new().fallback_service(routes);
+    // Only the defect matrix routes by an override header (after scoping saw the real method).
+    let inner = if state.policy().method_override_ignored {
+        inner
+    } else {
+        inner.layer(axum::middleware::from_fn(pipeline::method_override_layer))
+    };
+    let inner = inner
         .layer(from_fn_with_state(state.clone(), scoping::scoping_layer))
         .layer(from_fn_with_state(state.clone(), pipeline::auth_layer));
     // Outside cluster mode the affinity layer would only pass requests on: leave it out.

@@ -78,10 +78,19 @@ pub enum Defect {
     DeepJsonFails,
     /// MCP authorization / RFC 6750 §2.3: `?access_token=` in the query string authenticates.
     QueryTokenAccepted,
+    /// RFC 9110 §9.1: the router takes its method from `X-HTTP-Method-Override` after the
+    /// permission check saw the real one, so a token allowed to read deletes.
+    MethodOverrideHonoured,
+    /// RFC 7239 / D3: `Forwarded: host=...;proto=...` believed from any client, so the RFC 9728
+    /// document names a resource on the client's host.
+    ForwardedHeaderBelieved,
+    /// RFC 8259 §4: a body naming `method` twice has its permission checked for the first and
+    /// runs the last, so a read-only token calls tools.
+    DuplicateMethodFirstChecked,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 27] = [
+    pub const ALL: [Defect; 30] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -109,6 +118,9 @@ impl Defect {
         Defect::BodyLimitUnenforced,
         Defect::DeepJsonFails,
         Defect::QueryTokenAccepted,
+        Defect::MethodOverrideHonoured,
+        Defect::ForwardedHeaderBelieved,
+        Defect::DuplicateMethodFirstChecked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -140,6 +152,9 @@ impl Defect {
             Defect::BodyLimitUnenforced => "body-limit-unenforced",
             Defect::DeepJsonFails => "deep-json-fails",
             Defect::QueryTokenAccepted => "query-token-accepted",
+            Defect::MethodOverrideHonoured => "method-override-honoured",
+            Defect::ForwardedHeaderBelieved => "forwarded-header-believed",
+            Defect::DuplicateMethodFirstChecked => "duplicate-method-first-checked",
         }
     }
 
@@ -173,6 +188,9 @@ impl Defect {
             Defect::BodyLimitUnenforced => "RFC 9110 §15.5.14",
             Defect::DeepJsonFails => "JSON-RPC 2.0 §5.1 (-32700)",
             Defect::QueryTokenAccepted => "MCP authorization, RFC 6750 §2.3",
+            Defect::MethodOverrideHonoured => "RFC 9110 §9.1, D7",
+            Defect::ForwardedHeaderBelieved => "RFC 7239, D3",
+            Defect::DuplicateMethodFirstChecked => "RFC 8259 §4, C-RPC-16",
         }
     }
 
@@ -215,6 +233,9 @@ impl Defect {
             Defect::BodyLimitUnenforced => p.body_limit_enforced = false,
             Defect::DeepJsonFails => p.deep_json_is_parse_error = false,
             Defect::QueryTokenAccepted => p.query_tokens_ignored = false,
+            Defect::MethodOverrideHonoured => p.method_override_ignored = false,
+            Defect::ForwardedHeaderBelieved => p.forwarded_header_ignored = false,
+            Defect::DuplicateMethodFirstChecked => p.one_method_per_request = false,
         }
         p
     }

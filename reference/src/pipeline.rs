@@ -99,6 +99,25 @@ fn guard_rejection(raw_app_path: &str, why: GuardRejection) -> ApiError {
     }
 }
 
+/// The defect matrix's gateway that believes RFC 7239 `Forwarded: host=...;proto=...` from
+/// anyone (the strict one never reads the header).
+fn believe_forwarded(ctx: &mut RequestContext, headers: &HeaderMap) {
+    let Some(value) = first_header(headers, "forwarded") else {
+        return;
+    };
+    for pair in value.split([';', ',']) {
+        match pair.trim().split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("host") => {
+                ctx.forwarded_host = Some(v.trim().trim_matches('"').to_owned());
+            }
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("proto") => {
+                ctx.forwarded_proto = Some(v.trim().trim_matches('"').to_owned());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Outermost layer: refuse crafted paths, strip the root path, record the request context.
 pub(crate) async fn guard_layer(
     State(state): State<AppState>,
@@ -137,7 +156,7 @@ pub(crate) async fn guard_layer(
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
     let client_ip = crate::scoping::ip::client_ip(peer, xff, proxies);
-    let ctx = RequestContext {
+    let mut ctx = RequestContext {
         app_path: AppPath(decoded.into_owned()),
         client_ip,
         forwarded_proto: peer_trusted
@@ -148,6 +167,9 @@ pub(crate) async fn guard_layer(
             .flatten(),
         forwarded_from: None,
     };
+    if !policy.forwarded_header_ignored {
+        believe_forwarded(&mut ctx, req.headers());
+    }
 
     if routed_path != raw {
         let pq = match req.uri().query() {
@@ -202,6 +224,27 @@ fn with_query_token(state: &AppState, req: &Request) -> Option<HeaderMap> {
     let value = format!("Bearer {token}").parse().ok()?;
     headers.insert(header::AUTHORIZATION, value);
     Some(headers)
+}
+
+/// The defect matrix's router that takes its method from `X-HTTP-Method-Override` (or an alias)
+/// after the permission check saw the request's own; the strict gateway never installs it.
+pub(crate) async fn method_override_layer(mut req: Request, next: Next) -> Response {
+    let overridden = [
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+    ]
+    .iter()
+    .find_map(|name| {
+        req.headers()
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<axum::http::Method>().ok())
+    });
+    if let Some(method) = overridden {
+        *req.method_mut() = method;
+    }
+    next.run(req).await
 }
 
 /// Turn the presented credential into an outcome.

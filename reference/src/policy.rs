@@ -152,6 +152,15 @@ pub struct Policy {
     /// A token in the query string (`?access_token=`) is no credential (MCP authorization,
     /// RFC 6750 §2.3).
     pub(crate) query_tokens_ignored: bool,
+    /// A request is routed by its own method; `X-HTTP-Method-Override` and its aliases change
+    /// nothing (RFC 9110 §9.1).
+    pub(crate) method_override_ignored: bool,
+    /// The RFC 7239 `Forwarded` header is believed from no one (the reference reads
+    /// `X-Forwarded-*` from configured proxies only, D3).
+    pub(crate) forwarded_header_ignored: bool,
+    /// A request whose body names `method` twice is checked and run as one method (the last,
+    /// as it is parsed), never checked as the first and run as the last.
+    pub(crate) one_method_per_request: bool,
 }
 
 impl Policy {
@@ -184,6 +193,9 @@ impl Policy {
             body_limit_enforced: true,
             deep_json_is_parse_error: true,
             query_tokens_ignored: true,
+            method_override_ignored: true,
+            forwarded_header_ignored: true,
+            one_method_per_request: true,
         }
     }
 

@@ -248,6 +248,10 @@ impl Search<'_> {
             return Ok(Outcome::Skip);
         };
         let watch = may_run_a_tool(case);
+        let settle = watch && matches!(connection, Connection::Alone);
+        if settle {
+            tokio::time::sleep(SETTLE).await;
+        }
         let before = if watch {
             log_lengths(self.world()).await
         } else {
@@ -256,9 +260,12 @@ impl Search<'_> {
         let via = prepared.via;
         let pool = match connection {
             Connection::Pooled => Some(&self.pool),
-            Connection::Fresh => None,
+            Connection::Fresh | Connection::Alone => None,
         };
         let exchange = send(prepared, &self.limits(), pool).await;
+        if settle {
+            tokio::time::sleep(SETTLE).await;
+        }
         let (calls, longest_log) = if watch {
             self.calls_since(&before).await
         } else {
@@ -276,7 +283,7 @@ impl Search<'_> {
         if !matches!(outcome, Outcome::Fail(..)) {
             return Ok(outcome);
         }
-        let alone = self.run(case, Connection::Fresh).await?;
+        let alone = self.run(case, Connection::Alone).await?;
         if !matches!(alone, Outcome::Fail(..)) {
             self.unconfirmed += 1;
         }
@@ -361,7 +368,7 @@ impl Search<'_> {
         // a connection of their own, as the written scenario will be replayed.
         for (case, outcome) in cases.iter().zip(outcomes.iter_mut()) {
             if matches!(outcome, Outcome::Fail(..)) {
-                *outcome = match self.run(case, Connection::Fresh).await? {
+                *outcome = match self.run(case, Connection::Alone).await? {
                     Outcome::Fail(v, status, ex) => Outcome::Fail(v, status, ex),
                     alone => {
                         self.unconfirmed += 1;
@@ -491,10 +498,17 @@ struct Prepared {
 enum Connection {
     /// A keep-alive connection of the campaign's pool, when hyper can send the request.
     Pooled,
-    /// A connection of its own, as a scenario's replay sends it: failures are confirmed and
-    /// shrunk this way, so that what is written does not lean on an earlier request.
+    /// A connection of its own, as a scenario's replay sends it.
     Fresh,
+    /// A connection of its own, and the upstreams given [`SETTLE`] before the request (calls an
+    /// earlier case caused land first, not on this one) and after its answer (a call the
+    /// gateway makes after answering is still this case's): how failures are confirmed and
+    /// shrunk, so that what is written does not lean on an earlier request.
+    Alone,
 }
+
+/// How long a case sent [`Connection::Alone`] leaves the upstreams before and after it.
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// Send a rendered request within the campaign's limits (on `pool`'s connections when given);
 /// a response cut short (a limit, a broken connection) is no response to judge.
@@ -760,7 +774,7 @@ async fn shrink<T: ValueTree<Value = Case>>(
         while steps < opts.max_shrink_iters && started.elapsed() < opts.max_shrink_time {
             steps += 1;
             let candidate = tree.current();
-            let failing = match breaks_aim(search.run(&candidate, Connection::Fresh).await?) {
+            let failing = match breaks_aim(search.run(&candidate, Connection::Alone).await?) {
                 Some((v, ex)) => {
                     best = (candidate, v, *ex);
                     true
@@ -783,7 +797,7 @@ async fn shrink<T: ValueTree<Value = Case>>(
     }
     let (case, mut violation, exchange) = best;
     // Once more, to tell a reproducible failure from a flaky one.
-    let reproduced = breaks_aim(search.run(&case, Connection::Fresh).await?).is_some();
+    let reproduced = breaks_aim(search.run(&case, Connection::Alone).await?).is_some();
     // Details name this run's fixtures; written into a scenario they should read the same
     // on every run (`[tools.ua.alpha.name]`). A declared world's names are the same on every
     // run already (and often plain words).

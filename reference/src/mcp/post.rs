@@ -104,22 +104,24 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         scope: server_scope,
         transport: Transport::Mcp,
     };
-    let (response, opened) = match dispatch::dispatch(&ctx, &request.method, &request.params).await
-    {
-        Ok(answer) => {
-            let opened = if opens_session {
-                let result = answer.value().unwrap_or(&Value::Null);
-                match open_session(call, scope_server, result).await {
-                    Ok(id) => Some(id),
-                    Err(r) => return r,
-                }
-            } else {
-                None
-            };
-            (crate::rpc::answer_response(&id, answer), opened)
-        }
-        Err(e) => (error_response(call.state.policy(), &id, &e), None),
-    };
+    let checked = crate::rpc::checked_method(call.state, &bytes, &request.method);
+    let (response, opened) =
+        match dispatch::dispatch_checked_as(&ctx, &checked, &request.method, &request.params).await
+        {
+            Ok(answer) => {
+                let opened = if opens_session {
+                    let result = answer.value().unwrap_or(&Value::Null);
+                    match open_session(call, scope_server, result).await {
+                        Ok(id) => Some(id),
+                        Err(r) => return r,
+                    }
+                } else {
+                    None
+                };
+                (crate::rpc::answer_response(&id, answer), opened)
+            }
+            Err(e) => (error_response(call.state.policy(), &id, &e), None),
+        };
     let response = match mode {
         ResponseMode::Json => response,
         ResponseMode::Sse => sse::into_one_shot(response).await,

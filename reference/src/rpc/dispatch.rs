@@ -142,12 +142,16 @@ fn tools_list_text(tools: &[Arc<Tool>]) -> String {
 /// `tools/list`, the call every client repeats, is written from each tool's cached JSON text
 /// (made by [`mcp_tool`]): building, serialising and dropping it as values was about a fifth of
 /// a request's instructions (callgrind). Every other result is built as a value.
-pub(crate) async fn dispatch(
+///
+/// The permission is checked for `checked`: `method` itself, except in the defect matrix's
+/// gateway that checks the first `method` a body names and runs the last.
+pub(crate) async fn dispatch_checked_as(
     ctx: &RpcContext<'_>,
+    checked: &str,
     method: &str,
     params: &Map<String, Value>,
 ) -> Result<Answer, RpcError> {
-    check_rule(ctx.caller, method)?;
+    check_rule(ctx.caller, checked)?;
     if method == "tools/list" {
         let tools = in_scope::<Tool>(ctx).await?;
         return Ok(Answer::Text(tools_list_text(&tools)));

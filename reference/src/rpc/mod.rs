@@ -139,6 +139,15 @@ pub(crate) async fn rpc_scope(
     })
 }
 
+/// The method whose permission is checked: the one that runs, except in the defect matrix's
+/// gateway that checks the first `"method"` the raw body names (duplicate keys, RFC 8259 §4).
+pub(crate) fn checked_method(state: &AppState, body: &[u8], method: &str) -> String {
+    if state.policy().one_method_per_request {
+        return method.to_owned();
+    }
+    envelope::first_method(body).unwrap_or_else(|| method.to_owned())
+}
+
 /// `POST /rpc` and `POST /rpc/`.
 pub(crate) async fn rpc_endpoint(
     State(state): State<AppState>,
@@ -186,7 +195,8 @@ pub(crate) async fn rpc_endpoint(
         scope,
         transport: Transport::Rpc,
     };
-    match dispatch::dispatch(&ctx, &request.method, &request.params).await {
+    let checked = checked_method(&state, &bytes, &request.method);
+    match dispatch::dispatch_checked_as(&ctx, &checked, &request.method, &request.params).await {
         Ok(answer) => answer_response(&id, answer),
         Err(e) => error_response(state.policy(), &id, &e),
     }
