@@ -5,8 +5,9 @@
 //! Fixtures are made by the target's provisioning adapter ([`provision`]: an admin API, or the
 //! world a gateway was configured with), with upstream MCP servers the harness runs itself
 //! ([`upstream`], or [`declared_upstreams`] in a process of their own). Requests go out byte for byte ([`client`]). Each step is one check with a
-//! [`verdict`]; results go to the terminal and to reports ([`report`]) and are compared with a
-//! [`baseline`] of known failures.
+//! [`verdict`], and every response is also judged by the invariants of [`reach`] (nothing shown
+//! or run outside the caller's reach); results go to the terminal and to reports ([`report`])
+//! and are compared with a [`baseline`] of known failures.
 //! Redis and Postgres for cluster targets and tests come from [`services`]; [`cluster`] runs
 //! reference workers as separate processes on them (`--cluster N`, `fault` steps). [`oracle`] is an
 //! independent model of the scoping and path rules for property tests and fuzzing.
