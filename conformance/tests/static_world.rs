@@ -32,6 +32,7 @@ const PORTABLE: &[&str] = &[
     "transport/future-protocol-version-is-refused",
     "transport/json-nesting-bomb-is-refused",
     "transport/oversized-body-is-refused",
+    "transport/oversized-header-is-refused",
     "traversal/dot-segments-do-not-cross-servers",
 ];
 

@@ -87,10 +87,13 @@ pub enum Defect {
     /// RFC 8259 §4: a body naming `method` twice has its permission checked for the first and
     /// runs the last, so a read-only token calls tools.
     DuplicateMethodFirstChecked,
+    /// RFC 6585 §5: no request-head limit to speak of (16 MiB): a 70 KB header is read and the
+    /// request served.
+    HeaderLimitUnenforced,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 30] = [
+    pub const ALL: [Defect; 31] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -121,6 +124,7 @@ impl Defect {
         Defect::MethodOverrideHonoured,
         Defect::ForwardedHeaderBelieved,
         Defect::DuplicateMethodFirstChecked,
+        Defect::HeaderLimitUnenforced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -155,6 +159,7 @@ impl Defect {
             Defect::MethodOverrideHonoured => "method-override-honoured",
             Defect::ForwardedHeaderBelieved => "forwarded-header-believed",
             Defect::DuplicateMethodFirstChecked => "duplicate-method-first-checked",
+            Defect::HeaderLimitUnenforced => "header-limit-unenforced",
         }
     }
 
@@ -191,6 +196,7 @@ impl Defect {
             Defect::MethodOverrideHonoured => "RFC 9110 §9.1, D7",
             Defect::ForwardedHeaderBelieved => "RFC 7239, D3",
             Defect::DuplicateMethodFirstChecked => "RFC 8259 §4, C-RPC-16",
+            Defect::HeaderLimitUnenforced => "RFC 6585 §5",
         }
     }
 
@@ -236,6 +242,7 @@ impl Defect {
             Defect::MethodOverrideHonoured => p.method_override_ignored = false,
             Defect::ForwardedHeaderBelieved => p.forwarded_header_ignored = false,
             Defect::DuplicateMethodFirstChecked => p.one_method_per_request = false,
+            Defect::HeaderLimitUnenforced => p.header_limit_enforced = false,
         }
         p
     }

@@ -161,6 +161,8 @@ pub struct Policy {
     /// A request whose body names `method` twice is checked and run as one method (the last,
     /// as it is parsed), never checked as the first and run as the last.
     pub(crate) one_method_per_request: bool,
+    /// A request head over `MAX_HEADER_BYTES` is answered 431 (RFC 6585 §5).
+    pub(crate) header_limit_enforced: bool,
 }
 
 impl Policy {
@@ -196,6 +198,7 @@ impl Policy {
             method_override_ignored: true,
             forwarded_header_ignored: true,
             one_method_per_request: true,
+            header_limit_enforced: true,
         }
     }
 

@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
 use crate::Settings;
-use limits::{Bounds, Verdict};
+use limits::{Bounds, Verdict, head_bytes};
 use watch::{Busy, Registry, Slot, TrackedBody, TrackedIo};
 
 /// How the accept loop treats connections, from [`Settings`].
@@ -35,7 +35,12 @@ impl ServeLimits {
     pub(crate) fn from_settings(s: &Settings) -> Self {
         let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
         ServeLimits {
-            max_header_bytes: s.max_header_bytes,
+            // Only the defect matrix lifts the head limit (to a size no test reaches).
+            max_header_bytes: if s.policy.header_limit_enforced {
+                s.max_header_bytes
+            } else {
+                16 * 1024 * 1024
+            },
             bounds: Bounds {
                 header_read: ms(s.header_read_timeout_ms),
                 idle: ms(s.idle_timeout_ms),
@@ -89,6 +94,17 @@ pub(crate) async fn serve(
     serve_until(listener, app, limits, std::future::pending()).await
 }
 
+/// 431 for a head over `MAX_HEADER_BYTES` that hyper's buffer limit let through (RFC 6585 §5).
+fn head_too_large() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        r#"{"detail":"Request Header Fields Too Large"}"#,
+    )
+        .into_response()
+}
+
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -99,13 +115,19 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let shared = slot.shared();
     let io = TokioIo::new(TrackedIo::new(stream, shared.clone()));
+    let max_head = limits.max_header_bytes;
     let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let busy = Busy::start(&shared);
+        let oversized = head_bytes(&req) > max_head;
         let mut req = req.map(axum::body::Body::new);
         req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-        let answer = app.clone().oneshot(req);
+        let app = app.clone();
         async move {
-            let response = answer.await?;
+            let response = if oversized {
+                head_too_large()
+            } else {
+                app.oneshot(req).await?
+            };
             Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, busy)))
         }
     });

@@ -155,6 +155,19 @@ pub(super) fn verdict(a: &Activity, b: &Bounds, now: Instant) -> Verdict {
     Verdict::Wait(next)
 }
 
+/// The size of a request head as it came on the wire, near enough: the request line and every
+/// header line. hyper's buffer limit only trips when a head is still incomplete once the buffer
+/// is full, so a head that arrives in one large read can pass it; this is the exact check.
+pub(super) fn head_bytes<B>(req: &http::Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + "  HTTP/1.1\r\n".len();
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + ": \r\n".len())
+        .sum();
+    line + headers + "\r\n".len()
+}
+
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -176,6 +189,22 @@ pub(super) fn pick_victim<K>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_head_is_measured_by_its_request_line_and_header_lines() {
+        let req = http::Request::post("/mcp")
+            .header("x-a", "bc")
+            .body(())
+            .unwrap();
+        // "POST /mcp HTTP/1.1\r\n" + "x-a: bc\r\n" + "\r\n"
+        assert_eq!(head_bytes(&req), 20 + 9 + 2);
+        let big = http::Request::get("/")
+            .header("x-pad", "a".repeat(70_000))
+            .body(())
+            .unwrap();
+        assert!(head_bytes(&big) > 64 * 1024);
+    }
+
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
