@@ -560,9 +560,11 @@ async fn run_on(
         Ok(Ok(())) => {
             let world = reach::World::of(&s.fixtures, &p, target);
             let mut watched: Option<Watched> = None;
+            let no_marks = BTreeMap::new();
             for step in &s.steps {
                 // What reached the upstreams since the last step was sent is that step's doing.
-                let (calls, marks) = reach::calls_since(&p, &watched_marks(&watched)).await;
+                let since = watched.as_ref().map_or(&no_marks, |w| &w.marks);
+                let (calls, marks) = reach::calls_since(&p, since).await;
                 if let Some(w) = watched.take() {
                     w.judge(&world, &calls, &mut result.checks);
                 }
@@ -644,10 +646,6 @@ impl Watched {
             check.messages.extend(broken);
         }
     }
-}
-
-fn watched_marks(w: &Option<Watched>) -> BTreeMap<String, usize> {
-    w.as_ref().map(|w| w.marks.clone()).unwrap_or_default()
 }
 
 /// The reach invariants of a request step that got a response: what it was shown is judged now

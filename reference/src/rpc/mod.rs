@@ -141,11 +141,16 @@ pub(crate) async fn rpc_scope(
 
 /// The method whose permission is checked: the one that runs, except in the defect matrix's
 /// gateway that checks the first `"method"` the raw body names (duplicate keys, RFC 8259 §4).
-pub(crate) fn checked_method(state: &AppState, body: &[u8], method: &str) -> String {
+pub(crate) fn checked_method<'a>(
+    state: &AppState,
+    body: &[u8],
+    method: &'a str,
+) -> std::borrow::Cow<'a, str> {
+    // Borrowed, and the body not scanned, on the strict path: every request passes here.
     if state.policy().one_method_per_request {
-        return method.to_owned();
+        return std::borrow::Cow::Borrowed(method);
     }
-    envelope::first_method(body).unwrap_or_else(|| method.to_owned())
+    envelope::first_method(body).map_or(std::borrow::Cow::Borrowed(method), std::borrow::Cow::Owned)
 }
 
 /// `POST /rpc` and `POST /rpc/`.

@@ -159,7 +159,13 @@ pub(super) fn verdict(a: &Activity, b: &Bounds, now: Instant) -> Verdict {
 /// header line. hyper's buffer limit only trips when a head is still incomplete once the buffer
 /// is full, so a head that arrives in one large read can pass it; this is the exact check.
 pub(super) fn head_bytes<B>(req: &http::Request<B>) -> usize {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + "  HTTP/1.1\r\n".len();
+    // The target as sent, without building it as a string: every request passes here.
+    let uri = req.uri();
+    let target = uri.path_and_query().map_or(1, |pq| pq.as_str().len())
+        + uri
+            .authority()
+            .map_or(0, |a| a.as_str().len() + "http://".len());
+    let line = req.method().as_str().len() + target + "  HTTP/1.1\r\n".len();
     let headers: usize = req
         .headers()
         .iter()
