@@ -32,28 +32,13 @@ T0=$(date +%s)
 log() { printf '[contextforge-gate] %s\n' "$*" >&2; }
 since() { echo $(( $(date +%s) - $1 )); }
 . ci/peers/fuzz-campaign.sh
-
-BLESS=0
-ARGS=()
-for a in "$@"; do
-  if [ "$a" = --bless ]; then BLESS=1; else ARGS+=("$a"); fi
-done
-
-PEERS="${MCPGW_PEERS_DIR:-}"
-if [ -z "$PEERS" ]; then
-  for d in "$ROOT/../shared/peers" /work/shared/peers; do
-    [ -x "$d/contextforge/run.sh" ] && { PEERS="$d"; break; }
-  done
-fi
-[ -n "$PEERS" ] && [ -x "$PEERS/contextforge/run.sh" ] || {
-  log "ERROR: cannot find contextforge/run.sh (set MCPGW_PEERS_DIR)"; exit 4; }
+. ci/peers/contextforge-common.sh
 
 REPORTS="${MCPGW_CF_REPORT_DIR:-$ROOT/target/conformance/contextforge}"
 mkdir -p "$REPORTS"
 # Only this script's own files: a report directory may be shared with other things.
 rm -f "$REPORTS"/{report.json,junit.xml,summary.md,report.html,contextforge.log}
 
-port_free() { ! (ss -ltn 2>/dev/null | awk '{print $4}' | grep -qE "[:.]$1\$"); }
 PORT="${MCPGW_CF_PORT:-}"
 if [ -z "$PORT" ]; then
   for p in $(seq 4600 4620); do port_free "$p" && { PORT=$p; break; }; done
@@ -82,17 +67,6 @@ not_run() {
   printf '%s\n' "$note" > "$REPORTS/summary.md"
   [ -n "${GITHUB_STEP_SUMMARY:-}" ] && printf '%s\n' "$note" >> "$GITHUB_STEP_SUMMARY"
   exit 3
-}
-
-# Can pip reach the package index (pip's own configuration: PIP_INDEX_URL, proxies, pip.conf)?
-registry_reachable() {
-  local py
-  for py in "${CF_PYTHON:-}" python3 "$HOME"/.pyenv/versions/3.12*/bin/python3; do
-    [ -n "$py" ] && command -v "$py" >/dev/null 2>&1 && "$py" -m pip --version >/dev/null 2>&1 || continue
-    timeout 60 "$py" -m pip index versions mcp-contextforge-gateway --retries 1 --timeout 15 >/dev/null 2>&1
-    return $?
-  done
-  return 1
 }
 
 # ---- 1. install (cached) and start ----
@@ -131,16 +105,7 @@ python3 ci/peers/inventory.py "$URL" "$TOKEN" --out "$WORK/before.json" > /dev/n
 T_SUITE=$(date +%s)
 RUN=(run --quiet --target "$URL" --token="$TOKEN" --jwt-secret="$JWT_SECRET"
      --profile contextforge --baseline "$BASELINE" --report-dir "$REPORTS")
-set +e
-if [ "$BLESS" = 1 ]; then
-  # Snapshots that do not exist yet are accepted; changed ones stay failing (and get baselined)
-  # with a .snap.new beside them to review.
-  env -u CI INSTA_UPDATE=unseen "$BIN" "${RUN[@]}" --bless "${ARGS[@]}"
-else
-  CI=true "$BIN" "${RUN[@]}" "${ARGS[@]}"
-fi
-RC=$?
-set -e
+cf_run_suite "$BIN" "${RUN[@]}"
 SUITE_S=$(since "$T_SUITE")
 
 # ---- 4. a fuzz campaign: fixed seed and case count; a finding outside the baseline's

@@ -184,7 +184,7 @@ impl Baseline {
                 continue;
             }
             ran.insert(&r.id);
-            if r.verdict == Verdict::Untestable {
+            if r.untestable_as_a_whole() {
                 failing.insert(r.id.clone());
                 let bucket = if self.covers(&r.id, None) {
                     &mut cmp.known
@@ -271,6 +271,7 @@ mod tests {
                 messages: vec![],
                 transcript: None,
                 upstream: vec![],
+                attempts: 0,
             })
             .collect();
         ScenarioResult {
@@ -286,6 +287,7 @@ mod tests {
             checks,
             cleanup_errors: vec![],
             replay: String::new(),
+            forwards: None,
             duration_ms: 0,
         }
     }

@@ -265,6 +265,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 }
 
 async fn serve_reference(args: ServeReferenceArgs) -> Result<(), String> {
+    mcpgw_reference::launch::init_logging();
     let mut settings = args.settings;
     settings.policy = mcpgw_reference::defects::policy_with(&args.inject_defect)?;
     mcpgw_reference::launch::run(settings).await

@@ -9,7 +9,8 @@
 //! or run outside the caller's reach); results go to the terminal and to reports ([`report`])
 //! and are compared with a [`baseline`] of known failures.
 //! Redis and Postgres for cluster targets and tests come from [`services`]; [`cluster`] runs
-//! reference workers as separate processes on them (`--cluster N`, `fault` steps). [`oracle`] is an
+//! reference workers as separate processes on them (`--cluster N`, `fault` steps); [`forwards`]
+//! reads the workers' logs for the requests they forwarded to each other. [`oracle`] is an
 //! independent model of the scoping and path rules for property tests and fuzzing.
 //!
 //! Modules that only this crate uses (`defects`, `tokens`, `variants`) are private; the rest are used by the binary, the integration tests or the fuzz crate.
@@ -26,6 +27,10 @@ pub mod cluster;
 pub mod declared_upstreams;
 #[cfg(feature = "engine")]
 mod defects;
+#[cfg(feature = "engine")]
+mod fault_command;
+#[cfg(feature = "engine")]
+pub mod forwards;
 pub mod fuzz;
 #[cfg(feature = "engine")]
 pub mod libtest;

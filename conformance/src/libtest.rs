@@ -106,15 +106,15 @@ pub fn main_with(
                 }
                 match r.verdict {
                     Verdict::Pass | Verdict::Warn | Verdict::NotApplicable => Ok(()),
-                    Verdict::Untestable => Err(Failed::from(format!(
+                    Verdict::Untestable if r.untestable_as_a_whole() => Err(Failed::from(format!(
                         "UNTESTABLE: {}\nreplay: {}",
                         r.reason.unwrap_or_default(),
                         r.replay
                     ))),
-                    Verdict::Fail => {
+                    Verdict::Fail | Verdict::Untestable => {
                         let mut msg = String::new();
-                        for c in r.checks.iter().filter(|c| c.verdict == Verdict::Fail) {
-                            msg.push_str(&format!("FAIL {}\n", c.id));
+                        for c in r.checks.iter().filter(|c| c.verdict.is_failure()) {
+                            msg.push_str(&format!("{} {}\n", c.verdict, c.id));
                             for m in &c.messages {
                                 msg.push_str(&format!("  - {m}\n"));
                             }

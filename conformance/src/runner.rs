@@ -321,7 +321,9 @@ pub fn applicability(target: &Target, s: &Scenario) -> Applicability {
             "the target's declared world cannot meet it: {why}"
         ));
     }
-    if target.is_harness_cluster()
+    let stateful_cluster = target.is_harness_cluster()
+        || (target.has(Capability::Cluster) && target.has(Capability::Stateful));
+    if stateful_cluster
         && ![
             Capability::Stateful,
             Capability::Cluster,
@@ -331,10 +333,11 @@ pub fn applicability(target: &Target, s: &Scenario) -> Applicability {
         .any(|c| needed.contains(c))
     {
         // The workers run stateful sessions, under which a request without `mcp-session-id`
-        // is refused: scenarios written for stateless sessions would fail for that alone.
+        // may be refused: scenarios written for one node with stateless sessions would fail for
+        // that alone. They are run against one worker, or one node, instead.
         return Applicability::NotApplicable(
-            "written for stateless sessions; the cluster's workers are stateful (run it without \
-             --cluster)"
+            "written for one node with stateless sessions; the cluster's workers are stateful \
+             (run it against one worker, or without --cluster)"
                 .to_owned(),
         );
     }
@@ -497,6 +500,7 @@ fn blank_result(target: &Target, loaded: &Loaded) -> ScenarioResult {
         checks: Vec::new(),
         cleanup_errors: Vec::new(),
         replay: target.replay_command(&s.id),
+        forwards: None,
         duration_ms: 0,
     }
 }
@@ -512,9 +516,16 @@ async fn run_on(
     let s = &loaded.scenario;
     let mut result = blank_result(target, loaded);
     let faults = s.steps.iter().any(|st| st.fault().is_some());
-    // In a shared world, what reached an upstream is only this scenario's if it runs alone.
+    // Forwards are counted for every scenario that spans workers, and only such scenarios.
+    let counts_forwards = target.forward_logs.is_some()
+        && (needed_capabilities(s).contains(&Capability::Cluster)
+            || s.steps
+                .iter()
+                .any(|st| st.request().is_some_and(|r| r.expect.forwarded)));
+    // In a shared world, what reached an upstream is only this scenario's if it runs alone; the
+    // forwards the workers log are only this scenario's if it runs alone.
     let _gate = target
-        .gate(faults || target.provisioner.shared_world())
+        .gate(faults || counts_forwards || target.provisioner.shared_world())
         .await;
     if let Some(run) = run.filter(|r| r.deadline.passed()) {
         // The wait for the gate outlasted the run.
@@ -558,6 +569,11 @@ async fn run_on(
             result.provisioning_transcript = e.exchange.map(|b| *b);
         }
         Ok(Ok(())) => {
+            let forwards_from = target
+                .forward_logs
+                .as_ref()
+                .filter(|_| counts_forwards)
+                .map(|l| l.mark());
             let world = reach::World::of(&s.fixtures, &p, target);
             let mut watched: Option<Watched> = None;
             let no_marks = BTreeMap::new();
@@ -584,6 +600,12 @@ async fn run_on(
                 w.judge(&world, &calls, &mut result.checks);
             }
             result.verdict = ScenarioResult::worst(&result.checks);
+            if let (Some(logs), Some(from)) = (&target.forward_logs, &forwards_from) {
+                result.forwards = Some(crate::verdict::ForwardTally {
+                    requests: result.checks.iter().map(|c| c.attempts as usize).sum(),
+                    forwarded: logs.count_since(from),
+                });
+            }
         }
     }
     // Its work ends by the run deadline: ending after it means the deadline cut it short.
@@ -688,9 +710,15 @@ pub fn build_request(
     r: &Request,
     p: &Provisioned,
 ) -> Result<(String, WireRequest), String> {
+    // Where several workers share each URL, `via` picks a URL and the URL picks the worker.
+    let url = if target.manifest.cluster.behind_one_url() {
+        via % target.bases.len().max(1)
+    } else {
+        via
+    };
     let base = target
         .bases
-        .get(via)
+        .get(url)
         .ok_or_else(|| format!("the target has no worker {via}"))?;
     let path = subst::render(&r.path, p)?;
     let mut headers: Vec<(String, Option<String>)> =
@@ -803,6 +831,7 @@ fn blank_check(s: &Scenario, step: &Step) -> CheckResult {
         messages: Vec::new(),
         transcript: None,
         upstream: Vec::new(),
+        attempts: 0,
     }
 }
 
@@ -872,12 +901,18 @@ async fn run_step(
         }
         Action::Request(r) => r,
     };
-    let mut seen_before = Vec::new();
-    for key in step.expect.upstream.keys() {
-        seen_before.push(p.received(key).await.map(|r| r.len()).unwrap_or(0));
-    }
+    let mut seen_before = upstream_counts(step, p).await;
+    let forward_mark = target.forward_logs.as_ref().map(|l| l.mark());
     let deadline = Instant::now() + step.retry_for.unwrap_or_default();
     let mut attempts = 0u32;
+    // Behind one URL the worker is not chosen: a step that expects a forward is sent again
+    // until one shows (a DELETE only once: a second one would find no session).
+    let sends = if step.expect.forwarded && !step.request.method.eq_ignore_ascii_case("DELETE") {
+        target.manifest.cluster.sends_per_forwarded_step()
+    } else {
+        1
+    };
+    let mut held = 0u32;
     let (exchange, hit, mut messages) = loop {
         attempts += 1;
         let (authority, req) = match build_request(target, step.via, &step.request, p) {
@@ -908,8 +943,39 @@ async fn run_step(
                 }
             }
         }
-        // A limit is not a state the target grows out of: no retry.
-        if messages.is_empty() || hit.is_some() || Instant::now() >= deadline {
+        if messages.is_empty() && hit.is_none() {
+            held += 1;
+            let forwarded = || {
+                target
+                    .forward_logs
+                    .as_ref()
+                    .zip(forward_mark.as_ref())
+                    .is_some_and(|(l, m)| l.count_since(m) > 0)
+            };
+            if held < sends && !forwarded() {
+                seen_before = upstream_counts(step, p).await;
+                continue;
+            }
+            break (exchange, hit, messages);
+        }
+        if held > 0 {
+            messages.push(format!(
+                "on send {} of up to {sends} (the workers behind one URL; the earlier sends held)",
+                held + 1
+            ));
+        }
+        // A limit is not a state the target grows out of: no retry. Nor is an answer other than
+        // the unsettled one the step retries while.
+        let unsettled = match (&step.retry_while, &exchange.response) {
+            (None, _) => true,
+            (Some(w), Some(resp)) => {
+                let mut differs = Vec::new();
+                evaluate(w, resp, p, &mut differs);
+                differs.is_empty()
+            }
+            (Some(_), None) => false,
+        };
+        if hit.is_some() || held > 0 || !unsettled || Instant::now() >= deadline {
             break (exchange, hit, messages);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -959,10 +1025,55 @@ async fn run_step(
         } else {
             Verdict::broken(level)
         };
+    } else if step.expect.forwarded
+        && let Some(why) = not_forwarded(target, forward_mark.as_ref(), attempts)
+    {
+        check.verdict = Verdict::Untestable;
+        messages.push(why);
     }
     check.messages = messages;
     check.transcript = Some(exchange);
+    check.attempts = attempts;
     check
+}
+
+/// Why a step that expects its request to be forwarded, and whose expectations held, learnt
+/// nothing about forwarding: no forward shows in the workers' logs since `mark`, or the target
+/// gives no way to see one. `None`: at least one forward was seen.
+fn not_forwarded(
+    target: &Target,
+    mark: Option<&crate::forwards::Marks>,
+    sent: u32,
+) -> Option<String> {
+    let (Some(logs), Some(mark)) = (&target.forward_logs, mark) else {
+        return Some(
+            "its request was to be forwarded to the session's owner, and nothing shows whether \
+             it was: the target's manifest declares no `cluster.forwards` (the workers' logs and \
+             the line of a forward)"
+                .to_owned(),
+        );
+    };
+    (logs.count_since(mark) == 0).then(|| {
+        format!(
+            "its request ({sent} send(s)) was answered without being forwarded: no line matching \
+             `{}` was added to {}; the answers held, but nothing about forwarding was tested",
+            logs.pattern(),
+            logs.files()
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// How many requests each upstream of the step's `expect.upstream` has received so far.
+async fn upstream_counts(step: &crate::scenario::RequestStep, p: &Provisioned) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for key in step.expect.upstream.keys() {
+        counts.push(p.received(key).await.map(|r| r.len()).unwrap_or(0));
+    }
+    counts
 }
 
 fn save_value(from: &SaveFrom, resp: &WireResponse) -> Option<String> {

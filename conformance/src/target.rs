@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::fault_command;
 use crate::manifest::Manifest;
 use crate::provision::Provisioner;
 use crate::provision::admin_api::AdminApiProvisioner;
@@ -95,6 +96,64 @@ impl Probe {
                 Capability::SseResponse => self.sse,
                 _ => false,
             })
+            .collect()
+    }
+}
+
+/// Where forwarded requests show on this target, if anywhere: on a cluster the harness started,
+/// its workers' logs; on another, the files of the manifest's `cluster.forwards`.
+async fn forward_logs(
+    m: &Manifest,
+    cluster: Option<&tokio::sync::Mutex<crate::cluster::Cluster>>,
+) -> Result<Option<crate::forwards::ForwardLogs>, TargetError> {
+    let Some(spec) = &m.cluster.forwards else {
+        return Ok(None);
+    };
+    // The manifest's loader checked that it compiles.
+    let pattern = regex::Regex::new(&spec.pattern.value)
+        .map_err(|e| TargetError::Config(format!("cluster.forwards.pattern: {e}")))?;
+    let files = match cluster {
+        Some(c) => c.lock().await.log_files(),
+        None => spec
+            .logs
+            .iter()
+            .map(|f| crate::manifest::expand_env(&f.value).map(std::path::PathBuf::from))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TargetError::Config(format!("cluster.forwards.logs: {e}")))?,
+    };
+    Ok((!files.is_empty()).then(|| crate::forwards::ForwardLogs::new(files, pattern)))
+}
+
+/// Faults caused on a cluster the harness did not start, that no later step undid.
+#[derive(Debug, Default)]
+struct ExternalFaults {
+    killed: BTreeSet<usize>,
+    redis_paused: bool,
+}
+
+impl ExternalFaults {
+    /// `f` was caused.
+    fn record(&mut self, f: crate::scenario::Fault) {
+        use crate::scenario::Fault;
+        match f {
+            Fault::KillWorker(i) => {
+                self.killed.insert(i);
+            }
+            Fault::RestartWorker(i) => {
+                self.killed.remove(&i);
+            }
+            Fault::PauseRedis => self.redis_paused = true,
+            Fault::UnpauseRedis => self.redis_paused = false,
+        }
+    }
+
+    /// The faults that undo what is recorded: Redis first, then each dead worker.
+    fn undo(&self) -> Vec<crate::scenario::Fault> {
+        use crate::scenario::Fault;
+        let redis = self.redis_paused.then_some(Fault::UnpauseRedis);
+        redis
+            .into_iter()
+            .chain(self.killed.iter().map(|&i| Fault::RestartWorker(i)))
             .collect()
     }
 }
@@ -257,6 +316,12 @@ pub struct Target {
     _embedded: Option<mcpgw_reference::Embedded>,
     /// Harness-managed cluster only: the workers and services, for `fault` steps.
     cluster: Option<tokio::sync::Mutex<crate::cluster::Cluster>>,
+    /// Where forwarded requests show, on a cluster: the harness's own workers' logs, or the
+    /// files the manifest's `cluster.forwards` names.
+    pub forward_logs: Option<crate::forwards::ForwardLogs>,
+    /// A cluster the harness did not start: the faults its manifest's commands caused and no
+    /// step undid yet, for [`Target::heal`].
+    external_faults: std::sync::Mutex<ExternalFaults>,
     /// Scenarios with `fault` steps run alone: they hold this for writing, others for reading.
     fault_gate: tokio::sync::RwLock<()>,
     /// In-process reference only: how it was started, to start variants of it.
@@ -405,16 +470,21 @@ impl Target {
                 (bases, admin_token, jwt, None, "url".to_owned(), Vec::new())
             }
         };
+        let forward_logs = forward_logs(&cfg.manifest, cluster.as_ref()).await?;
         let mut capabilities = cfg.profile.capabilities.clone();
         if jwt.is_some() {
             capabilities.insert(Capability::JwtSecret);
         }
-        if bases.len() > 1 {
+        if bases.len() > 1 || cfg.manifest.cluster.behind_one_url() {
             capabilities.insert(Capability::Cluster);
         }
         if cluster.is_some() {
             // The workers run with stateful sessions (what cluster affinity is about).
             capabilities.insert(Capability::Stateful);
+            capabilities.insert(Capability::ClusterFaults);
+        }
+        if cluster.is_none() && !cfg.manifest.cluster.faults.is_unset() {
+            // Someone else's cluster, with the commands that break it declared.
             capabilities.insert(Capability::ClusterFaults);
         }
         capabilities.extend(cfg.with.iter().copied());
@@ -445,6 +515,8 @@ impl Target {
             replay_args: settings::replay_args(cfg),
             _embedded: embedded,
             cluster,
+            forward_logs,
+            external_faults: std::sync::Mutex::new(ExternalFaults::default()),
             fault_gate: tokio::sync::RwLock::new(()),
             config,
             variants: tokio::sync::Mutex::new(BTreeMap::new()),
@@ -519,11 +591,17 @@ impl Target {
         }
     }
 
-    /// Cause a fault (harness-managed cluster only); says what was done.
+    /// Cause a fault: on a cluster the harness started, itself; on another, by the manifest's
+    /// command for it. Says what was done.
     pub async fn fault(&self, f: crate::scenario::Fault) -> Result<String, String> {
         use crate::scenario::Fault;
         let Some(c) = &self.cluster else {
-            return Err("the target is not a cluster the harness started".to_owned());
+            let done = fault_command::cause(&self.manifest.cluster.faults, f).await?;
+            self.external_faults
+                .lock()
+                .expect("fault record lock")
+                .record(f);
+            return Ok(done);
         };
         let mut c = c.lock().await;
         let started = std::time::Instant::now();
@@ -540,7 +618,8 @@ impl Target {
             .map_err(|e| format!("{e}\n{}", c.all_stderr()))
     }
 
-    /// Undo every fault (harness-managed cluster only): restart dead workers, unpause Redis.
+    /// Undo every fault: restart dead workers, unpause Redis (on another's cluster, with the
+    /// manifest's commands, for the faults its commands caused).
     pub async fn heal(&self) -> Result<(), String> {
         match &self.cluster {
             Some(c) => {
@@ -549,7 +628,29 @@ impl Target {
                     .await
                     .map_err(|e| format!("{e}\n{}", c.all_stderr()))
             }
-            None => Ok(()),
+            None => {
+                let undo = self
+                    .external_faults
+                    .lock()
+                    .expect("fault record lock")
+                    .undo();
+                let mut problems = Vec::new();
+                for f in undo {
+                    match fault_command::cause(&self.manifest.cluster.faults, f).await {
+                        Ok(_) => self
+                            .external_faults
+                            .lock()
+                            .expect("fault record lock")
+                            .record(f),
+                        Err(e) => problems.push(e),
+                    }
+                }
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(problems.join("\n"))
+                }
+            }
         }
     }
 

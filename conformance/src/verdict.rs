@@ -83,6 +83,9 @@ pub struct CheckResult {
     /// What the upstreams named in `expect.upstream` received during the step.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub upstream: Vec<(String, Vec<Received>)>,
+    /// How many times its request was sent (retries and repeats included; 0: none).
+    #[serde(skip_serializing)]
+    pub attempts: u32,
 }
 
 /// The result of one scenario.
@@ -107,10 +110,29 @@ pub struct ScenarioResult {
     pub cleanup_errors: Vec<String>,
     /// One line that runs this scenario again against the same target.
     pub replay: String,
+    /// On a cluster whose forwarded requests can be seen, for a scenario that spans workers:
+    /// how many of its requests the workers forwarded to each other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwards: Option<ForwardTally>,
     pub duration_ms: u64,
 }
 
+/// A scenario's requests and the forwards between workers they caused.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct ForwardTally {
+    /// Requests it sent (each retry and repeat of a step counts).
+    pub requests: usize,
+    /// Lines of forwarded requests the workers logged while it ran.
+    pub forwarded: usize,
+}
+
 impl ScenarioResult {
+    /// UNTESTABLE as a whole, before any step ran (its fixtures could not be made): judged by
+    /// its id. A scenario that a step made UNTESTABLE is judged by that step's check.
+    pub fn untestable_as_a_whole(&self) -> bool {
+        self.verdict == Verdict::Untestable && (self.reason.is_some() || self.checks.is_empty())
+    }
+
     /// The worst verdict among `checks` (PASS when there are none).
     pub fn worst(checks: &[CheckResult]) -> Verdict {
         checks

@@ -385,3 +385,21 @@ fn a_waived_invariant_is_a_known_one_with_a_reason() {
     )
     .unwrap();
 }
+
+#[test]
+fn retry_while_needs_retry_for_ms_and_a_request() {
+    let e = err(&with_steps(
+        "  - name: r\n    request: {method: GET, path: /}\n    retry_while: {status: 404}\n    expect: {status: 200}\n",
+    ));
+    assert!(
+        e.contains("steps[1].retry_while") && e.contains("`retry_for_ms` (how long) is missing"),
+        "{e}"
+    );
+    let e = err(&with_steps(
+        "  - name: w\n    wait_ms: 10\n    retry_while: {status: 404}\n",
+    ));
+    assert!(
+        e.contains("steps[1].retry_while") && e.contains("only a `request` step"),
+        "{e}"
+    );
+}

@@ -27,6 +27,19 @@ pub(crate) async fn prepare(
 }
 
 /// Run the gateway with `settings` until the server fails. Errors read after "failed to".
+/// Log to stderr, at `RUST_LOG`'s levels (default `info`). Stdout is kept for the startup lines.
+/// A cluster's worker logs one line for each request it forwards to a session's owner, which is
+/// how the harness sees that its affinity scenarios exercised forwarding.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second call (a test that starts two gateways in one process) keeps the first logger.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 pub async fn run(mut settings: Settings) -> Result<(), String> {
     let generated = settings.jwt_secret_key.is_none();
     if generated {

@@ -9,11 +9,7 @@ use mcpgw_reference::Settings;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    mcpgw_reference::launch::init_logging();
     if let Err(e) = mcpgw_reference::launch::run(Settings::parse()).await {
         eprintln!("mcpgw-reference: {e}");
         std::process::exit(2);

@@ -5,7 +5,9 @@
 //! Workers are separate processes because the behaviour under test (forwarding to the owner,
 //! taking over a dead owner's sessions) only exists between processes. A worker can be killed
 //! (SIGKILL, no goodbye: its heartbeat just stops) and restarted on the same port; Redis can be
-//! paused. Each worker's stderr is kept so that a failure can show what the worker said.
+//! paused. Each worker's stderr is kept so that a failure can show what the worker said, and
+//! written whole to a log file of the cluster's ([`Cluster::log_files`]), where the lines of
+//! forwarded requests are counted.
 //! Everything started here stops when the [`Cluster`] is dropped (`kill_on_drop`).
 
 use std::path::PathBuf;
@@ -121,6 +123,8 @@ pub struct Cluster {
     pub startup: Duration,
     /// Redis is paused by a fault step.
     redis_paused: bool,
+    /// Where each worker's stderr is written (`worker-<i>.log`, appended across restarts).
+    logs: tempfile::TempDir,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -172,6 +176,10 @@ impl Cluster {
             workers: Vec::new(),
             startup: Duration::ZERO,
             redis_paused: false,
+            logs: tempfile::Builder::new()
+                .prefix("mcpgw-cluster-logs-")
+                .tempdir()
+                .map_err(|e| ClusterError::Other(format!("a directory for the logs: {e}")))?,
             opts,
         };
         // The first worker applies the store's migrations; the others start after it so that
@@ -229,6 +237,17 @@ impl Cluster {
             .get(i)
             .map(|w| String::from_utf8_lossy(&w.stderr.lock().expect("stderr lock")).into_owned())
             .unwrap_or_default()
+    }
+
+    /// Each worker's log file: everything it wrote to stderr, in all its lives.
+    pub fn log_files(&self) -> Vec<PathBuf> {
+        (0..self.workers.len().max(self.opts.workers))
+            .map(|i| self.log_file(i))
+            .collect()
+    }
+
+    fn log_file(&self, i: usize) -> PathBuf {
+        self.logs.path().join(format!("worker-{i}.log"))
     }
 
     /// Every worker's stderr tail, labelled, for a failure message.
@@ -325,18 +344,18 @@ impl Cluster {
         // The harness's own environment (MCPGW_TARGET_*, REDIS_URL for the services module,
         // JWT_* of a URL target) must not configure the workers by accident.
         cmd.env_clear();
-        for keep in [
-            "PATH",
-            "HOME",
-            "TMPDIR",
-            "RUST_BACKTRACE",
-            "RUST_LOG",
-            "LANG",
-        ] {
+        for keep in ["PATH", "HOME", "TMPDIR", "RUST_BACKTRACE", "LANG"] {
             if let Some(v) = std::env::var_os(keep) {
                 cmd.env(keep, v);
             }
         }
+        // Whatever else is logged, the line of each forwarded request is: it is how the suite
+        // sees that a scenario exercised forwarding.
+        let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+        cmd.env(
+            "RUST_LOG",
+            format!("{log},mcpgw_reference::cluster::forward=info"),
+        );
         let o = &self.opts;
         cmd.env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
@@ -374,12 +393,21 @@ impl Cluster {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         if let Some(mut err) = child.stderr.take() {
             let keep = Arc::clone(&stderr);
+            let mut file = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_file(index))
+                .await
+                .map_err(|e| fail(format!("open its log file: {e}")))?;
             tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = err.read(&mut buf).await {
                     if n == 0 {
                         break;
                     }
+                    // A full disk loses log lines, not the worker.
+                    let _ = file.write_all(&buf[..n]).await;
                     let mut k = keep.lock().expect("stderr lock");
                     k.extend_from_slice(&buf[..n]);
                     let excess = k.len().saturating_sub(STDERR_KEEP);

@@ -171,6 +171,7 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
                         .request(found.token.as_ref().map(|_| CALLER.to_owned())),
                     expect: invariants::expectation(v),
                     retry_for: None,
+                    retry_while: None,
                     save: BTreeMap::new(),
                 })),
             }])

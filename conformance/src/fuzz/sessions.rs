@@ -123,6 +123,7 @@ pub fn steps(plan: &SessionPlan, token: &str) -> Vec<Step> {
             request: initialize(&plan.server, token),
             expect: opened,
             retry_for: None,
+            retry_while: None,
             save: BTreeMap::from([(
                 plan.key.clone(),
                 SaveFrom::Header("mcp-session-id".to_owned()),
@@ -142,6 +143,7 @@ pub fn steps(plan: &SessionPlan, token: &str) -> Vec<Step> {
                     ..Expect::default()
                 },
                 retry_for: None,
+                retry_while: None,
                 save: BTreeMap::new(),
             })),
         });

@@ -156,6 +156,26 @@ fn check(path: &Path, m: &Manifest) -> Vec<FileProblem> {
             }
         }
     }
+    if let Some(f) = &m.cluster.forwards
+        && let Err(e) = Regex::new(&f.pattern.value)
+    {
+        bad(
+            f.pattern.referenced,
+            "cluster.forwards.pattern".into(),
+            format!("not a regular expression: {e}"),
+        );
+    }
+    for (name, command) in m.cluster.faults.all() {
+        if let Some(c) = command
+            && c.value.trim().is_empty()
+        {
+            bad(
+                c.referenced,
+                format!("cluster.faults.{name}"),
+                "an empty command".into(),
+            );
+        }
+    }
     for name in Endpoints::NAMES {
         let spanned = match name {
             "mcp" => &m.endpoints.mcp,

@@ -64,6 +64,118 @@ pub struct Manifest {
     /// Routes beside the MCP endpoints that `fuzz` sends requests to, as they are and mutated.
     #[serde(default, skip_serializing_if = "Routes::is_unset")]
     pub routes: Routes,
+    /// A deployment of several workers: how the suite sees a request forwarded between them and
+    /// how it causes faults on them.
+    #[serde(default, skip_serializing_if = "ClusterSpec::is_unset")]
+    pub cluster: ClusterSpec,
+}
+
+/// What the suite needs to judge a cluster it did not start. A cluster is several `urls`, one
+/// per worker; these say how its behaviour between workers can be seen and disturbed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// How a forwarded request shows: a step that expects its request to be forwarded (it
+    /// reaches a worker that does not own its session) tests something only if it was. Without
+    /// this, such a step is UNTESTABLE on a cluster the suite did not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwards: Option<ForwardEvidence>,
+    /// Shell commands (`sh -c`) that cause the faults of `fault` steps. `{worker}` in a
+    /// command, and `MCPGW_WORKER` in its environment, is the worker's index in `urls`. Each
+    /// must finish within 120 s and exit 0 once the fault holds (a restarted worker answers
+    /// again). Declaring any of them gives the target the `cluster-faults` capability; a fault
+    /// whose command is not declared is UNTESTABLE.
+    #[serde(default, skip_serializing_if = "FaultCommands::is_unset")]
+    pub faults: FaultCommands,
+    /// Workers behind each URL, where the suite cannot choose among them (a load balancer, or
+    /// one server of several processes on one port; default 1). Above 1 the target is a
+    /// cluster even with one URL: a step's `via` only picks a URL, and a step that expects a
+    /// forward is sent again, up to `repeat` times, until a forward shows. Every answer must
+    /// hold the step's expectations. A `DELETE` is sent once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers_per_url: Option<NonZeroU64>,
+    /// With `workers_per_url`: how many times at most a step that expects a forward is sent
+    /// (default 24: with two workers that each take half of the connections, all 24 reach the
+    /// owner about once in 16 million runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<NonZeroU64>,
+}
+
+impl ClusterSpec {
+    pub fn is_unset(&self) -> bool {
+        self.forwards.is_none()
+            && self.faults.is_unset()
+            && self.workers_per_url.is_none()
+            && self.repeat.is_none()
+    }
+
+    /// Whether several workers share each URL.
+    pub fn behind_one_url(&self) -> bool {
+        self.workers_per_url.is_some_and(|n| n.get() > 1)
+    }
+
+    /// How many times a step that expects a forward is sent at most.
+    pub fn sends_per_forwarded_step(&self) -> u32 {
+        if !self.behind_one_url() {
+            return 1;
+        }
+        self.repeat
+            .map_or(24, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+    }
+}
+
+/// Forwarded requests, as the workers' logs record them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardEvidence {
+    /// Files the workers append their log to (`${env:VAR}` reads an environment variable).
+    /// Only what is appended while a scenario runs is read. Absent on a cluster the suite
+    /// starts itself: it keeps its workers' logs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub logs: Vec<Spanned<String>>,
+    /// A regular expression matching the one line a worker logs for each request it forwards
+    /// to another.
+    #[schemars(with = "String")]
+    pub pattern: Spanned<String>,
+}
+
+/// The commands of [`ClusterSpec::faults`], one per kind of `fault` step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultCommands {
+    /// Kill worker `{worker}` at once (SIGKILL: no goodbye).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub kill_worker: Option<Spanned<String>>,
+    /// Start worker `{worker}` again on its URL with its state; exit once it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub restart_worker: Option<Spanned<String>>,
+    /// Make the shared Redis stop answering while keeping its connections open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub pause_redis: Option<Spanned<String>>,
+    /// Undo `pause_redis`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub unpause_redis: Option<Spanned<String>>,
+}
+
+impl FaultCommands {
+    pub fn is_unset(&self) -> bool {
+        self.all().iter().all(|(_, c)| c.is_none())
+    }
+
+    /// Each command by its field name.
+    pub fn all(&self) -> [(&'static str, Option<&Spanned<String>>); 4] {
+        [
+            ("kill_worker", self.kill_worker.as_ref()),
+            ("restart_worker", self.restart_worker.as_ref()),
+            ("pause_redis", self.pause_redis.as_ref()),
+            ("unpause_redis", self.unpause_redis.as_ref()),
+        ]
+    }
 }
 
 /// The gateway's other routes (REST, health, documentation) and near misses of its routes:

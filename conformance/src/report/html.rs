@@ -92,6 +92,7 @@ pub fn render(report: &Report) -> String {
     );
     header(&mut out, report, outcome);
     matrix(&mut out, report);
+    forwards(&mut out, report);
     baseline(&mut out, report);
     failures(&mut out, report);
     all_scenarios(&mut out, report);
@@ -203,6 +204,31 @@ fn matrix(out: &mut String, report: &Report) {
     }
     counts_row(out, "all scenarios", &s.scenarios);
     counts_row(out, "all checks", &s.checks);
+    let _ = writeln!(out, "</table>\n</section>");
+}
+
+/// On a cluster whose forwards can be seen: each scenario's requests and forwards.
+fn forwards(out: &mut String, report: &Report) {
+    let rows = super::forward_rows(report);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<section id=\"forwards\">\n<h2>Forwards between workers</h2>\n<p class=\"muted\">{}</p>\n\
+         <table>\n<tr><th>scenario</th><th>requests</th><th>forwarded</th><th>verdict</th></tr>",
+        escape(super::FORWARDS_NOTE)
+    );
+    for (s, t) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&s.id),
+            t.requests,
+            t.forwarded,
+            badge(s.verdict)
+        );
+    }
     let _ = writeln!(out, "</table>\n</section>");
 }
 

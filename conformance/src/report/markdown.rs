@@ -63,6 +63,25 @@ pub fn render(report: &Report) -> String {
     row("**all scenarios**", &s.scenarios);
     row("**all checks**", &s.checks);
     out.push('\n');
+    let forwards = super::forward_rows(report);
+    if !forwards.is_empty() {
+        let _ = writeln!(
+            out,
+            "### Forwards between workers\n\n{}\n\n| scenario | requests | forwarded | verdict |\n|---|---:|---:|---|",
+            super::FORWARDS_NOTE
+        );
+        for (s, t) in forwards {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                cell(&s.id),
+                t.requests,
+                t.forwarded,
+                s.verdict
+            );
+        }
+        out.push('\n');
+    }
 
     let rows = non_passing(report);
     let mut budget = TRANSCRIPT_BUDGET;

@@ -206,7 +206,7 @@ pub fn row_transcript<'a>(
     id: &str,
     verdict: Verdict,
 ) -> Option<&'a Exchange> {
-    if verdict == Verdict::Untestable {
+    if verdict == Verdict::Untestable && scenario.untestable_as_a_whole() {
         scenario.provisioning_transcript.as_ref()
     } else {
         scenario
@@ -218,11 +218,25 @@ pub fn row_transcript<'a>(
 }
 
 /// The checks that did not pass, with their scenario: (scenario, check id, verdict, messages).
+/// What the forwards table of a report says it is.
+pub const FORWARDS_NOTE: &str = "Requests each scenario that spans workers sent, and how many \
+     the workers logged as forwarded to another worker (the session's owner). A step that \
+     expects a forward and saw none is UNTESTABLE.";
+
+/// The scenarios that counted forwards between workers, with their tallies.
+pub fn forward_rows(report: &Report) -> Vec<(&ScenarioResult, crate::verdict::ForwardTally)> {
+    report
+        .scenarios
+        .iter()
+        .filter_map(|s| s.forwards.map(|t| (s, t)))
+        .collect()
+}
+
 pub fn non_passing(report: &Report) -> Vec<(&ScenarioResult, String, Verdict, Vec<String>)> {
     let mut out = Vec::new();
     for s in &report.scenarios {
         match s.verdict {
-            Verdict::Untestable => out.push((
+            Verdict::Untestable if s.untestable_as_a_whole() => out.push((
                 s,
                 s.id.clone(),
                 s.verdict,

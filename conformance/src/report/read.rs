@@ -99,6 +99,7 @@ fn scenario(s: &Value) -> Result<ScenarioResult, String> {
                     .unwrap_or_default(),
                 transcript: None,
                 upstream: Vec::new(),
+                attempts: 0,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -114,6 +115,12 @@ fn scenario(s: &Value) -> Result<ScenarioResult, String> {
         checks,
         cleanup_errors: Vec::new(),
         replay: String::new(),
+        forwards: s.get("forwards").and_then(|f| {
+            Some(crate::verdict::ForwardTally {
+                requests: usize::try_from(f.get("requests")?.as_u64()?).ok()?,
+                forwarded: usize::try_from(f.get("forwarded")?.as_u64()?).ok()?,
+            })
+        }),
         duration_ms: 0,
         id,
     })

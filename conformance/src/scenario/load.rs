@@ -427,7 +427,7 @@ fn check_template(s: &str, d: &dyn Declared, saved: &[String], push: &mut dyn Fn
 }
 
 /// A step as written, typed: exactly one of `request`, `fault` and `wait_ms`, and what belongs
-/// to a request (`via`, `expect`, `retry_for_ms`, `save`) only on a request.
+/// to a request (`via`, `expect`, `retry_for_ms`, `retry_while`, `save`) only on a request.
 fn typed_step(step: StepFile, push: &mut dyn FnMut(&str, String)) -> Option<Step> {
     let StepFile {
         name,
@@ -437,6 +437,7 @@ fn typed_step(step: StepFile, push: &mut dyn FnMut(&str, String)) -> Option<Step
         request,
         expect,
         retry_for_ms,
+        retry_while,
         fault,
         wait_ms,
         save,
@@ -472,6 +473,7 @@ fn typed_step(step: StepFile, push: &mut dyn FnMut(&str, String)) -> Option<Step
             ),
             ("expect", expect.is_some(), "has expectations"),
             ("retry_for_ms", retry_for_ms.is_some(), "can be retried"),
+            ("retry_while", retry_while.is_some(), "can be retried"),
             ("save", save.is_some(), "saves values"),
         ];
         let mut misplaced = false;
@@ -485,12 +487,20 @@ fn typed_step(step: StepFile, push: &mut dyn FnMut(&str, String)) -> Option<Step
             return None;
         }
     }
+    if retry_while.is_some() && retry_for_ms.is_none() {
+        push(
+            "retry_while",
+            "says when to retry, and `retry_for_ms` (how long) is missing".to_owned(),
+        );
+        return None;
+    }
     let action = match (request, fault, wait_ms) {
         (Some(request), ..) => Action::Request(Box::new(RequestStep {
             via: via.unwrap_or(0),
             request,
             expect: expect.unwrap_or_default(),
             retry_for: retry_for_ms.map(Duration::from),
+            retry_while,
             save: save.unwrap_or_default(),
         })),
         (None, Some(fault), _) => Action::Fault(fault),

@@ -531,6 +531,12 @@ pub struct StepFile {
     /// worker's sessions are taken over once its heartbeat expires), instead of a blind wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_for_ms: Option<Millis>,
+    /// With `retry_for_ms`: retry only while the response matches this (the answer of a state
+    /// that has not settled yet, e.g. `{status: 404}` for a session the other workers do not
+    /// know yet); any other response that misses `expect` is judged at once, so a wrong
+    /// answer (a leak) is never retried away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_while: Option<Expect>,
     /// Cause a fault instead of sending a request (needs `cluster-faults`). The cluster is made
     /// whole again after the scenario (workers restarted, Redis unpaused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -574,6 +580,8 @@ pub struct RequestStep {
     pub expect: Expect,
     /// Send again until `expect` holds, for at most this long.
     pub retry_for: Option<Duration>,
+    /// Send again only while the response matches this.
+    pub retry_while: Option<Expect>,
     /// Values to keep for later steps as `${saved.NAME}`.
     pub save: BTreeMap<String, SaveFrom>,
 }
@@ -607,6 +615,7 @@ impl From<Step> for StepFile {
             request: None,
             expect: None,
             retry_for_ms: None,
+            retry_while: None,
             fault: None,
             wait_ms: None,
             save: None,
@@ -618,12 +627,14 @@ impl From<Step> for StepFile {
                     request,
                     expect,
                     retry_for,
+                    retry_while,
                     save,
                 } = *r;
                 file.via = (via != 0).then_some(via);
                 file.request = Some(request);
                 file.expect = Some(expect);
                 file.retry_for_ms = retry_for.map(Millis::from);
+                file.retry_while = retry_while;
                 file.save = (!save.is_empty()).then_some(save);
             }
             Action::Fault(f) => file.fault = Some(f),
@@ -668,7 +679,8 @@ impl From<Duration> for Millis {
     }
 }
 
-/// A fault a `fault` step causes on a cluster the harness started (`--cluster N`).
+/// A fault a `fault` step causes on a cluster: one the harness started (`--cluster N`), or one
+/// whose manifest declares the commands that cause it (`cluster.faults`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(from = "FaultFile", into = "FaultFile")]
 pub enum Fault {
@@ -811,6 +823,14 @@ pub struct Expect {
     /// Compare the redacted response with the stored snapshot of this name (insta).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// `true`: the request reaches a worker that does not own its session, and the step is
+    /// about what happens when that worker forwards it to the owner. Such a step tests something
+    /// only if the request was forwarded: where the workers' logs show no forward (manifest
+    /// `cluster.forwards`), or the target gives no way to see one, it is UNTESTABLE with that
+    /// reason, never a silent PASS. A gateway that serves every session on any worker is not
+    /// wrong; it just leaves forwarding untested.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forwarded: bool,
     /// Invariants the runner checks on every response that this step is not judged by, each
     /// with the reason: `outside-reach-shown` (a caller with limited reach is shown nothing
     /// outside it), `outside-reach-run` (no upstream outside that reach runs anything).

@@ -142,18 +142,21 @@ pub(crate) async fn affinity_layer(
     };
     let req = match route(&me, owner.as_deref(), owner_url.as_deref()) {
         Route::Local => req,
-        Route::Forward { owner, url } => match forward(&state, &cluster, &url, req).await {
-            Forwarded::Answer(r) => return r,
-            Forwarded::Unreachable(req) => {
-                // The owner's process is gone but its heartbeat has not expired yet: the
-                // session record is in Redis, so this worker can serve it with the same scope.
-                tracing::warn!(%sid, %owner, "owner unreachable; taking the session over");
-                if let Err(r) = take_over(&state, &cluster, &sid, &owner).await {
-                    return r;
+        Route::Forward { owner, url } => {
+            tracing::info!(%sid, %owner, "forwarding the request to the session's owner");
+            match forward(&state, &cluster, &url, req).await {
+                Forwarded::Answer(r) => return r,
+                Forwarded::Unreachable(req) => {
+                    // The owner's process is gone but its heartbeat has not expired yet: the
+                    // session record is in Redis, so this worker can serve it with the same scope.
+                    tracing::warn!(%sid, %owner, "owner unreachable; taking the session over");
+                    if let Err(r) = take_over(&state, &cluster, &sid, &owner).await {
+                        return r;
+                    }
+                    req
                 }
-                req
             }
-        },
+        }
         Route::TakeOver { dead } => {
             if let Err(r) = take_over(&state, &cluster, &sid, &dead).await {
                 return r;
