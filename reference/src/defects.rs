@@ -90,10 +90,19 @@ pub enum Defect {
     /// RFC 6585 §5: no request-head limit to speak of (16 MiB): a 70 KB header is read and the
     /// request served.
     HeaderLimitUnenforced,
+    /// MCP pagination: an upstream's `nextCursor` form-decoded on its way back (`+` becomes a
+    /// space), so the next page fails and the list ends early.
+    CursorRewritten,
+    /// MCP progress: the upstream's `notifications/progress` are not relayed to the client.
+    ProgressDropped,
+    /// MCP tools: a tool result's `structuredContent` is dropped (only `content` relayed).
+    StructuredContentStripped,
+    /// JSON-RPC 2.0 §5.1: an upstream's error code replaced with -32603 Internal error.
+    UpstreamErrorCodeReplaced,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 31] = [
+    pub const ALL: [Defect; 35] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -125,6 +134,10 @@ impl Defect {
         Defect::ForwardedHeaderBelieved,
         Defect::DuplicateMethodFirstChecked,
         Defect::HeaderLimitUnenforced,
+        Defect::CursorRewritten,
+        Defect::ProgressDropped,
+        Defect::StructuredContentStripped,
+        Defect::UpstreamErrorCodeReplaced,
     ];
 
     pub fn name(self) -> &'static str {
@@ -160,6 +173,10 @@ impl Defect {
             Defect::ForwardedHeaderBelieved => "forwarded-header-believed",
             Defect::DuplicateMethodFirstChecked => "duplicate-method-first-checked",
             Defect::HeaderLimitUnenforced => "header-limit-unenforced",
+            Defect::CursorRewritten => "cursor-rewritten",
+            Defect::ProgressDropped => "progress-dropped",
+            Defect::StructuredContentStripped => "structured-content-stripped",
+            Defect::UpstreamErrorCodeReplaced => "upstream-error-code-replaced",
         }
     }
 
@@ -197,6 +214,10 @@ impl Defect {
             Defect::ForwardedHeaderBelieved => "RFC 7239, D3",
             Defect::DuplicateMethodFirstChecked => "RFC 8259 §4, C-RPC-16",
             Defect::HeaderLimitUnenforced => "RFC 6585 §5",
+            Defect::CursorRewritten => "MCP pagination",
+            Defect::ProgressDropped => "MCP progress",
+            Defect::StructuredContentStripped => "MCP structured content",
+            Defect::UpstreamErrorCodeReplaced => "JSON-RPC 2.0 §5.1",
         }
     }
 
@@ -243,6 +264,10 @@ impl Defect {
             Defect::ForwardedHeaderBelieved => p.forwarded_header_ignored = false,
             Defect::DuplicateMethodFirstChecked => p.one_method_per_request = false,
             Defect::HeaderLimitUnenforced => p.header_limit_enforced = false,
+            Defect::CursorRewritten => p.upstream_cursors_verbatim = false,
+            Defect::ProgressDropped => p.progress_relayed = false,
+            Defect::StructuredContentStripped => p.structured_content_relayed = false,
+            Defect::UpstreamErrorCodeReplaced => p.upstream_error_codes_kept = false,
         }
         p
     }

@@ -163,6 +163,16 @@ pub struct Policy {
     pub(crate) one_method_per_request: bool,
     /// A request head over `MAX_HEADER_BYTES` is answered 431 (RFC 6585 §5).
     pub(crate) header_limit_enforced: bool,
+    /// An upstream's `nextCursor` goes back to it exactly as it came (MCP pagination: cursors
+    /// are opaque), and a list is complete or its discovery fails.
+    pub(crate) upstream_cursors_verbatim: bool,
+    /// Progress notifications an upstream sends while it answers a request reach the client
+    /// that asked (MCP progress).
+    pub(crate) progress_relayed: bool,
+    /// A tool result's `structuredContent` reaches the client (MCP tools, structured content).
+    pub(crate) structured_content_relayed: bool,
+    /// An upstream's JSON-RPC error reaches the client with its own code (JSON-RPC 2.0 §5.1).
+    pub(crate) upstream_error_codes_kept: bool,
 }
 
 impl Policy {
@@ -199,6 +209,10 @@ impl Policy {
             forwarded_header_ignored: true,
             one_method_per_request: true,
             header_limit_enforced: true,
+            upstream_cursors_verbatim: true,
+            progress_relayed: true,
+            structured_content_relayed: true,
+            upstream_error_codes_kept: true,
         }
     }
 
