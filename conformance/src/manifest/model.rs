@@ -64,6 +64,39 @@ pub struct Manifest {
     /// Routes beside the MCP endpoints that `fuzz` sends requests to, as they are and mutated.
     #[serde(default, skip_serializing_if = "Routes::is_unset")]
     pub routes: Routes,
+    /// What `fidelity` lets this gateway change in what it passes through, beyond the names it
+    /// gives an upstream's items (which the provisioning knows) and pagination (its own
+    /// business: pages are joined before comparing).
+    #[serde(default, skip_serializing_if = "Fidelity::is_unset")]
+    pub fidelity: Fidelity,
+}
+
+/// What a gateway may legitimately change in a conversation it passes through, so that
+/// `mcpgw-conformance fidelity` does not count it as a difference.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fidelity {
+    /// `_meta` keys the gateway may add, to requests it forwards and results it returns
+    /// (`io.example/trace-id`; a trailing `*` matches any rest: `io.example/*`). Any other
+    /// added key is a WARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_meta: Vec<String>,
+    /// The gateway may put the session id it issued to the client into the messages it passes
+    /// on: a string equal to it is compared as a placeholder. (Session ids in headers are
+    /// never compared: each side of a gateway has its own.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_session_ids: bool,
+    /// Features the gateway does not offer, by id (`progress-notifications`; the ids are in
+    /// `mcpgw-conformance fidelity --list`): NOT-APPLICABLE, shown as "not supported", instead
+    /// of a failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
+}
+
+impl Fidelity {
+    pub fn is_unset(&self) -> bool {
+        *self == Fidelity::default()
+    }
 }
 
 /// The gateway's other routes (REST, health, documentation) and near misses of its routes:
@@ -319,6 +352,10 @@ pub struct DeclaredUpstream {
     pub resources: Vec<UpstreamResource>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prompts: Vec<UpstreamPrompt>,
+    /// Serve the fidelity fixture instead of the items above (what `mcpgw-conformance
+    /// fidelity` compares directly and through the gateway).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fidelity: bool,
 }
 
 /// How a gateway reaches an upstream fixture.

@@ -242,6 +242,7 @@ fn declared_fixtures(world: &StaticWorld) -> Fixtures {
                 tools: u.tools.clone(),
                 resources: u.resources.clone(),
                 prompts: u.prompts.clone(),
+                fidelity: u.fidelity,
                 ..Default::default()
             },
         );
