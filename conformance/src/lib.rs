@@ -8,6 +8,8 @@
 //! [`verdict`], and every response is also judged by the invariants of [`reach`] (nothing shown
 //! or run outside the caller's reach); results go to the terminal and to reports ([`report`])
 //! and are compared with a [`baseline`] of known failures.
+//! [`fidelity`] holds the same conversation directly with an upstream and through the gateway
+//! and reports every difference.
 //! Redis and Postgres for cluster targets and tests come from [`services`]; [`cluster`] runs
 //! reference workers as separate processes on them (`--cluster N`, `fault` steps). [`oracle`] is an
 //! independent model of the scoping and path rules for property tests and fuzzing.
@@ -26,6 +28,8 @@ pub mod cluster;
 pub mod declared_upstreams;
 #[cfg(feature = "engine")]
 mod defects;
+#[cfg(feature = "engine")]
+pub mod fidelity;
 pub mod fuzz;
 #[cfg(feature = "engine")]
 pub mod libtest;
