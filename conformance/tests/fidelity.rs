@@ -5,18 +5,24 @@
 use std::time::Duration;
 
 use mcpgw_conformance::fidelity::{self, FidelityRun, compare::Outcome};
+use mcpgw_conformance::report::Report;
 use mcpgw_conformance::target::{Target, TargetConfig, TargetSpec};
 use mcpgw_conformance::verdict::Verdict;
 
 async fn run_with(defects: &[&str]) -> FidelityRun {
+    run_on(defects).await.1
+}
+
+async fn run_on(defects: &[&str]) -> (Target, FidelityRun) {
     let mut cfg = TargetConfig::reference();
     cfg.spec = TargetSpec::Reference {
         defects: defects.iter().map(|d| (*d).to_owned()).collect(),
     };
     let target = Target::start(&cfg).await.expect("the reference starts");
-    fidelity::run(&target, &fidelity::features(), Duration::from_secs(15), "")
+    let run = fidelity::run(&target, &fidelity::features(), Duration::from_secs(15), "")
         .await
-        .expect("the fidelity fixture is set up")
+        .expect("the fidelity fixture is set up");
+    (target, run)
 }
 
 fn row<'a>(run: &'a FidelityRun, id: &str) -> &'a fidelity::FeatureRow {
@@ -135,4 +141,91 @@ async fn a_replaced_error_code_is_caught() {
         true,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_call_without_the_clients_meta_is_caught() {
+    caught(
+        "meta-not-forwarded",
+        "meta-passthrough",
+        Outcome::Dropped,
+        "dropped at response/result/_meta/[io.mcpgw.fidelity/received]/_meta",
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn flattened_content_is_caught() {
+    caught(
+        "content-flattened",
+        "content-types",
+        Outcome::Dropped,
+        "dropped at response/result/content/1",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unlisted_templates_are_caught() {
+    caught(
+        "templates-not-listed",
+        "resource-templates-list",
+        Outcome::Dropped,
+        "dropped at response/result/resourceTemplates/[fid://item/{id}]",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn completions_not_asked_upstream_are_caught() {
+    caught(
+        "completion-not-forwarded",
+        "completion",
+        Outcome::Dropped,
+        "dropped at response/result/completion/values/0",
+        true,
+    )
+    .await;
+}
+
+/// Every report format carries the feature table, the difference and both conversations.
+#[tokio::test]
+async fn reports_show_the_table_and_both_conversations() {
+    let (target, run) = run_on(&["progress-dropped"]).await;
+    let mut report = Report::new(target.identity.clone(), run.results, None, 1);
+    report.fidelity = Some(run.table);
+    let dir = std::env::temp_dir().join(format!("mcpgw-fidelity-reports-{}", std::process::id()));
+    report.write_all(&dir).expect("reports written");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    let (json, junit, md, html) = (
+        read("report.json"),
+        read("junit.xml"),
+        read("summary.md"),
+        read("report.html"),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(report.summary.failed);
+    let difference = "dropped at notifications/progress 1";
+    for (name, text) in [
+        ("json", &json),
+        ("junit", &junit),
+        ("md", &md),
+        ("html", &html),
+    ] {
+        assert!(text.contains(difference), "{name} lacks the difference");
+        assert!(
+            text.contains("fid-progress-token-1"),
+            "{name} lacks the conversations"
+        );
+    }
+    assert!(md.contains("| `progress-notifications`"), "{md}");
+    assert!(md.contains("| dropped | FAIL |"), "{md}");
+    assert!(junit.contains("--- through the gateway ---"), "{junit}");
+    assert!(html.contains("<h4>through the gateway</h4>"));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("report.json is JSON");
+    let rows = v["fidelity"]["features"].as_array().map_or(0, Vec::len);
+    assert_eq!(rows, fidelity::features().len());
 }

@@ -99,10 +99,22 @@ pub enum Defect {
     StructuredContentStripped,
     /// JSON-RPC 2.0 §5.1: an upstream's error code replaced with -32603 Internal error.
     UpstreamErrorCodeReplaced,
+    /// MCP `_meta`: the client's `params._meta` is not forwarded on a tool call (and with it
+    /// the `progressToken`).
+    MetaNotForwarded,
+    /// MCP tool results: only text items of a result's content are relayed (images, audio,
+    /// links and embedded resources dropped).
+    ContentFlattened,
+    /// MCP resource templates: `resources/templates/list` answers an empty list whatever the
+    /// upstreams offer (the reference before fidelity).
+    TemplatesNotListed,
+    /// MCP completion: `completion/complete` answers no values whatever the upstream offers
+    /// (the reference before fidelity).
+    CompletionNotForwarded,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 35] = [
+    pub const ALL: [Defect; 39] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -138,6 +150,10 @@ impl Defect {
         Defect::ProgressDropped,
         Defect::StructuredContentStripped,
         Defect::UpstreamErrorCodeReplaced,
+        Defect::MetaNotForwarded,
+        Defect::ContentFlattened,
+        Defect::TemplatesNotListed,
+        Defect::CompletionNotForwarded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -177,6 +193,10 @@ impl Defect {
             Defect::ProgressDropped => "progress-dropped",
             Defect::StructuredContentStripped => "structured-content-stripped",
             Defect::UpstreamErrorCodeReplaced => "upstream-error-code-replaced",
+            Defect::MetaNotForwarded => "meta-not-forwarded",
+            Defect::ContentFlattened => "content-flattened",
+            Defect::TemplatesNotListed => "templates-not-listed",
+            Defect::CompletionNotForwarded => "completion-not-forwarded",
         }
     }
 
@@ -218,6 +238,10 @@ impl Defect {
             Defect::ProgressDropped => "MCP progress",
             Defect::StructuredContentStripped => "MCP structured content",
             Defect::UpstreamErrorCodeReplaced => "JSON-RPC 2.0 §5.1",
+            Defect::MetaNotForwarded => "MCP _meta",
+            Defect::ContentFlattened => "MCP tool results",
+            Defect::TemplatesNotListed => "MCP resource templates",
+            Defect::CompletionNotForwarded => "MCP completion",
         }
     }
 
@@ -268,6 +292,10 @@ impl Defect {
             Defect::ProgressDropped => p.progress_relayed = false,
             Defect::StructuredContentStripped => p.structured_content_relayed = false,
             Defect::UpstreamErrorCodeReplaced => p.upstream_error_codes_kept = false,
+            Defect::MetaNotForwarded => p.client_meta_forwarded = false,
+            Defect::ContentFlattened => p.content_relayed_whole = false,
+            Defect::TemplatesNotListed => p.templates_asked_upstream = false,
+            Defect::CompletionNotForwarded => p.completions_asked_upstream = false,
         }
         p
     }

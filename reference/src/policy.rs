@@ -173,6 +173,15 @@ pub struct Policy {
     pub(crate) structured_content_relayed: bool,
     /// An upstream's JSON-RPC error reaches the client with its own code (JSON-RPC 2.0 §5.1).
     pub(crate) upstream_error_codes_kept: bool,
+    /// The client's `params._meta` on a tool call reaches the upstream (MCP `_meta`; a
+    /// `progressToken` among it).
+    pub(crate) client_meta_forwarded: bool,
+    /// A tool result's content reaches the client whole, every type of item (MCP tool results).
+    pub(crate) content_relayed_whole: bool,
+    /// `resources/templates/list` is asked of the upstreams behind the scope.
+    pub(crate) templates_asked_upstream: bool,
+    /// `completion/complete` of a prompt's argument is asked of the prompt's upstream.
+    pub(crate) completions_asked_upstream: bool,
 }
 
 impl Policy {
@@ -213,6 +222,10 @@ impl Policy {
             progress_relayed: true,
             structured_content_relayed: true,
             upstream_error_codes_kept: true,
+            client_meta_forwarded: true,
+            content_relayed_whole: true,
+            templates_asked_upstream: true,
+            completions_asked_upstream: true,
         }
     }
 

@@ -214,13 +214,20 @@ fn call(id: &Value, name: &str, params: &Map<String, Value>) -> Reply {
     let meta = params.get("_meta").cloned().unwrap_or(Value::Null);
     let r = |v: Value| Reply::only(result(id, v));
     match name {
-        "fid-echo-meta" => r(json!({
-            "content": [text("meta echoed")],
-            "_meta": {
-                "io.mcpgw.fidelity/result": "kept",
-                "io.mcpgw.fidelity/received": {"arguments": args, "_meta": meta},
-            },
-        })),
+        "fid-echo-meta" => {
+            // What arrived, as it arrived: a `_meta` that did not arrive is absent here too.
+            let mut received = json!({"arguments": args});
+            if let Some(m) = params.get("_meta") {
+                received["_meta"] = m.clone();
+            }
+            r(json!({
+                "content": [text("meta echoed")],
+                "_meta": {
+                    "io.mcpgw.fidelity/result": "kept",
+                    "io.mcpgw.fidelity/received": received,
+                },
+            }))
+        }
         "fid-content" => r(json!({"content": [
             {"type": "text", "text": "plain text", "annotations": {"audience": ["user"], "priority": 0.5}},
             {"type": "image", "data": PNG, "mimeType": "image/png"},

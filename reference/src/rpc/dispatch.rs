@@ -474,10 +474,10 @@ pub(crate) async fn invoke_tool(
                 return Ok(failed_result(&UpstreamError::BadUrl(String::new())));
             };
             let mut params = json!({"name": tool.original_name, "arguments": arguments});
-            if let Some(meta) = forwarding.meta {
+            let policy = state.policy();
+            if let Some(meta) = forwarding.meta.filter(|_| policy.client_meta_forwarded) {
                 params["_meta"] = meta.clone();
             }
-            let policy = state.policy();
             match upstream::mcp::call_once_answered(&state.upstream, url, "tools/call", params)
                 .await
             {
@@ -491,16 +491,28 @@ pub(crate) async fn invoke_tool(
                         sink.lock().unwrap_or_else(|e| e.into_inner()).extend(kept);
                     }
                     let mut result = relay(policy, answered.message)?;
-                    if !policy.structured_content_relayed
-                        && let Some(o) = result.as_object_mut()
-                    {
-                        o.remove("structuredContent");
-                    }
+                    loosen_result(policy, &mut result);
                     Ok(result)
                 }
                 Err(e) => Ok(failed_result(&e)),
             }
         }
+    }
+}
+
+/// A tool result as the defect matrix's gateways relay it: without its `structuredContent`, or
+/// with only the text items of its content. The strict policy changes nothing.
+fn loosen_result(policy: &crate::policy::Policy, result: &mut Value) {
+    let Some(o) = result.as_object_mut() else {
+        return;
+    };
+    if !policy.structured_content_relayed {
+        o.remove("structuredContent");
+    }
+    if !policy.content_relayed_whole
+        && let Some(Value::Array(items)) = o.get_mut("content")
+    {
+        items.retain(|i| i.get("type").and_then(Value::as_str) == Some("text"));
     }
 }
 
@@ -569,7 +581,12 @@ async fn scope_upstreams(ctx: &RpcContext<'_>) -> Result<Vec<String>, RpcError> 
 /// adds none.
 async fn resource_templates(ctx: &RpcContext<'_>) -> Result<Value, RpcError> {
     let mut all = Vec::new();
-    for url in scope_upstreams(ctx).await? {
+    let urls = if ctx.state.policy().templates_asked_upstream {
+        scope_upstreams(ctx).await?
+    } else {
+        Vec::new()
+    };
+    for url in urls {
         if let Ok(list) = upstream::mcp::list_once(
             &ctx.state.upstream,
             &url,
@@ -599,6 +616,9 @@ async fn complete(ctx: &RpcContext<'_>, params: &Map<String, Value>) -> Result<V
     let (Some("ref/prompt"), Some(name)) = (kind, name) else {
         return Ok(empty);
     };
+    if !ctx.state.policy().completions_asked_upstream {
+        return Ok(empty);
+    }
     // A prompt this scope does not offer has no suggestions, as before completions were
     // asked upstream: the answer must not tell a scoped caller what exists elsewhere.
     let Ok(prompt) = usable_item::<Prompt>(ctx, name, || outside_scope("Prompt", name)).await
