@@ -432,6 +432,59 @@ pub fn says_unsupported(direct: Option<&Value>, through: Option<&Value>) -> bool
     code(through) == Some(-32601) && code(direct) != Some(-32601)
 }
 
+/// What is known of one step once both sides held it.
+#[derive(Debug, Clone, Copy)]
+pub struct StepSeen<'a> {
+    /// Why the upstream, directly, gave no answer (nothing can be compared then).
+    pub direct_failure: Option<&'a str>,
+    /// Why the gateway gave no answer.
+    pub through_failure: Option<&'a str>,
+    /// The upstream's answer, for the difference a missing gateway answer is.
+    pub direct_response: Option<&'a Value>,
+    /// The gateway answered that it does not know the method.
+    pub unsupported: bool,
+    /// The manifest says the gateway does not offer the feature.
+    pub declared_unsupported: bool,
+}
+
+/// A step's verdict and its messages, from what was seen and its differences (which the
+/// returned list extends with the whole answer dropped when the gateway gave none).
+pub fn judge_step(
+    name: &str,
+    seen: StepSeen<'_>,
+    mut differences: Vec<Difference>,
+) -> (Verdict, Vec<String>, Vec<Difference>) {
+    let mut messages = Vec::new();
+    let verdict = if let Some(why) = seen.direct_failure {
+        messages.push(format!("the upstream, directly: {why}"));
+        Verdict::Untestable
+    } else if let Some(why) = seen.through_failure {
+        messages.push(format!("through the gateway: {why}"));
+        differences.push(Difference {
+            at: format!("{name}/response"),
+            change: Change::Dropped,
+            direct: seen.direct_response.map(short),
+            through: None,
+        });
+        Verdict::Fail
+    } else if seen.unsupported {
+        Outcome::NotSupported.verdict(seen.declared_unsupported)
+    } else {
+        differences
+            .iter()
+            .map(Difference::verdict)
+            .max()
+            .unwrap_or(Verdict::Pass)
+    };
+    let verdict = if seen.declared_unsupported && verdict != Verdict::Untestable {
+        Verdict::NotApplicable
+    } else {
+        verdict
+    };
+    messages.extend(differences.iter().map(|d| format!("{name}: {d}")));
+    (verdict, messages, differences)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,6 +617,43 @@ mod tests {
         let a: Vec<u32> = (0..10_000).collect();
         let d = diff("", Some(&json!(a)), Some(&json!([])));
         assert_eq!(d.len(), MAX_DIFFERENCES);
+    }
+
+    #[test]
+    fn steps_are_judged() {
+        let seen = StepSeen {
+            direct_failure: None,
+            through_failure: None,
+            direct_response: None,
+            unsupported: false,
+            declared_unsupported: false,
+        };
+        let altered = diff("r", Some(&json!(1)), Some(&json!(2)));
+        assert_eq!(judge_step("s", seen, altered.clone()).0, Verdict::Fail);
+        assert_eq!(judge_step("s", seen, vec![]).0, Verdict::Pass);
+        let gone = StepSeen {
+            through_failure: Some("HTTP 502"),
+            direct_response: Some(&json!({"result": {}})),
+            ..seen
+        };
+        let (v, m, d) = judge_step("s", gone, vec![]);
+        assert_eq!((v, d.len()), (Verdict::Fail, 1));
+        assert!(m[0].contains("HTTP 502") && m[1].contains("dropped at s/response"));
+        let broken = StepSeen {
+            direct_failure: Some("refused"),
+            ..seen
+        };
+        assert_eq!(judge_step("s", broken, vec![]).0, Verdict::Untestable);
+        let unknown = StepSeen {
+            unsupported: true,
+            ..seen
+        };
+        assert_eq!(judge_step("s", unknown, altered.clone()).0, Verdict::Warn);
+        let declared = StepSeen {
+            declared_unsupported: true,
+            ..unknown
+        };
+        assert_eq!(judge_step("s", declared, altered).0, Verdict::NotApplicable);
     }
 
     #[test]

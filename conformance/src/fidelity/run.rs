@@ -239,48 +239,32 @@ async fn run_feature(cx: &Context<'_>, feature: &Feature) -> (ScenarioResult, Fe
     for (i, step) in feature.steps.iter().enumerate() {
         let name = format!("{}-{}", i + 1, step.method.replace('/', "-"));
         let (d, t) = (direct.steps.get(i), through.steps.get(i));
-        let mut messages = Vec::new();
-        let differences = match (d, t) {
+        let step_unsupported = match (d, t) {
             (Some(d), Some(t)) => {
-                if compare::says_unsupported(d.response.as_ref(), t.response.as_ref()) {
-                    unsupported = true;
-                }
-                compare_step(d, t, &allowed)
+                compare::says_unsupported(d.response.as_ref(), t.response.as_ref())
             }
+            _ => false,
+        };
+        unsupported |= step_unsupported;
+        let differences = match (d, t) {
+            (Some(d), Some(t)) => compare_step(d, t, &allowed),
             _ => Vec::new(),
         };
-        let verdict =
-            if let Some(why) = d.and_then(|d| d.failure.clone()).or(direct.failure.clone()) {
-                // The fixture itself did not answer: nothing can be compared.
-                messages.push(format!("the upstream, directly: {why}"));
-                Verdict::Untestable
-            } else if let Some(why) = through
+        let seen = compare::StepSeen {
+            direct_failure: direct
                 .failure
-                .clone()
-                .or(t.and_then(|t| t.failure.clone()))
-            {
-                messages.push(format!("through the gateway: {why}"));
-                all.push(Difference {
-                    at: format!("{name}/response"),
-                    change: compare::Change::Dropped,
-                    direct: d.and_then(|d| d.response.as_ref()).map(compare::short),
-                    through: None,
-                });
-                Verdict::Fail
-            } else {
-                differences
-                    .iter()
-                    .map(Difference::verdict)
-                    .max()
-                    .unwrap_or(Verdict::Pass)
-            };
-        messages.extend(differences.iter().map(|d| format!("{name}: {d}")));
-        all.extend(differences);
-        let verdict = if declared {
-            Verdict::NotApplicable
-        } else {
-            verdict
+                .as_deref()
+                .or(d.and_then(|d| d.failure.as_deref())),
+            through_failure: through
+                .failure
+                .as_deref()
+                .or(t.and_then(|t| t.failure.as_deref())),
+            direct_response: d.and_then(|d| d.response.as_ref()),
+            unsupported: step_unsupported,
+            declared_unsupported: declared,
         };
+        let (verdict, messages, differences) = compare::judge_step(&name, seen, differences);
+        all.extend(differences);
         checks.push(CheckResult {
             id: format!("{id}:{name}"),
             name,
