@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use mcpgw_conformance::fidelity::{self, FidelityRun, compare::Outcome};
 use mcpgw_conformance::report::Report;
+use mcpgw_conformance::scenario::Capability;
 use mcpgw_conformance::target::{Target, TargetConfig, TargetSpec};
 use mcpgw_conformance::verdict::Verdict;
 
@@ -14,10 +15,15 @@ async fn run_with(defects: &[&str]) -> FidelityRun {
 }
 
 async fn run_on(defects: &[&str]) -> (Target, FidelityRun) {
+    run_as(defects, &[]).await
+}
+
+async fn run_as(defects: &[&str], with: &[Capability]) -> (Target, FidelityRun) {
     let mut cfg = TargetConfig::reference();
     cfg.spec = TargetSpec::Reference {
         defects: defects.iter().map(|d| (*d).to_owned()).collect(),
     };
+    cfg.with = with.to_vec();
     let target = Target::start(&cfg).await.expect("the reference starts");
     let run = fidelity::run(&target, &fidelity::features(), Duration::from_secs(15), "")
         .await
@@ -35,7 +41,21 @@ fn row<'a>(run: &'a FidelityRun, id: &str) -> &'a fidelity::FeatureRow {
 
 #[tokio::test]
 async fn the_reference_preserves_every_feature() {
-    let run = run_with(&[]).await;
+    assert_all_preserved(&run_with(&[]).await);
+}
+
+/// With sessions (an `Mcp-Session-Id` on each side, ended with `DELETE`) and with SSE answers
+/// to every request, nothing changes either.
+#[tokio::test]
+async fn the_stateful_and_sse_references_preserve_every_feature() {
+    for with in [Capability::Stateful, Capability::SseResponse] {
+        let (target, run) = run_as(&[], &[with]).await;
+        assert!(target.has(with), "{with:?} was not switched on");
+        assert_all_preserved(&run);
+    }
+}
+
+fn assert_all_preserved(run: &FidelityRun) {
     assert_eq!(run.table.features.len(), fidelity::features().len());
     for f in &run.table.features {
         assert_eq!(
