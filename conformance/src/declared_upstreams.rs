@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::manifest::{DeclaredUpstream, Manifest, UpstreamTransport};
+use crate::manifest::world::fixture_of;
+use crate::manifest::{Manifest, UpstreamTransport};
 use crate::scenario::UpstreamFixture;
 use crate::upstream::{McpUpstream, Received, append_record, reply};
 
@@ -29,17 +30,6 @@ pub enum ServeError {
     Bind(String, u16, std::io::Error),
     #[error("failed to talk over stdio: {0}")]
     Stdio(std::io::Error),
-}
-
-/// The fixture a declared upstream serves.
-fn fixture_of(d: &DeclaredUpstream) -> UpstreamFixture {
-    UpstreamFixture {
-        tools: d.tools.clone(),
-        resources: d.resources.clone(),
-        prompts: d.prompts.clone(),
-        fidelity: d.fidelity,
-        ..Default::default()
-    }
 }
 
 /// The record directory, created if missing.

@@ -39,7 +39,7 @@ pub enum FidelityError {
     Provision(String),
 }
 
-/// The fixtures: the fidelity upstream, one server offering all of it, and a token.
+/// The fixtures: the fidelity upstream, one server offering all of it, and a credential.
 fn fixtures() -> Fixtures {
     let served = crate::scenario::UpstreamFixture {
         fidelity: true,
@@ -56,7 +56,9 @@ fn fixtures() -> Fixtures {
             "resources": refs(&served.resources),
             "prompts": refs(&served.prompts),
         }},
-        "tokens": {TOKEN: {"server": SERVER}},
+        // The administrator's credential (or a principal reaching every server): what every
+        // gateway has, configured from a file or not.
+        "tokens": {TOKEN: {}},
     });
     // The literal above is the format's own shape; it cannot fail to parse.
     serde_json::from_value(f).unwrap_or_default()
@@ -358,6 +360,13 @@ async fn held(
         .get(UPSTREAM)
         .map(|u| u.url.clone())
         .ok_or_else(|| FidelityError::Provision("the fidelity upstream was not started".into()))?;
+    if direct_url.starts_with("stdio:") {
+        return Err(FidelityError::Provision(
+            "the fidelity upstream is launched over stdio by the gateway; declare it with \
+             `transport: http` and a port, so the harness can also reach it directly"
+                .to_owned(),
+        ));
+    }
     let direct = Endpoint::parse(&direct_url, Vec::new()).map_err(FidelityError::Provision)?;
     let path = p
         .lookup(&["servers", SERVER, "mcp"])
@@ -402,6 +411,6 @@ mod tests {
         let s = &f.servers[SERVER];
         assert_eq!(s.tools.len(), crate::upstream::rich::TOOLS.len());
         assert!(!s.resources.is_empty() && !s.prompts.is_empty());
-        assert_eq!(f.tokens[TOKEN].server.as_deref(), Some(SERVER));
+        assert!(f.tokens.contains_key(TOKEN));
     }
 }

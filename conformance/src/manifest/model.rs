@@ -319,6 +319,11 @@ pub struct StaticWorld {
     #[serde(default = "tool_only")]
     #[schemars(with = "String")]
     pub tool_name: Spanned<String>,
+    /// How the gateway names an upstream's resources to its clients (their URIs are kept):
+    /// `{server}` is the server's name, `{resource}` the upstream's name for it (default
+    /// `{resource}`). `fidelity` maps the names back before comparing.
+    #[serde(default = "resource_only", skip_serializing_if = "is_resource_only")]
+    pub resource_name: String,
     /// The same on the global `mcp` endpoint, which serves every server (default: as
     /// `tool_name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,6 +334,14 @@ pub struct StaticWorld {
     /// `$TMPDIR/mcpgw-upstreams-<name>`). The suite and the fixtures must share it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_dir: Option<String>,
+}
+
+fn resource_only() -> String {
+    "{resource}".to_owned()
+}
+
+fn is_resource_only(s: &String) -> bool {
+    s == "{resource}"
 }
 
 fn tool_only() -> Spanned<String> {
