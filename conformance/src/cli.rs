@@ -129,6 +129,11 @@ pub struct FidelityArgs {
         default_value_t = 15
     )]
     pub timeout: u64,
+    /// Times each timed request (tools/list, tools/call, resources/read, prompts/get) is sent
+    /// directly and through the gateway, for the latency it adds (p50, p99); 0: not measured.
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u16).range(0..=10000))]
+    pub samples: u16,
     /// Write report.json, junit.xml, summary.md and report.html into DIR.
     #[arg(long, env = "MCPGW_REPORT_DIR", value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
@@ -437,8 +442,12 @@ async fn fidelity(args: FidelityArgs) -> Result<ExitCode, Usage> {
         "mcpgw-conformance fidelity{}",
         crate::settings::replay_args(&cfg)
     );
-    let timeout = std::time::Duration::from_secs(args.timeout.max(1));
-    let run = crate::fidelity::run(&target, &features, timeout, &replay).await?;
+    let opts = crate::fidelity::Options {
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        samples: usize::from(args.samples),
+        replay,
+    };
+    let run = crate::fidelity::run(&target, &features, &opts).await?;
     let summary = match (&baseline, &args.baseline) {
         (Some(b), Some(path)) => Some(BaselineSummary::new(path, b, &run.results)),
         _ => None,

@@ -110,8 +110,12 @@ pub(crate) async fn run_matrix(
         if let Some(target) = target {
             let mut results = runner::run_all(&target, scenarios, opts, &|_| {}).await;
             let features = crate::fidelity::features();
-            let timeout = runner::RunLimits::of(opts, &target).request_timeout;
-            match crate::fidelity::run(&target, &features, timeout, "").await {
+            let fidelity = crate::fidelity::Options {
+                timeout: runner::RunLimits::of(opts, &target).request_timeout,
+                samples: 0,
+                replay: String::new(),
+            };
+            match crate::fidelity::run(&target, &features, &fidelity).await {
                 Ok(run) => results.extend(run.results),
                 Err(e) => row.untestable.push(format!("fidelity ({e})")),
             }

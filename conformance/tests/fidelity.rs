@@ -19,13 +19,26 @@ async fn run_on(defects: &[&str]) -> (Target, FidelityRun) {
 }
 
 async fn run_as(defects: &[&str], with: &[Capability]) -> (Target, FidelityRun) {
+    run_sampled(defects, with, 0).await
+}
+
+async fn run_sampled(
+    defects: &[&str],
+    with: &[Capability],
+    samples: usize,
+) -> (Target, FidelityRun) {
     let mut cfg = TargetConfig::reference();
     cfg.spec = TargetSpec::Reference {
         defects: defects.iter().map(|d| (*d).to_owned()).collect(),
     };
     cfg.with = with.to_vec();
     let target = Target::start(&cfg).await.expect("the reference starts");
-    let run = fidelity::run(&target, &fidelity::features(), Duration::from_secs(15), "")
+    let opts = fidelity::Options {
+        timeout: Duration::from_secs(15),
+        samples,
+        replay: String::new(),
+    };
+    let run = fidelity::run(&target, &fidelity::features(), &opts)
         .await
         .expect("the fidelity fixture is set up");
     (target, run)
@@ -211,10 +224,17 @@ async fn completions_not_asked_upstream_are_caught() {
     .await;
 }
 
-/// Every report format carries the feature table, the difference and both conversations.
+/// Every report format carries the feature table, the difference, both conversations and the
+/// latency the gateway adds.
 #[tokio::test]
 async fn reports_show_the_table_and_both_conversations() {
-    let (target, run) = run_on(&["progress-dropped"]).await;
+    let (target, run) = run_sampled(&["progress-dropped"], &[], 5).await;
+    assert_eq!(run.table.overhead.len(), 4);
+    for o in &run.table.overhead {
+        assert_eq!(o.samples, 5, "{o:?}");
+        assert!(o.direct_p50_ms > 0.0 && o.through_p50_ms > 0.0, "{o:?}");
+        assert!(o.through_p99_ms >= o.through_p50_ms, "{o:?}");
+    }
     let mut report = Report::new(target.identity.clone(), run.results, None, 1);
     report.fidelity = Some(run.table);
     let dir = std::env::temp_dir().join(format!("mcpgw-fidelity-reports-{}", std::process::id()));
@@ -245,6 +265,11 @@ async fn reports_show_the_table_and_both_conversations() {
     assert!(md.contains("| dropped | FAIL |"), "{md}");
     assert!(junit.contains("--- through the gateway ---"), "{junit}");
     assert!(html.contains("<h4>through the gateway</h4>"));
+    assert!(
+        html.contains("<td>tools/call fid-echo-meta</td><td>5</td>"),
+        "{html}"
+    );
+    assert!(md.contains("| tools/call fid-echo-meta | 5 |"), "{md}");
     let v: serde_json::Value = serde_json::from_str(&json).expect("report.json is JSON");
     let rows = v["fidelity"]["features"].as_array().map_or(0, Vec::len);
     assert_eq!(rows, fidelity::features().len());

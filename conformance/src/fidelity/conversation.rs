@@ -185,6 +185,29 @@ pub fn features() -> Vec<Feature> {
     ]
 }
 
+/// The requests timed for the latency a gateway adds: one of each kind a client repeats, small,
+/// so the time is the gateway's and not the payload's.
+pub fn timed() -> Vec<(&'static str, Step)> {
+    vec![
+        ("tools/list (first page)", request("tools/list", json!({}))),
+        (
+            "tools/call fid-echo-meta",
+            call("fid-echo-meta", json!({"k": "v"})),
+        ),
+        (
+            "resources/read",
+            request("resources/read", json!({"uri": "fid://resource/2"})),
+        ),
+        (
+            "prompts/get",
+            request(
+                "prompts/get",
+                json!({"name": "fid-greeting", "arguments": {"name": "Ada", "style": "formal"}}),
+            ),
+        ),
+    ]
+}
+
 /// Where the name of the item a step addresses is, to send the gateway's name for it.
 pub fn named_item(step: &Step) -> Option<&'static str> {
     match step.method {

@@ -3,17 +3,19 @@
 //! normalising what the target manifest lets the gateway change; every difference is a check.
 //!
 //! [`conversation`] says what is sent (data), [`session`] holds a conversation over Streamable
-//! HTTP (I/O), [`compare`] normalises and diffs (pure), [`run`] ties them to a target and
-//! [`table`] is the feature table the reports show.
+//! HTTP (I/O), [`compare`] normalises and diffs (pure), [`overhead`] summarises the latency the
+//! gateway adds (pure), [`run`] ties them to a target and [`table`] is the feature table the
+//! reports show.
 
 pub mod compare;
 pub mod conversation;
+pub mod overhead;
 pub mod run;
 pub mod session;
 pub mod table;
 
 pub use conversation::{Feature, features};
-pub use run::{FidelityError, FidelityRun, run};
+pub use run::{FidelityError, FidelityRun, Options, run};
 pub use table::{FeatureRow, FeatureTable};
 
 /// The features whose ids are in `wanted` (all when it is empty); an unknown id is an error

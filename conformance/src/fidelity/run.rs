@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::compare::{self, Allowed, Difference, Outcome};
-use super::conversation::{Feature, MAX_PAGES, Step, named_item};
+use super::conversation::{Feature, MAX_PAGES, Step, named_item, timed};
+use super::overhead::{self, Overhead};
 use super::session::{Answer, Conversation, Endpoint};
 use super::table::{FeatureRow, FeatureTable};
 use crate::provision::{self, Provisioned};
@@ -106,6 +107,7 @@ async fn hold(c: &mut Conversation, step: &Step, params: Value, first_id: u64) -
             response,
             notifications: n,
             failure,
+            ..
         } = c
             .request(json!(first_id + page), step.method, params.clone())
             .await;
@@ -317,13 +319,24 @@ async fn run_feature(cx: &Context<'_>, feature: &Feature) -> (ScenarioResult, Fe
     (result, row)
 }
 
+/// How a fidelity run goes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bounds each request.
+    pub timeout: Duration,
+    /// Times each timed request is sent on each side for the latency the gateway adds (0: not
+    /// measured).
+    pub samples: usize,
+    /// The command line that runs this again (each feature's replay adds `--feature`).
+    pub replay: String,
+}
+
 /// Run `features` against `target`: the fixture made through its provisioning, each feature's
-/// conversation held directly and through it. `timeout` bounds each request.
+/// conversation held directly and through it, then the latency measured.
 pub async fn run(
     target: &Target,
     features: &[Feature],
-    timeout: Duration,
-    replay: &str,
+    opts: &Options,
 ) -> Result<FidelityRun, FidelityError> {
     let fixtures = fixtures();
     let base = &target.bases[0];
@@ -337,7 +350,7 @@ pub async fn run(
         .provision(target, &fixtures, &mut p)
         .await;
     let outcome = match made {
-        Ok(()) => held(target, &p, features, timeout, replay).await,
+        Ok(()) => held(target, &p, features, opts).await,
         Err(e) => Err(FidelityError::Provision(e.to_string())),
     };
     // Whatever happened, what was made is undone; what could not be is said.
@@ -351,8 +364,7 @@ async fn held(
     target: &Target,
     p: &Provisioned,
     features: &[Feature],
-    timeout: Duration,
-    replay: &str,
+    opts: &Options,
 ) -> Result<FidelityRun, FidelityError> {
     use crate::scenario::subst::Lookup;
     let direct_url = p
@@ -387,8 +399,8 @@ async fn held(
         upstream_to_gateway: names.iter().map(|(g, u)| (u.clone(), g.clone())).collect(),
         names: &names,
         manifest: &target.manifest.fidelity,
-        timeout,
-        replay: replay.to_owned(),
+        timeout: opts.timeout,
+        replay: opts.replay.clone(),
     };
     let mut results = Vec::new();
     let mut table = FeatureTable::default();
@@ -397,7 +409,43 @@ async fn held(
         results.push(r);
         table.features.push(row);
     }
+    if opts.samples > 0 {
+        table.overhead = measure(&cx, opts.samples).await;
+    }
     Ok(FidelityRun { results, table })
+}
+
+/// The latency the gateway adds to each timed request: sent `samples` times on each side, the
+/// two sides interleaved so that both meet the same load. A sample without an answer is left
+/// out.
+async fn measure(cx: &Context<'_>, samples: usize) -> Vec<Overhead> {
+    let (mut direct, d_failed) = Conversation::open(cx.direct.clone(), cx.timeout).await;
+    let (mut through, t_failed) = Conversation::open(cx.through.clone(), cx.timeout).await;
+    let mut out = Vec::new();
+    if d_failed.is_none() && t_failed.is_none() {
+        for (label, step) in timed() {
+            let sent_through = through_params(&step, &cx.upstream_to_gateway);
+            let (mut d, mut t) = (Vec::new(), Vec::new());
+            for i in 0..samples {
+                let id = json!(1000 + i);
+                let a = direct
+                    .request(id.clone(), step.method, step.params.clone())
+                    .await;
+                let b = through.request(id, step.method, sent_through.clone()).await;
+                if a.response.is_some() && b.response.is_some() {
+                    d.push(a.elapsed.as_secs_f64() * 1000.0);
+                    t.push(b.elapsed.as_secs_f64() * 1000.0);
+                }
+                // Only the timing is wanted: the transcripts would grow with every sample.
+                direct.exchanges.clear();
+                through.exchanges.clear();
+            }
+            out.push(overhead::summarise(label, d, t));
+        }
+    }
+    direct.close().await;
+    through.close().await;
+    out
 }
 
 #[cfg(test)]

@@ -55,6 +55,8 @@ pub struct Answer {
     pub notifications: Vec<Value>,
     /// Why no response came, when none did (HTTP status, transport, not JSON).
     pub failure: Option<String>,
+    /// From sending the request to having its whole answer.
+    pub elapsed: Duration,
 }
 
 /// An open conversation.
@@ -200,7 +202,10 @@ impl Conversation {
     pub async fn request(&mut self, id: Value, method: &str, params: Value) -> Answer {
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let sent = self.exchanges.len();
-        let Some((headers, body)) = self.post(&msg).await else {
+        let started = std::time::Instant::now();
+        let posted = self.post(&msg).await;
+        let elapsed = started.elapsed();
+        let Some((headers, body)) = posted else {
             let why = if self.exchanges.len() == sent {
                 format!("not sent: the conversation received over {CONVERSATION_BYTES} bytes")
             } else {
@@ -232,7 +237,10 @@ impl Conversation {
                 };
             }
         };
-        let mut answer = Answer::default();
+        let mut answer = Answer {
+            elapsed,
+            ..Answer::default()
+        };
         for m in messages {
             if answer.response.is_none() && m.get("id") == Some(&id) && m.get("method").is_none() {
                 answer.response = Some(m);

@@ -24,10 +24,13 @@ pub struct FeatureRow {
     pub through: String,
 }
 
-/// Every feature of a run.
+/// Every feature of a run, and the latency the gateway added.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FeatureTable {
     pub features: Vec<FeatureRow>,
+    /// Per request kind (empty when not measured).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overhead: Vec<super::overhead::Overhead>,
 }
 
 impl FeatureTable {

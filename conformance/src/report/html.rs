@@ -147,7 +147,34 @@ fn fidelity(out: &mut String, t: &crate::fidelity::FeatureTable) {
             escape(&f.through)
         );
     }
-    let _ = writeln!(out, "</table>\n</section>");
+    let _ = writeln!(out, "</table>");
+    if !t.overhead.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>Latency the gateway adds</h3>\n<p class=\"muted\">Milliseconds; the same request \
+             directly and through the gateway, interleaved.</p>\n<table>\n<tr><th>request</th>\
+             <th>samples</th><th>direct p50</th><th>direct p99</th><th>through p50</th>\
+             <th>through p99</th><th>added p50</th><th>added p99</th></tr>"
+        );
+        for o in &t.overhead {
+            let f = o.figures();
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td><b>{}</b></td><td><b>{}</b></td></tr>",
+                escape(&o.request),
+                o.samples,
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5]
+            );
+        }
+        let _ = writeln!(out, "</table>");
+    }
+    let _ = writeln!(out, "</section>");
 }
 
 fn header(out: &mut String, report: &Report, outcome: &str) {

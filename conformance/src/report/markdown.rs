@@ -45,6 +45,19 @@ fn fidelity_table(out: &mut String, t: &crate::fidelity::FeatureTable, budget: &
         );
     }
     out.push('\n');
+    if !t.overhead.is_empty() {
+        let _ = writeln!(
+            out,
+            "Latency the gateway adds (ms; the same request directly and through it, interleaved):\n\n\
+             | request | samples | direct p50 | direct p99 | through p50 | through p99 | added p50 | added p99 |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for o in &t.overhead {
+            let figures = o.figures().join(" | ");
+            let _ = writeln!(out, "| {} | {} | {figures} |", cell(&o.request), o.samples);
+        }
+        out.push('\n');
+    }
     for f in t.features.iter().filter(|f| f.verdict != Verdict::Pass) {
         let text = super::both_transcripts(f);
         if text.len() > *budget {

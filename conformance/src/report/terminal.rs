@@ -150,6 +150,28 @@ pub fn fidelity_table(t: &crate::fidelity::FeatureTable, transcripts: bool) -> S
         .map(|(o, n)| format!("{n} {}", o.as_str()))
         .collect();
     let _ = writeln!(out, "features: {}\n", counts.join(", "));
+    if !t.overhead.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:<26} {:>7} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+            "added latency (ms)",
+            "samples",
+            "direct p50",
+            "direct p99",
+            "via p50",
+            "via p99",
+            "+p50",
+            "+p99"
+        );
+        for o in &t.overhead {
+            let f = o.figures();
+            let _ = writeln!(
+                out,
+                "{:<26} {:>7} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+                o.request, o.samples, f[0], f[1], f[2], f[3], f[4], f[5]
+            );
+        }
+    }
     out
 }
 
