@@ -432,6 +432,10 @@ async fn fidelity(args: FidelityArgs) -> Result<ExitCode, Usage> {
         return Ok(ExitCode::SUCCESS);
     }
     let cfg = target_config(&args.target).map_err(Usage)?;
+    // A feature the manifest says the gateway lacks must be one that exists: a typo would
+    // otherwise turn a failure into nothing.
+    crate::fidelity::select(&cfg.manifest.fidelity.unsupported)
+        .map_err(|e| Usage(format!("the target manifest's fidelity.unsupported: {e}")))?;
     let baseline = match &args.baseline {
         Some(p) => Some(Baseline::load(p)?),
         None => None,
