@@ -63,6 +63,10 @@ pub enum Command {
     Manifest(ManifestArgs),
     /// Fuzz a target's path and id parsing against the oracle; write a failure as a scenario.
     Fuzz(Box<crate::fuzz::FuzzArgs>),
+    /// Hold the same conversations directly with the harness's fidelity upstream and through the
+    /// gateway, and report every difference (a feature table: preserved / added / altered /
+    /// dropped / not supported).
+    Fidelity(Box<FidelityArgs>),
     /// Run the reference gateway in this process (how `--cluster N` starts its workers as
     /// separate processes of this binary). Takes the reference's own flags and environment.
     #[command(hide = true)]
@@ -105,6 +109,41 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FidelityArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Only these features (comma-separated ids; see --list).
+    #[arg(long = "feature", value_name = "ID", value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// List the features with their ids and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Seconds for one request (connecting, sending, the whole answer).
+    #[arg(
+        long,
+        env = "MCPGW_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 15
+    )]
+    pub timeout: u64,
+    /// Times each timed request (tools/list, tools/call, resources/read, prompts/get) is sent
+    /// directly and through the gateway, for the latency it adds (p50, p99); 0: not measured.
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u16).range(0..=10000))]
+    pub samples: u16,
+    /// Write report.json, junit.xml, summary.md and report.html into DIR.
+    #[arg(long, env = "MCPGW_REPORT_DIR", value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Known differences (YAML, as for `run`): listed ones do not fail the run; new ones, and
+    /// listed ones that now pass, do.
+    #[arg(long, env = "MCPGW_BASELINE", value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Print every difference and both conversations of each feature that did not pass.
+    #[arg(long)]
+    pub transcripts: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -248,6 +287,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             })
             .map(|()| ExitCode::SUCCESS),
         Command::Fuzz(args) => crate::fuzz::command::run(*args).await.map_err(Usage),
+        Command::Fidelity(args) => fidelity(*args).await,
         Command::ServeReference(args) => {
             exit_with_parent();
             serve_reference(*args).await
@@ -381,6 +421,58 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+async fn fidelity(args: FidelityArgs) -> Result<ExitCode, Usage> {
+    let features = crate::fidelity::select(&args.features).map_err(Usage)?;
+    if args.list {
+        for f in &features {
+            out(&format!("{:<26} {}\n", f.id, f.title));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cfg = target_config(&args.target).map_err(Usage)?;
+    // A feature the manifest says the gateway lacks must be one that exists: a typo would
+    // otherwise turn a failure into nothing.
+    crate::fidelity::select(&cfg.manifest.fidelity.unsupported)
+        .map_err(|e| Usage(format!("the target manifest's fidelity.unsupported: {e}")))?;
+    let baseline = match &args.baseline {
+        Some(p) => Some(Baseline::load(p)?),
+        None => None,
+    };
+    let started = Instant::now();
+    let target = Target::start(&cfg).await?;
+    let replay = format!(
+        "mcpgw-conformance fidelity{}",
+        crate::settings::replay_args(&cfg)
+    );
+    let opts = crate::fidelity::Options {
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        samples: usize::from(args.samples),
+        replay,
+    };
+    let run = crate::fidelity::run(&target, &features, &opts).await?;
+    let summary = match (&baseline, &args.baseline) {
+        (Some(b), Some(path)) => Some(BaselineSummary::new(path, b, &run.results)),
+        _ => None,
+    };
+    let mut report = Report::new(
+        target.identity.clone(),
+        run.results,
+        summary,
+        started.elapsed().as_millis() as u64,
+    );
+    report.fidelity = Some(run.table);
+    out(&terminal::render(&report, args.transcripts));
+    if let Some(dir) = &args.report_dir {
+        report.write_all(dir)?;
+        println!("reports written to {}", dir.display());
+    }
+    Ok(if report.summary.failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -10,9 +10,10 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::manifest::{DeclaredUpstream, Manifest, UpstreamTransport};
+use crate::manifest::world::fixture_of;
+use crate::manifest::{Manifest, UpstreamTransport};
 use crate::scenario::UpstreamFixture;
-use crate::upstream::{McpUpstream, Received, answer, append_record};
+use crate::upstream::{McpUpstream, Received, append_record, reply};
 
 /// Why the declared fixtures could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -29,16 +30,6 @@ pub enum ServeError {
     Bind(String, u16, std::io::Error),
     #[error("failed to talk over stdio: {0}")]
     Stdio(std::io::Error),
-}
-
-/// The fixture a declared upstream serves.
-fn fixture_of(d: &DeclaredUpstream) -> UpstreamFixture {
-    UpstreamFixture {
-        tools: d.tools.clone(),
-        resources: d.resources.clone(),
-        prompts: d.prompts.clone(),
-        ..Default::default()
-    }
 }
 
 /// The record directory, created if missing.
@@ -109,11 +100,11 @@ pub fn serve_stdio(m: &Manifest, key: &str) -> Result<(), ServeError> {
         if line.trim().is_empty() {
             continue;
         }
-        let reply = match serde_json::from_str::<Value>(&line) {
-            Err(_) => Some(serde_json::json!({
+        let replies = match serde_json::from_str::<Value>(&line) {
+            Err(_) => vec![serde_json::json!({
                 "jsonrpc": "2.0", "id": null,
                 "error": {"code": -32700, "message": "Parse error"}
-            })),
+            })],
             Ok(msg) => {
                 // Recorded like an HTTP fixture records a POST, so scenarios read both alike.
                 let _ = append_record(
@@ -128,22 +119,38 @@ pub fn serve_stdio(m: &Manifest, key: &str) -> Result<(), ServeError> {
                 reply_to(&spec, &msg)
             }
         };
-        if let Some(reply) = reply {
+        for reply in replies {
             writeln!(stdout, "{reply}").map_err(ServeError::Stdio)?;
-            stdout.flush().map_err(ServeError::Stdio)?;
         }
+        stdout.flush().map_err(ServeError::Stdio)?;
     }
     Ok(())
 }
 
-/// The answer to a message or a batch (`None`: nothing to send back).
-fn reply_to(spec: &UpstreamFixture, msg: &Value) -> Option<Value> {
+/// The lines that answer a message or a batch, in order (none: nothing to send back). On stdio
+/// a single request's notifications go first, each a line of its own, as MCP's stdio transport
+/// carries them; a batch's answer is one array of responses.
+fn reply_to(spec: &UpstreamFixture, msg: &Value) -> Vec<Value> {
     match msg {
         Value::Array(batch) => {
-            let replies: Vec<Value> = batch.iter().filter_map(|m| answer(spec, m)).collect();
-            (!replies.is_empty()).then_some(Value::Array(replies))
+            let replies: Vec<Value> = batch
+                .iter()
+                .filter_map(|m| reply(spec, m))
+                .map(|r| r.response)
+                .collect();
+            if replies.is_empty() {
+                Vec::new()
+            } else {
+                vec![Value::Array(replies)]
+            }
         }
-        one => answer(spec, one),
+        one => reply(spec, one)
+            .map(|r| {
+                let mut lines = r.notifications;
+                lines.push(r.response);
+                lines
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -159,8 +166,9 @@ mod tests {
             {"jsonrpc": "2.0", "id": 1, "method": "ping"},
             {"jsonrpc": "2.0", "method": "notifications/initialized"}
         ]);
-        let reply = reply_to(&spec, &batch).expect("a reply");
-        assert_eq!(reply.as_array().map(Vec::len), Some(1));
-        assert!(reply_to(&spec, &json!({"jsonrpc": "2.0", "method": "x"})).is_none());
+        let reply = reply_to(&spec, &batch);
+        assert_eq!(reply.len(), 1);
+        assert_eq!(reply[0].as_array().map(Vec::len), Some(1));
+        assert!(reply_to(&spec, &json!({"jsonrpc": "2.0", "method": "x"})).is_empty());
     }
 }

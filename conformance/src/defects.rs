@@ -1,5 +1,6 @@
 //! The defect matrix: the suite run once per defect the reference can re-create, to prove that
-//! every known defect is caught by at least one scenario.
+//! every known defect is caught by at least one scenario or fidelity feature (the fidelity
+//! features run beside the scenarios, and a feature that is not preserved catches).
 
 use mcpgw_reference::defects::Defect;
 use serde::Serialize;
@@ -107,7 +108,17 @@ pub(crate) async fn run_matrix(
             Err(e) => return Err(e),
         };
         if let Some(target) = target {
-            let results = runner::run_all(&target, scenarios, opts, &|_| {}).await;
+            let mut results = runner::run_all(&target, scenarios, opts, &|_| {}).await;
+            let features = crate::fidelity::features();
+            let fidelity = crate::fidelity::Options {
+                timeout: runner::RunLimits::of(opts, &target).request_timeout,
+                samples: 0,
+                replay: String::new(),
+            };
+            match crate::fidelity::run(&target, &features, &fidelity).await {
+                Ok(run) => results.extend(run.results),
+                Err(e) => row.untestable.push(format!("fidelity ({e})")),
+            }
             for r in results {
                 if r.checks
                     .iter()

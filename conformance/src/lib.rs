@@ -8,6 +8,8 @@
 //! [`verdict`], and every response is also judged by the invariants of [`reach`] (nothing shown
 //! or run outside the caller's reach); results go to the terminal and to reports ([`report`])
 //! and are compared with a [`baseline`] of known failures.
+//! [`fidelity`] holds the same conversation directly with an upstream and through the gateway
+//! and reports every difference.
 //! Redis and Postgres for cluster targets and tests come from [`services`]; [`cluster`] runs
 //! reference workers as separate processes on them (`--cluster N`, `fault` steps); [`forwards`]
 //! reads the workers' logs for the requests they forwarded to each other. [`oracle`] is an
@@ -29,6 +31,8 @@ pub mod declared_upstreams;
 mod defects;
 #[cfg(feature = "engine")]
 mod fault_command;
+#[cfg(feature = "engine")]
+pub mod fidelity;
 #[cfg(feature = "engine")]
 pub mod forwards;
 pub mod fuzz;

@@ -3,7 +3,11 @@
 //!
 //! [`McpUpstream`] answers Streamable HTTP JSON-RPC (`initialize`, notifications -> 202,
 //! `tools/*`, `resources/*`, `prompts/*`, `ping`; anything else -32601) with JSON responses and
-//! no session. [`RestEcho`] answers any request with what it received.
+//! no session; a fixture with `fidelity: true` is the [`rich`] one instead, whose notifications
+//! travel in an SSE answer when the client takes one. [`RestEcho`] answers any request with
+//! what it received.
+
+pub mod rich;
 
 use std::net::TcpListener;
 
@@ -15,6 +19,7 @@ use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
 use crate::scenario::{UpstreamFixture, UpstreamResource};
+pub use rich::Reply;
 
 /// One request an upstream received.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -177,11 +182,41 @@ impl Respond for McpResponder {
                 json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}}),
             );
         };
-        match answer(&self.spec, &msg) {
-            Some(reply) => ResponseTemplate::new(200).set_body_json(reply),
+        let takes_stream = request
+            .headers
+            .get_all("accept")
+            .iter()
+            .any(|v| String::from_utf8_lossy(v.as_bytes()).contains("text/event-stream"));
+        match reply(&self.spec, &msg) {
+            Some(r) if !r.notifications.is_empty() && takes_stream => {
+                ResponseTemplate::new(200).set_body_raw(event_stream(&r), "text/event-stream")
+            }
+            Some(r) => ResponseTemplate::new(200).set_body_json(r.response),
             // A notification or a response from the client: accepted, nothing to answer.
             None => ResponseTemplate::new(202),
         }
+    }
+}
+
+/// A reply as a one-shot SSE body: each notification, then the response, one event each.
+fn event_stream(r: &Reply) -> Vec<u8> {
+    let mut out = String::new();
+    for m in r.notifications.iter().chain(std::iter::once(&r.response)) {
+        // Serialised JSON holds no raw newline, so one `data:` line carries a message.
+        out.push_str("event: message\ndata: ");
+        out.push_str(&m.to_string());
+        out.push_str("\n\n");
+    }
+    out.into_bytes()
+}
+
+/// The fixture's reply to one JSON-RPC message, notifications included (`None` for a
+/// notification or a response).
+pub fn reply(spec: &UpstreamFixture, msg: &Value) -> Option<Reply> {
+    if spec.fidelity {
+        rich::answer(msg)
+    } else {
+        answer(spec, msg).map(Reply::only)
     }
 }
 

@@ -5,15 +5,14 @@
 //! NOT-APPLICABLE) and pass, every other one must be NOT-APPLICABLE with its reason, and what the
 //! upstreams recorded in the other process must be what the scenarios counted.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use bytes::Bytes;
-use mcpgw_conformance::client::{WireRequest, send};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcpgw-conformance");
+mod common;
+use common::BIN;
+use common::admin::{Reference, admin, free_port, start_reference, start_upstreams};
 
 /// The scenarios written with endpoint references only (they run on any gateway).
 const PORTABLE: &[&str] = &[
@@ -35,47 +34,6 @@ const PORTABLE: &[&str] = &[
     "transport/oversized-header-is-refused",
     "traversal/dot-segments-do-not-cross-servers",
 ];
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One admin call to the reference; the JSON answer.
-async fn admin(
-    authority: &str,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut headers = vec![
-        ("host".to_owned(), authority.to_owned()),
-        ("authorization".to_owned(), format!("Bearer {token}")),
-    ];
-    if !body.is_empty() {
-        headers.push(("content-type".to_owned(), "application/json".to_owned()));
-        headers.push(("content-length".to_owned(), body.len().to_string()));
-    }
-    let req = WireRequest {
-        method: method.to_owned(),
-        target: path.to_owned(),
-        headers,
-        body: Bytes::from(body),
-    };
-    let ex = send(authority, req, std::time::Duration::from_secs(10)).await;
-    let resp = ex.response.expect("the reference answers");
-    assert!(
-        (200..300).contains(&resp.status),
-        "{method} {path} -> {}: {}",
-        resp.status,
-        resp.text()
-    );
-    serde_json::from_slice(&resp.body).unwrap_or(Value::Null)
-}
 
 /// Register an upstream as a gateway named `name` and make a server of the same name with all
 /// of its tools; the server's id.
@@ -124,7 +82,7 @@ struct Configured {
     url: String,
     token: String,
     upstreams: std::process::Child,
-    _reference: mcpgw_reference::Embedded,
+    _reference: Reference,
 }
 
 impl Configured {
@@ -152,28 +110,16 @@ impl Configured {
             world("      alpha: {upstream: a}\n      beta: {upstream: b}\n"),
         )
         .unwrap();
-        let mut upstreams = Command::new(BIN)
-            .args(["upstreams", "--target-file", manifest.to_str().unwrap()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("upstreams starts");
-        let mut ready = String::new();
-        BufReader::new(upstreams.stdout.take().unwrap())
-            .read_line(&mut ready)
-            .unwrap();
+        let (upstreams, ready) = start_upstreams(&manifest);
         assert!(ready.starts_with("ready a=http://127.0.0.1:"), "{ready}");
 
         // The gateway, configured by hand: servers alpha and beta over upstreams a and b.
-        let mut settings = mcpgw_reference::Settings::default_for_tests();
-        settings.jwt_secret_key = None;
-        if let Some(p) = policy {
-            settings.policy = p;
-        }
-        let reference = mcpgw_reference::spawn_embedded(settings).await.unwrap();
-        let url = reference.url();
-        let authority = url.trim_start_matches("http://").to_owned();
-        let token = reference.admin_token.clone();
+        let reference = start_reference(policy).await;
+        let (url, authority, token) = (
+            reference.url.clone(),
+            reference.authority.clone(),
+            reference.token.clone(),
+        );
         let alpha = configure_server(&authority, &token, "alpha", port_a).await;
         let beta = configure_server(&authority, &token, "beta", port_b).await;
         std::fs::write(
@@ -208,11 +154,7 @@ impl Configured {
         let out = tokio::task::spawn_blocking(move || cmd.output().expect("the harness runs"))
             .await
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = common::text(&out);
         (out.status.code(), text)
     }
 

@@ -90,10 +90,31 @@ pub enum Defect {
     /// RFC 6585 §5: no request-head limit to speak of (16 MiB): a 70 KB header is read and the
     /// request served.
     HeaderLimitUnenforced,
+    /// MCP pagination: an upstream's `nextCursor` form-decoded on its way back (`+` becomes a
+    /// space), so the next page fails and the list ends early.
+    CursorRewritten,
+    /// MCP progress: the upstream's `notifications/progress` are not relayed to the client.
+    ProgressDropped,
+    /// MCP tools: a tool result's `structuredContent` is dropped (only `content` relayed).
+    StructuredContentStripped,
+    /// JSON-RPC 2.0 §5.1: an upstream's error code replaced with -32603 Internal error.
+    UpstreamErrorCodeReplaced,
+    /// MCP `_meta`: the client's `params._meta` is not forwarded on a tool call (and with it
+    /// the `progressToken`).
+    MetaNotForwarded,
+    /// MCP tool results: only text items of a result's content are relayed (images, audio,
+    /// links and embedded resources dropped).
+    ContentFlattened,
+    /// MCP resource templates: `resources/templates/list` answers an empty list whatever the
+    /// upstreams offer (the reference before fidelity).
+    TemplatesNotListed,
+    /// MCP completion: `completion/complete` answers no values whatever the upstream offers
+    /// (the reference before fidelity).
+    CompletionNotForwarded,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 31] = [
+    pub const ALL: [Defect; 39] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -125,6 +146,14 @@ impl Defect {
         Defect::ForwardedHeaderBelieved,
         Defect::DuplicateMethodFirstChecked,
         Defect::HeaderLimitUnenforced,
+        Defect::CursorRewritten,
+        Defect::ProgressDropped,
+        Defect::StructuredContentStripped,
+        Defect::UpstreamErrorCodeReplaced,
+        Defect::MetaNotForwarded,
+        Defect::ContentFlattened,
+        Defect::TemplatesNotListed,
+        Defect::CompletionNotForwarded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -160,6 +189,14 @@ impl Defect {
             Defect::ForwardedHeaderBelieved => "forwarded-header-believed",
             Defect::DuplicateMethodFirstChecked => "duplicate-method-first-checked",
             Defect::HeaderLimitUnenforced => "header-limit-unenforced",
+            Defect::CursorRewritten => "cursor-rewritten",
+            Defect::ProgressDropped => "progress-dropped",
+            Defect::StructuredContentStripped => "structured-content-stripped",
+            Defect::UpstreamErrorCodeReplaced => "upstream-error-code-replaced",
+            Defect::MetaNotForwarded => "meta-not-forwarded",
+            Defect::ContentFlattened => "content-flattened",
+            Defect::TemplatesNotListed => "templates-not-listed",
+            Defect::CompletionNotForwarded => "completion-not-forwarded",
         }
     }
 
@@ -197,6 +234,14 @@ impl Defect {
             Defect::ForwardedHeaderBelieved => "RFC 7239, D3",
             Defect::DuplicateMethodFirstChecked => "RFC 8259 §4, C-RPC-16",
             Defect::HeaderLimitUnenforced => "RFC 6585 §5",
+            Defect::CursorRewritten => "MCP pagination",
+            Defect::ProgressDropped => "MCP progress",
+            Defect::StructuredContentStripped => "MCP structured content",
+            Defect::UpstreamErrorCodeReplaced => "JSON-RPC 2.0 §5.1",
+            Defect::MetaNotForwarded => "MCP _meta",
+            Defect::ContentFlattened => "MCP tool results",
+            Defect::TemplatesNotListed => "MCP resource templates",
+            Defect::CompletionNotForwarded => "MCP completion",
         }
     }
 
@@ -243,6 +288,14 @@ impl Defect {
             Defect::ForwardedHeaderBelieved => p.forwarded_header_ignored = false,
             Defect::DuplicateMethodFirstChecked => p.one_method_per_request = false,
             Defect::HeaderLimitUnenforced => p.header_limit_enforced = false,
+            Defect::CursorRewritten => p.upstream_cursors_verbatim = false,
+            Defect::ProgressDropped => p.progress_relayed = false,
+            Defect::StructuredContentStripped => p.structured_content_relayed = false,
+            Defect::UpstreamErrorCodeReplaced => p.upstream_error_codes_kept = false,
+            Defect::MetaNotForwarded => p.client_meta_forwarded = false,
+            Defect::ContentFlattened => p.content_relayed_whole = false,
+            Defect::TemplatesNotListed => p.templates_asked_upstream = false,
+            Defect::CompletionNotForwarded => p.completions_asked_upstream = false,
         }
         p
     }

@@ -163,6 +163,25 @@ pub struct Policy {
     pub(crate) one_method_per_request: bool,
     /// A request head over `MAX_HEADER_BYTES` is answered 431 (RFC 6585 §5).
     pub(crate) header_limit_enforced: bool,
+    /// An upstream's `nextCursor` goes back to it exactly as it came (MCP pagination: cursors
+    /// are opaque), and a list is complete or its discovery fails.
+    pub(crate) upstream_cursors_verbatim: bool,
+    /// Progress notifications an upstream sends while it answers a request reach the client
+    /// that asked (MCP progress).
+    pub(crate) progress_relayed: bool,
+    /// A tool result's `structuredContent` reaches the client (MCP tools, structured content).
+    pub(crate) structured_content_relayed: bool,
+    /// An upstream's JSON-RPC error reaches the client with its own code (JSON-RPC 2.0 §5.1).
+    pub(crate) upstream_error_codes_kept: bool,
+    /// The client's `params._meta` on a tool call reaches the upstream (MCP `_meta`; a
+    /// `progressToken` among it).
+    pub(crate) client_meta_forwarded: bool,
+    /// A tool result's content reaches the client whole, every type of item (MCP tool results).
+    pub(crate) content_relayed_whole: bool,
+    /// `resources/templates/list` is asked of the upstreams behind the scope.
+    pub(crate) templates_asked_upstream: bool,
+    /// `completion/complete` of a prompt's argument is asked of the prompt's upstream.
+    pub(crate) completions_asked_upstream: bool,
 }
 
 impl Policy {
@@ -199,6 +218,14 @@ impl Policy {
             forwarded_header_ignored: true,
             one_method_per_request: true,
             header_limit_enforced: true,
+            upstream_cursors_verbatim: true,
+            progress_relayed: true,
+            structured_content_relayed: true,
+            upstream_error_codes_kept: true,
+            client_meta_forwarded: true,
+            content_relayed_whole: true,
+            templates_asked_upstream: true,
+            completions_asked_upstream: true,
         }
     }
 

@@ -68,6 +68,11 @@ pub struct Manifest {
     /// how it causes faults on them.
     #[serde(default, skip_serializing_if = "ClusterSpec::is_unset")]
     pub cluster: ClusterSpec,
+    /// What `fidelity` lets this gateway change in what it passes through, beyond the names it
+    /// gives an upstream's items (which the provisioning knows) and pagination (its own
+    /// business: pages are joined before comparing).
+    #[serde(default, skip_serializing_if = "Fidelity::is_unset")]
+    pub fidelity: Fidelity,
 }
 
 /// What the suite needs to judge a cluster it did not start. A cluster is several `urls`, one
@@ -175,6 +180,34 @@ impl FaultCommands {
             ("pause_redis", self.pause_redis.as_ref()),
             ("unpause_redis", self.unpause_redis.as_ref()),
         ]
+    }
+}
+
+/// What a gateway may legitimately change in a conversation it passes through, so that
+/// `mcpgw-conformance fidelity` does not count it as a difference.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fidelity {
+    /// `_meta` keys the gateway may add, to requests it forwards and results it returns
+    /// (`io.example/trace-id`; a trailing `*` matches any rest: `io.example/*`). Any other
+    /// added key is a WARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_meta: Vec<String>,
+    /// The gateway may put the session id it issued to the client into the messages it passes
+    /// on: a string equal to it is compared as a placeholder. (Session ids in headers are
+    /// never compared: each side of a gateway has its own.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_session_ids: bool,
+    /// Features the gateway does not offer, by id (`progress-notifications`; the ids are in
+    /// `mcpgw-conformance fidelity --list`): NOT-APPLICABLE, shown as "not supported", instead
+    /// of a failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
+}
+
+impl Fidelity {
+    pub fn is_unset(&self) -> bool {
+        *self == Fidelity::default()
     }
 }
 
@@ -398,6 +431,11 @@ pub struct StaticWorld {
     #[serde(default = "tool_only")]
     #[schemars(with = "String")]
     pub tool_name: Spanned<String>,
+    /// How the gateway names an upstream's resources to its clients (their URIs are kept):
+    /// `{server}` is the server's name, `{resource}` the upstream's name for it (default
+    /// `{resource}`). `fidelity` maps the names back before comparing.
+    #[serde(default = "resource_only", skip_serializing_if = "is_resource_only")]
+    pub resource_name: String,
     /// The same on the global `mcp` endpoint, which serves every server (default: as
     /// `tool_name`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -408,6 +446,14 @@ pub struct StaticWorld {
     /// `$TMPDIR/mcpgw-upstreams-<name>`). The suite and the fixtures must share it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_dir: Option<String>,
+}
+
+fn resource_only() -> String {
+    "{resource}".to_owned()
+}
+
+fn is_resource_only(s: &String) -> bool {
+    s == "{resource}"
 }
 
 fn tool_only() -> Spanned<String> {
@@ -431,6 +477,10 @@ pub struct DeclaredUpstream {
     pub resources: Vec<UpstreamResource>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prompts: Vec<UpstreamPrompt>,
+    /// Serve the fidelity fixture instead of the items above (what `mcpgw-conformance
+    /// fidelity` compares directly and through the gateway).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fidelity: bool,
 }
 
 /// How a gateway reaches an upstream fixture.

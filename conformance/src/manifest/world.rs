@@ -205,6 +205,7 @@ impl Search<'_> {
                     du.value.tools.is_empty()
                         && du.value.resources.is_empty()
                         && du.value.prompts.is_empty()
+                        && !du.value.fidelity
                 }
             };
             if fits {
@@ -299,9 +300,13 @@ enum Item {
 }
 
 /// Whether a declared upstream serves everything the scenario's upstream declares, identically.
+/// The fidelity fixture stands only for itself.
 fn covers(declared: &DeclaredUpstream, want: &UpstreamFixture) -> bool {
     fn same<T: serde::Serialize>(a: &T, b: &T) -> bool {
         serde_json::to_value(a).ok() == serde_json::to_value(b).ok()
+    }
+    if declared.fidelity || want.fidelity {
+        return declared.fidelity && want.fidelity;
     }
     want.tools.iter().all(|t| {
         declared
@@ -322,18 +327,31 @@ fn covers(declared: &DeclaredUpstream, want: &UpstreamFixture) -> bool {
 }
 
 /// `U.item` references -> the item names.
-fn names(refs: &[String]) -> BTreeSet<&str> {
+fn names(refs: &[String]) -> BTreeSet<String> {
     refs.iter()
-        .filter_map(|r| r.split_once('.').map(|(_, n)| n))
+        .filter_map(|r| r.split_once('.').map(|(_, n)| n.to_owned()))
         .collect()
 }
 
-fn item_names(u: &serde_saphyr::Spanned<DeclaredUpstream>, kind: Item) -> BTreeSet<&str> {
-    match kind {
-        Item::Tool => u.value.tools.iter().map(|t| t.name.as_str()).collect(),
-        Item::Resource => u.value.resources.iter().map(|r| r.name.as_str()).collect(),
-        Item::Prompt => u.value.prompts.iter().map(|p| p.name.as_str()).collect(),
+/// What a declared upstream serves, as a fixture (its own items, or the fidelity fixture's).
+pub fn fixture_of(d: &DeclaredUpstream) -> UpstreamFixture {
+    UpstreamFixture {
+        tools: d.tools.clone(),
+        resources: d.resources.clone(),
+        prompts: d.prompts.clone(),
+        fidelity: d.fidelity,
+        ..Default::default()
     }
+}
+
+fn item_names(u: &serde_saphyr::Spanned<DeclaredUpstream>, kind: Item) -> BTreeSet<String> {
+    let served = fixture_of(&u.value).served();
+    let items = match kind {
+        Item::Tool => served.tools,
+        Item::Resource => served.resources,
+        Item::Prompt => served.prompts,
+    };
+    items.into_iter().map(|(name, _)| name).collect()
 }
 
 fn describe(u: &UpstreamFixture) -> String {

@@ -76,6 +76,13 @@ impl StaticProvisioner {
             .replace("{server}", server)
             .replace("{tool}", tool)
     }
+
+    fn resource_name(&self, server: &str, resource: &str) -> String {
+        self.world
+            .resource_name
+            .replace("{server}", server)
+            .replace("{resource}", resource)
+    }
 }
 
 #[async_trait::async_trait]
@@ -145,35 +152,25 @@ impl Provisioner for StaticProvisioner {
                 .map(|s| server_name(&s))
                 .unwrap_or_default();
             if let Some(u) = fixtures.upstreams.get(k) {
-                for t in &u.tools {
-                    p.tools.insert(
-                        format!("{k}.{}", t.name),
-                        Entity {
-                            id: String::new(),
-                            name: self.tool_name(&front, &t.name),
-                            uri: String::new(),
-                        },
-                    );
+                let served = u.served();
+                let entity = |name: String, uri: String| Entity {
+                    id: String::new(),
+                    name,
+                    uri,
+                };
+                for (t, _) in served.tools {
+                    let name = self.tool_name(&front, &t);
+                    p.tools
+                        .insert(format!("{k}.{t}"), entity(name, String::new()));
                 }
-                for r in &u.resources {
-                    p.resources.insert(
-                        format!("{k}.{}", r.name),
-                        Entity {
-                            id: String::new(),
-                            name: r.name.clone(),
-                            uri: r.uri.clone(),
-                        },
-                    );
+                for (r, uri) in served.resources {
+                    let name = self.resource_name(&front, &r);
+                    p.resources.insert(format!("{k}.{r}"), entity(name, uri));
                 }
-                for pr in &u.prompts {
-                    p.prompts.insert(
-                        format!("{k}.{}", pr.name),
-                        Entity {
-                            id: String::new(),
-                            name: self.tool_name(&front, &pr.name),
-                            uri: String::new(),
-                        },
-                    );
+                for (pr, _) in served.prompts {
+                    let name = self.tool_name(&front, &pr);
+                    p.prompts
+                        .insert(format!("{k}.{pr}"), entity(name, String::new()));
                 }
             }
             p.upstreams.insert(
@@ -235,33 +232,25 @@ impl Provisioner for StaticProvisioner {
 fn declared_fixtures(world: &StaticWorld) -> Fixtures {
     let mut f = Fixtures::default();
     for (k, u) in &world.upstreams {
-        let u = &u.value;
-        f.upstreams.insert(
-            k.clone(),
-            UpstreamFixture {
-                tools: u.tools.clone(),
-                resources: u.resources.clone(),
-                prompts: u.prompts.clone(),
-                ..Default::default()
-            },
-        );
+        f.upstreams
+            .insert(k.clone(), crate::manifest::world::fixture_of(&u.value));
     }
     for (k, s) in &world.servers {
         let up = &s.value.upstream.value;
-        let items = |names: Vec<&String>| names.iter().map(|n| format!("{up}.{n}")).collect();
-        let declared = world.upstreams.get(up).map(|u| &u.value);
+        let served = f
+            .upstreams
+            .get(up)
+            .map(UpstreamFixture::served)
+            .unwrap_or_default();
+        let items = |v: Vec<(String, String)>| -> Vec<String> {
+            v.into_iter().map(|(n, _)| format!("{up}.{n}")).collect()
+        };
         f.servers.insert(
             k.clone(),
             ServerFixture {
-                tools: items(
-                    declared.map_or(Vec::new(), |u| u.tools.iter().map(|t| &t.name).collect()),
-                ),
-                resources: items(declared.map_or(Vec::new(), |u| {
-                    u.resources.iter().map(|r| &r.name).collect()
-                })),
-                prompts: items(
-                    declared.map_or(Vec::new(), |u| u.prompts.iter().map(|p| &p.name).collect()),
-                ),
+                tools: items(served.tools),
+                resources: items(served.resources),
+                prompts: items(served.prompts),
                 enabled: true,
                 ..Default::default()
             },

@@ -93,6 +93,9 @@ pub fn render(report: &Report) -> String {
     header(&mut out, report, outcome);
     matrix(&mut out, report);
     forwards(&mut out, report);
+    if let Some(t) = &report.fidelity {
+        fidelity(&mut out, t);
+    }
     baseline(&mut out, report);
     failures(&mut out, report);
     all_scenarios(&mut out, report);
@@ -104,6 +107,75 @@ pub fn render(report: &Report) -> String {
         escape(&report.generated_at)
     );
     out
+}
+
+/// The fidelity feature table: a row per feature, its differences, and both conversations side
+/// by side.
+fn fidelity(out: &mut String, t: &crate::fidelity::FeatureTable) {
+    let counts: Vec<String> = t
+        .counts()
+        .iter()
+        .map(|(o, n)| format!("{n} {}", o.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "<section id=\"fidelity\">\n<h2>Pass-through fidelity</h2>\n<p class=\"muted\">The same \
+         conversation directly with the upstream and through the gateway, compared after \
+         normalising what the manifest lets the gateway change: {}.</p>\n<table>\n\
+         <tr><th>feature</th><th>outcome</th><th>verdict</th><th>differences and conversations</th></tr>",
+        escape(&counts.join(", "))
+    );
+    for f in &t.features {
+        let diffs: String = f
+            .differences
+            .iter()
+            .map(|d| format!("<li><code>{}</code></li>", escape(d)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr id=\"{}\"><td><b>{}</b><br><span class=\"muted\">{} ({})</span></td><td>{}</td><td>{}</td>\
+             <td><ul>{diffs}</ul><details><summary>both conversations</summary>\
+             <div style=\"display:grid;grid-template-columns:1fr 1fr;gap:1em\">\
+             <div><h4>directly</h4><pre>{}</pre></div><div><h4>through the gateway</h4><pre>{}</pre></div>\
+             </div></details></td></tr>",
+            anchor(&format!("feature/{}", f.id)),
+            escape(&f.id),
+            escape(&f.title),
+            escape(&f.spec),
+            escape(f.outcome.as_str()),
+            badge(f.verdict),
+            escape(&f.direct),
+            escape(&f.through)
+        );
+    }
+    let _ = writeln!(out, "</table>");
+    if !t.overhead.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h3>Latency the gateway adds</h3>\n<p class=\"muted\">Milliseconds; the same request \
+             directly and through the gateway, interleaved.</p>\n<table>\n<tr><th>request</th>\
+             <th>samples</th><th>direct p50</th><th>direct p99</th><th>through p50</th>\
+             <th>through p99</th><th>added p50</th><th>added p99</th></tr>"
+        );
+        for o in &t.overhead {
+            let f = o.figures();
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td><b>{}</b></td><td><b>{}</b></td></tr>",
+                escape(&o.request),
+                o.samples,
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5]
+            );
+        }
+        let _ = writeln!(out, "</table>");
+    }
+    let _ = writeln!(out, "</section>");
 }
 
 fn header(out: &mut String, report: &Report, outcome: &str) {

@@ -65,6 +65,10 @@ pub fn render(report: &Report) -> String {
                             text.push_str("\n\n");
                             text.push_str(&transcript_text(ex));
                         }
+                        if let Some(row) = report.fidelity_row(&s.id) {
+                            text.push_str("\n\n");
+                            text.push_str(&super::both_transcripts(row));
+                        }
                         text.push_str(&format!("\nreplay: {}", s.replay));
                     }
                     if c.verdict == Verdict::Fail {

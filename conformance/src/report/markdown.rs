@@ -19,6 +19,60 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
+/// The fidelity feature table, then both conversations of each feature that did not pass
+/// (within `budget`).
+fn fidelity_table(out: &mut String, t: &crate::fidelity::FeatureTable, budget: &mut usize) {
+    let _ = writeln!(
+        out,
+        "### Pass-through fidelity\n\n| feature | outcome | verdict | differences |\n|---|---|---|---|"
+    );
+    for f in &t.features {
+        let shown: Vec<String> = f.differences.iter().take(3).map(|d| cell(d)).collect();
+        let more = f.differences.len().saturating_sub(3);
+        let more = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` {} | {} | {} | {}{more} |",
+            f.id,
+            cell(&f.title),
+            f.outcome.as_str(),
+            f.verdict.as_str(),
+            shown.join("<br>")
+        );
+    }
+    out.push('\n');
+    if !t.overhead.is_empty() {
+        let _ = writeln!(
+            out,
+            "Latency the gateway adds (ms; the same request directly and through it, interleaved):\n\n\
+             | request | samples | direct p50 | direct p99 | through p50 | through p99 | added p50 | added p99 |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for o in &t.overhead {
+            let figures = o.figures().join(" | ");
+            let _ = writeln!(out, "| {} | {} | {figures} |", cell(&o.request), o.samples);
+        }
+        out.push('\n');
+    }
+    for f in t.features.iter().filter(|f| f.verdict != Verdict::Pass) {
+        let text = super::both_transcripts(f);
+        if text.len() > *budget {
+            let _ = writeln!(out, "`{}`: transcripts in report.html\n", f.id);
+            continue;
+        }
+        *budget -= text.len();
+        let _ = writeln!(
+            out,
+            "<details><summary>{}: both conversations</summary>\n\n```http\n{text}\n```\n</details>\n",
+            f.id
+        );
+    }
+}
+
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let s = &report.summary;
@@ -83,8 +137,11 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
     }
 
-    let rows = non_passing(report);
     let mut budget = TRANSCRIPT_BUDGET;
+    if let Some(t) = &report.fidelity {
+        fidelity_table(&mut out, t, &mut budget);
+    }
+    let rows = non_passing(report);
     let mut detail = |out: &mut String,
                       scenario: &crate::verdict::ScenarioResult,
                       id: &str,

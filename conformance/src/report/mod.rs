@@ -36,6 +36,10 @@ pub struct Report {
     pub baseline: Option<BaselineSummary>,
     /// Transcripts are kept for checks that did not pass.
     pub scenarios: Vec<ScenarioResult>,
+    /// A `fidelity` run's feature table (each feature's outcome, differences, and both
+    /// conversations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<crate::fidelity::FeatureTable>,
 }
 
 /// Counts of a run.
@@ -127,7 +131,14 @@ impl Report {
             },
             baseline,
             scenarios,
+            fidelity: None,
         }
+    }
+
+    /// The fidelity feature row behind a scenario (`fidelity/<feature>`), if any.
+    pub fn fidelity_row(&self, scenario_id: &str) -> Option<&crate::fidelity::FeatureRow> {
+        let id = scenario_id.strip_prefix("fidelity/")?;
+        self.fidelity.as_ref()?.features.iter().find(|f| f.id == id)
     }
 
     /// Write `report.json`, `junit.xml`, `summary.md` and `report.html` into `dir`.
@@ -198,6 +209,14 @@ pub fn transcript_text(ex: &Exchange) -> String {
         (None, None) => {}
     }
     out
+}
+
+/// Both conversations of a fidelity feature, one after the other, as text.
+pub fn both_transcripts(row: &crate::fidelity::FeatureRow) -> String {
+    format!(
+        "--- directly with the upstream ---\n{}\n--- through the gateway ---\n{}",
+        row.direct, row.through
+    )
 }
 
 /// The transcript behind a non-passing row of [`non_passing`].

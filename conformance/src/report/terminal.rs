@@ -72,6 +72,9 @@ pub fn render(report: &Report, transcripts: bool) -> String {
             let _ = writeln!(out, "    - {e}");
         }
     }
+    if let Some(t) = &report.fidelity {
+        out.push_str(&fidelity_table(t, transcripts));
+    }
     let s = &report.summary;
     let _ = writeln!(
         out,
@@ -108,6 +111,67 @@ pub fn render(report: &Report, transcripts: bool) -> String {
         report.target.profile,
         s.duration_ms as f64 / 1000.0
     );
+    out
+}
+
+/// The fidelity feature table: one line per feature, its differences under it (the first few
+/// unless `transcripts`, which also prints both conversations of a feature that did not pass).
+pub fn fidelity_table(t: &crate::fidelity::FeatureTable, transcripts: bool) -> String {
+    const SHOWN: usize = 5;
+    let mut out = format!(
+        "\n{:<26} {:<14} {:<8} feature\n",
+        "feature", "outcome", "verdict"
+    );
+    for f in &t.features {
+        let _ = writeln!(
+            out,
+            "{:<26} {:<14} {:<8} {}",
+            f.id,
+            f.outcome.as_str(),
+            f.verdict.as_str(),
+            f.title
+        );
+        let limit = if transcripts { usize::MAX } else { SHOWN };
+        for d in f.differences.iter().take(limit) {
+            let _ = writeln!(out, "    - {d}");
+        }
+        if f.differences.len() > limit {
+            let _ = writeln!(out, "    ... {} more", f.differences.len() - limit);
+        }
+        if transcripts && f.verdict != crate::verdict::Verdict::Pass {
+            for line in super::both_transcripts(f).lines() {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+    }
+    let counts: Vec<String> = t
+        .counts()
+        .iter()
+        .map(|(o, n)| format!("{n} {}", o.as_str()))
+        .collect();
+    let _ = writeln!(out, "features: {}\n", counts.join(", "));
+    if !t.overhead.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:<26} {:>7} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+            "added latency (ms)",
+            "samples",
+            "direct p50",
+            "direct p99",
+            "via p50",
+            "via p99",
+            "+p50",
+            "+p99"
+        );
+        for o in &t.overhead {
+            let f = o.figures();
+            let _ = writeln!(
+                out,
+                "{:<26} {:>7} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+                o.request, o.samples, f[0], f[1], f[2], f[3], f[4], f[5]
+            );
+        }
+    }
     out
 }
 

@@ -245,6 +245,60 @@ pub struct UpstreamFixture {
     /// Key of the owning team (with `visibility: team`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    /// Serve the fidelity fixture instead of the items above: paginated lists, every content
+    /// type, structured content, errors, large and non-ASCII results, `_meta` echoed, progress
+    /// and logging notifications (what `mcpgw-conformance fidelity` compares).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fidelity: bool,
+}
+
+/// What an upstream fixture serves, each item as (its name in references, the value the target's
+/// listing shows it by: a tool's or prompt's own name, a resource's URI).
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    pub tools: Vec<(String, String)>,
+    pub resources: Vec<(String, String)>,
+    pub prompts: Vec<(String, String)>,
+}
+
+impl UpstreamFixture {
+    /// The items this fixture serves: those declared, or the fidelity fixture's.
+    pub fn served(&self) -> Served {
+        let named = |v: Vec<serde_json::Value>, key: &str| -> Vec<(String, String)> {
+            v.iter()
+                .filter_map(|i| {
+                    let name = i.get("name")?.as_str()?.to_owned();
+                    let by = i.get(key)?.as_str()?.to_owned();
+                    Some((name, by))
+                })
+                .collect()
+        };
+        if self.fidelity {
+            use crate::upstream::rich;
+            return Served {
+                tools: named(rich::tools(), "name"),
+                resources: named(rich::resources(), "uri"),
+                prompts: named(rich::prompts(), "name"),
+            };
+        }
+        Served {
+            tools: self
+                .tools
+                .iter()
+                .map(|t| (t.name.clone(), t.name.clone()))
+                .collect(),
+            resources: self
+                .resources
+                .iter()
+                .map(|r| (r.name.clone(), r.uri.clone()))
+                .collect(),
+            prompts: self
+                .prompts
+                .iter()
+                .map(|p| (p.name.clone(), p.name.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// A tool of an upstream.

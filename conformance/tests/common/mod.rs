@@ -5,6 +5,8 @@
 
 use std::process::{Command, Output};
 
+pub(crate) mod admin;
+
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_mcpgw-conformance");
 
 /// Run the binary with `args`, then `env` set over an environment cleared of the variables that

@@ -71,6 +71,21 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
+/// What an upstream's tool says beyond the fields the catalogue keeps apart (`title`,
+/// `outputSchema`, `_meta`, and whatever later revisions of MCP add), kept so `tools/list`
+/// shows the tool as its upstream did.
+fn tool_extra(t: &Value) -> serde_json::Map<String, Value> {
+    const KEPT_APART: [&str; 4] = ["name", "description", "inputSchema", "annotations"];
+    t.as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !KEPT_APART.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The records a discovery turns into, before anything is stored.
 struct Discovered {
     tools: Vec<Tool>,
@@ -100,6 +115,7 @@ fn records(gw: &Gateway, d: &mcp::Discovery, now: &str) -> Discovered {
                     .cloned()
                     .unwrap_or_else(|| json!({"type": "object"})),
                 annotations: t.get("annotations").cloned(),
+                extra: tool_extra(t),
                 gateway_id: Some(gw.id.clone()),
                 owned: owned.clone(),
                 enabled: true,
@@ -218,7 +234,12 @@ pub(crate) async fn create(
     }
     let visibility = parse_visibility(body.visibility.as_deref())?;
     let owned = ownership_for_create(&state, &caller, visibility, body.team_id).await?;
-    let discovery = mcp::discover(&state.upstream, &body.url)
+    let cursors = if state.policy().upstream_cursors_verbatim {
+        mcp::Cursors::Verbatim
+    } else {
+        mcp::Cursors::FormDecoded
+    };
+    let discovery = mcp::discover(&state.upstream, &body.url, cursors)
         .await
         .map_err(|e| {
             ApiError::BadGateway(format!("Failed to initialize gateway at {}: {e}", body.url))

@@ -138,6 +138,7 @@ pub(crate) async fn create(
             .input_schema
             .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
         annotations: t.annotations,
+        extra: Default::default(),
         gateway_id: None,
         owned,
         enabled: true,

@@ -103,6 +103,7 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         caller: call.caller,
         scope: server_scope,
         transport: Transport::Mcp,
+        relayed: Default::default(),
     };
     let checked = crate::rpc::checked_method(call.state, &bytes, &request.method);
     let (response, opened) =
@@ -122,9 +123,18 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
             }
             Err(e) => (error_response(call.state.policy(), &id, &e), None),
         };
+    let relayed = std::mem::take(&mut *ctx.relayed.lock().unwrap_or_else(|e| e.into_inner()));
+    // Notifications from upstreams can only travel in a stream: when there are some and the
+    // client takes one, the answer is a stream whatever the preferred mode.
+    let accept = accept::accept_header(call.headers);
+    let mode = if !relayed.is_empty() && accept::accepts(accept.as_deref(), sse::EVENT_STREAM) {
+        ResponseMode::Sse
+    } else {
+        mode
+    };
     let response = match mode {
         ResponseMode::Json => response,
-        ResponseMode::Sse => sse::into_one_shot(response).await,
+        ResponseMode::Sse => sse::into_one_shot(response, &relayed).await,
     };
     with_session_id(response, opened.as_deref().or(session_id))
 }

@@ -44,8 +44,10 @@ fn set_stream_headers(headers: &mut axum::http::HeaderMap) {
 }
 
 /// Re-frame a JSON-RPC answer (a complete JSON response) as a one-shot SSE stream holding one
-/// `message` event. Only 200 answers are re-framed: an HTTP-level refusal stays plain JSON.
-pub(crate) async fn into_one_shot(response: Response) -> Response {
+/// `message` event, after one event for each notification in `before` (what upstreams sent
+/// while answering: progress, logging). Only 200 answers are re-framed: an HTTP-level refusal
+/// stays plain JSON.
+pub(crate) async fn into_one_shot(response: Response, before: &[serde_json::Value]) -> Response {
     if response.status() != StatusCode::OK {
         return response;
     }
@@ -57,7 +59,12 @@ pub(crate) async fn into_one_shot(response: Response) -> Response {
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     set_stream_headers(&mut parts.headers);
-    Response::from_parts(parts, Body::from(message_event(&json)))
+    let mut events = BytesMut::new();
+    for n in before {
+        events.put_slice(&message_event(n.to_string().as_bytes()));
+    }
+    events.put_slice(&message_event(&json));
+    Response::from_parts(parts, Body::from(events.freeze()))
 }
 
 /// The open `GET` streams of this process, by session id.

@@ -44,6 +44,21 @@ pub(crate) struct RpcContext<'a> {
     pub caller: &'a Caller,
     pub scope: ServerScope,
     pub transport: Transport,
+    /// Notifications upstreams sent while answering this request (progress, logging), for the
+    /// transport to deliver before the response where it can (an SSE answer).
+    pub relayed: Relayed,
+}
+
+/// Where an upstream call leaves the notifications that came with its answer.
+pub(crate) type Relayed = std::sync::Mutex<Vec<Value>>;
+
+/// What a forwarded call carries besides its own parameters.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Forwarding<'a> {
+    /// The client's `params._meta` (a `progressToken`, tracing keys): the upstream's to see.
+    pub meta: Option<&'a Value>,
+    /// Where the upstream's notifications go; `None`: nobody waits for them.
+    pub relayed: Option<&'a Relayed>,
 }
 
 /// What a method needs beyond authentication.
@@ -190,14 +205,18 @@ async fn result_value(
                 }
                 other => other?,
             };
-            invoke_tool(ctx.state, &tool, &arguments).await
+            let forwarding = Forwarding {
+                meta: params.get("_meta"),
+                relayed: Some(&ctx.relayed),
+            };
+            invoke_tool(ctx.state, &tool, &arguments, forwarding).await
         }
         "resources/list" => {
             let items = in_scope::<Resource>(ctx).await?;
             let list = items.iter().map(|r| mcp_resource(r)).collect();
             Ok(object([("resources", Value::Array(list))]))
         }
-        "resources/templates/list" => Ok(json!({"resourceTemplates": []})),
+        "resources/templates/list" => resource_templates(ctx).await,
         "resources/read" => {
             let uri = required_uri(params)?;
             let resource = usable_item::<Resource>(ctx, uri, || {
@@ -229,9 +248,7 @@ async fn result_value(
             get_prompt(ctx.state, &prompt, &arguments).await
         }
         "roots/list" | "list_roots" => Ok(json!({"roots": []})),
-        "completion/complete" => {
-            Ok(json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
-        }
+        "completion/complete" => complete(ctx, params).await,
         // The upstreams behind the catalogue are outside any one server: a server-scoped token
         // sees none of them, as `GET /gateways` refuses it (D2, C-SCOPE-12).
         "list_gateways" if ctx.caller.scoped_server().is_some() => {
@@ -256,7 +273,7 @@ async fn result_value(
             let mut arguments = params.clone();
             arguments.remove("server_id");
             let tool = usable_item::<Tool>(ctx, m, || method_not_found(m)).await?;
-            invoke_tool(ctx.state, &tool, &arguments).await
+            invoke_tool(ctx.state, &tool, &arguments, Forwarding::default()).await
         }
         m => Err(method_not_found(m)),
     }
@@ -393,7 +410,7 @@ async fn loosened_refusal(
         let (state, arguments) = (ctx.state.clone(), arguments.clone());
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            let _ = invoke_tool(&state, &tool, &arguments).await;
+            let _ = invoke_tool(&state, &tool, &arguments, Forwarding::default()).await;
         });
     }
     refusal
@@ -438,11 +455,13 @@ fn failed_result(e: &UpstreamError) -> Value {
 }
 
 /// Run a tool. Upstream failures become `isError` results, so the model sees them; a JSON-RPC
-/// error from an upstream MCP server is relayed as it came.
+/// error from an upstream MCP server is relayed as it came, and so are the result, the
+/// client's `_meta` on its way up and the upstream's notifications on their way back.
 pub(crate) async fn invoke_tool(
     state: &AppState,
     tool: &Tool,
     arguments: &Map<String, Value>,
+    forwarding: Forwarding<'_>,
 ) -> Result<Value, RpcError> {
     match tool.integration {
         Integration::Rest => Ok(
@@ -454,22 +473,56 @@ pub(crate) async fn invoke_tool(
             let Some(url) = tool.url.as_deref() else {
                 return Ok(failed_result(&UpstreamError::BadUrl(String::new())));
             };
-            let params = json!({"name": tool.original_name, "arguments": arguments});
-            match upstream::mcp::call_once(&state.upstream, url, "tools/call", params).await {
-                Ok(msg) => relay(msg),
+            let mut params = json!({"name": tool.original_name, "arguments": arguments});
+            let policy = state.policy();
+            if let Some(meta) = forwarding.meta.filter(|_| policy.client_meta_forwarded) {
+                params["_meta"] = meta.clone();
+            }
+            match upstream::mcp::call_once_answered(&state.upstream, url, "tools/call", params)
+                .await
+            {
+                Ok(answered) => {
+                    if let Some(sink) = forwarding.relayed {
+                        let kept = answered.notifications.into_iter().filter(|n| {
+                            policy.progress_relayed
+                                || n.get("method").and_then(Value::as_str)
+                                    != Some("notifications/progress")
+                        });
+                        sink.lock().unwrap_or_else(|e| e.into_inner()).extend(kept);
+                    }
+                    let mut result = relay(policy, answered.message)?;
+                    loosen_result(policy, &mut result);
+                    Ok(result)
+                }
                 Err(e) => Ok(failed_result(&e)),
             }
         }
     }
 }
 
+/// A tool result as the defect matrix's gateways relay it: without its `structuredContent`, or
+/// with only the text items of its content. The strict policy changes nothing.
+fn loosen_result(policy: &crate::policy::Policy, result: &mut Value) {
+    let Some(o) = result.as_object_mut() else {
+        return;
+    };
+    if !policy.structured_content_relayed {
+        o.remove("structuredContent");
+    }
+    if !policy.content_relayed_whole
+        && let Some(Value::Array(items)) = o.get_mut("content")
+    {
+        items.retain(|i| i.get("type").and_then(Value::as_str) == Some("text"));
+    }
+}
+
 /// Turn an upstream JSON-RPC response into our result or error.
-fn relay(msg: Value) -> Result<Value, RpcError> {
+fn relay(policy: &crate::policy::Policy, msg: Value) -> Result<Value, RpcError> {
     if let Some(err) = msg.get("error") {
         let code = err
             .get("code")
             .and_then(Value::as_i64)
-            .filter(|c| *c != 0)
+            .filter(|c| *c != 0 && policy.upstream_error_codes_kept)
             .unwrap_or(-32603);
         let message = err
             .get("message")
@@ -504,7 +557,92 @@ async fn read_resource(state: &AppState, r: &Resource) -> Result<Value, RpcError
     )
     .await
     .map_err(|e| RpcError::internal(e.to_string()))?;
-    relay(msg)
+    relay(state.policy(), msg)
+}
+
+/// The URLs of the upstreams behind the items the context's scope offers, each once.
+async fn scope_upstreams(ctx: &RpcContext<'_>) -> Result<Vec<String>, RpcError> {
+    let mut ids = std::collections::BTreeSet::new();
+    let tools = in_scope::<Tool>(ctx).await?;
+    let resources = in_scope::<Resource>(ctx).await?;
+    let prompts = in_scope::<Prompt>(ctx).await?;
+    ids.extend(tools.iter().filter_map(|t| t.gateway_id.clone()));
+    ids.extend(resources.iter().filter_map(|r| r.gateway_id.clone()));
+    ids.extend(prompts.iter().filter_map(|p| p.gateway_id.clone()));
+    let mut urls = Vec::with_capacity(ids.len());
+    for id in ids {
+        urls.push(gateway_url(ctx.state, Some(&id)).await?);
+    }
+    Ok(urls)
+}
+
+/// `resources/templates/list`: the catalogue keeps no templates, so they are asked of the
+/// upstreams behind the scope, every page of each; an upstream without templates (an error)
+/// adds none.
+async fn resource_templates(ctx: &RpcContext<'_>) -> Result<Value, RpcError> {
+    let mut all = Vec::new();
+    let urls = if ctx.state.policy().templates_asked_upstream {
+        scope_upstreams(ctx).await?
+    } else {
+        Vec::new()
+    };
+    for url in urls {
+        if let Ok(list) = upstream::mcp::list_once(
+            &ctx.state.upstream,
+            &url,
+            "resources/templates/list",
+            "resourceTemplates",
+        )
+        .await
+        {
+            all.extend(list);
+        }
+    }
+    Ok(object([("resourceTemplates", Value::Array(all))]))
+}
+
+/// `completion/complete` for a prompt's argument: asked of the prompt's upstream under the
+/// upstream's own name for it. Anything else (a resource template, a prompt made here) has no
+/// suggestions.
+async fn complete(ctx: &RpcContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    let empty = json!({"completion": {"values": [], "total": 0, "hasMore": false}});
+    let reference = params.get("ref");
+    let kind = reference
+        .and_then(|r| r.get("type"))
+        .and_then(Value::as_str);
+    let name = reference
+        .and_then(|r| r.get("name"))
+        .and_then(Value::as_str);
+    let (Some("ref/prompt"), Some(name)) = (kind, name) else {
+        return Ok(empty);
+    };
+    if !ctx.state.policy().completions_asked_upstream {
+        return Ok(empty);
+    }
+    // A prompt this scope does not offer has no suggestions, as before completions were
+    // asked upstream: the answer must not tell a scoped caller what exists elsewhere.
+    let Ok(prompt) = usable_item::<Prompt>(ctx, name, || outside_scope("Prompt", name)).await
+    else {
+        return Ok(empty);
+    };
+    if prompt.gateway_id.is_none() {
+        return Ok(empty);
+    }
+    let url = gateway_url(ctx.state, prompt.gateway_id.as_deref()).await?;
+    let mut forwarded = params.clone();
+    forwarded.insert(
+        "ref".to_owned(),
+        json!({"type": "ref/prompt", "name": prompt.original_name}),
+    );
+    let msg = upstream::mcp::call_once(
+        &ctx.state.upstream,
+        &url,
+        "completion/complete",
+        Value::Object(forwarded),
+    )
+    .await
+    .map_err(|e| RpcError::internal(e.to_string()))?;
+    relay(ctx.state.policy(), msg)
 }
 
 async fn gateway_url(state: &AppState, gateway_id: Option<&str>) -> Result<String, RpcError> {
@@ -579,14 +717,14 @@ async fn get_prompt(
     )
     .await
     .map_err(|e| RpcError::internal(e.to_string()))?;
-    relay(msg)
+    relay(state.policy(), msg)
 }
 
 // ---- wire shapes -----------------------------------------------------------------------------
 
 /// A tool as MCP `tools/list` shows it.
 pub(crate) fn mcp_tool(t: &Tool) -> Value {
-    let mut m = Map::with_capacity(4);
+    let mut m = Map::with_capacity(4 + t.extra.len());
     m.insert("name".to_owned(), Value::from(t.name.as_str()));
     m.insert("inputSchema".to_owned(), t.input_schema.clone());
     if let Some(d) = &t.description {
@@ -598,6 +736,9 @@ pub(crate) fn mcp_tool(t: &Tool) -> Value {
         .filter(|a| a.as_object().is_some_and(|o| !o.is_empty()))
     {
         m.insert("annotations".to_owned(), a.clone());
+    }
+    for (k, v) in &t.extra {
+        m.entry(k.clone()).or_insert_with(|| v.clone());
     }
     Value::Object(m)
 }
@@ -650,6 +791,7 @@ mod tests {
             headers: None,
             input_schema: json!({"type": "object", "properties": {"q\"uote": {"type": "string"}}}),
             annotations,
+            extra: Default::default(),
             gateway_id: None,
             owned: Default::default(),
             enabled: true,
@@ -705,7 +847,11 @@ mod tests {
 
     #[test]
     fn relay_never_passes_on_code_zero() {
-        let e = relay(json!({"error": {"code": 0, "message": "x"}})).unwrap_err();
+        let e = relay(
+            &crate::policy::Policy::strict(),
+            json!({"error": {"code": 0, "message": "x"}}),
+        )
+        .unwrap_err();
         assert_eq!(e.code, -32603);
     }
 }

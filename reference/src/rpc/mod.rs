@@ -199,6 +199,7 @@ pub(crate) async fn rpc_endpoint(
         caller: &caller,
         scope,
         transport: Transport::Rpc,
+        relayed: Default::default(),
     };
     let checked = checked_method(&state, &bytes, &request.method);
     match dispatch::dispatch_checked_as(&ctx, &checked, &request.method, &request.params).await {

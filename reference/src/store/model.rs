@@ -120,6 +120,10 @@ pub struct Tool {
     pub headers: Option<Value>,
     pub input_schema: Value,
     pub annotations: Option<Value>,
+    /// The rest of what the upstream said of a discovered tool (`title`, `outputSchema`,
+    /// `_meta`), shown by `tools/list` as it came: a gateway passes its upstreams through.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, Value>,
     pub gateway_id: Option<String>,
     #[serde(flatten)]
     pub owned: Owned,

@@ -2,7 +2,9 @@
 //!
 //! Each operation opens a short session: `initialize`, `notifications/initialized`, the call, and
 //! a `DELETE` of the session when the upstream issued one. Responses may be JSON or an SSE
-//! stream; the JSON-RPC response with the request's id is taken from either.
+//! stream; the JSON-RPC response with the request's id is taken from either, and the
+//! notifications the stream carried before it (progress, logging) are kept so they can be
+//! relayed to the client whose request they belong to.
 
 use bytes::Bytes;
 use http::Method;
@@ -23,19 +25,46 @@ pub(crate) struct McpSession<'a> {
     next_id: u64,
 }
 
+/// Notifications kept from one upstream answer at most: the body is already bounded
+/// (`MAX_UPSTREAM_BODY`), this bounds what a flood of tiny events costs on top of it.
+const MAX_NOTIFICATIONS: usize = 1024;
+
+/// An upstream's answer to one request: the JSON-RPC response and the notifications the
+/// stream carried before it, in order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Answered {
+    pub message: Value,
+    pub notifications: Vec<Value>,
+}
+
 /// Pull the JSON-RPC message answering `id` out of a JSON or SSE body.
-pub(crate) fn extract_response(
+#[cfg(test)]
+fn extract_response(
     body: &[u8],
     content_type: Option<&str>,
     id: u64,
 ) -> Result<Value, UpstreamError> {
+    extract_answer(body, content_type, id).map(|a| a.message)
+}
+
+/// Pull the JSON-RPC message answering `id`, and the notifications before it, out of a JSON
+/// or SSE body.
+pub(crate) fn extract_answer(
+    body: &[u8],
+    content_type: Option<&str>,
+    id: u64,
+) -> Result<Answered, UpstreamError> {
     let is_sse = content_type.is_some_and(|c| c.starts_with("text/event-stream"));
     let matches = |v: &Value| v.get("id").and_then(Value::as_u64) == Some(id);
     if !is_sse {
         let v: Value = serde_json::from_slice(body)
             .map_err(|e| UpstreamError::Protocol(format!("bad JSON: {e}")))?;
-        return Ok(v);
+        return Ok(Answered {
+            message: v,
+            notifications: Vec::new(),
+        });
     }
+    let mut notifications = Vec::new();
     let text = String::from_utf8_lossy(body);
     let mut data = String::new();
     for line in text.lines().chain(std::iter::once("")) {
@@ -45,10 +74,19 @@ pub(crate) fn extract_response(
             }
             data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
         } else if line.is_empty() && !data.is_empty() {
-            if let Ok(v) = serde_json::from_str::<Value>(&data)
-                && matches(&v)
-            {
-                return Ok(v);
+            if let Ok(v) = serde_json::from_str::<Value>(&data) {
+                if matches(&v) {
+                    return Ok(Answered {
+                        message: v,
+                        notifications,
+                    });
+                }
+                if v.get("id").is_none()
+                    && v.get("method").is_some()
+                    && notifications.len() < MAX_NOTIFICATIONS
+                {
+                    notifications.push(v);
+                }
             }
             data.clear();
         }
@@ -144,6 +182,18 @@ impl<'a> McpSession<'a> {
         method: &str,
         params: Value,
     ) -> Result<Value, UpstreamError> {
+        self.request_answered(method, params)
+            .await
+            .map(|a| a.message)
+    }
+
+    /// Send a request and return the whole JSON-RPC response message with the notifications
+    /// that came before it.
+    pub(crate) async fn request_answered(
+        &mut self,
+        method: &str,
+        params: Value,
+    ) -> Result<Answered, UpstreamError> {
         self.next_id += 1;
         let id = self.next_id;
         let body = serde_json::to_vec(
@@ -172,7 +222,7 @@ impl<'a> McpSession<'a> {
             .headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        extract_response(&resp.body, ct, id)
+        extract_answer(&resp.body, ct, id)
     }
 
     /// End the session (best effort).
@@ -202,29 +252,70 @@ pub(crate) struct Discovery {
     pub prompts: Vec<Value>,
 }
 
-/// Discover an upstream's tools, resources and prompts.
+/// Pages of one list followed at most: an upstream whose cursors never end cannot hold a
+/// registration forever.
+const MAX_PAGES: usize = 1000;
+
+/// How discovery follows an upstream's `nextCursor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cursors {
+    /// Sent back exactly as they came (MCP: cursors are opaque); a later page that fails fails
+    /// the discovery, as a list known to be incomplete.
+    Verbatim,
+    /// The defect matrix's gateway: a cursor form-decoded on its way back (`+` becomes a
+    /// space), and a page that fails taken as the end of the list.
+    FormDecoded,
+}
+
+impl McpSession<'_> {
+    /// Every item of a paginated list (`tools/list` and the like), following `nextCursor`.
+    async fn list_all(
+        &mut self,
+        method: &str,
+        key: &str,
+        cursors: Cursors,
+    ) -> Result<Vec<Value>, UpstreamError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let page = match self.request(method, params).await {
+                Ok(page) => page,
+                Err(_) if cursor.is_some() && cursors == Cursors::FormDecoded => break,
+                Err(e) => return Err(e),
+            };
+            if let Some(list) = page.get(key).and_then(Value::as_array) {
+                items.extend(list.iter().cloned());
+            }
+            cursor = match page.get("nextCursor").and_then(Value::as_str) {
+                Some(next) if cursors == Cursors::FormDecoded => Some(next.replace('+', " ")),
+                Some(next) => Some(next.to_owned()),
+                None => break,
+            };
+        }
+        Ok(items)
+    }
+}
+
+/// Discover an upstream's tools, resources and prompts, every page of each.
 pub(crate) async fn discover(
     client: &UpstreamClient,
     url: &str,
+    cursors: Cursors,
 ) -> Result<Discovery, UpstreamError> {
     let mut s = McpSession::open(client, url).await?;
-    let list = |v: Value, key: &str| {
-        v.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let tools = list(s.request("tools/list", json!({})).await?, "tools");
+    let tools = s.list_all("tools/list", "tools", cursors).await?;
     // Resources and prompts are optional capabilities; an upstream without them answers an error.
     let resources = s
-        .request("resources/list", json!({}))
+        .list_all("resources/list", "resources", cursors)
         .await
-        .map(|v| list(v, "resources"))
         .unwrap_or_default();
     let prompts = s
-        .request("prompts/list", json!({}))
+        .list_all("prompts/list", "prompts", cursors)
         .await
-        .map(|v| list(v, "prompts"))
         .unwrap_or_default();
     s.close().await;
     Ok(Discovery {
@@ -243,8 +334,33 @@ pub(crate) async fn call_once(
     method: &str,
     params: Value,
 ) -> Result<Value, UpstreamError> {
+    call_once_answered(client, url, method, params)
+        .await
+        .map(|a| a.message)
+}
+
+/// Every item of a paginated list, in a session of its own, following cursors verbatim.
+pub(crate) async fn list_once(
+    client: &UpstreamClient,
+    url: &str,
+    method: &str,
+    key: &str,
+) -> Result<Vec<Value>, UpstreamError> {
     let mut s = McpSession::open(client, url).await?;
-    let out = s.request_raw(method, params).await;
+    let out = s.list_all(method, key, Cursors::Verbatim).await;
+    s.close().await;
+    out
+}
+
+/// [`call_once`], keeping the notifications the upstream sent before its response.
+pub(crate) async fn call_once_answered(
+    client: &UpstreamClient,
+    url: &str,
+    method: &str,
+    params: Value,
+) -> Result<Answered, UpstreamError> {
+    let mut s = McpSession::open(client, url).await?;
+    let out = s.request_answered(method, params).await;
     s.close().await;
     out
 }
@@ -266,5 +382,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(j["result"], json!({}));
+    }
+
+    #[test]
+    fn notifications_before_the_response_are_kept_in_order() {
+        let body = b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progress\":1}}\n\n\
+data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n\
+data: {\"jsonrpc\":\"2.0\",\"id\":9,\"error\":{\"code\":1}}\n\n\
+data: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n\n";
+        let a = extract_answer(body, Some("text/event-stream"), 3).unwrap();
+        assert_eq!(a.message["id"], 3);
+        let methods: Vec<&str> = a
+            .notifications
+            .iter()
+            .filter_map(|n| n["method"].as_str())
+            .collect();
+        // Another request's response is not a notification.
+        assert_eq!(methods, ["notifications/progress", "notifications/message"]);
     }
 }

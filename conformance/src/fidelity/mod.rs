@@ -1,0 +1,42 @@
+//! Pass-through fidelity (differential): the same conversation held directly with the
+//! harness's fidelity upstream (`crate::upstream::rich`) and through the gateway, compared after
+//! normalising what the target manifest lets the gateway change; every difference is a check.
+//!
+//! [`conversation`] says what is sent (data), [`session`] holds a conversation over Streamable
+//! HTTP (I/O), [`compare`] normalises and diffs (pure), [`overhead`] summarises the latency the
+//! gateway adds (pure), [`run`] ties them to a target and [`table`] is the feature table the
+//! reports show.
+
+pub mod compare;
+pub mod conversation;
+pub mod overhead;
+pub mod run;
+pub mod session;
+pub mod table;
+
+pub use conversation::{Feature, features};
+pub use run::{FidelityError, FidelityRun, Options, run};
+pub use table::{FeatureRow, FeatureTable};
+
+/// The features whose ids are in `wanted` (all when it is empty); an unknown id is an error
+/// that lists the known ones.
+pub fn select(wanted: &[String]) -> Result<Vec<Feature>, String> {
+    let all = features();
+    if wanted.is_empty() {
+        return Ok(all);
+    }
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|w| !all.iter().any(|f| f.id == w.as_str()))
+    {
+        let known: Vec<&str> = all.iter().map(|f| f.id).collect();
+        return Err(format!(
+            "unknown fidelity feature {unknown:?}; known: {}",
+            known.join(", ")
+        ));
+    }
+    Ok(all
+        .into_iter()
+        .filter(|f| wanted.iter().any(|w| w == f.id))
+        .collect())
+}
