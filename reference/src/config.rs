@@ -139,6 +139,12 @@ pub struct Settings {
     /// Milliseconds a Redis command may take before the request that needs it gets 503.
     #[arg(long, env = "MCPGW_REDIS_TIMEOUT_MS", default_value_t = 2000)]
     pub redis_timeout_ms: u64,
+    /// Cluster mode: keep what is read from Postgres in this worker, valid until any worker
+    /// writes (a generation in Redis). Turn it off when something other than the gateway's
+    /// workers writes to the database: such writes do not change the generation. Workers with
+    /// and without it may share a database (every worker's writes change the generation).
+    #[arg(long, env = "MCPGW_STORE_READ_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub store_read_cache: bool,
     /// The rules handlers consult. Not a flag and not read from the environment: parsing
     /// always gives [`Policy::strict`], so no command line or environment of the binary can
     /// loosen it; only a caller in code (the harness) sets another.
@@ -186,6 +192,7 @@ impl Settings {
         s.session_affinity_ttl = 300;
         s.worker_heartbeat_ttl = 30;
         s.redis_timeout_ms = 2000;
+        s.store_read_cache = true;
         s.policy = Policy::strict();
         s.host = IpAddr::from([127, 0, 0, 1]);
         s.port = 0;
