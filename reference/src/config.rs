@@ -82,6 +82,11 @@ pub struct Settings {
     // idle bound covers here.
     #[arg(long, env = "MCPGW_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_read_timeout_ms: u64,
+    /// Milliseconds from a complete request head to the end of its body; a body not received by
+    /// then is answered with 408 and its connection closed. 0 turns the bound off.
+    // 30 s: a body is at most MAX_BODY_BYTES (4 MiB), which takes about 30 s at 1 Mbit/s.
+    #[arg(long, env = "MCPGW_BODY_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_read_timeout_ms: u64,
     /// Milliseconds a connection may sit with no request in flight and no byte received or sent
     /// before the server closes it. A response still streaming (an SSE `GET` stream) is not
     /// idle. 0 turns the bound off.
@@ -180,6 +185,7 @@ impl Settings {
         s.max_body_bytes = 4 * 1024 * 1024;
         s.max_header_bytes = 64 * 1024;
         s.header_read_timeout_ms = 10_000;
+        s.body_read_timeout_ms = 30_000;
         s.idle_timeout_ms = 60_000;
         s.max_connections = 10_000;
         s.use_stateful_sessions = false;
