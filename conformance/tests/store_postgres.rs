@@ -2,20 +2,8 @@
 //! server): the same `Table` contract as the in-memory store, and persistence across a restart.
 
 use mcpgw_conformance::services::{PostgresService, services_required};
-use mcpgw_reference::store::{Store, StoreError, Team, Visibility, postgres};
-
-fn team(id: &str, name: &str) -> Team {
-    Team {
-        id: id.into(),
-        name: name.into(),
-        slug: name.into(),
-        description: None,
-        visibility: Visibility::Private,
-        created_by: "a@x".into(),
-        members: vec![],
-        created_at: String::new(),
-    }
-}
+use mcpgw_reference::store::{Store, StoreError, postgres};
+use mcpgw_reference::testing::team;
 
 async fn database() -> Option<PostgresService> {
     match PostgresService::start().await {

@@ -1,13 +1,13 @@
 //! `app(state)`: the whole gateway as an axum `Router`, testable without a socket.
 //!
 //! Layers, outermost first: raw-path guard and request context -> cluster affinity (forwarding
-//! to a session's owner; a no-op outside cluster mode) -> authentication -> token scoping ->
-//! routes. The layers wrap the router from outside, so they run before route
+//! to a session's owner; a no-op outside cluster mode) -> one store generation per request (only
+//! with the cluster's read cache) -> authentication -> token scoping -> routes. The layers wrap the router from outside, so they run before route
 //! matching (and the guard may strip `APP_ROOT_PATH` from the URI the router sees).
 
 use axum::Router;
 use axum::extract::Request;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 
@@ -28,6 +28,11 @@ async fn fallback(req: Request) -> Response {
         return ApiError::not_found("Invalid server identifier").into_response();
     }
     pipeline::not_found().await
+}
+
+/// Run the rest of the request inside one store generation (`store::generation::scope`).
+async fn read_at_one_generation(req: Request, next: Next) -> Response {
+    crate::store::generation::scope(next.run(req)).await
 }
 
 /// The gateway.
@@ -69,6 +74,13 @@ pub fn app(state: AppState) -> Router {
     let inner = inner
         .layer(from_fn_with_state(state.clone(), scoping::scoping_layer))
         .layer(from_fn_with_state(state.clone(), pipeline::auth_layer));
+    // Cluster mode on Postgres: a request reads the store at one generation (one Redis round
+    // trip per request, however many records it reads).
+    let inner = if state.store.has_read_cache() {
+        inner.layer(axum::middleware::from_fn(read_at_one_generation))
+    } else {
+        inner
+    };
     // Outside cluster mode the affinity layer would only pass requests on: leave it out.
     let inner = if state.cluster.is_some() {
         inner.layer(from_fn_with_state(

@@ -82,6 +82,11 @@ pub struct Settings {
     // idle bound covers here.
     #[arg(long, env = "MCPGW_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_read_timeout_ms: u64,
+    /// Milliseconds from a complete request head to the end of its body; a body not received by
+    /// then is answered with 408 and its connection closed. 0 turns the bound off.
+    // 30 s: a body is at most MAX_BODY_BYTES (4 MiB), which takes about 30 s at 1 Mbit/s.
+    #[arg(long, env = "MCPGW_BODY_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_read_timeout_ms: u64,
     /// Milliseconds a connection may sit with no request in flight and no byte received or sent
     /// before the server closes it. A response still streaming (an SSE `GET` stream) is not
     /// idle. 0 turns the bound off.
@@ -139,6 +144,12 @@ pub struct Settings {
     /// Milliseconds a Redis command may take before the request that needs it gets 503.
     #[arg(long, env = "MCPGW_REDIS_TIMEOUT_MS", default_value_t = 2000)]
     pub redis_timeout_ms: u64,
+    /// Cluster mode: keep what is read from Postgres in this worker, valid until any worker
+    /// writes (a generation in Redis). Turn it off when something other than the gateway's
+    /// workers writes to the database: such writes do not change the generation. Workers with
+    /// and without it may share a database (every worker's writes change the generation).
+    #[arg(long, env = "MCPGW_STORE_READ_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub store_read_cache: bool,
     /// The rules handlers consult. Not a flag and not read from the environment: parsing
     /// always gives [`Policy::strict`], so no command line or environment of the binary can
     /// loosen it; only a caller in code (the harness) sets another.
@@ -174,6 +185,7 @@ impl Settings {
         s.max_body_bytes = 4 * 1024 * 1024;
         s.max_header_bytes = 64 * 1024;
         s.header_read_timeout_ms = 10_000;
+        s.body_read_timeout_ms = 30_000;
         s.idle_timeout_ms = 60_000;
         s.max_connections = 10_000;
         s.use_stateful_sessions = false;
@@ -186,6 +198,7 @@ impl Settings {
         s.session_affinity_ttl = 300;
         s.worker_heartbeat_ttl = 30;
         s.redis_timeout_ms = 2000;
+        s.store_read_cache = true;
         s.policy = Policy::strict();
         s.host = IpAddr::from([127, 0, 0, 1]);
         s.port = 0;

@@ -324,7 +324,8 @@ impl FromRequestParts<AppState> for RestCaller {
     }
 }
 
-/// Read a request body up to `limit` bytes: 413 beyond it.
+/// Read a request body up to `limit` bytes: 413 beyond it, 408 when its read deadline passed
+/// (`server::body`).
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
@@ -334,9 +335,19 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiErro
         {
             Err(ApiError::PayloadTooLarge)
         }
-        Err(_) => Err(ApiError::BadRequest(
-            "Failed to read request body".to_owned(),
-        )),
+        Err(e) => {
+            // axum wraps the body's own error: look along the chain.
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+            while let Some(c) = cause {
+                if let Some(t) = c.downcast_ref::<crate::server::BodyReadTimedOut>() {
+                    return Err(ApiError::RequestTimeout(t.to_string()));
+                }
+                cause = c.source();
+            }
+            Err(ApiError::BadRequest(
+                "Failed to read request body".to_owned(),
+            ))
+        }
     }
 }
 

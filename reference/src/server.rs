@@ -1,10 +1,13 @@
 //! Serving `app` on a socket: our own accept loop over hyper, so that the peer address reaches
 //! the handlers (D3), the request-head limit answers 431 instead of dropping the connection, and
 //! the connection bounds hold (header read time, idle time, connection count: `limits` decides,
-//! `watch` enforces).
+//! `watch` enforces; the body's read deadline: `body`).
 
+mod body;
 mod limits;
 mod watch;
+
+pub(crate) use body::BodyReadTimedOut;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,6 +31,7 @@ use watch::{Busy, Registry, Slot, TrackedBody, TrackedIo};
 pub(crate) struct ServeLimits {
     max_header_bytes: usize,
     bounds: Bounds,
+    body_read: Option<Duration>,
     max_connections: usize,
 }
 
@@ -45,6 +49,7 @@ impl ServeLimits {
                 header_read: ms(s.header_read_timeout_ms),
                 idle: ms(s.idle_timeout_ms),
             },
+            body_read: ms(s.body_read_timeout_ms),
             max_connections: usize::try_from(s.max_connections).unwrap_or(usize::MAX),
         }
     }
@@ -116,10 +121,11 @@ async fn serve_connection(
     let shared = slot.shared();
     let io = TokioIo::new(TrackedIo::new(stream, shared.clone()));
     let max_head = limits.max_header_bytes;
+    let body_read = limits.body_read;
     let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let busy = Busy::start(&shared);
         let oversized = head_bytes(&req) > max_head;
-        let mut req = req.map(axum::body::Body::new);
+        let mut req = req.map(|b| axum::body::Body::new(body::DeadlineBody::new(b, body_read)));
         req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
         let app = app.clone();
         async move {

@@ -119,6 +119,14 @@ impl AppState {
         }))
     }
 
+    /// The same state on another store (cluster mode puts a read cache in front of Postgres).
+    pub(crate) fn with_store(self, store: Store) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            ..self.into_inner()
+        }))
+    }
+
     /// The same state as a cluster worker.
     pub(crate) fn with_cluster(self, cluster: Arc<Cluster>) -> Self {
         AppState(Arc::new(Inner {

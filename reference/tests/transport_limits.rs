@@ -2,7 +2,8 @@
 //! that never completes is cut at the header-read bound, an idle keep-alive connection at the
 //! idle bound while an SSE stream outlives it, and at the connection cap idle and stalled
 //! clients make room for a new one while busy connections are kept (the newcomer gets 503), as
-//! they do when the process runs out of file descriptors below the cap.
+//! they do when the process runs out of file descriptors below the cap; a request body that
+//! stalls or drips after its head is cut at the body-read bound (408).
 //!
 //! Waits here are liveness bounds (generous, [`LIVENESS`]), never measurements of speed.
 
@@ -326,10 +327,93 @@ async fn at_the_cap_busy_connections_are_kept_and_a_new_one_gets_503() {
 #[tokio::test]
 async fn the_largest_bounds_are_accepted_and_serve_as_no_bound() {
     // u64::MAX milliseconds is past any clock: no deadline, and nothing overflows.
-    let gw = gateway(u64::MAX, u64::MAX, u32::MAX, |_| {}).await;
+    let gw = gateway(u64::MAX, u64::MAX, u32::MAX, |s| {
+        s.body_read_timeout_ms = u64::MAX;
+    })
+    .await;
     let mut s = connect(&gw).await;
     health(&mut s).await;
     health(&mut s).await;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let head = format!(
+        "POST /rpc HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        gw.admin_token,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("send the head");
+    s.write_all(body.as_bytes()).await.expect("send the body");
+    let r = read_response(&mut s).await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
+
+/// The head of `POST /rpc` announcing a body of `length` bytes.
+fn rpc_head(gw: &Embedded, length: usize) -> String {
+    format!(
+        "POST /rpc HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n",
+        gw.admin_token
+    )
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_or_drips_is_cut_at_the_body_read_bound() {
+    // Only the body-read bound can end these: the head is complete, so the connection is busy.
+    let gw = gateway(FAR, FAR, NO_CAP, |s| s.body_read_timeout_ms = 300).await;
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+
+    // Half the body, then nothing: 408, and the connection closes.
+    let mut stalled = connect(&gw).await;
+    stalled
+        .write_all(rpc_head(&gw, body.len()).as_bytes())
+        .await
+        .expect("send the head");
+    stalled.write_all(&body[..10]).await.expect("send a part");
+    let r = read_response(&mut stalled).await;
+    assert!(r.starts_with("HTTP/1.1 408"), "a stalled body: {r:?}");
+    assert!(r.to_ascii_lowercase().contains("connection: close"), "{r}");
+    assert!(
+        closed_within(&mut stalled, LIVENESS).await,
+        "the connection stayed open after the 408"
+    );
+
+    // A byte every 50 ms keeps arriving, but the bound runs from the complete head.
+    let mut drip = connect(&gw).await;
+    drip.write_all(rpc_head(&gw, 1000).as_bytes())
+        .await
+        .expect("send the head");
+    // Cut: the 408 read, or the connection closed (a reset can overtake the answer while the
+    // client is still writing).
+    let mut cut = None;
+    for _ in 0..1000 {
+        if drip.write_all(b" ").await.is_err() {
+            cut = Some(String::new());
+            break;
+        }
+        let mut probe = [0u8; 4096];
+        match tokio::time::timeout(Duration::from_millis(50), drip.read(&mut probe)).await {
+            Ok(Ok(0) | Err(_)) => cut = Some(String::new()),
+            Ok(Ok(n)) => cut = Some(String::from_utf8_lossy(&probe[..n]).into_owned()),
+            Err(_) => {}
+        }
+        if cut.is_some() {
+            break;
+        }
+    }
+    let answer = cut.expect("a body dripped over 1000 x 50 ms was never cut");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer:?}"
+    );
+
+    // A body that arrives in time is served, on the same gateway.
+    let mut prompt = connect(&gw).await;
+    prompt
+        .write_all(rpc_head(&gw, body.len()).as_bytes())
+        .await
+        .expect("send the head");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    prompt.write_all(body).await.expect("send the body");
+    let r = read_response(&mut prompt).await;
+    assert!(r.starts_with("HTTP/1.1 200"), "a prompt body: {r}");
 }
 
 #[tokio::test]

@@ -17,6 +17,9 @@ pub(crate) fn session(sid: &str) -> String {
     format!("mcpgw:session:{sid}")
 }
 
+/// The shared store's generation: every write changes it, every worker's read cache follows it.
+pub(crate) const STORE_GENERATION: &str = "mcpgw:store_generation";
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -10,10 +10,15 @@
 //! with their scope intact. A Redis that does not answer gets 503 for every request that needs
 //! the owner or a session record: fail closed, never unscoped.
 //!
+//! The shared store's generation lives in Redis too: every worker caches what it reads from
+//! Postgres, valid for one generation, and every write changes it (`store::cache`).
+//!
 //! Modules: `keys` (key names), `route` (pure: local, forward or take over), `signature` (pure:
-//! the internal hop's HMAC), `registry` and `sessions` (Redis I/O), `forward` (the layer).
+//! the internal hop's HMAC), `registry`, `sessions` and `generation` (Redis I/O), `forward` (the
+//! layer).
 
 pub(crate) mod forward;
+pub(crate) mod generation;
 pub(crate) mod keys;
 pub(crate) mod registry;
 pub(crate) mod route;
@@ -140,6 +145,7 @@ pub(crate) async fn attach(state: AppState, addr: SocketAddr) -> Result<AppState
         .heartbeat()
         .await
         .map_err(|e| format!("failed to register the worker: {e}"))?;
+    let generations = generation::RedisGenerations::new(conn.clone(), deadline);
     let sessions = sessions::RedisSessionStore::new(conn, deadline, DEFAULT_IDLE_TTL);
     let cluster = Cluster {
         _heartbeat: registry.spawn_heartbeat(),
@@ -147,7 +153,12 @@ pub(crate) async fn attach(state: AppState, addr: SocketAddr) -> Result<AppState
         secret: secret.into_bytes(),
         client: forward::ForwardClient::new(),
     };
+    let store = state
+        .store
+        .clone()
+        .with_generation(Arc::new(generations), s.store_read_cache);
     Ok(state
+        .with_store(store)
         .with_session_store(Arc::new(sessions))
         .with_cluster(Arc::new(cluster)))
 }

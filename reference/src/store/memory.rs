@@ -126,20 +126,8 @@ impl<T: Entity> Table<T> for MemoryTable<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Owned, Revocation, Team, Visibility};
-
-    fn team(id: &str, name: &str) -> Team {
-        Team {
-            id: id.into(),
-            name: name.into(),
-            slug: name.into(),
-            description: None,
-            visibility: Visibility::Private,
-            created_by: "a@x".into(),
-            members: vec![],
-            created_at: String::new(),
-        }
-    }
+    use crate::store::{Owned, Revocation, Team};
+    use crate::testing::team;
 
     #[tokio::test]
     async fn names_are_unique_and_follow_renames() {

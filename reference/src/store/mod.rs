@@ -1,6 +1,8 @@
 //! Persistence: one `Table<T>` per entity kind behind a trait, so the gateway runs on the
 //! in-memory store (default, one process) or on Postgres (cluster mode) unchanged.
 
+mod cache;
+pub(crate) mod generation;
 pub(crate) mod memory;
 mod model;
 pub mod postgres;
@@ -51,6 +53,19 @@ pub struct Store {
     pub tokens: Arc<dyn Table<ApiToken>>,
     pub revocations: Arc<dyn Table<Revocation>>,
     pub usage: Arc<dyn usage::UsageLog>,
+    pub(crate) backend: Backend,
+}
+
+/// Where a [`Store`]'s tables live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// In this process.
+    Memory,
+    /// In a database other workers share.
+    Postgres,
+    /// In a shared database, every write changing the store generation (`generation`);
+    /// `cache_reads`: reads are cached for a generation (`cache`).
+    Generational { cache_reads: bool },
 }
 
 impl std::fmt::Debug for Store {
@@ -74,7 +89,42 @@ impl Store {
             tokens: Arc::new(MemoryTable::<ApiToken>::default()),
             revocations: Arc::new(MemoryTable::<Revocation>::default()),
             usage: Arc::new(usage::MemoryUsageLog::default()),
+            backend: Backend::Memory,
         }
+    }
+
+    /// This store with every write changing the store generation in `generations` (cluster
+    /// mode: a Redis key), and with `cache_reads` a read cache in front of each table, valid for
+    /// one generation. Only a shared database needs either: any other store is returned as it
+    /// is. Writes change the generation even without the cache, so workers with and without it
+    /// can share a database.
+    pub(crate) fn with_generation(
+        self,
+        generations: Arc<dyn generation::Generations>,
+        cache_reads: bool,
+    ) -> Self {
+        if self.backend != Backend::Postgres {
+            return self;
+        }
+        let source = Arc::new(generation::Source::new(generations));
+        Store {
+            users: cache::wrap(self.users, &source, cache_reads),
+            teams: cache::wrap(self.teams, &source, cache_reads),
+            servers: cache::wrap(self.servers, &source, cache_reads),
+            tools: cache::wrap(self.tools, &source, cache_reads),
+            gateways: cache::wrap(self.gateways, &source, cache_reads),
+            resources: cache::wrap(self.resources, &source, cache_reads),
+            prompts: cache::wrap(self.prompts, &source, cache_reads),
+            tokens: cache::wrap(self.tokens, &source, cache_reads),
+            revocations: cache::wrap(self.revocations, &source, cache_reads),
+            usage: self.usage,
+            backend: Backend::Generational { cache_reads },
+        }
+    }
+
+    /// Whether requests should each read at one generation ([`generation::scope`]).
+    pub(crate) fn has_read_cache(&self) -> bool {
+        self.backend == Backend::Generational { cache_reads: true }
     }
 
     /// A server by canonical id, else by name (D4). Segments that are neither a canonical id nor

@@ -61,6 +61,7 @@ pub async fn connect(url: &str) -> StoreResult<Store> {
         tokens: Arc::new(PgTable::<ApiToken>::new(pool.clone())),
         revocations: Arc::new(PgTable::<Revocation>::new(pool.clone())),
         usage: Arc::new(PgUsageLog { pool }),
+        backend: super::Backend::Postgres,
     })
 }
 

@@ -517,3 +517,17 @@ pub fn merge(base: &mut Value, extra: Value) {
         }
     }
 }
+
+/// A private team with no members, for tests of the store's tables.
+pub fn team(id: &str, name: &str) -> crate::store::Team {
+    crate::store::Team {
+        id: id.into(),
+        name: name.into(),
+        slug: name.into(),
+        description: None,
+        visibility: crate::store::Visibility::Private,
+        created_by: "a@x".into(),
+        members: vec![],
+        created_at: String::new(),
+    }
+}
