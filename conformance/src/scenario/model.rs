@@ -262,7 +262,9 @@ pub struct Served {
 }
 
 impl UpstreamFixture {
-    /// The items this fixture serves: those declared, or the fidelity fixture's.
+    /// The items this fixture serves: those declared, or the fidelity fixture's (which the
+    /// engine's upstream knows: without the `engine` feature, only the loader is built).
+    #[cfg(feature = "engine")]
     pub fn served(&self) -> Served {
         let named = |v: Vec<serde_json::Value>, key: &str| -> Vec<(String, String)> {
             v.iter()
