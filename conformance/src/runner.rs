@@ -771,7 +771,11 @@ pub fn build_request(
         base.authority.clone(),
         WireRequest {
             method: r.method.clone(),
-            target: format!("{}{path}", base.root),
+            target: if r.absolute_form {
+                format!("http://{}{}{path}", base.authority, base.root)
+            } else {
+                format!("{}{path}", base.root)
+            },
             headers,
             body,
         },

@@ -246,6 +246,7 @@ fn send(
         headers,
         json,
         body: None,
+        absolute_form: false,
     };
     let (authority, req) =
         build_request(&side.target, via, &request, &side.p).expect("request builds");

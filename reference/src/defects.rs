@@ -111,10 +111,16 @@ pub enum Defect {
     /// MCP completion: `completion/complete` answers no values whatever the upstream offers
     /// (the reference before fidelity).
     CompletionNotForwarded,
+    /// D7 (gap G3): `GET` and `DELETE` on `/servers/{id}/mcp` are left out of the permission
+    /// check, so a token that may only read (or delete) servers opens streams and ends sessions.
+    ServerMcpStreamUnchecked,
+    /// RFC 9112 §3.2.2 / D8: the raw-path guard reads only origin-form targets; an
+    /// absolute-form target's dot segments are normalised into another route.
+    AbsoluteFormUnguarded,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 39] = [
+    pub const ALL: [Defect; 41] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -154,6 +160,8 @@ impl Defect {
         Defect::ContentFlattened,
         Defect::TemplatesNotListed,
         Defect::CompletionNotForwarded,
+        Defect::ServerMcpStreamUnchecked,
+        Defect::AbsoluteFormUnguarded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -197,6 +205,8 @@ impl Defect {
             Defect::ContentFlattened => "content-flattened",
             Defect::TemplatesNotListed => "templates-not-listed",
             Defect::CompletionNotForwarded => "completion-not-forwarded",
+            Defect::ServerMcpStreamUnchecked => "server-mcp-stream-unchecked",
+            Defect::AbsoluteFormUnguarded => "absolute-form-unguarded",
         }
     }
 
@@ -242,6 +252,8 @@ impl Defect {
             Defect::ContentFlattened => "MCP tool results",
             Defect::TemplatesNotListed => "MCP resource templates",
             Defect::CompletionNotForwarded => "MCP completion",
+            Defect::ServerMcpStreamUnchecked => "D7 (gap G3)",
+            Defect::AbsoluteFormUnguarded => "RFC 9112 §3.2.2, D8",
         }
     }
 
@@ -296,6 +308,8 @@ impl Defect {
             Defect::ContentFlattened => p.content_relayed_whole = false,
             Defect::TemplatesNotListed => p.templates_asked_upstream = false,
             Defect::CompletionNotForwarded => p.completions_asked_upstream = false,
+            Defect::ServerMcpStreamUnchecked => p.server_mcp_every_method_checked = false,
+            Defect::AbsoluteFormUnguarded => p.absolute_form_guarded = false,
         }
         p
     }

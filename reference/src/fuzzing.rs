@@ -396,6 +396,7 @@ fn decide_everywhere(caller: &Caller, pick: u8) {
                 restriction_target: target,
                 resolved_server: resolved,
                 usage: crate::store::usage::UsageCounts::default(),
+                server_mcp_every_method_checked: true,
             };
             let decision = scoping::decide(&input);
             if caller.scoped_server().is_some_and(|s| s != OTHER) && resolved == Some(OTHER) {

@@ -128,11 +128,15 @@ pub(crate) async fn guard_layer(
     let raw_app = paths::strip_root(&raw, state.settings.root_path()).to_owned();
 
     let policy = state.policy();
+    // The matrix's gateway whose guard reads only origin-form targets.
+    let unguarded = !policy.absolute_form_guarded && req.uri().scheme().is_some();
     // A path with dot segments is refused, unless the policy normalises them (then the result
     // is what gets routed).
     let routed_path = match paths::check_raw_path(&raw_app) {
         Ok(()) => raw_app,
-        Err(GuardRejection::DotSegment) if policy.dot_segments == DotSegments::Normalise => {
+        Err(GuardRejection::DotSegment)
+            if policy.dot_segments == DotSegments::Normalise || unguarded =>
+        {
             paths::normalise_dot_segments(&raw_app)
         }
         Err(why) => return guard_rejection(&raw_app, why).into_response(),

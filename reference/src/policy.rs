@@ -182,6 +182,12 @@ pub struct Policy {
     pub(crate) templates_asked_upstream: bool,
     /// `completion/complete` of a prompt's argument is asked of the prompt's upstream.
     pub(crate) completions_asked_upstream: bool,
+    /// `GET` and `DELETE` on a server's MCP endpoint need `servers.use` like its `POST` (D7);
+    /// a token restricted to other permissions is refused there.
+    pub(crate) server_mcp_every_method_checked: bool,
+    /// An absolute-form request target (RFC 9112 §3.2.2) meets the raw-path guard (D8) like
+    /// the origin form.
+    pub(crate) absolute_form_guarded: bool,
 }
 
 impl Policy {
@@ -226,6 +232,8 @@ impl Policy {
             content_relayed_whole: true,
             templates_asked_upstream: true,
             completions_asked_upstream: true,
+            server_mcp_every_method_checked: true,
+            absolute_form_guarded: true,
         }
     }
 

@@ -238,6 +238,7 @@ impl Case {
             headers: Default::default(),
             json: None,
             body: None,
+            absolute_form: false,
         };
         // `json: null` reads back as no body: a JSON null is sent as its text.
         let raw_null = Body::Raw("null".to_owned());

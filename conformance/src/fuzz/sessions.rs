@@ -70,6 +70,7 @@ fn initialize(server: &str, token: &str) -> Request {
                        "clientInfo": {"name": "mcpgw-conformance-fuzz", "version": "1"}}
         })),
         body: None,
+        absolute_form: false,
     }
 }
 
@@ -85,6 +86,7 @@ fn delete(server: &str, token: &str, key: &str) -> Request {
         )]),
         json: None,
         body: None,
+        absolute_form: false,
     }
 }
 

@@ -845,6 +845,10 @@ pub struct Request {
     /// A raw body, sent as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// `true`: the request target is sent in absolute form (`http://host:port/path`, RFC 9112
+    /// §3.2.2), which a server must accept and route exactly as the origin form.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub absolute_form: bool,
 }
 
 /// What the response must look like. Every field given must hold.

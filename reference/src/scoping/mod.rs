@@ -83,6 +83,9 @@ pub(crate) struct ScopeInput<'a> {
     pub resolved_server: Option<&'a str>,
     /// Requests this token made before this one (only counted when it has usage limits).
     pub usage: UsageCounts,
+    /// D7: `GET` and `DELETE` on a server's MCP endpoint go through the permission check
+    /// (only a defect of the matrix turns this off).
+    pub server_mcp_every_method_checked: bool,
 }
 
 /// Decide a request. `Ok(())` lets it through to routing.
@@ -120,16 +123,31 @@ pub(crate) fn decide(input: &ScopeInput<'_>) -> Result<(), ApiError> {
     }
     time::check_time_restrictions(caller.scopes.time_restrictions.as_ref(), input.now)
         .map_err(ApiError::Forbidden)?;
-    if !permissions::permission_allows(
-        caller.scopes.restricting_permissions(),
-        input.method,
-        input.path,
-    ) {
+    // Only the matrix's D7 defect lets these two methods skip the permission map.
+    let permissions_waived = !input.server_mcp_every_method_checked
+        && is_server_mcp_stream_or_delete(input.method, input.path);
+    if !permissions_waived
+        && !permissions::permission_allows(
+            caller.scopes.restricting_permissions(),
+            input.method,
+            input.path,
+        )
+    {
         return Err(ApiError::access_denied());
     }
     usage_decision(caller.scopes.usage_limits.as_ref(), input.usage)
         .map_err(|detail| ApiError::TooManyRequests(detail.to_owned()))?;
     Ok(())
+}
+
+/// `GET` or `DELETE` on `/servers/{x}/mcp` (one optional trailing slash).
+fn is_server_mcp_stream_or_delete(method: &str, path: &str) -> bool {
+    let endpoint = path.strip_suffix('/').unwrap_or(path);
+    matches!(method, "GET" | "DELETE")
+        && endpoint
+            .strip_prefix("/servers/")
+            .and_then(|rest| rest.strip_suffix("/mcp"))
+            .is_some_and(|segment| !segment.is_empty() && !segment.contains('/'))
 }
 
 async fn still_member(state: &AppState, caller: &Caller) -> Result<bool, ApiError> {
@@ -252,6 +270,7 @@ pub(crate) async fn check_request(
         restriction_target: target,
         resolved_server: resolved.as_deref(),
         usage,
+        server_mcp_every_method_checked: policy.server_mcp_every_method_checked,
     };
     decide(&input)?;
     if let Some(jti) = counted_jti {
@@ -347,6 +366,7 @@ mod tests {
             restriction_target: paths::restriction_target(path),
             resolved_server: None,
             usage: UsageCounts::default(),
+            server_mcp_every_method_checked: true,
         }
     }
 

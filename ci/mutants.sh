@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The sharpness of the scenario suite, measured: cargo-mutants mutates the reference's decision
+# modules and, for each mutant, runs ONLY the scenario suite (`cargo test -p mcpgw-conformance
+# --test scenarios`, the in-process reference with its variants); the reference's own unit tests
+# never run. A mutant the suite does not fail is a survivor: a rule no scenario pins down.
+#
+#   ci/mutants.sh                 every mutant of the decision modules (hours: see README)
+#   ci/mutants.sh --sample        the fixed CI sample (a few mutants, a few minutes)
+#   ci/mutants.sh --shard K/N     one shard of the full run (cumulative runs; outcomes kept apart)
+#   ci/mutants.sh --score DIR...  no run: the score of earlier runs' mutants.out folders
+#
+# The mutants are tested in place (this checkout's files are changed one mutant at a time and
+# put back; `target/` is reused), so run it in a clean checkout or worktree that nothing else
+# edits meanwhile. Survivors listed in ci/mutants-equivalent.txt (with their reason) are
+# equivalent mutants: they do not count against the score. Exits 1 when a survivor is not
+# listed there, or when the score is under the goal (90%).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The decision modules (issue 16 §4): paths, scoping, the JSON-RPC envelope and injection,
+# well-known parsing, JWT checks, Origin and Accept rules, the cluster signature.
+files=(
+    'reference/src/paths/*.rs'
+    'reference/src/scoping/*.rs'
+    reference/src/rpc/envelope.rs
+    reference/src/rpc/inject.rs
+    reference/src/wellknown.rs
+    reference/src/auth/jwt.rs
+    reference/src/auth/claims.rs
+    reference/src/mcp/origin.rs
+    reference/src/mcp/accept.rs
+    reference/src/cluster/signature.rs
+)
+# The fixed CI sample: one mutant from each of a few modules, chosen to need different
+# scenarios to die (a regex over cargo-mutants' names).
+sample='(paths/guard\.rs.*replace check_raw_path -> Result<\(\), GuardRejection> with Ok\(\(\)\))|(scoping/server\.rs.*replace check_server_restriction -> bool with true)|(mcp/origin\.rs.*replace origin_allowed -> bool with true)'
+goal=90
+
+score() {
+    python3 - "$goal" ci/mutants-equivalent.txt "$@" <<'EOF'
+import json, re, sys
+goal, equiv_file, dirs = float(sys.argv[1]), sys.argv[2], sys.argv[3:]
+strip = lambda name: re.sub(r":\d+:\d+:", ":", name)
+equivalent = {}
+for line in open(equiv_file, encoding="utf-8"):
+    line = line.rstrip("\n")
+    if not line.strip() or line.lstrip().startswith("#"):
+        continue
+    name, _, reason = line.partition("  # ")
+    if not reason.strip():
+        sys.exit(f"{equiv_file}: {line!r} gives no reason after '  # '")
+    equivalent[strip(name.strip())] = reason.strip()
+counts = {"caught": 0, "missed": 0, "timeout": 0, "unviable": 0, "equivalent": 0}
+unlisted = []
+for d in dirs:
+    outcomes = json.load(open(f"{d}/outcomes.json", encoding="utf-8"))
+    for o in outcomes["outcomes"]:
+        scenario = o.get("scenario")
+        if not isinstance(scenario, dict) or "Mutant" not in scenario:
+            continue  # the baseline
+        summary = o["summary"]
+        key = {"CaughtMutant": "caught", "MissedMutant": "missed", "Timeout": "timeout",
+               "Unviable": "unviable"}.get(summary)
+        if key is None:
+            continue
+        label = strip(scenario["Mutant"]["name"])
+        if key == "missed" and label in equivalent:
+            key = "equivalent"
+        elif key == "missed":
+            unlisted.append(label)
+        counts[key] += 1
+killed = counts["caught"] + counts["timeout"]
+judged = killed + counts["missed"]
+pct = 100.0 * killed / judged if judged else 100.0
+print(f"mutants: {killed} caught (of which {counts['timeout']} by timeout), "
+      f"{counts['missed']} missed, {counts['equivalent']} equivalent (listed), "
+      f"{counts['unviable']} unviable")
+print(f"score: {killed}/{judged} = {pct:.1f}% of the non-equivalent viable mutants (goal {goal:.0f}%)")
+for u in unlisted:
+    print(f"SURVIVOR: {u}")
+sys.exit(1 if unlisted or pct < goal else 0)
+EOF
+}
+
+mode="${1:-full}"
+case "$mode" in
+    --score) shift; score "$@"; exit ;;
+esac
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+    echo "cargo-mutants is missing; installing it"
+    cargo install cargo-mutants --locked
+fi
+
+args=(--in-place --package mcpgw-reference --test-package mcpgw-conformance --no-shuffle
+      --timeout 300 --output "target/mutants${2:+-${2//\//-of-}}")
+for f in "${files[@]}"; do args+=(--file "$f"); done
+case "$mode" in
+    full) ;;
+    --sample) args+=(--re "$sample" --baseline skip) ;;
+    --shard) args+=(--shard "${2:?--shard K/N}") ;;
+    *) echo "usage: ci/mutants.sh [--sample | --shard K/N | --score DIR...]" >&2; exit 2 ;;
+esac
+
+# Only the scenario suite is the test. For the long runs, less debug information makes each
+# mutant's rebuild and link cheaper (it changes no behaviour, but rebuilds every crate once,
+# which the short CI sample cannot afford after the tests step built them with it).
+if [ "$mode" != --sample ]; then
+    export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+fi
+started=$SECONDS
+rc=0
+cargo mutants "${args[@]}" --cargo-test-arg=--test=scenarios || rc=$?
+out="target/mutants${2:+-${2//\//-of-}}/mutants.out"
+echo "cargo-mutants exit $rc in $((SECONDS - started)) s; outcomes in $out"
+# cargo-mutants exits 2 when mutants were missed, 3 on timeouts; the score decides here.
+case "$rc" in 0 | 2 | 3) ;; *) exit "$rc" ;; esac
+score "$out"
