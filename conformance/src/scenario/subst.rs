@@ -1,7 +1,7 @@
 //! `${...}` substitution in paths, headers, bodies and expected values.
 //!
 //! `${servers.S.id}` is replaced by the value the run provisioned; `${x|upper}` applies a filter
-//! (`upper`, `lower`, `dashed`, `pct`, `climb`; filters chain left to right); `${repeat(N):TEXT}`
+//! (`upper`, `lower`, `fullwidth`, `dashed`, `pct`, `climb`; filters chain left to right); `${repeat(N):TEXT}`
 //! writes TEXT N times (up to [`MAX_REPEAT_BYTES`]); `$${` writes a literal `${`.
 //! References are checked when a scenario is loaded ([`check_reference`]) so a typo fails before
 //! any request is sent; at run time [`render`] asks a [`Lookup`] for each value.
@@ -22,7 +22,7 @@ pub enum Piece<'a> {
 }
 
 /// The filters a reference may name.
-pub const FILTERS: &[&str] = &["upper", "lower", "dashed", "pct", "climb"];
+pub const FILTERS: &[&str] = &["upper", "lower", "fullwidth", "dashed", "pct", "climb"];
 
 /// Split a template into text and references.
 pub fn parse(s: &str) -> Result<Vec<Piece<'_>>, String> {
@@ -117,11 +117,23 @@ pub fn apply_filter(filter: &str, v: &str) -> String {
     match filter {
         "upper" => v.to_uppercase(),
         "lower" => v.to_lowercase(),
+        "fullwidth" => fullwidth(v),
         "dashed" => dashed(v),
         "pct" => v.bytes().map(|b| format!("%{b:02X}")).collect(),
         "climb" => climb(v),
         _ => v.to_owned(),
     }
+}
+
+/// Printable ASCII as its fullwidth form (`a1` -> `ａ１`, U+FF01..U+FF5E): the look-alike that
+/// Unicode compatibility normalisation (NFKC) folds back.
+fn fullwidth(v: &str) -> String {
+    v.chars()
+        .map(|c| match c {
+            '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),
+            other => other,
+        })
+        .collect()
 }
 
 /// `/a/b/c` -> `/a/b/c/../../..`: the path followed by as many `..` segments as it has segments,
@@ -295,6 +307,15 @@ mod tests {
                 _ => Err("unknown".to_owned()),
             }
         }
+    }
+
+    #[test]
+    fn fullwidth_maps_printable_ascii_only() {
+        assert_eq!(apply_filter("fullwidth", "ab-1 é"), "ａｂ－１ é");
+        assert_eq!(
+            apply_filter("pct", &apply_filter("fullwidth", "a")),
+            "%EF%BD%81"
+        );
     }
 
     #[test]

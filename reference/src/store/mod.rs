@@ -54,6 +54,9 @@ pub struct Store {
     pub revocations: Arc<dyn Table<Revocation>>,
     pub usage: Arc<dyn usage::UsageLog>,
     pub(crate) backend: Backend,
+    /// Server names are looked up folded (case and fullwidth forms); only the defect matrix's
+    /// `server-names-folded` sets it (D4 names are exact).
+    pub(crate) fold_server_names: bool,
 }
 
 /// Where a [`Store`]'s tables live.
@@ -90,6 +93,7 @@ impl Store {
             revocations: Arc::new(MemoryTable::<Revocation>::default()),
             usage: Arc::new(usage::MemoryUsageLog::default()),
             backend: Backend::Memory,
+            fold_server_names: false,
         }
     }
 
@@ -119,6 +123,7 @@ impl Store {
             revocations: cache::wrap(self.revocations, &source, cache_reads),
             usage: self.usage,
             backend: Backend::Generational { cache_reads },
+            fold_server_names: self.fold_server_names,
         }
     }
 
@@ -136,8 +141,37 @@ impl Store {
             return Ok(Some(s));
         }
         if crate::ids::is_valid_server_name(id_or_name) {
-            return self.servers.find_by_name(id_or_name).await;
+            let found = self.servers.find_by_name(id_or_name).await?;
+            if found.is_some() || !self.fold_server_names {
+                return Ok(found);
+            }
+        }
+        if self.fold_server_names {
+            return self.find_server_folded(id_or_name).await;
         }
         Ok(None)
+    }
+
+    /// The defect matrix's look-up: the first server whose name equals `segment` once both are
+    /// folded (fullwidth forms to ASCII, then lowercase).
+    async fn find_server_folded(&self, segment: &str) -> StoreResult<Option<Arc<Server>>> {
+        let fold = |s: &str| -> String {
+            s.chars()
+                .map(|c| match c {
+                    '\u{FF01}'..='\u{FF5E}' => {
+                        char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c)
+                    }
+                    other => other,
+                })
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let wanted = fold(segment);
+        Ok(self
+            .servers
+            .list()
+            .await?
+            .into_iter()
+            .find(|s| fold(&s.name) == wanted))
     }
 }

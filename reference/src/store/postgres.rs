@@ -62,6 +62,7 @@ pub async fn connect(url: &str) -> StoreResult<Store> {
         revocations: Arc::new(PgTable::<Revocation>::new(pool.clone())),
         usage: Arc::new(PgUsageLog { pool }),
         backend: super::Backend::Postgres,
+        fold_server_names: false,
     })
 }
 
