@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The sharpness of the scenario suite, measured: cargo-mutants mutates the reference's decision
-# modules and, for each mutant, runs ONLY the scenario suite (`cargo test -p mcpgw-conformance
-# --test scenarios`, the in-process reference with its variants); the reference's own unit tests
-# never run. A mutant the suite does not fail is a survivor: a rule no scenario pins down.
+# modules and, for each mutant, runs ONLY the scenario suite: the test `scenario_suite` of the
+# reference crate (feature `mutation-suite`), which has a prebuilt harness run every scenario
+# against the reference binary as rebuilt with the mutant (`run --reference-exe`, every variant
+# a process of that binary). The reference's own unit tests never run. A mutant the suite does
+# not fail is a survivor: a rule no scenario pins down. Per mutant: the reference rebuilt
+# (about 6 s) and the suite (about 3 s).
 #
-#   ci/mutants.sh                 every mutant of the decision modules (hours: see README)
+#   ci/mutants.sh                 every mutant of the decision modules (about 1.5 h: see README)
 #   ci/mutants.sh --sample        the fixed CI sample (a few mutants, a few minutes)
 #   ci/mutants.sh --shard K/N     one shard of the full run (cumulative runs; outcomes kept apart)
 #   ci/mutants.sh --score DIR...  no run: the score of earlier runs' mutants.out folders
@@ -92,8 +95,15 @@ if ! cargo mutants --version >/dev/null 2>&1; then
     cargo install cargo-mutants --locked
 fi
 
-args=(--in-place --package mcpgw-reference --test-package mcpgw-conformance --no-shuffle
-      --timeout 300 --output "target/mutants${2:+-${2//\//-of-}}")
+# The judge is built once, from this checkout as it is (unmutated), and copied aside so that no
+# mutant's build can touch it.
+cargo build -q -p mcpgw-conformance
+mkdir -p target/mutants-harness
+cp target/debug/mcpgw-conformance target/mutants-harness/
+export MCPGW_SUITE_HARNESS="$PWD/target/mutants-harness/mcpgw-conformance"
+
+args=(--in-place --package mcpgw-reference --features mutation-suite --no-shuffle
+      --timeout 120 --output "target/mutants${2:+-${2//\//-of-}}")
 for f in "${files[@]}"; do args+=(--file "$f"); done
 case "$mode" in
     full) ;;
@@ -102,15 +112,9 @@ case "$mode" in
     *) echo "usage: ci/mutants.sh [--sample | --shard K/N | --score DIR...]" >&2; exit 2 ;;
 esac
 
-# Only the scenario suite is the test. For the long runs, less debug information makes each
-# mutant's rebuild and link cheaper (it changes no behaviour, but rebuilds every crate once,
-# which the short CI sample cannot afford after the tests step built them with it).
-if [ "$mode" != --sample ]; then
-    export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
-fi
 started=$SECONDS
 rc=0
-cargo mutants "${args[@]}" --cargo-test-arg=--test=scenarios || rc=$?
+cargo mutants "${args[@]}" --cargo-test-arg=--test=scenario_suite || rc=$?
 out="target/mutants${2:+-${2//\//-of-}}/mutants.out"
 echo "cargo-mutants exit $rc in $((SECONDS - started)) s; outcomes in $out"
 # cargo-mutants exits 2 when mutants were missed, 3 on timeouts; the score decides here.

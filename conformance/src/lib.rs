@@ -48,6 +48,8 @@ pub mod provision;
 #[cfg(feature = "engine")]
 pub mod reach;
 #[cfg(feature = "engine")]
+pub mod reference_process;
+#[cfg(feature = "engine")]
 pub mod report;
 #[cfg(feature = "engine")]
 pub mod runner;

@@ -116,6 +116,12 @@ pub struct TargetArgs {
     /// (a deliberately broken cluster, to show the restart scenarios can fail).
     #[arg(long, hide = true, requires = "cluster")]
     pub cluster_memory_store: bool,
+    /// Instead of the reference linked into this harness, start this `mcpgw-reference` binary
+    /// (once per variant, as the in-process reference is), e.g. one built from changed sources:
+    /// how `ci/mutants.sh` runs the suite against each mutant.
+    #[arg(long, env = "MCPGW_REFERENCE_EXE", value_name = "PATH",
+          conflicts_with_all = ["target", "cluster", "inject_defect", "target_file"])]
+    pub reference_exe: Option<PathBuf>,
 }
 
 impl TargetArgs {
@@ -143,9 +149,11 @@ impl TargetArgs {
             cluster: None,
             worker_env: Vec::new(),
             cluster_memory_store: false,
+            reference_exe: None,
         };
         match &cfg.spec {
             TargetSpec::Reference { defects } => args.inject_defect.clone_from(defects),
+            TargetSpec::ReferenceExe { exe } => args.reference_exe = Some(exe.clone()),
             TargetSpec::Cluster {
                 workers,
                 defects,
@@ -192,6 +200,7 @@ impl TargetArgs {
             cluster,
             worker_env,
             cluster_memory_store,
+            reference_exe,
         } = self;
         let mut out = Vec::new();
         let mut flag = |name: &str, value: String| {
@@ -235,6 +244,10 @@ impl TargetArgs {
         }
         if *cluster_memory_store {
             out.push("--cluster-memory-store".to_owned());
+        }
+        if let Some(exe) = reference_exe {
+            out.push("--reference-exe".to_owned());
+            out.push(exe.display().to_string());
         }
         out
     }
@@ -361,7 +374,9 @@ pub fn target_config(t: &TargetArgs) -> Result<TargetConfig, String> {
     } else {
         t.target.clone()
     };
-    let spec = if let Some(n) = t.cluster {
+    let spec = if let Some(exe) = &t.reference_exe {
+        TargetSpec::ReferenceExe { exe: exe.clone() }
+    } else if let Some(n) = t.cluster {
         if configured_from_file {
             return Err(
                 "--cluster starts reference workers; the manifest describes another gateway"
@@ -470,7 +485,7 @@ mod tests {
     }
 
     /// Every flag away from its default, secrets included (which must not survive).
-    fn every_flag() -> [TargetArgs; 3] {
+    fn every_flag() -> [TargetArgs; 4] {
         let none = TargetArgs::replaying(&TargetConfig::reference());
         let cluster = TargetArgs {
             cluster: Some(3),
@@ -498,9 +513,14 @@ mod tests {
         let file = TargetArgs {
             target: vec!["http://a:1".to_owned()],
             target_file: Some(PathBuf::from("gateways/litellm.yaml")),
+            ..none.clone()
+        };
+        let exe = TargetArgs {
+            reference_exe: Some(PathBuf::from("target/debug/mcpgw-reference")),
+            with: vec![Capability::Stateful],
             ..none
         };
-        [cluster, url, file]
+        [cluster, url, file, exe]
     }
 
     #[test]

@@ -158,6 +158,23 @@ impl ExternalFaults {
     }
 }
 
+/// What the harness runs for a target itself; held for its `Drop`, which stops it.
+#[derive(Debug)]
+#[allow(dead_code)]
+enum Running {
+    /// Nothing: a gateway someone else runs, or a cluster (kept in [`Target::cluster`]).
+    Nothing,
+    InProcess(mcpgw_reference::Embedded),
+    Process(crate::reference_process::ReferenceProcess),
+}
+
+impl Running {
+    /// A single reference the harness started, which can be started again as a variant.
+    fn reference(&self) -> bool {
+        matches!(self, Running::InProcess(_) | Running::Process(_))
+    }
+}
+
 /// One address of a target (a cluster has several).
 #[derive(Debug, Clone, Serialize)]
 pub struct Base {
@@ -200,6 +217,9 @@ impl Base {
 pub enum TargetSpec {
     /// The reference gateway in this process, with these defects injected.
     Reference { defects: Vec<String> },
+    /// A `mcpgw-reference` binary built elsewhere, started as a process (once per variant,
+    /// like the in-process reference): [`crate::reference_process`].
+    ReferenceExe { exe: std::path::PathBuf },
     /// N reference workers as separate processes on Redis and Postgres, started (and broken
     /// on purpose by `fault` steps) by the harness; see [`crate::cluster`].
     Cluster {
@@ -313,7 +333,9 @@ pub struct Target {
     /// Arguments that select this target again on the command line (for replay commands),
     /// each after a space: [`settings::replay_args`].
     pub replay_args: String,
-    _embedded: Option<mcpgw_reference::Embedded>,
+    /// The reference this harness runs for the target (in this process, or as a process),
+    /// kept alive as long as the target.
+    _running: Running,
     /// Harness-managed cluster only: the workers and services, for `fault` steps.
     cluster: Option<tokio::sync::Mutex<crate::cluster::Cluster>>,
     /// Where forwarded requests show, on a cluster: the harness's own workers' logs, or the
@@ -358,7 +380,7 @@ impl Target {
                 }
             };
         let mut cluster = None;
-        let (bases, admin_token, jwt, embedded, kind, defects) = match &cfg.spec {
+        let (bases, admin_token, jwt, running, kind, defects) = match &cfg.spec {
             TargetSpec::Cluster {
                 workers,
                 defects,
@@ -395,9 +417,36 @@ impl Target {
                     bases,
                     token,
                     Some(jwt),
-                    None,
+                    Running::Nothing,
                     format!("reference cluster ({workers} workers)"),
                     defects.clone(),
+                )
+            }
+            TargetSpec::ReferenceExe { exe } => {
+                let mut settings = mcpgw_reference::Settings::default_for_tests();
+                let wanted = |c: Capability| {
+                    (cfg.profile.capabilities.contains(&c) || cfg.with.contains(&c))
+                        && !cfg.without.contains(&c)
+                };
+                let secret = crate::cluster::random_hex(32);
+                settings.jwt_secret_key = Some(secret.clone());
+                settings.platform_admin_email = cfg.admin_email.clone();
+                variants::configure(&mut settings, wanted);
+                let p = crate::reference_process::start(exe, &settings)
+                    .await
+                    .map_err(TargetError::Spawn)?;
+                let jwt = JwtKeys {
+                    secret,
+                    audience: settings.jwt_audience.clone(),
+                    issuer: settings.jwt_issuer.clone(),
+                };
+                (
+                    vec![Base::parse(&p.url)?],
+                    p.admin_token.clone(),
+                    Some(jwt),
+                    Running::Process(p),
+                    format!("reference ({})", exe.display()),
+                    Vec::new(),
                 )
             }
             TargetSpec::Reference { defects } => {
@@ -427,7 +476,7 @@ impl Target {
                     vec![Base::parse(&url)?],
                     e.admin_token.clone(),
                     Some(jwt),
-                    Some(e),
+                    Running::InProcess(e),
                     "reference (in-process)".to_owned(),
                     defects.clone(),
                 )
@@ -467,7 +516,14 @@ impl Target {
                         ));
                     }
                 };
-                (bases, admin_token, jwt, None, "url".to_owned(), Vec::new())
+                (
+                    bases,
+                    admin_token,
+                    jwt,
+                    Running::Nothing,
+                    "url".to_owned(),
+                    Vec::new(),
+                )
             }
         };
         let forward_logs = forward_logs(&cfg.manifest, cluster.as_ref()).await?;
@@ -500,7 +556,7 @@ impl Target {
             capabilities: capabilities.iter().map(|c| c.name().to_owned()).collect(),
             defects,
         };
-        let config = embedded.is_some().then(|| cfg.clone());
+        let config = running.reference().then(|| cfg.clone());
         let target = Target {
             bases,
             admin_token,
@@ -513,7 +569,7 @@ impl Target {
             upstream_host: cfg.upstream_host.clone(),
             identity,
             replay_args: settings::replay_args(cfg),
-            _embedded: embedded,
+            _running: running,
             cluster,
             forward_logs,
             external_faults: std::sync::Mutex::new(ExternalFaults::default()),

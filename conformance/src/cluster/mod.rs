@@ -127,7 +127,7 @@ pub struct Cluster {
     logs: tempfile::TempDir,
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut s = String::new();
     while s.len() < bytes * 2 {
         s.push_str(&uuid::Uuid::new_v4().simple().to_string());
