@@ -114,7 +114,7 @@ esac
 
 started=$SECONDS
 rc=0
-cargo mutants "${args[@]}" --cargo-test-arg=--test=scenario_suite || rc=$?
+cargo mutants "${args[@]}" --cargo-arg=--test=scenario_suite || rc=$?
 out="target/mutants${2:+-${2//\//-of-}}/mutants.out"
 echo "cargo-mutants exit $rc in $((SECONDS - started)) s; outcomes in $out"
 # cargo-mutants exits 2 when mutants were missed, 3 on timeouts; the score decides here.
