@@ -8,8 +8,10 @@
 # (about 6 s) and the suite (about 3 s).
 #
 #   ci/mutants.sh                 every mutant of the decision modules (about 1.5 h: see README)
-#   ci/mutants.sh --sample        the fixed CI sample (a few mutants, a few minutes)
-#   ci/mutants.sh --shard K/N     one shard of the full run (cumulative runs; outcomes kept apart)
+#   ci/mutants.sh --sample        the fixed CI sample: the mutants in ci/mutants-sample/ (diffs
+#                                 cargo-mutants wrote), each applied, judged and reverted here,
+#                                 so CI needs no cargo-mutants install (about 2 minutes)
+#   ci/mutants.sh --shard K/N     one shard of the full run, K from 0 to N-1 (outcomes kept apart)
 #   ci/mutants.sh --score DIR...  no run: the score of earlier runs' mutants.out folders
 #
 # The mutants are tested in place (this checkout's files are changed one mutant at a time and
@@ -34,9 +36,6 @@ files=(
     reference/src/mcp/accept.rs
     reference/src/cluster/signature.rs
 )
-# The fixed CI sample: one mutant from each of a few modules, chosen to need different
-# scenarios to die (a regex over cargo-mutants' names).
-sample='(paths/guard\.rs.*replace check_raw_path -> Result<\(\), GuardRejection> with Ok\(\(\)\))|(scoping/server\.rs.*replace check_server_restriction -> bool with true)|(mcp/origin\.rs.*replace origin_allowed -> bool with true)'
 goal=90
 
 score() {
@@ -88,12 +87,9 @@ EOF
 mode="${1:-full}"
 case "$mode" in
     --score) shift; score "$@"; exit ;;
+    full | --sample | --shard) ;;
+    *) echo "usage: ci/mutants.sh [--sample | --shard K/N | --score DIR...]" >&2; exit 2 ;;
 esac
-
-if ! cargo mutants --version >/dev/null 2>&1; then
-    echo "cargo-mutants is missing; installing it"
-    cargo install cargo-mutants --locked
-fi
 
 # The judge is built once, from this checkout as it is (unmutated), and copied aside so that no
 # mutant's build can touch it.
@@ -101,16 +97,40 @@ cargo build -q -p mcpgw-conformance
 mkdir -p target/mutants-harness
 cp target/debug/mcpgw-conformance target/mutants-harness/
 export MCPGW_SUITE_HARNESS="$PWD/target/mutants-harness/mcpgw-conformance"
+suite=(cargo test -q -p mcpgw-reference --features mutation-suite --test scenario_suite)
+
+if [ "$mode" = --sample ]; then
+    # Unmutated, the suite passes; with each sample mutant applied, it fails.
+    started=$SECONDS
+    "${suite[@]}" >/dev/null 2>&1 || { echo "the scenario suite fails on the unmutated reference"; exit 1; }
+    applied=""
+    trap '[ -n "$applied" ] && patch -s -R -p0 < "$applied"' EXIT
+    survivors=0
+    for diff in ci/mutants-sample/*.diff; do
+        name=$(sed -n '1s/^# //p' "$diff")
+        patch -s -p0 < "$diff"; applied="$diff"
+        if "${suite[@]}" >/dev/null 2>&1; then
+            echo "SURVIVOR: $name"; survivors=$((survivors + 1))
+        else
+            echo "caught   $name"
+        fi
+        patch -s -R -p0 < "$diff"; applied=""
+    done
+    echo "sample: $(ls ci/mutants-sample/*.diff | wc -l) mutants, $survivors survivor(s), $((SECONDS - started)) s"
+    exit $((survivors > 0))
+fi
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+    echo "cargo-mutants is missing; installing it"
+    cargo install cargo-mutants --locked
+fi
 
 args=(--in-place --package mcpgw-reference --features mutation-suite --no-shuffle
       --timeout 120 --output "target/mutants${2:+-${2//\//-of-}}")
 for f in "${files[@]}"; do args+=(--file "$f"); done
-case "$mode" in
-    full) ;;
-    --sample) args+=(--re "$sample" --baseline skip) ;;
-    --shard) args+=(--shard "${2:?--shard K/N}") ;;
-    *) echo "usage: ci/mutants.sh [--sample | --shard K/N | --score DIR...]" >&2; exit 2 ;;
-esac
+if [ "$mode" = --shard ]; then
+    args+=(--shard "${2:?--shard K/N}")
+fi
 
 started=$SECONDS
 rc=0

@@ -117,10 +117,10 @@ pub enum Defect {
     /// RFC 9112 §3.2.2 / D8: the raw-path guard reads only origin-form targets; an
     /// absolute-form target's dot segments are normalised into another route.
     AbsoluteFormUnguarded,
-    /// D4: server names looked up case-insensitively with fullwidth forms folded, so a
+    /// D4: server ids and names looked up case-insensitively with fullwidth forms folded, so a
     /// look-alike segment names a real server (one that a cache, a rate limit or a policy keyed
     /// by the segment as written takes for another).
-    ServerNamesFolded,
+    ServerSegmentsFolded,
 }
 
 impl Defect {
@@ -166,7 +166,7 @@ impl Defect {
         Defect::CompletionNotForwarded,
         Defect::ServerMcpStreamUnchecked,
         Defect::AbsoluteFormUnguarded,
-        Defect::ServerNamesFolded,
+        Defect::ServerSegmentsFolded,
     ];
 
     pub fn name(self) -> &'static str {
@@ -212,7 +212,7 @@ impl Defect {
             Defect::CompletionNotForwarded => "completion-not-forwarded",
             Defect::ServerMcpStreamUnchecked => "server-mcp-stream-unchecked",
             Defect::AbsoluteFormUnguarded => "absolute-form-unguarded",
-            Defect::ServerNamesFolded => "server-names-folded",
+            Defect::ServerSegmentsFolded => "server-segments-folded",
         }
     }
 
@@ -260,7 +260,7 @@ impl Defect {
             Defect::CompletionNotForwarded => "MCP completion",
             Defect::ServerMcpStreamUnchecked => "D7 (gap G3)",
             Defect::AbsoluteFormUnguarded => "RFC 9112 §3.2.2, D8",
-            Defect::ServerNamesFolded => "D4",
+            Defect::ServerSegmentsFolded => "D4",
         }
     }
 
@@ -317,7 +317,7 @@ impl Defect {
             Defect::CompletionNotForwarded => p.completions_asked_upstream = false,
             Defect::ServerMcpStreamUnchecked => p.server_mcp_every_method_checked = false,
             Defect::AbsoluteFormUnguarded => p.absolute_form_guarded = false,
-            Defect::ServerNamesFolded => p.server_names_exact = false,
+            Defect::ServerSegmentsFolded => p.server_segments_exact = false,
         }
         p
     }

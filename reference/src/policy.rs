@@ -188,9 +188,9 @@ pub struct Policy {
     /// An absolute-form request target (RFC 9112 §3.2.2) meets the raw-path guard (D8) like
     /// the origin form.
     pub(crate) absolute_form_guarded: bool,
-    /// A server name in a path is compared exactly (D4): an uppercase or fullwidth look-alike
-    /// names no server.
-    pub(crate) server_names_exact: bool,
+    /// A server id or name in a path is compared exactly (D4): an uppercase or fullwidth
+    /// look-alike names no server.
+    pub(crate) server_segments_exact: bool,
 }
 
 impl Policy {
@@ -237,7 +237,7 @@ impl Policy {
             completions_asked_upstream: true,
             server_mcp_every_method_checked: true,
             absolute_form_guarded: true,
-            server_names_exact: true,
+            server_segments_exact: true,
         }
     }
 

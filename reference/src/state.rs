@@ -65,7 +65,7 @@ impl AppState {
     /// Build the state. `settings.jwt_secret_key` must be set (the binary generates one).
     pub(crate) fn new(settings: Settings, store: Store) -> Result<Self, String> {
         let mut store = store;
-        store.fold_server_names = !settings.policy.server_names_exact;
+        store.fold_server_names = !settings.policy.server_segments_exact;
         let secret = settings
             .jwt_secret_key
             .clone()

@@ -54,8 +54,8 @@ pub struct Store {
     pub revocations: Arc<dyn Table<Revocation>>,
     pub usage: Arc<dyn usage::UsageLog>,
     pub(crate) backend: Backend,
-    /// Server names are looked up folded (case and fullwidth forms); only the defect matrix's
-    /// `server-names-folded` sets it (D4 names are exact).
+    /// Server ids and names are looked up folded (case and fullwidth forms); only the defect
+    /// matrix's `server-segments-folded` sets it (D4: ids and names are exact).
     pub(crate) fold_server_names: bool,
 }
 
@@ -141,6 +141,7 @@ impl Store {
             return Ok(Some(s));
         }
         if crate::ids::is_valid_server_name(id_or_name) {
+            // An uppercase id is a valid name; only the defect's look-up folds it into the id.
             let found = self.servers.find_by_name(id_or_name).await?;
             if found.is_some() || !self.fold_server_names {
                 return Ok(found);
@@ -152,8 +153,8 @@ impl Store {
         Ok(None)
     }
 
-    /// The defect matrix's look-up: the first server whose name equals `segment` once both are
-    /// folded (fullwidth forms to ASCII, then lowercase).
+    /// The defect matrix's look-up: the first server whose id or name equals `segment` once
+    /// both are folded (fullwidth forms to ASCII, then lowercase).
     async fn find_server_folded(&self, segment: &str) -> StoreResult<Option<Arc<Server>>> {
         let fold = |s: &str| -> String {
             s.chars()
@@ -172,6 +173,6 @@ impl Store {
             .list()
             .await?
             .into_iter()
-            .find(|s| fold(&s.name) == wanted))
+            .find(|s| s.id == wanted || fold(&s.name) == wanted))
     }
 }
