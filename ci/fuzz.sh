@@ -5,7 +5,7 @@
 #
 # Environment:
 #   FUZZ_SANITIZER  none (default) or address. The targets are safe Rust over pure parsers, where
-#                   AddressSanitizer finds little and costs 1.4-2x the executions per second
+#                   AddressSanitizer finds little and costs 4-11x the executions per second
 #                   (fuzz/README.md, "Executions per second"); the nightly job
 #                   (ci/github/fuzz-nightly.yml) runs it with address once a week. Each sanitizer
 #                   builds in its own fuzz/target/<sanitizer>/, so switching does not rebuild the
