@@ -224,6 +224,44 @@ async fn completions_not_asked_upstream_are_caught() {
     .await;
 }
 
+#[tokio::test]
+async fn crossed_answers_of_colliding_ids_are_caught() {
+    // The later of two calls with the same id takes the earlier one's answer; the earlier one
+    // gets none.
+    caught(
+        "colliding-ids-crossed",
+        "colliding-ids",
+        Outcome::Dropped,
+        "got the answer of client",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_hang_on_a_dead_upstream_is_caught() {
+    caught(
+        "dead-upstream-hangs",
+        "dead-upstream",
+        Outcome::Dropped,
+        "no answer within 10 s",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_leaked_upstream_session_id_is_caught() {
+    caught(
+        "upstream-session-id-leaked",
+        "upstream-session-id",
+        Outcome::Added,
+        "header mcp-session-id: fid-upstream-session-",
+        true,
+    )
+    .await;
+}
+
 /// Every report format carries the feature table, the difference, both conversations and the
 /// latency the gateway adds.
 #[tokio::test]

@@ -111,10 +111,19 @@ pub enum Defect {
     /// MCP completion: `completion/complete` answers no values whatever the upstream offers
     /// (the reference before fidelity).
     CompletionNotForwarded,
+    /// JSON-RPC 2.0 §5: tool call answers routed back by the client's id through one table for
+    /// every client, so two clients' calls with the same id get each other's answers.
+    CollidingIdsCrossed,
+    /// MCP lifecycle (timeouts): a tool call whose upstream dies mid-call is never answered
+    /// (the gateway waits for the dead upstream without end).
+    DeadUpstreamHangs,
+    /// MCP transports (session management): an upstream's `Mcp-Session-Id` is passed on to
+    /// the client as the answer's session id.
+    UpstreamSessionIdLeaked,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 39] = [
+    pub const ALL: [Defect; 42] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -154,6 +163,9 @@ impl Defect {
         Defect::ContentFlattened,
         Defect::TemplatesNotListed,
         Defect::CompletionNotForwarded,
+        Defect::CollidingIdsCrossed,
+        Defect::DeadUpstreamHangs,
+        Defect::UpstreamSessionIdLeaked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -197,6 +209,9 @@ impl Defect {
             Defect::ContentFlattened => "content-flattened",
             Defect::TemplatesNotListed => "templates-not-listed",
             Defect::CompletionNotForwarded => "completion-not-forwarded",
+            Defect::CollidingIdsCrossed => "colliding-ids-crossed",
+            Defect::DeadUpstreamHangs => "dead-upstream-hangs",
+            Defect::UpstreamSessionIdLeaked => "upstream-session-id-leaked",
         }
     }
 
@@ -242,6 +257,9 @@ impl Defect {
             Defect::ContentFlattened => "MCP tool results",
             Defect::TemplatesNotListed => "MCP resource templates",
             Defect::CompletionNotForwarded => "MCP completion",
+            Defect::CollidingIdsCrossed => "JSON-RPC 2.0 §5",
+            Defect::DeadUpstreamHangs => "MCP lifecycle (timeouts)",
+            Defect::UpstreamSessionIdLeaked => "MCP session management",
         }
     }
 
@@ -296,6 +314,9 @@ impl Defect {
             Defect::ContentFlattened => p.content_relayed_whole = false,
             Defect::TemplatesNotListed => p.templates_asked_upstream = false,
             Defect::CompletionNotForwarded => p.completions_asked_upstream = false,
+            Defect::CollidingIdsCrossed => p.answers_kept_per_request = false,
+            Defect::DeadUpstreamHangs => p.dead_upstreams_answered = false,
+            Defect::UpstreamSessionIdLeaked => p.upstream_sessions_hidden = false,
         }
         p
     }

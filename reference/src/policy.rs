@@ -182,6 +182,15 @@ pub struct Policy {
     pub(crate) templates_asked_upstream: bool,
     /// `completion/complete` of a prompt's argument is asked of the prompt's upstream.
     pub(crate) completions_asked_upstream: bool,
+    /// Each request's answer goes to that request, whoever else uses the same JSON-RPC id
+    /// (JSON-RPC 2.0 §5: ids are the client's, so two clients' ids collide).
+    pub(crate) answers_kept_per_request: bool,
+    /// An upstream that dies mid-call gets the client an answer (an `isError` result), never a
+    /// wait without end.
+    pub(crate) dead_upstreams_answered: bool,
+    /// An upstream's `Mcp-Session-Id` stays between the gateway and the upstream (MCP
+    /// transports: a session id belongs to the connection that issued it).
+    pub(crate) upstream_sessions_hidden: bool,
 }
 
 impl Policy {
@@ -226,6 +235,9 @@ impl Policy {
             content_relayed_whole: true,
             templates_asked_upstream: true,
             completions_asked_upstream: true,
+            answers_kept_per_request: true,
+            dead_upstreams_answered: true,
+            upstream_sessions_hidden: true,
         }
     }
 
