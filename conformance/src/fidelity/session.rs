@@ -183,6 +183,9 @@ impl Conversation {
 
     fn headers(&self) -> Vec<(String, String)> {
         let mut h = vec![
+            // The wire client sends only the headers it is given, and HTTP/1.1 requires a Host
+            // (RFC 9112 §3.2: servers such as uvicorn answer 400 without one).
+            ("host".to_owned(), self.endpoint.authority.clone()),
             ("content-type".to_owned(), "application/json".to_owned()),
             (
                 "accept".to_owned(),

@@ -55,15 +55,16 @@ mod tests {
     #[tokio::test]
     async fn a_second_request_with_the_same_id_takes_the_first_ones_answer() {
         let table = Crossing::default();
+        let id = json!(7);
         let (go_first, wait_first) = oneshot::channel::<()>();
-        let first = table.route(&json!(7), async {
+        let first = table.route(&id, async {
             let _ = wait_first.await;
             Ok(Answer::Value(json!("first")))
         });
         let second = async {
             // The second registers while the first is still at work, then lets it finish.
             tokio::task::yield_now().await;
-            let answer = table.route(&json!(7), async {
+            let answer = table.route(&id, async {
                 let _ = go_first.send(());
                 tokio::task::yield_now().await;
                 Ok(Answer::Value(json!("second")))
