@@ -4,16 +4,16 @@
 # kept in the same file as the suite's), the feature table and the added latency written to
 # REPORTS/fidelity/{report.html,summary.md,report.json,junit.xml}.
 #
-#   gate_fidelity TAG BIN REPORTS BLESS TARGET-ARGS...
+#   gate_fidelity TAG BIN OUT BLESS TARGET-ARGS...
 #
-# TAG prefixes the lines printed on stderr; BLESS is 1 to rewrite the baseline's fidelity entries
+# OUT is the report directory (REPORTS/fidelity; emptied first); TAG prefixes the lines printed
+# on stderr; BLESS is 1 to rewrite the baseline's fidelity entries
 # from this run; TARGET-ARGS say which gateway and baseline (`--target URL --target-file F
 # --baseline B`). MCPGW_GATE_FIDELITY_SAMPLES (default 30) is how many times each timed request
 # is sent each way for the latency (0: not measured). Returns fidelity's exit code.
 
 gate_fidelity() {
-  local tag="$1" bin="$2" reports="$3" bless="$4"; shift 4
-  local out="$reports/fidelity"
+  local tag="$1" bin="$2" out="$3" bless="$4"; shift 4
   rm -rf "$out"
   mkdir -p "$out"
   local -a extra=()

@@ -6,7 +6,8 @@
 #   gate_start PORT CONFIG_FILE          install (cached) and start it on 127.0.0.1:PORT; exit
 #                                        code 3 means the package registry was unreachable
 #   gate_stop PORT                       stop it (called from the EXIT trap, must not fail)
-# and may export the secrets its manifest's principals read before calling it.
+# and may export the secrets its manifest's principals read before calling it, and set
+# GATE_FIDELITY_ARGS (an array) to add `fidelity` arguments (e.g. `--timeout 60`).
 #
 # The flow: build the harness, start the declared upstream fixtures (`mcpgw-conformance
 # upstreams`; stdio ones are launched by the gateway itself), write the config, start the
@@ -27,6 +28,7 @@
 
 static_gate() {
   set -euo pipefail
+  [ -n "${GATE_FIDELITY_ARGS+x}" ] || GATE_FIDELITY_ARGS=()
   local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   cd "$root"
   local t0; t0=$(date +%s)
@@ -121,9 +123,9 @@ static_gate() {
   local tfi; tfi=$(date +%s)
   if python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if any(u.get("fidelity") for u in m["provisioning"]["static"]["upstreams"].values()) else 1)' "$GATE_WORK/manifest.json" 2>/dev/null; then
     local fidrc=0
-    gate_fidelity "$GATE_NAME-gate" "$GATE_BIN" "$GATE_REPORTS" "$bless" \
+    gate_fidelity "$GATE_NAME-gate" "$GATE_BIN" "$GATE_REPORTS/fidelity" "$bless" \
       --target "http://127.0.0.1:$GATE_PORT" --target-file "$GATE_MANIFEST" \
-      --baseline "$GATE_BASELINE" || fidrc=$?
+      --baseline "$GATE_BASELINE" "${GATE_FIDELITY_ARGS[@]}" || fidrc=$?
     [ "$rc" = 0 ] && rc=$fidrc
   fi
   local fid_s; fid_s=$(since "$tfi")
