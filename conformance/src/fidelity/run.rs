@@ -253,20 +253,18 @@ async fn run_probe(
         upstream: Vec::new(),
         attempts: 0,
     };
-    let row = FeatureRow {
-        id: feature.id.to_owned(),
-        title: feature.title.to_owned(),
-        spec: feature.spec.to_owned(),
-        outcome,
-        verdict,
-        differences: if verdict == Verdict::Pass {
-            Vec::new()
-        } else {
-            j.findings
-        },
-        direct: probed.direct,
-        through: probed.through,
+    let findings = if verdict == Verdict::Pass {
+        Vec::new()
+    } else {
+        j.findings
     };
+    let row = row_of(
+        feature,
+        (outcome, verdict),
+        findings,
+        probed.direct,
+        probed.through,
+    );
     (vec![check], verdict, row)
 }
 
@@ -349,17 +347,35 @@ async fn run_feature(cx: &Context<'_>, feature: &Feature) -> (ScenarioResult, Fe
     } else {
         ScenarioResult::worst(&checks)
     };
-    let row = FeatureRow {
+    let differences = all.iter().map(ToString::to_string).collect();
+    let row = row_of(
+        feature,
+        (outcome, verdict),
+        differences,
+        direct.transcript,
+        through.transcript,
+    );
+    (result_of(cx, feature, checks, verdict, started), row)
+}
+
+/// A feature's row of the table.
+fn row_of(
+    feature: &Feature,
+    (outcome, verdict): (Outcome, Verdict),
+    differences: Vec<String>,
+    direct: String,
+    through: String,
+) -> FeatureRow {
+    FeatureRow {
         id: feature.id.to_owned(),
         title: feature.title.to_owned(),
         spec: feature.spec.to_owned(),
         outcome,
         verdict,
-        differences: all.iter().map(ToString::to_string).collect(),
-        direct: direct.transcript,
-        through: through.transcript,
-    };
-    (result_of(cx, feature, checks, verdict, started), row)
+        differences,
+        direct,
+        through,
+    }
 }
 
 /// A feature's result: one scenario, its checks.
