@@ -262,6 +262,18 @@ async fn a_leaked_upstream_session_id_is_caught() {
     .await;
 }
 
+#[tokio::test]
+async fn a_truncated_large_result_is_caught() {
+    caught(
+        "large-result-truncated",
+        "large-result",
+        Outcome::Altered,
+        "altered at response/result/content/0/text: a string of 8388608 bytes",
+        true,
+    )
+    .await;
+}
+
 /// Every report format carries the feature table, the difference, both conversations and the
 /// latency the gateway adds.
 #[tokio::test]

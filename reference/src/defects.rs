@@ -120,10 +120,12 @@ pub enum Defect {
     /// MCP transports (session management): an upstream's `Mcp-Session-Id` is passed on to
     /// the client as the answer's session id.
     UpstreamSessionIdLeaked,
+    /// MCP basic: a tool result's text is cut at 4 MiB (a buffer of fixed size on the way).
+    LargeResultTruncated,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 42] = [
+    pub const ALL: [Defect; 43] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -166,6 +168,7 @@ impl Defect {
         Defect::CollidingIdsCrossed,
         Defect::DeadUpstreamHangs,
         Defect::UpstreamSessionIdLeaked,
+        Defect::LargeResultTruncated,
     ];
 
     pub fn name(self) -> &'static str {
@@ -212,6 +215,7 @@ impl Defect {
             Defect::CollidingIdsCrossed => "colliding-ids-crossed",
             Defect::DeadUpstreamHangs => "dead-upstream-hangs",
             Defect::UpstreamSessionIdLeaked => "upstream-session-id-leaked",
+            Defect::LargeResultTruncated => "large-result-truncated",
         }
     }
 
@@ -260,6 +264,7 @@ impl Defect {
             Defect::CollidingIdsCrossed => "JSON-RPC 2.0 §5",
             Defect::DeadUpstreamHangs => "MCP lifecycle (timeouts)",
             Defect::UpstreamSessionIdLeaked => "MCP session management",
+            Defect::LargeResultTruncated => "MCP basic (no truncation)",
         }
     }
 
@@ -317,6 +322,7 @@ impl Defect {
             Defect::CollidingIdsCrossed => p.answers_kept_per_request = false,
             Defect::DeadUpstreamHangs => p.dead_upstreams_answered = false,
             Defect::UpstreamSessionIdLeaked => p.upstream_sessions_hidden = false,
+            Defect::LargeResultTruncated => p.large_results_whole = false,
         }
         p
     }

@@ -191,6 +191,8 @@ pub struct Policy {
     /// An upstream's `Mcp-Session-Id` stays between the gateway and the upstream (MCP
     /// transports: a session id belongs to the connection that issued it).
     pub(crate) upstream_sessions_hidden: bool,
+    /// A tool result's text reaches the client whole, however long (an 8 MiB result too).
+    pub(crate) large_results_whole: bool,
 }
 
 impl Policy {
@@ -238,6 +240,7 @@ impl Policy {
             answers_kept_per_request: true,
             dead_upstreams_answered: true,
             upstream_sessions_hidden: true,
+            large_results_whole: true,
         }
     }
 

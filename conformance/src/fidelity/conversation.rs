@@ -138,9 +138,15 @@ pub fn features() -> Vec<Feature> {
         ),
         feature(
             "large-result",
-            "a tool result of 1 MiB",
+            "a tool result of 1 MiB, then one of 8 MiB",
             "MCP 2025-06-18 basic (messages are not truncated)",
-            vec![call("fid-large", json!({"bytes": 1_048_576}))],
+            vec![
+                call("fid-large", json!({"bytes": 1_048_576})),
+                call(
+                    "fid-large",
+                    json!({"bytes": crate::upstream::rich::LARGE_MAX}),
+                ),
+            ],
         ),
         feature(
             "unicode-text",

@@ -522,6 +522,9 @@ pub(crate) async fn invoke_tool(
 /// any client waits, so to the client it never answers.
 const DEAD_UPSTREAM_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Where the defect matrix's gateway cuts a result's text (`large-result-truncated`).
+const TRUNCATED_AT: usize = 4 << 20;
+
 /// A tool result as the defect matrix's gateways relay it: without its `structuredContent`, or
 /// with only the text items of its content. The strict policy changes nothing.
 fn loosen_result(policy: &crate::policy::Policy, result: &mut Value) {
@@ -535,6 +538,21 @@ fn loosen_result(policy: &crate::policy::Policy, result: &mut Value) {
         && let Some(Value::Array(items)) = o.get_mut("content")
     {
         items.retain(|i| i.get("type").and_then(Value::as_str) == Some("text"));
+    }
+    if !policy.large_results_whole
+        && let Some(Value::Array(items)) = o.get_mut("content")
+    {
+        for text in items.iter_mut().filter_map(|i| i.get_mut("text")) {
+            if let Value::String(t) = text
+                && t.len() > TRUNCATED_AT
+            {
+                let mut end = TRUNCATED_AT;
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                t.truncate(end);
+            }
+        }
     }
 }
 
