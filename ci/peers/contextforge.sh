@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regression gate against the real IBM ContextForge: install it (cached) and start it with a
-# fresh database, run the conformance suite against it with its baseline, then a fuzz campaign
+# fresh database, run the conformance suite against it with its baseline, then pass-through
+# fidelity (ci/peers/fidelity-step.sh; same baseline, `fidelity/...` entries), then a fuzz campaign
 # (MCPGW_GATE_FUZZ_CASES, default 2000, 0 skips it; MCPGW_GATE_FUZZ_SEED, default 1), write
 # reports, check through the admin API that nothing was left behind, and stop it (always).
 #
@@ -32,6 +33,7 @@ T0=$(date +%s)
 log() { printf '[contextforge-gate] %s\n' "$*" >&2; }
 since() { echo $(( $(date +%s) - $1 )); }
 . ci/peers/fuzz-campaign.sh
+. ci/peers/fidelity-step.sh
 . ci/peers/contextforge-common.sh
 
 REPORTS="${MCPGW_CF_REPORT_DIR:-$ROOT/target/conformance/contextforge}"
@@ -108,6 +110,20 @@ RUN=(run --quiet --target "$URL" --token="$TOKEN" --jwt-secret="$JWT_SECRET"
 cf_run_suite "$BIN" "${RUN[@]}"
 SUITE_S=$(since "$T_SUITE")
 
+# ---- 3b. pass-through fidelity: the harness's fidelity fixture registered as a gateway, the
+# same conversations directly and through ContextForge; differences outside the baseline's
+# `fidelity/...` entries fail the gate (reports in $REPORTS/fidelity) ----
+T_FID=$(date +%s)
+FIDRC=0
+FID_TARGET=(--target "$URL" --token="$TOKEN" --jwt-secret="$JWT_SECRET" --profile contextforge
+            --baseline "$BASELINE")
+# colliding-ids runs last (step 6): 100 calls at once leave ContextForge 1.1.0 answering nothing.
+FEATURES=$("$BIN" fidelity --list | awk '{print $1}' | grep -vx colliding-ids | paste -sd, -)
+gate_fidelity contextforge-gate "$BIN" "$REPORTS/fidelity" "$BLESS" "${FID_TARGET[@]}" \
+  --feature "$FEATURES" || FIDRC=$?
+[ "$RC" = 0 ] && RC=$FIDRC
+FID_S=$(since "$T_FID")
+
 # ---- 4. a fuzz campaign: fixed seed and case count; a finding outside the baseline's
 # `fuzz_findings` fails the gate, and is shrunk and written as a scenario under the reports ----
 T_FUZZ=$(date +%s)
@@ -126,7 +142,19 @@ if ! python3 ci/peers/inventory.py "$URL" "$TOKEN" --compare "$WORK/before.json"
   [ "$RC" = 0 ] && RC=1
 fi
 
+# ---- 6. fidelity's colliding-ids, last: 2 clients x 50 calls at once with the same ids. On
+# ContextForge 1.1.0 none is answered and it then answers nothing at all (initialize, the admin
+# API), so it runs after everything else needs ContextForge, with a 5 s bound (which also bounds
+# each request of the fixture's cleanup, which waits out that unresponsiveness) ----
+T_COL=$(date +%s)
+COLRC=0
+MCPGW_GATE_FIDELITY_SAMPLES=0 gate_fidelity contextforge-gate "$BIN" \
+  "$REPORTS/fidelity-colliding-ids" "$BLESS" "${FID_TARGET[@]}" --feature colliding-ids \
+  --timeout 5 || COLRC=$?
+[ "$RC" = 0 ] && RC=$COLRC
+FID_S=$(( FID_S + $(since "$T_COL") ))
+
 [ -n "${GITHUB_STEP_SUMMARY:-}" ] && [ -f "$REPORTS/summary.md" ] && cat "$REPORTS/summary.md" >> "$GITHUB_STEP_SUMMARY"
-log "reports: $REPORTS/{report.html,summary.md,report.json,junit.xml}"
-log "timings: start ${START_S}s (install $INSTALL), harness build ${BUILD_S}s, suite ${SUITE_S}s, fuzz ${FUZZ_S}s, total $(since "$T0")s; exit $RC"
+log "reports: $REPORTS/{report.html,summary.md,report.json,junit.xml}, fidelity: $REPORTS/fidelity/report.html"
+log "timings: start ${START_S}s (install $INSTALL), harness build ${BUILD_S}s, suite ${SUITE_S}s, fidelity ${FID_S}s, fuzz ${FUZZ_S}s, total $(since "$T0")s; exit $RC"
 exit "$RC"

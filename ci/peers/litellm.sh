@@ -14,8 +14,15 @@ export LITELLM_VERSION="${LITELLM_VERSION:-1.108.7}"
 GATE_NAME=litellm
 GATE_MANIFEST=gateways/litellm.yaml
 GATE_BASELINE="${MCPGW_LITELLM_BASELINE:-baselines/litellm-$LITELLM_VERSION.yaml}"
+# 100 calls at once (fidelity's colliding-ids) are worked through one by one: the last ones
+# took over 15 s (the default --timeout) beside another job, so each request gets 60 s.
+GATE_FIDELITY_ARGS=(--timeout 60)
 # The one principal the manifest declares; fresh every run.
 export LITELLM_MASTER_KEY="sk-mcpgw-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# LiteLLM pages MCP lists itself and signs its cursors with this key; without it every
+# tools/list, resources/list and prompts/list is -32602 "Set the same LITELLM_SALT_KEY on every
+# replica to enable pagination" (1.108.7). A deployment that lists sets it, so the gate does.
+export LITELLM_SALT_KEY="sk-salt-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 gate_config() {
   # JSON is YAML, so the config is written as JSON.

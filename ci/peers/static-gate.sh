@@ -6,11 +6,13 @@
 #   gate_start PORT CONFIG_FILE          install (cached) and start it on 127.0.0.1:PORT; exit
 #                                        code 3 means the package registry was unreachable
 #   gate_stop PORT                       stop it (called from the EXIT trap, must not fail)
-# and may export the secrets its manifest's principals read before calling it.
+# and may export the secrets its manifest's principals read before calling it, and set
+# GATE_FIDELITY_ARGS (an array) to add `fidelity` arguments (e.g. `--timeout 60`).
 #
 # The flow: build the harness, start the declared upstream fixtures (`mcpgw-conformance
 # upstreams`; stdio ones are launched by the gateway itself), write the config, start the
-# gateway, run the suite with the manifest and baseline, then a fuzz campaign with a fixed seed
+# gateway, run the suite with the manifest and baseline, then pass-through fidelity when the
+# manifest declares a fidelity upstream (fidelity-step.sh), then a fuzz campaign with a fixed seed
 # and case count (its findings outside the baseline's `fuzz_findings` fail the gate; each is
 # shrunk and written as a scenario under the reports), stop everything (always).
 #
@@ -22,9 +24,11 @@
 # MCPGW_GATE_FUZZ_CASES (default 2000; 0 skips the campaign), MCPGW_GATE_FUZZ_SEED (default 1).
 
 . "$(dirname "${BASH_SOURCE[0]}")/fuzz-campaign.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/fidelity-step.sh"
 
 static_gate() {
   set -euo pipefail
+  [ -n "${GATE_FIDELITY_ARGS+x}" ] || GATE_FIDELITY_ARGS=()
   local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   cd "$root"
   local t0; t0=$(date +%s)
@@ -114,6 +118,18 @@ static_gate() {
   [ -n "${GITHUB_STEP_SUMMARY:-}" ] && [ -f "$GATE_REPORTS/summary.md" ] && cat "$GATE_REPORTS/summary.md" >> "$GITHUB_STEP_SUMMARY"
   glog "reports: $GATE_REPORTS/{report.html,summary.md,report.json,junit.xml}"
 
+  # ---- 4b. pass-through fidelity, when the manifest declares a fidelity upstream (served by
+  # `upstreams` above and configured into the gateway like the others) ----
+  local tfi; tfi=$(date +%s)
+  if python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if any(u.get("fidelity") for u in m["provisioning"]["static"]["upstreams"].values()) else 1)' "$GATE_WORK/manifest.json" 2>/dev/null; then
+    local fidrc=0
+    gate_fidelity "$GATE_NAME-gate" "$GATE_BIN" "$GATE_REPORTS/fidelity" "$bless" \
+      --target "http://127.0.0.1:$GATE_PORT" --target-file "$GATE_MANIFEST" \
+      --baseline "$GATE_BASELINE" "${GATE_FIDELITY_ARGS[@]}" || fidrc=$?
+    [ "$rc" = 0 ] && rc=$fidrc
+  fi
+  local fid_s; fid_s=$(since "$tfi")
+
   # ---- 5. a fuzz campaign on the same gateway ----
   local tf; tf=$(date +%s)
   if [ "$bless" = 0 ]; then
@@ -124,7 +140,7 @@ static_gate() {
     [ "$rc" = 0 ] && rc=$frc
   fi
   local fuzz_s; fuzz_s=$(since "$tf")
-  glog "timings: harness build ${build_s}s, start ${start_s}s (install $install), suite ${suite_s}s, fuzz ${fuzz_s}s, total $(since "$t0")s; exit $rc"
+  glog "timings: harness build ${build_s}s, start ${start_s}s (install $install), suite ${suite_s}s, fidelity ${fid_s}s, fuzz ${fuzz_s}s, total $(since "$t0")s; exit $rc"
   return "$rc"
 }
 

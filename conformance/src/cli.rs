@@ -137,10 +137,14 @@ pub struct FidelityArgs {
     /// Write report.json, junit.xml, summary.md and report.html into DIR.
     #[arg(long, env = "MCPGW_REPORT_DIR", value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
-    /// Known differences (YAML, as for `run`): listed ones do not fail the run; new ones, and
-    /// listed ones that now pass, do.
+    /// Known differences (YAML, as for `run`; one file may hold both, ids `fidelity/...` here):
+    /// listed ones do not fail the run; new ones, and listed ones that now pass, do.
     #[arg(long, env = "MCPGW_BASELINE", value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Rewrite the --baseline file to match this run (keeps reasons of entries that stay, and
+    /// every entry of what this run did not hold).
+    #[arg(long, requires = "baseline")]
+    pub bless: bool,
     /// Print every difference and both conversations of each feature that did not pass.
     #[arg(long)]
     pub transcripts: bool,
@@ -354,17 +358,7 @@ async fn upstreams(args: &UpstreamsArgs) -> Result<ExitCode, Usage> {
 async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
     let scenarios = select(&args.select).map_err(Usage)?;
     let cfg = target_config(&args.target).map_err(Usage)?;
-    let baseline = match &args.baseline {
-        Some(p) if p.exists() => Some(Baseline::load(p)?),
-        Some(_) if args.bless => Some(Baseline::default()),
-        Some(p) => {
-            return Err(Usage(format!(
-                "baseline {} does not exist (create it with --bless)",
-                p.display()
-            )));
-        }
-        None => None,
-    };
+    let baseline = load_baseline(args.baseline.as_deref(), args.bless)?;
     let opts = run_options(&args.exec, &cfg.profile.name);
     let started = Instant::now();
     let target = Target::start(&cfg).await?;
@@ -380,24 +374,13 @@ async fn run(args: RunArgs) -> Result<ExitCode, Usage> {
     progress.finish();
     let results = outcome.results;
     let mut exit_ok = true;
-    let baseline_summary = match (&baseline, &args.baseline) {
-        (Some(b), Some(path)) => {
-            if args.bless {
-                let mut blessed = b.blessed(&results);
-                if blessed.target.is_none() {
-                    let version = target.identity.version.as_deref().unwrap_or("");
-                    let name = format!("{} {version}", target.identity.profile);
-                    blessed.target = Some(name.trim_end().to_owned());
-                }
-                blessed.save(path)?;
-                say_blessed(path, &blessed);
-                Some(BaselineSummary::new(path, &blessed, &results))
-            } else {
-                Some(BaselineSummary::new(path, b, &results))
-            }
-        }
-        _ => None,
-    };
+    let baseline_summary = baseline_summary(
+        baseline.as_ref(),
+        args.baseline.as_deref(),
+        args.bless,
+        &target,
+        &results,
+    )?;
     let report = Report::new(
         target.identity.clone(),
         results,
@@ -437,10 +420,7 @@ async fn fidelity(args: FidelityArgs) -> Result<ExitCode, Usage> {
     // otherwise turn a failure into nothing.
     crate::fidelity::select(&cfg.manifest.fidelity.unsupported)
         .map_err(|e| Usage(format!("the target manifest's fidelity.unsupported: {e}")))?;
-    let baseline = match &args.baseline {
-        Some(p) => Some(Baseline::load(p)?),
-        None => None,
-    };
+    let baseline = load_baseline(args.baseline.as_deref(), args.bless)?;
     let started = Instant::now();
     let target = Target::start(&cfg).await?;
     let replay = format!(
@@ -453,10 +433,13 @@ async fn fidelity(args: FidelityArgs) -> Result<ExitCode, Usage> {
         replay,
     };
     let run = crate::fidelity::run(&target, &features, &opts).await?;
-    let summary = match (&baseline, &args.baseline) {
-        (Some(b), Some(path)) => Some(BaselineSummary::new(path, b, &run.results)),
-        _ => None,
-    };
+    let summary = baseline_summary(
+        baseline.as_ref(),
+        args.baseline.as_deref(),
+        args.bless,
+        &target,
+        &run.results,
+    )?;
     let mut report = Report::new(
         target.identity.clone(),
         run.results,
@@ -474,6 +457,46 @@ async fn fidelity(args: FidelityArgs) -> Result<ExitCode, Usage> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The baseline at `path`; with `bless`, an empty one when the file does not exist yet.
+fn load_baseline(path: Option<&Path>, bless: bool) -> Result<Option<Baseline>, Usage> {
+    match path {
+        Some(p) if p.exists() => Ok(Some(Baseline::load(p)?)),
+        Some(_) if bless => Ok(Some(Baseline::default())),
+        Some(p) => Err(Usage(format!(
+            "baseline {} does not exist (create it with --bless)",
+            p.display()
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// How `results` stand against the baseline; with `bless`, the baseline file is first
+/// rewritten to match them (entries of scenarios or features this run did not hold are kept,
+/// so the suite and fidelity can share one file).
+fn baseline_summary(
+    baseline: Option<&Baseline>,
+    path: Option<&Path>,
+    bless: bool,
+    target: &Target,
+    results: &[crate::verdict::ScenarioResult],
+) -> Result<Option<BaselineSummary>, Usage> {
+    let (Some(b), Some(path)) = (baseline, path) else {
+        return Ok(None);
+    };
+    if !bless {
+        return Ok(Some(BaselineSummary::new(path, b, results)));
+    }
+    let mut blessed = b.blessed(results);
+    if blessed.target.is_none() {
+        let version = target.identity.version.as_deref().unwrap_or("");
+        let name = format!("{} {version}", target.identity.profile);
+        blessed.target = Some(name.trim_end().to_owned());
+    }
+    blessed.save(path)?;
+    say_blessed(path, &blessed);
+    Ok(Some(BaselineSummary::new(path, &blessed, results)))
 }
 
 /// What `--bless` wrote, and which entries still need a reason.

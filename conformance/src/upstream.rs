@@ -118,6 +118,7 @@ impl McpUpstream {
                 spec,
                 record,
                 messages: messages.clone(),
+                sessions: std::sync::atomic::AtomicU64::new(1),
             })
             .mount(&server)
             .await;
@@ -147,6 +148,8 @@ struct McpResponder {
     spec: UpstreamFixture,
     record: Option<PathBuf>,
     messages: Arc<Mutex<Vec<Value>>>,
+    /// Session ids issued so far (the fidelity fixture issues one per `initialize`).
+    sessions: std::sync::atomic::AtomicU64,
 }
 
 fn rpc_result(id: &Value, result: Value) -> Value {
@@ -187,13 +190,41 @@ impl Respond for McpResponder {
             .get_all("accept")
             .iter()
             .any(|v| String::from_utf8_lossy(v.as_bytes()).contains("text/event-stream"));
-        match reply(&self.spec, &msg) {
+        let delivery = if self.spec.fidelity {
+            rich::delivery(&msg)
+        } else {
+            rich::Delivery::default()
+        };
+        if delivery.dies {
+            // An upstream killed mid-call: the request was read and no answer will come. A
+            // panic ends the task that serves this connection (the server and its other
+            // connections live on), so the gateway sees the connection close without a
+            // response, as it would from a process that died.
+            std::panic::resume_unwind(Box::new("fidelity fixture: fid-die drops the connection"));
+        }
+        let template = match reply(&self.spec, &msg) {
             Some(r) if !r.notifications.is_empty() && takes_stream => {
                 ResponseTemplate::new(200).set_body_raw(event_stream(&r), "text/event-stream")
             }
             Some(r) => ResponseTemplate::new(200).set_body_json(r.response),
             // A notification or a response from the client: accepted, nothing to answer.
             None => ResponseTemplate::new(202),
+        };
+        let template = if delivery.issues_session {
+            let n = self
+                .sessions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            template.insert_header(
+                "mcp-session-id",
+                format!("{}{n:08}", rich::SESSION_PREFIX).as_str(),
+            )
+        } else {
+            template
+        };
+        if delivery.delay_ms > 0 {
+            template.set_delay(std::time::Duration::from_millis(delivery.delay_ms))
+        } else {
+            template
         }
     }
 }

@@ -108,8 +108,8 @@ async fn caught(defect: &str, feature: &str, outcome: Outcome, needle: &str, iso
         .results
         .iter()
         .find(|r| r.id == format!("fidelity/{feature}"))
-        .and_then(|r| r.checks.first())
-        .map(|c| c.verdict);
+        // The worst of its steps' checks (the feature's difference may be in any step).
+        .and_then(|r| r.checks.iter().map(|c| c.verdict).max());
     assert_eq!(check, Some(Verdict::Fail), "{defect}");
     for other in run
         .table
@@ -219,6 +219,56 @@ async fn completions_not_asked_upstream_are_caught() {
         "completion",
         Outcome::Dropped,
         "dropped at response/result/completion/values/0",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn crossed_answers_of_colliding_ids_are_caught() {
+    // The later of two calls with the same id takes the earlier one's answer; the earlier one
+    // gets none.
+    caught(
+        "colliding-ids-crossed",
+        "colliding-ids",
+        Outcome::Dropped,
+        "got the answer of client",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_hang_on_a_dead_upstream_is_caught() {
+    caught(
+        "dead-upstream-hangs",
+        "dead-upstream",
+        Outcome::Dropped,
+        "no answer within 10 s",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_leaked_upstream_session_id_is_caught() {
+    caught(
+        "upstream-session-id-leaked",
+        "upstream-session-id",
+        Outcome::Added,
+        "header mcp-session-id: fid-upstream-session-",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_truncated_large_result_is_caught() {
+    caught(
+        "large-result-truncated",
+        "large-result",
+        Outcome::Altered,
+        "altered at response/result/content/0/text: a string of 8388608 bytes",
         true,
     )
     .await;

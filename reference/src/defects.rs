@@ -121,10 +121,21 @@ pub enum Defect {
     /// look-alike segment names a real server (one that a cache, a rate limit or a policy keyed
     /// by the segment as written takes for another).
     ServerSegmentsFolded,
+    /// JSON-RPC 2.0 §5: tool call answers routed back by the client's id through one table for
+    /// every client, so two clients' calls with the same id get each other's answers.
+    CollidingIdsCrossed,
+    /// MCP lifecycle (timeouts): a tool call whose upstream dies mid-call is never answered
+    /// (the gateway waits for the dead upstream without end).
+    DeadUpstreamHangs,
+    /// MCP transports (session management): an upstream's `Mcp-Session-Id` is passed on to
+    /// the client as the answer's session id.
+    UpstreamSessionIdLeaked,
+    /// MCP basic: a tool result's text is cut at 4 MiB (a buffer of fixed size on the way).
+    LargeResultTruncated,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 42] = [
+    pub const ALL: [Defect; 46] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -167,6 +178,10 @@ impl Defect {
         Defect::ServerMcpStreamUnchecked,
         Defect::AbsoluteFormUnguarded,
         Defect::ServerSegmentsFolded,
+        Defect::CollidingIdsCrossed,
+        Defect::DeadUpstreamHangs,
+        Defect::UpstreamSessionIdLeaked,
+        Defect::LargeResultTruncated,
     ];
 
     pub fn name(self) -> &'static str {
@@ -213,6 +228,10 @@ impl Defect {
             Defect::ServerMcpStreamUnchecked => "server-mcp-stream-unchecked",
             Defect::AbsoluteFormUnguarded => "absolute-form-unguarded",
             Defect::ServerSegmentsFolded => "server-segments-folded",
+            Defect::CollidingIdsCrossed => "colliding-ids-crossed",
+            Defect::DeadUpstreamHangs => "dead-upstream-hangs",
+            Defect::UpstreamSessionIdLeaked => "upstream-session-id-leaked",
+            Defect::LargeResultTruncated => "large-result-truncated",
         }
     }
 
@@ -261,6 +280,10 @@ impl Defect {
             Defect::ServerMcpStreamUnchecked => "D7 (gap G3)",
             Defect::AbsoluteFormUnguarded => "RFC 9112 §3.2.2, D8",
             Defect::ServerSegmentsFolded => "D4",
+            Defect::CollidingIdsCrossed => "JSON-RPC 2.0 §5",
+            Defect::DeadUpstreamHangs => "MCP lifecycle (timeouts)",
+            Defect::UpstreamSessionIdLeaked => "MCP session management",
+            Defect::LargeResultTruncated => "MCP basic (no truncation)",
         }
     }
 
@@ -318,6 +341,10 @@ impl Defect {
             Defect::ServerMcpStreamUnchecked => p.server_mcp_every_method_checked = false,
             Defect::AbsoluteFormUnguarded => p.absolute_form_guarded = false,
             Defect::ServerSegmentsFolded => p.server_segments_exact = false,
+            Defect::CollidingIdsCrossed => p.answers_kept_per_request = false,
+            Defect::DeadUpstreamHangs => p.dead_upstreams_answered = false,
+            Defect::UpstreamSessionIdLeaked => p.upstream_sessions_hidden = false,
+            Defect::LargeResultTruncated => p.large_results_whole = false,
         }
         p
     }

@@ -191,6 +191,17 @@ pub struct Policy {
     /// A server id or name in a path is compared exactly (D4): an uppercase or fullwidth
     /// look-alike names no server.
     pub(crate) server_segments_exact: bool,
+    /// Each request's answer goes to that request, whoever else uses the same JSON-RPC id
+    /// (JSON-RPC 2.0 §5: ids are the client's, so two clients' ids collide).
+    pub(crate) answers_kept_per_request: bool,
+    /// An upstream that dies mid-call gets the client an answer (an `isError` result), never a
+    /// wait without end.
+    pub(crate) dead_upstreams_answered: bool,
+    /// An upstream's `Mcp-Session-Id` stays between the gateway and the upstream (MCP
+    /// transports: a session id belongs to the connection that issued it).
+    pub(crate) upstream_sessions_hidden: bool,
+    /// A tool result's text reaches the client whole, however long (an 8 MiB result too).
+    pub(crate) large_results_whole: bool,
 }
 
 impl Policy {
@@ -238,6 +249,10 @@ impl Policy {
             server_mcp_every_method_checked: true,
             absolute_form_guarded: true,
             server_segments_exact: true,
+            answers_kept_per_request: true,
+            dead_upstreams_answered: true,
+            upstream_sessions_hidden: true,
+            large_results_whole: true,
         }
     }
 

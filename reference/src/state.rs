@@ -52,6 +52,9 @@ pub struct Inner {
     pub(crate) verified: Arc<VerifiedTokens>,
     /// Cluster mode: this worker's registry and forwarding; `None` for a single process.
     pub(crate) cluster: Option<Arc<Cluster>>,
+    /// The defect matrix's id-keyed answer table (`colliding-ids-crossed`); the strict policy
+    /// never touches it.
+    pub(crate) crossing: Arc<crate::mcp::crossing::Crossing>,
 }
 
 impl std::ops::Deref for AppState {
@@ -87,6 +90,7 @@ impl AppState {
             sessions: Sessions::default(),
             verified: Arc::default(),
             cluster: None,
+            crossing: Arc::default(),
         })))
     }
 
@@ -101,6 +105,7 @@ impl AppState {
             sessions: arc.sessions.clone(),
             verified: Arc::clone(&arc.verified),
             cluster: arc.cluster.clone(),
+            crossing: Arc::clone(&arc.crossing),
         })
     }
 

@@ -28,6 +28,8 @@ pub struct Feature {
     /// Where the behaviour is specified.
     pub spec: &'static str,
     pub steps: Vec<Step>,
+    /// A concurrency or failure probe instead of a conversation (`steps` is then empty).
+    pub probe: Option<super::probe::Probe>,
 }
 
 /// The `_meta` every tool call carries, so a gateway that strips or adds keys shows it.
@@ -65,6 +67,19 @@ fn feature(id: &'static str, title: &'static str, spec: &'static str, steps: Vec
         title,
         spec,
         steps,
+        probe: None,
+    }
+}
+
+fn probe(
+    id: &'static str,
+    title: &'static str,
+    spec: &'static str,
+    probe: super::probe::Probe,
+) -> Feature {
+    Feature {
+        probe: Some(probe),
+        ..feature(id, title, spec, Vec::new())
     }
 }
 
@@ -123,9 +138,15 @@ pub fn features() -> Vec<Feature> {
         ),
         feature(
             "large-result",
-            "a tool result of 1 MiB",
+            "a tool result of 1 MiB, then one of 8 MiB",
             "MCP 2025-06-18 basic (messages are not truncated)",
-            vec![call("fid-large", json!({"bytes": 1_048_576}))],
+            vec![
+                call("fid-large", json!({"bytes": 1_048_576})),
+                call(
+                    "fid-large",
+                    json!({"bytes": crate::upstream::rich::LARGE_MAX}),
+                ),
+            ],
         ),
         feature(
             "unicode-text",
@@ -182,6 +203,24 @@ pub fn features() -> Vec<Feature> {
                 json!({"ref": {"type": "ref/prompt", "name": "fid-greeting"}, "argument": {"name": "style", "value": "f"}}),
             )],
         ),
+        probe(
+            "colliding-ids",
+            "2 clients x 50 calls at once with the same JSON-RPC ids: each gets its own answer",
+            "JSON-RPC 2.0 §5 (the response's id is the request's); MCP 2025-06-18 basic/transports",
+            super::probe::Probe::CollidingIds,
+        ),
+        probe(
+            "dead-upstream",
+            "an upstream that dies mid-call: the client gets an error within 10 s, never a hang",
+            "MCP 2025-06-18 basic/lifecycle (timeouts), JSON-RPC 2.0 §5.1",
+            super::probe::Probe::DeadUpstream,
+        ),
+        probe(
+            "upstream-session-id",
+            "an upstream's Mcp-Session-Id never reaches the client",
+            "MCP 2025-06-18 basic/transports (session management)",
+            super::probe::Probe::UpstreamSessionId,
+        ),
     ]
 }
 
@@ -228,11 +267,14 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), f.len());
+        // The probes call these themselves.
+        let probed = ["fid-die"];
         for tool in crate::upstream::rich::TOOLS {
             assert!(
-                f.iter()
-                    .flat_map(|f| &f.steps)
-                    .any(|s| s.params["name"] == tool),
+                probed.contains(&tool)
+                    || f.iter()
+                        .flat_map(|f| &f.steps)
+                        .any(|s| s.params["name"] == tool),
                 "{tool} unused"
             );
         }

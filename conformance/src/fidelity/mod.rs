@@ -5,11 +5,14 @@
 //! [`conversation`] says what is sent (data), [`session`] holds a conversation over Streamable
 //! HTTP (I/O), [`compare`] normalises and diffs (pure), [`overhead`] summarises the latency the
 //! gateway adds (pure), [`run`] ties them to a target and [`table`] is the feature table the
-//! reports show.
+//! reports show. [`probe`] (I/O) and [`judge`] (pure) are the concurrency and failure
+//! features, which hold no conversation of their own.
 
 pub mod compare;
 pub mod conversation;
+pub mod judge;
 pub mod overhead;
+pub mod probe;
 pub mod run;
 pub mod session;
 pub mod table;

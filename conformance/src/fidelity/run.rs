@@ -217,8 +217,63 @@ struct Context<'a> {
     replay: String,
 }
 
+/// A probe's feature: one check, its findings as messages.
+async fn run_probe(
+    cx: &Context<'_>,
+    feature: &Feature,
+    probe: super::probe::Probe,
+) -> (Vec<CheckResult>, Verdict, FeatureRow) {
+    let gateway_name = |n: &str| {
+        cx.upstream_to_gateway
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| n.to_owned())
+    };
+    let (echo, die) = (gateway_name("fid-echo-meta"), gateway_name("fid-die"));
+    let probed = super::probe::run(probe, cx.direct, cx.through, (&echo, &die), cx.timeout).await;
+    let declared = cx.manifest.unsupported.iter().any(|u| u == feature.id);
+    let j = probed.judged;
+    let verdict = if declared && j.verdict != Verdict::Untestable {
+        Verdict::NotApplicable
+    } else {
+        j.verdict
+    };
+    let outcome = if declared {
+        Outcome::NotSupported
+    } else {
+        j.outcome
+    };
+    let check = CheckResult {
+        id: format!("fidelity/{}:probe", feature.id),
+        name: "probe".to_owned(),
+        level: Level::Must,
+        verdict,
+        messages: j.findings.clone(),
+        transcript: None,
+        upstream: Vec::new(),
+        attempts: 0,
+    };
+    let findings = if verdict == Verdict::Pass {
+        Vec::new()
+    } else {
+        j.findings
+    };
+    let row = row_of(
+        feature,
+        (outcome, verdict),
+        findings,
+        probed.direct,
+        probed.through,
+    );
+    (vec![check], verdict, row)
+}
+
 async fn run_feature(cx: &Context<'_>, feature: &Feature) -> (ScenarioResult, FeatureRow) {
     let started = Instant::now();
+    if let Some(probe) = feature.probe {
+        let (checks, verdict, row) = run_probe(cx, feature, probe).await;
+        return (result_of(cx, feature, checks, verdict, started), row);
+    }
     let direct = converse(cx.direct, feature, None, cx.timeout).await;
     let through = converse(
         cx.through,
@@ -292,18 +347,47 @@ async fn run_feature(cx: &Context<'_>, feature: &Feature) -> (ScenarioResult, Fe
     } else {
         ScenarioResult::worst(&checks)
     };
-    let row = FeatureRow {
+    let differences = all.iter().map(ToString::to_string).collect();
+    let row = row_of(
+        feature,
+        (outcome, verdict),
+        differences,
+        direct.transcript,
+        through.transcript,
+    );
+    (result_of(cx, feature, checks, verdict, started), row)
+}
+
+/// A feature's row of the table.
+fn row_of(
+    feature: &Feature,
+    (outcome, verdict): (Outcome, Verdict),
+    differences: Vec<String>,
+    direct: String,
+    through: String,
+) -> FeatureRow {
+    FeatureRow {
         id: feature.id.to_owned(),
         title: feature.title.to_owned(),
         spec: feature.spec.to_owned(),
         outcome,
         verdict,
-        differences: all.iter().map(ToString::to_string).collect(),
-        direct: direct.transcript,
-        through: through.transcript,
-    };
-    let result = ScenarioResult {
-        id: id.clone(),
+        differences,
+        direct,
+        through,
+    }
+}
+
+/// A feature's result: one scenario, its checks.
+fn result_of(
+    cx: &Context<'_>,
+    feature: &Feature,
+    checks: Vec<CheckResult>,
+    verdict: Verdict,
+    started: Instant,
+) -> ScenarioResult {
+    ScenarioResult {
+        id: format!("fidelity/{}", feature.id),
         area: "fidelity".to_owned(),
         title: feature.title.to_owned(),
         spec: vec![feature.spec.to_owned()],
@@ -317,8 +401,7 @@ async fn run_feature(cx: &Context<'_>, feature: &Feature) -> (ScenarioResult, Fe
         replay: format!("{} --feature {}", cx.replay, feature.id),
         forwards: None,
         duration_ms: started.elapsed().as_millis() as u64,
-    };
-    (result, row)
+    }
 }
 
 /// How a fidelity run goes.

@@ -104,6 +104,45 @@ pub fn messages_of(body: &[u8], content_type: Option<&str>) -> Result<Vec<Value>
     Ok(out)
 }
 
+/// The answer a response body gives to the request `id`: its response and the notifications
+/// beside it.
+fn answer_of(
+    id: &Value,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+    elapsed: Duration,
+) -> Answer {
+    let ct = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_str());
+    let messages = match messages_of(body, ct) {
+        Ok(m) => m,
+        Err(e) => {
+            return Answer {
+                failure: Some(format!("HTTP {status}: {e}")),
+                ..Answer::default()
+            };
+        }
+    };
+    let mut answer = Answer {
+        elapsed,
+        ..Answer::default()
+    };
+    for m in messages {
+        if answer.response.is_none() && m.get("id") == Some(id) && m.get("method").is_none() {
+            answer.response = Some(m);
+        } else {
+            answer.notifications.push(m);
+        }
+    }
+    if answer.response.is_none() {
+        answer.failure = Some(format!("HTTP {status}: no response with id {id}"));
+    }
+    answer
+}
+
 impl Conversation {
     /// Open a conversation: `initialize` (id 0) and `notifications/initialized`. The second
     /// value says why `initialize` failed, if it did (the conversation keeps its transcript).
@@ -144,6 +183,9 @@ impl Conversation {
 
     fn headers(&self) -> Vec<(String, String)> {
         let mut h = vec![
+            // The wire client sends only the headers it is given, and HTTP/1.1 requires a Host
+            // (RFC 9112 §3.2: servers such as uvicorn answer 400 without one).
+            ("host".to_owned(), self.endpoint.authority.clone()),
             ("content-type".to_owned(), "application/json".to_owned()),
             (
                 "accept".to_owned(),
@@ -224,34 +266,34 @@ impl Conversation {
             .last()
             .and_then(|e| e.response.as_ref())
             .map_or(0, |r| r.status);
-        let ct = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| v.as_str());
-        let messages = match messages_of(&body, ct) {
-            Ok(m) => m,
-            Err(e) => {
-                return Answer {
-                    failure: Some(format!("HTTP {status}: {e}")),
-                    ..Answer::default()
-                };
-            }
+        answer_of(&id, status, &headers, &body, elapsed)
+    }
+
+    /// Send a request on this session beside others in flight (`&self`: many at once). Its
+    /// exchange is returned instead of kept, and its bytes are not counted.
+    pub async fn request_alone(
+        &self,
+        id: Value,
+        method: &str,
+        params: Value,
+    ) -> (Answer, Exchange) {
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let req = WireRequest {
+            method: "POST".to_owned(),
+            target: self.endpoint.path.clone(),
+            headers: self.headers(),
+            body: Bytes::from(msg.to_string()),
         };
-        let mut answer = Answer {
-            elapsed,
-            ..Answer::default()
+        let started = std::time::Instant::now();
+        let (ex, _) = client::send_within(&self.endpoint.authority, req, &self.limits).await;
+        let answer = match (&ex.response, &ex.error) {
+            (Some(r), None) => answer_of(&id, r.status, &r.headers, &r.body, started.elapsed()),
+            _ => Answer {
+                failure: Some(ex.error.clone().unwrap_or_else(|| "no response".to_owned())),
+                ..Answer::default()
+            },
         };
-        for m in messages {
-            if answer.response.is_none() && m.get("id") == Some(&id) && m.get("method").is_none() {
-                answer.response = Some(m);
-            } else {
-                answer.notifications.push(m);
-            }
-        }
-        if answer.response.is_none() {
-            answer.failure = Some(format!("HTTP {status}: no response with id {id}"));
-        }
-        answer
+        (answer, ex)
     }
 
     /// End the session, if one was issued (best effort; the exchange is kept).

@@ -414,13 +414,14 @@ fn paths(list: &[serde_saphyr::Spanned<String>]) -> Vec<String> {
 fn view_of(p: &Provisioned, fixtures: &Fixtures, target: &Target) -> WorldView {
     let mut tools = Vec::new();
     for (up, u) in &fixtures.upstreams {
-        for t in &u.tools {
-            let key = format!("{up}.{}", t.name);
+        // What it serves, not only what it declares: the fidelity fixture declares no tools.
+        for (name, _) in u.served().tools {
+            let key = format!("{up}.{name}");
             let made = p.tools.get(&key).cloned().unwrap_or_default();
             tools.push(ToolView {
                 key,
                 upstream: up.clone(),
-                original: t.name.clone(),
+                original: name,
                 name: made.name,
                 id: made.id,
             });

@@ -8,7 +8,11 @@
 //!   re-encoding gateway mangles); a cursor not issued here is a -32602 error.
 //! - tools: [`TOOLS`] (every content type, `structuredContent` with its `outputSchema`,
 //!   `isError`, a JSON-RPC error with `data`, a result of `bytes` bytes, astral-plane, RTL and
-//!   NUL text, `_meta` echoed, progress and logging notifications).
+//!   NUL text, `_meta` echoed, progress and logging notifications), and `fid-die`, the call
+//!   during which the upstream dies.
+//! - what the transport does besides answering ([`delivery`]): a session id on `initialize`
+//!   (recognisable by [`SESSION_PREFIX`]), a delay before answering `fid-echo-meta` when asked
+//!   (`delay_ms`), and no answer at all to `fid-die` (the connection is dropped).
 //! - `resources/read` (text and base64 blob), `prompts/get` with arguments, and
 //!   `completion/complete` of a prompt's argument.
 //!
@@ -35,7 +39,7 @@ impl Reply {
 }
 
 /// The fixture's tools, by the upstream's names.
-pub const TOOLS: [&str; 8] = [
+pub const TOOLS: [&str; 9] = [
     "fid-echo-meta",
     "fid-content",
     "fid-structured",
@@ -44,7 +48,49 @@ pub const TOOLS: [&str; 8] = [
     "fid-large",
     "fid-unicode",
     "fid-progress",
+    "fid-die",
 ];
+
+/// The start of every session id the fixture issues: an upstream's session id must never reach
+/// the gateway's clients, and this is how `fidelity` recognises one.
+pub const SESSION_PREFIX: &str = "fid-upstream-session-";
+
+/// The longest `delay_ms` honoured.
+pub const MAX_DELAY_MS: u64 = 2_000;
+
+/// What the transport does with a message besides answering it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Wait this long before answering (`fid-echo-meta` with `arguments.delay_ms`, at most
+    /// [`MAX_DELAY_MS`]), so calls sent at once are all in flight inside the gateway together.
+    pub delay_ms: u64,
+    /// Never answer: drop the connection once the request is read (`fid-die`), as an upstream
+    /// killed mid-call does.
+    pub dies: bool,
+    /// Issue a session id (`initialize`).
+    pub issues_session: bool,
+}
+
+/// What the transport does with `msg` besides answering it.
+pub fn delivery(msg: &Value) -> Delivery {
+    let method = msg.get("method").and_then(Value::as_str);
+    let params = msg.get("params");
+    let tool = params.and_then(|p| p.get("name")).and_then(Value::as_str);
+    let called = |name: &str| method == Some("tools/call") && tool == Some(name);
+    Delivery {
+        delay_ms: if called("fid-echo-meta") {
+            params
+                .and_then(|p| p.pointer("/arguments/delay_ms"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .min(MAX_DELAY_MS)
+        } else {
+            0
+        },
+        dies: called("fid-die"),
+        issues_session: method == Some("initialize") && msg.get("id").is_some(),
+    }
+}
 
 /// Items per page of each list: small, so every list spans several pages.
 const PAGE: usize = 3;
@@ -220,8 +266,10 @@ fn call(id: &Value, name: &str, params: &Map<String, Value>) -> Reply {
             if let Some(m) = params.get("_meta") {
                 received["_meta"] = m.clone();
             }
+            // The arguments are in the text too: a gateway that drops a result's `_meta`
+            // still shows whose call an answer is.
             r(json!({
-                "content": [text("meta echoed")],
+                "content": [text(&format!("meta echoed; arguments: {args}"))],
                 "_meta": {
                     "io.mcpgw.fidelity/result": "kept",
                     "io.mcpgw.fidelity/received": received,
@@ -283,6 +331,11 @@ fn call(id: &Value, name: &str, params: &Map<String, Value>) -> Reply {
                 notifications,
                 response: result(id, json!({"content": [text("progress done")]})),
             }
+        }
+        // Never sent: the transport drops the connection instead (see [`delivery`]); over a
+        // transport that cannot, the call is answered so that nothing waits for it.
+        "fid-die" => {
+            r(json!({"content": [text("the upstream should have died")], "isError": true}))
         }
         other => Reply::only(error(id, -32602, &format!("Unknown tool: {other}"), None)),
     }
@@ -458,6 +511,24 @@ mod tests {
         );
         let text = r["result"]["content"][0]["text"].as_str().unwrap_or("");
         assert_eq!(text.len(), LARGE_MAX);
+    }
+
+    #[test]
+    fn deliveries_are_chosen_by_the_message() {
+        let call = |name: &str, args: Value| {
+            delivery(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": name, "arguments": args}}))
+        };
+        assert_eq!(call("fid-echo-meta", json!({"delay_ms": 50})).delay_ms, 50);
+        assert_eq!(
+            call("fid-echo-meta", json!({"delay_ms": u64::MAX})).delay_ms,
+            MAX_DELAY_MS
+        );
+        assert_eq!(call("fid-content", json!({"delay_ms": 50})).delay_ms, 0);
+        assert!(call("fid-die", json!({})).dies);
+        assert!(!call("fid-echo-meta", json!({})).dies);
+        let init = delivery(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize"}));
+        assert!(init.issues_session);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 pub(crate) mod accept;
 pub(crate) mod auth;
+pub(crate) mod crossing;
 mod lifecycle;
 pub(crate) mod message;
 pub(crate) mod origin;

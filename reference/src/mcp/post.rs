@@ -104,25 +104,32 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         scope: server_scope,
         transport: Transport::Mcp,
         relayed: Default::default(),
+        upstream_session: Default::default(),
     };
     let checked = crate::rpc::checked_method(call.state, &bytes, &request.method);
-    let (response, opened) =
-        match dispatch::dispatch_checked_as(&ctx, &checked, &request.method, &request.params).await
-        {
-            Ok(answer) => {
-                let opened = if opens_session {
-                    let result = answer.value().unwrap_or(&Value::Null);
-                    match open_session(call, scope_server, result).await {
-                        Ok(id) => Some(id),
-                        Err(r) => return r,
-                    }
-                } else {
-                    None
-                };
-                (crate::rpc::answer_response(&id, answer), opened)
-            }
-            Err(e) => (error_response(call.state.policy(), &id, &e), None),
+    let dispatched =
+        dispatch::dispatch_checked_as(&ctx, &checked, &request.method, &request.params);
+    let dispatched =
+        if request.method == "tools/call" && !call.state.policy().answers_kept_per_request {
+            call.state.crossing.route(&id, dispatched).await
+        } else {
+            dispatched.await
         };
+    let (response, opened) = match dispatched {
+        Ok(answer) => {
+            let opened = if opens_session {
+                let result = answer.value().unwrap_or(&Value::Null);
+                match open_session(call, scope_server, result).await {
+                    Ok(id) => Some(id),
+                    Err(r) => return r,
+                }
+            } else {
+                None
+            };
+            (crate::rpc::answer_response(&id, answer), opened)
+        }
+        Err(e) => (error_response(call.state.policy(), &id, &e), None),
+    };
     let relayed = std::mem::take(&mut *ctx.relayed.lock().unwrap_or_else(|e| e.into_inner()));
     // Notifications from upstreams can only travel in a stream: when there are some and the
     // client takes one, the answer is a stream whatever the preferred mode.
@@ -136,7 +143,16 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         ResponseMode::Json => response,
         ResponseMode::Sse => sse::into_one_shot(response, &relayed).await,
     };
-    with_session_id(response, opened.as_deref().or(session_id))
+    // Only a loosened policy records the upstream's session id (and so passes it on).
+    let leaked = ctx
+        .upstream_session
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    with_session_id(
+        response,
+        leaked.as_deref().or(opened.as_deref()).or(session_id),
+    )
 }
 
 /// Record a new session for a successful `initialize`; its id.

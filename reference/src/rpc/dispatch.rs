@@ -47,6 +47,9 @@ pub(crate) struct RpcContext<'a> {
     /// Notifications upstreams sent while answering this request (progress, logging), for the
     /// transport to deliver before the response where it can (an SSE answer).
     pub relayed: Relayed,
+    /// The session id an upstream issued while answering, kept only by the defect matrix's
+    /// gateway that passes it on to the client (`upstream-session-id-leaked`).
+    pub upstream_session: std::sync::Mutex<Option<String>>,
 }
 
 /// Where an upstream call leaves the notifications that came with its answer.
@@ -59,6 +62,8 @@ pub(crate) struct Forwarding<'a> {
     pub meta: Option<&'a Value>,
     /// Where the upstream's notifications go; `None`: nobody waits for them.
     pub relayed: Option<&'a Relayed>,
+    /// Where a loosened policy leaves the upstream's session id.
+    pub upstream_session: Option<&'a std::sync::Mutex<Option<String>>>,
 }
 
 /// What a method needs beyond authentication.
@@ -208,6 +213,7 @@ async fn result_value(
             let forwarding = Forwarding {
                 meta: params.get("_meta"),
                 relayed: Some(&ctx.relayed),
+                upstream_session: Some(&ctx.upstream_session),
             };
             invoke_tool(ctx.state, &tool, &arguments, forwarding).await
         }
@@ -482,6 +488,12 @@ pub(crate) async fn invoke_tool(
                 .await
             {
                 Ok(answered) => {
+                    if !policy.upstream_sessions_hidden
+                        && let (Some(slot), Some(sid)) =
+                            (forwarding.upstream_session, answered.session_id.clone())
+                    {
+                        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(sid);
+                    }
                     if let Some(sink) = forwarding.relayed {
                         let kept = answered.notifications.into_iter().filter(|n| {
                             policy.progress_relayed
@@ -494,11 +506,24 @@ pub(crate) async fn invoke_tool(
                     loosen_result(policy, &mut result);
                     Ok(result)
                 }
-                Err(e) => Ok(failed_result(&e)),
+                Err(e) => {
+                    if !policy.dead_upstreams_answered {
+                        // The defect matrix's gateway: it waits on for the dead upstream.
+                        tokio::time::sleep(DEAD_UPSTREAM_WAIT).await;
+                    }
+                    Ok(failed_result(&e))
+                }
             }
         }
     }
 }
+
+/// How long the defect matrix's gateway waits for an upstream that died mid-call: longer than
+/// any client waits, so to the client it never answers.
+const DEAD_UPSTREAM_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Where the defect matrix's gateway cuts a result's text (`large-result-truncated`).
+const TRUNCATED_AT: usize = 4 << 20;
 
 /// A tool result as the defect matrix's gateways relay it: without its `structuredContent`, or
 /// with only the text items of its content. The strict policy changes nothing.
@@ -513,6 +538,21 @@ fn loosen_result(policy: &crate::policy::Policy, result: &mut Value) {
         && let Some(Value::Array(items)) = o.get_mut("content")
     {
         items.retain(|i| i.get("type").and_then(Value::as_str) == Some("text"));
+    }
+    if !policy.large_results_whole
+        && let Some(Value::Array(items)) = o.get_mut("content")
+    {
+        for text in items.iter_mut().filter_map(|i| i.get_mut("text")) {
+            if let Value::String(t) = text
+                && t.len() > TRUNCATED_AT
+            {
+                let mut end = TRUNCATED_AT;
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                t.truncate(end);
+            }
+        }
     }
 }
 

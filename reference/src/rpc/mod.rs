@@ -200,6 +200,7 @@ pub(crate) async fn rpc_endpoint(
         scope,
         transport: Transport::Rpc,
         relayed: Default::default(),
+        upstream_session: Default::default(),
     };
     let checked = checked_method(&state, &bytes, &request.method);
     match dispatch::dispatch_checked_as(&ctx, &checked, &request.method, &request.params).await {

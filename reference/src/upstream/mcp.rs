@@ -35,6 +35,8 @@ const MAX_NOTIFICATIONS: usize = 1024;
 pub(crate) struct Answered {
     pub message: Value,
     pub notifications: Vec<Value>,
+    /// The session id the upstream issued, if any (set by [`call_once_answered`]).
+    pub session_id: Option<String>,
 }
 
 /// Pull the JSON-RPC message answering `id` out of a JSON or SSE body.
@@ -62,6 +64,7 @@ pub(crate) fn extract_answer(
         return Ok(Answered {
             message: v,
             notifications: Vec::new(),
+            session_id: None,
         });
     }
     let mut notifications = Vec::new();
@@ -79,6 +82,7 @@ pub(crate) fn extract_answer(
                     return Ok(Answered {
                         message: v,
                         notifications,
+                        session_id: None,
                     });
                 }
                 if v.get("id").is_none()
@@ -361,8 +365,9 @@ pub(crate) async fn call_once_answered(
 ) -> Result<Answered, UpstreamError> {
     let mut s = McpSession::open(client, url).await?;
     let out = s.request_answered(method, params).await;
+    let session_id = s.session_id.clone();
     s.close().await;
-    out
+    out.map(|a| Answered { session_id, ..a })
 }
 
 #[cfg(test)]
