@@ -102,7 +102,11 @@ suite=(cargo test -q -p mcpgw-reference --features mutation-suite --test scenari
 if [ "$mode" = --sample ]; then
     # Unmutated, the suite passes; with each sample mutant applied, it fails.
     started=$SECONDS
-    "${suite[@]}" >/dev/null 2>&1 || { echo "the scenario suite fails on the unmutated reference"; exit 1; }
+    if ! "${suite[@]}" >target/mutants-harness/unmutated.log 2>&1; then
+        tail -n 40 target/mutants-harness/unmutated.log
+        echo "the scenario suite fails on the unmutated reference"
+        exit 1
+    fi
     applied=""
     trap '[ -n "$applied" ] && patch -s -R -p0 < "$applied"' EXIT
     survivors=0
