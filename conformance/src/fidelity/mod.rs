@@ -21,6 +21,28 @@ pub use conversation::{Feature, features};
 pub use run::{FidelityError, FidelityRun, Options, run};
 pub use table::{FeatureRow, FeatureTable};
 
+/// The name of a feature's `i`th step in its check id (`fidelity/<feature>:<name>`).
+pub fn step_name(i: usize, step: &conversation::Step) -> String {
+    format!("{}-{}", i + 1, step.method.replace('/', "-"))
+}
+
+/// Every check id the features can report (what a baseline may list): each feature, each of its
+/// steps, and the probe of a probe feature.
+pub fn check_ids() -> Vec<String> {
+    let mut ids = Vec::new();
+    for f in features() {
+        let id = format!("fidelity/{}", f.id);
+        for (i, step) in f.steps.iter().enumerate() {
+            ids.push(format!("{id}:{}", step_name(i, step)));
+        }
+        if f.probe.is_some() {
+            ids.push(format!("{id}:probe"));
+        }
+        ids.push(id);
+    }
+    ids
+}
+
 /// The features whose ids are in `wanted` (all when it is empty); an unknown id is an error
 /// that lists the known ones.
 pub fn select(wanted: &[String]) -> Result<Vec<Feature>, String> {

@@ -296,7 +296,7 @@ async fn run_feature(cx: &Context<'_>, feature: &Feature) -> (ScenarioResult, Fe
     let mut all = Vec::new();
     let mut unsupported = declared;
     for (i, step) in feature.steps.iter().enumerate() {
-        let name = format!("{}-{}", i + 1, step.method.replace('/', "-"));
+        let name = super::step_name(i, step);
         let (d, t) = (direct.steps.get(i), through.steps.get(i));
         let step_unsupported = match (d, t) {
             (Some(d), Some(t)) => {
