@@ -12,7 +12,10 @@
 #                                 cargo-mutants wrote), each applied, judged and reverted here,
 #                                 so CI needs no cargo-mutants install (about 2 minutes)
 #   ci/mutants.sh --shard K/N     one shard of the full run, K from 0 to N-1 (outcomes kept apart)
-#   ci/mutants.sh --score DIR...  no run: the score of earlier runs' mutants.out folders
+#   ci/mutants.sh --score DIR...  no run: the score of earlier runs' mutants.out folders (a
+#                                 mutant's outcome in a later folder replaces an earlier one)
+#   ci/mutants.sh --survivors DIR [--shard K/N]
+#                                 test again only the survivors of DIR (after new scenarios)
 #
 # The mutants are tested in place (this checkout's files are changed one mutant at a time and
 # put back; `target/` is reused), so run it in a clean checkout or worktree that nothing else
@@ -54,6 +57,9 @@ for line in open(equiv_file, encoding="utf-8"):
     equivalent[strip(name.strip())] = reason.strip()
 counts = {"caught": 0, "missed": 0, "timeout": 0, "unviable": 0, "equivalent": 0}
 unlisted = []
+# A later folder's outcome of a mutant replaces an earlier one's: a survivor tested again
+# (`--iterate`) after new scenarios were written counts once, as it fared last.
+latest = {}
 for d in dirs:
     outcomes = json.load(open(f"{d}/outcomes.json", encoding="utf-8"))
     for o in outcomes["outcomes"]:
@@ -63,14 +69,14 @@ for d in dirs:
         summary = o["summary"]
         key = {"CaughtMutant": "caught", "MissedMutant": "missed", "Timeout": "timeout",
                "Unviable": "unviable"}.get(summary)
-        if key is None:
-            continue
-        label = strip(scenario["Mutant"]["name"])
-        if key == "missed" and label in equivalent:
-            key = "equivalent"
-        elif key == "missed":
-            unlisted.append(label)
-        counts[key] += 1
+        if key is not None:
+            latest[strip(scenario["Mutant"]["name"])] = key
+for label, key in latest.items():
+    if key == "missed" and label in equivalent:
+        key = "equivalent"
+    elif key == "missed":
+        unlisted.append(label)
+    counts[key] += 1
 killed = counts["caught"] + counts["timeout"]
 judged = killed + counts["missed"]
 pct = 100.0 * killed / judged if judged else 100.0
@@ -87,9 +93,16 @@ EOF
 mode="${1:-full}"
 case "$mode" in
     --score) shift; score "$@"; exit ;;
-    full | --sample | --shard) ;;
-    *) echo "usage: ci/mutants.sh [--sample | --shard K/N | --score DIR...]" >&2; exit 2 ;;
+    full | --sample | --shard | --survivors) ;;
+    *) echo "usage: ci/mutants.sh [--sample | --shard K/N | --survivors DIR [--shard K/N] | --score DIR...]" >&2
+       exit 2 ;;
 esac
+survivors_of=""
+if [ "$mode" = --survivors ]; then
+    survivors_of="${2:?--survivors DIR}"
+    shift 2
+    mode="${1:-full}"
+fi
 
 # The judge is built once, from this checkout as it is (unmutated), and copied aside so that no
 # mutant's build can touch it.
@@ -129,9 +142,21 @@ if ! cargo mutants --version >/dev/null 2>&1; then
     cargo install cargo-mutants --locked
 fi
 
+out_dir="target/mutants${survivors_of:+-survivors}${2:+-${2//\//-of-}}"
 args=(--in-place --package mcpgw-reference --features mutation-suite --no-shuffle
-      --timeout 120 --output "target/mutants${2:+-${2//\//-of-}}")
+      --timeout 120 --output "$out_dir")
 for f in "${files[@]}"; do args+=(--file "$f"); done
+if [ -n "$survivors_of" ]; then
+    # Only the mutants DIR's run missed, each by its name (one --re per mutant) with any line
+    # and column, since a change to a mutated file since then may have moved it.
+    while IFS= read -r name; do
+        [ -n "$name" ] || continue
+        file="${name%%:*}"
+        what="${name#*:*:*: }"
+        quote() { printf '%s' "$1" | sed 's/[][\.^$*+?(){}|/]/\\&/g'; }
+        args+=(--re "^$(quote "$file"):[0-9]+:[0-9]+: $(quote "$what")\$")
+    done < "$survivors_of/missed.txt"
+fi
 if [ "$mode" = --shard ]; then
     args+=(--shard "${2:?--shard K/N}")
 fi
@@ -139,7 +164,7 @@ fi
 started=$SECONDS
 rc=0
 cargo mutants "${args[@]}" --cargo-arg=--test=scenario_suite || rc=$?
-out="target/mutants${2:+-${2//\//-of-}}/mutants.out"
+out="$out_dir/mutants.out"
 echo "cargo-mutants exit $rc in $((SECONDS - started)) s; outcomes in $out"
 # cargo-mutants exits 2 when mutants were missed, 3 on timeouts; the score decides here.
 case "$rc" in 0 | 2 | 3) ;; *) exit "$rc" ;; esac

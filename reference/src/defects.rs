@@ -132,10 +132,17 @@ pub enum Defect {
     UpstreamSessionIdLeaked,
     /// MCP basic: a tool result's text is cut at 4 MiB (a buffer of fixed size on the way).
     LargeResultTruncated,
+    /// C-SCOPE-35 (ContextForge issues 1582, 3411): the REST `GET /tools` forgets the
+    /// visibility filter that `/rpc` and the MCP endpoints apply, so another team's tools are
+    /// listed.
+    RestListIgnoresVisibility,
+    /// §1.5 / C-SCOPE-33: ownership checked only on `/servers/{id}`; another team's tool read by
+    /// its id is served, and its resources, prompts and gateways reach the handlers unchecked.
+    ItemOwnershipUnchecked,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 46] = [
+    pub const ALL: [Defect; 48] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -182,6 +189,8 @@ impl Defect {
         Defect::DeadUpstreamHangs,
         Defect::UpstreamSessionIdLeaked,
         Defect::LargeResultTruncated,
+        Defect::RestListIgnoresVisibility,
+        Defect::ItemOwnershipUnchecked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -232,6 +241,8 @@ impl Defect {
             Defect::DeadUpstreamHangs => "dead-upstream-hangs",
             Defect::UpstreamSessionIdLeaked => "upstream-session-id-leaked",
             Defect::LargeResultTruncated => "large-result-truncated",
+            Defect::RestListIgnoresVisibility => "rest-list-ignores-visibility",
+            Defect::ItemOwnershipUnchecked => "item-ownership-unchecked",
         }
     }
 
@@ -284,6 +295,8 @@ impl Defect {
             Defect::DeadUpstreamHangs => "MCP lifecycle (timeouts)",
             Defect::UpstreamSessionIdLeaked => "MCP session management",
             Defect::LargeResultTruncated => "MCP basic (no truncation)",
+            Defect::RestListIgnoresVisibility => "C-SCOPE-35 (ContextForge#1582, #3411)",
+            Defect::ItemOwnershipUnchecked => "C-SCOPE-33, §1.5",
         }
     }
 
@@ -345,6 +358,8 @@ impl Defect {
             Defect::DeadUpstreamHangs => p.dead_upstreams_answered = false,
             Defect::UpstreamSessionIdLeaked => p.upstream_sessions_hidden = false,
             Defect::LargeResultTruncated => p.large_results_whole = false,
+            Defect::RestListIgnoresVisibility => p.rest_lists_filtered = false,
+            Defect::ItemOwnershipUnchecked => p.item_ownership_checked = false,
         }
         p
     }

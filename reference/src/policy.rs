@@ -202,6 +202,12 @@ pub struct Policy {
     pub(crate) upstream_sessions_hidden: bool,
     /// A tool result's text reaches the client whole, however long (an 8 MiB result too).
     pub(crate) large_results_whole: bool,
+    /// The REST catalogue lists only what the caller may see (C-SCOPE-35), like `/rpc` and
+    /// the MCP endpoints do.
+    pub(crate) rest_lists_filtered: bool,
+    /// Ownership is checked on every item a path names by id (tools, resources, prompts,
+    /// gateways), not only on servers (§1.5).
+    pub(crate) item_ownership_checked: bool,
 }
 
 impl Policy {
@@ -253,6 +259,8 @@ impl Policy {
             dead_upstreams_answered: true,
             upstream_sessions_hidden: true,
             large_results_whole: true,
+            rest_lists_filtered: true,
+            item_ownership_checked: true,
         }
     }
 

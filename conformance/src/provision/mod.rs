@@ -181,6 +181,7 @@ impl Lookup for Provisioned {
             ["run", "id"] => Ok(self.run_id.clone()),
             ["clock", "today"] => Ok(weekday_name(now_weekday(), 0)),
             ["clock", "not_today"] => Ok(weekday_name(now_weekday(), 3)),
+            ["clock", "noon_timezone"] => Ok(noon_timezone(now_utc_minutes())),
             _ => Err(format!("unknown reference `{}`", path.join("."))),
         }
     }
@@ -301,6 +302,26 @@ fn now_weekday() -> u8 {
     (day.to_monday_one_offset() - 1) as u8
 }
 
+/// Minutes since midnight UTC, now.
+fn now_utc_minutes() -> u16 {
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    now.hour() as u16 * 60 + now.minute() as u16
+}
+
+/// A fixed-offset IANA zone (`Etc/GMT-5` is UTC+5) in which the local time is within half an
+/// hour of noon when it is `utc_minutes` past midnight UTC, so a time window in it written an
+/// hour or more away from noon gives the same verdict whenever the suite runs.
+fn noon_timezone(utc_minutes: u16) -> String {
+    // The whole hours to add to UTC, rounded: -12..=12.
+    let offset = 12 - ((i32::from(utc_minutes) + 30) / 60);
+    match offset {
+        0 => "Etc/GMT".to_owned(),
+        // The `Etc` zones' signs are POSIX's, the opposite of ISO 8601's.
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
 /// The English name of the weekday `offset` days after `today` (Monday = 0), the form time
 /// restrictions use.
 fn weekday_name(today: u8, offset: u8) -> String {
@@ -319,6 +340,24 @@ fn weekday_name(today: u8, offset: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn noon_timezone_puts_local_time_within_half_an_hour_of_noon() {
+        for utc in 0..24 * 60u16 {
+            let zone = noon_timezone(utc);
+            let offset_hours: i32 = match zone.strip_prefix("Etc/GMT") {
+                Some("") => 0,
+                Some(rest) => -rest.parse::<i32>().unwrap(),
+                None => panic!("{zone}"),
+            };
+            let local = (i32::from(utc) + offset_hours * 60).rem_euclid(24 * 60);
+            assert!(
+                (11 * 60 + 30..12 * 60 + 30).contains(&local),
+                "{utc} -> {zone} -> {local}"
+            );
+            assert!((-12..=12).contains(&offset_hours), "{zone}");
+        }
+    }
 
     #[test]
     fn not_today_is_never_today() {

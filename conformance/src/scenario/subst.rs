@@ -284,7 +284,7 @@ pub fn check_reference(path: &[&str], d: &dyn Declared, saved: &[String]) -> Res
         }
         ["target", f] => fields(&["base", "host", "root"], f),
         ["run", f] => fields(&["id"], f),
-        ["clock", f] => fields(&["today", "not_today"], f),
+        ["clock", f] => fields(&["today", "not_today", "noon_timezone"], f),
         _ => Err(format!(
             "unknown reference `{}`; references look like servers.KEY.id, servers.KEY.mcp, \
              endpoints.mcp, tokens.KEY, users.KEY.email, \

@@ -161,10 +161,13 @@ pub(crate) async fn list(
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Response> {
     let all = state.store.tools.list().await.map_err(store_err)?;
+    // Only the matrix's `rest-list-ignores-visibility` lists what the caller may not see.
+    let filtered = state.policy().rest_lists_filtered;
     let out: Vec<Value> = all
         .iter()
         .filter(|t| {
-            (t.enabled || q.include_inactive == Some(true)) && visible_to(&t.owned, caller.viewer())
+            (t.enabled || q.include_inactive == Some(true))
+                && (!filtered || visible_to(&t.owned, caller.viewer()))
         })
         .map(|t| tool_json(t))
         .collect();
@@ -179,7 +182,8 @@ async fn find(state: &AppState, caller: &crate::auth::Caller, id: &str) -> ApiRe
         .get(&key)
         .await
         .map_err(store_err)?
-        .filter(|t| visible_to(&t.owned, caller.viewer()))
+        // Only the matrix's `item-ownership-unchecked` reads what the caller may not see.
+        .filter(|t| !state.policy().item_ownership_checked || visible_to(&t.owned, caller.viewer()))
         .ok_or_else(|| ApiError::not_found(format!("Tool not found: {id}")))
 }
 

@@ -77,9 +77,14 @@ fn check_segment(segment: &str) -> Result<(), GuardRejection> {
         if is_dot_segment(&current) {
             return Err(GuardRejection::DotSegment);
         }
+        // A control character, raw or decoded: hyper refuses raw ASCII controls, but the C1
+        // controls (U+0080..U+009F) arrive raw as UTF-8 and are as much a control as `%0a`.
+        if current.chars().any(|c| c.is_control()) {
+            return Err(GuardRejection::ControlByte);
+        }
         if round > 0 {
-            // Anything that only appears after decoding is smuggled: a separator, a parameter
-            // delimiter or a control character.
+            // Anything that only appears after decoding is smuggled: a separator or a parameter
+            // delimiter (the raw path was checked for both before the first round).
             if current.contains('/') {
                 return Err(GuardRejection::EncodedSeparator);
             }
@@ -88,9 +93,6 @@ fn check_segment(segment: &str) -> Result<(), GuardRejection> {
             }
             if current.contains(';') {
                 return Err(GuardRejection::PathParameter);
-            }
-            if current.chars().any(|c| c.is_control()) {
-                return Err(GuardRejection::ControlByte);
             }
         }
         if !current.contains('%') {
@@ -235,6 +237,8 @@ mod tests {
             ("/servers/%zz/mcp", BadEscape),
             ("/servers/%2/mcp", BadEscape),
             ("/servers/S\u{1}/mcp", ControlByte),
+            ("/servers/S\u{85}/mcp", ControlByte),
+            ("/servers/S%C2%85/mcp", ControlByte),
         ];
         for (p, want) in cases {
             assert_eq!(check_raw_path(p), Err(*want), "{p}");

@@ -214,7 +214,9 @@ pub(crate) async fn check_request(
 
     let ownership_tgt = match caller.teams {
         TeamScope::AdminBypass => None,
-        TeamScope::Teams(_) => ownership_target(path),
+        // Only the matrix's `item-ownership-unchecked` leaves items other than servers out.
+        TeamScope::Teams(_) => ownership_target(path)
+            .filter(|t| policy.item_ownership_checked || t.kind == Kind::Server),
     };
     let mut resolved: Option<String> = None;
     let mut ownership = None;
