@@ -14,8 +14,10 @@
 #   ci/mutants.sh --shard K/N     one shard of the full run, K from 0 to N-1 (outcomes kept apart)
 #   ci/mutants.sh --score DIR...  no run: the score of earlier runs' mutants.out folders (a
 #                                 mutant's outcome in a later folder replaces an earlier one)
-#   ci/mutants.sh --survivors DIR [--shard K/N]
-#                                 test again only the survivors of DIR (after new scenarios)
+#   ci/mutants.sh --survivors DIR SINCE [--shard K/N]
+#                                 test again only the survivors of DIR, whose run tested the
+#                                 revision SINCE (after new scenarios), and every mutant of a
+#                                 mutated file changed since
 #
 # The mutants are tested in place (this checkout's files are changed one mutant at a time and
 # put back; `target/` is reused), so run it in a clean checkout or worktree that nothing else
@@ -74,6 +76,13 @@ unlisted = []
 # (`--survivors`) after new scenarios were written counts once, as it fared last.
 latest = {}
 for d in dirs:
+    # A run of survivors tested some files whole (their lines had moved): its outcomes replace
+    # every earlier outcome of those files.
+    try:
+        whole = set(open(f"{d}/../retested-files.txt", encoding="utf-8").read().split())
+    except FileNotFoundError:
+        whole = set()
+    latest = {k: v for k, v in latest.items() if k.split(":", 1)[0] not in whole}
     outcomes = json.load(open(f"{d}/outcomes.json", encoding="utf-8"))
     for o in outcomes["outcomes"]:
         scenario = o.get("scenario")
@@ -82,13 +91,14 @@ for d in dirs:
         key = {"CaughtMutant": "caught", "MissedMutant": "missed", "Timeout": "timeout",
                "Unviable": "unviable"}.get(o["summary"])
         if key is not None:
-            latest[strip(scenario["Mutant"]["name"])] = key
-for label, key in sorted(latest.items()):
+            latest[scenario["Mutant"]["name"]] = key
+for name, key in sorted(latest.items()):
+    label = strip(name)
     if key == "missed" and label in listed:
         by_kind[listed[label]] += 1
         continue
     if key == "missed":
-        unlisted.append(label)
+        unlisted.append(name)
     counts[key] += 1
 killed = counts["caught"] + counts["timeout"]
 judged = killed + counts["missed"]
@@ -113,13 +123,14 @@ mode="${1:-full}"
 case "$mode" in
     --score) shift; score "$@"; exit ;;
     full | --sample | --shard | --survivors) ;;
-    *) echo "usage: ci/mutants.sh [--sample | --shard K/N | --survivors DIR [--shard K/N] | --score DIR...]" >&2
+    *) echo "usage: ci/mutants.sh [--sample | --shard K/N | --survivors DIR SINCE [--shard K/N] | --score DIR...]" >&2
        exit 2 ;;
 esac
 survivors_of=""
 if [ "$mode" = --survivors ]; then
-    survivors_of="${2:?--survivors DIR}"
-    shift 2
+    survivors_of="$(cd "${2:?--survivors DIR SINCE}" && pwd)"
+    since="${3:?--survivors DIR SINCE: the git revision the run of DIR tested}"
+    shift 3
     mode="${1:-full}"
 fi
 
@@ -166,14 +177,20 @@ args=(--in-place --package mcpgw-reference --features mutation-suite --no-shuffl
       --timeout 120 --output "$out_dir")
 for f in "${files[@]}"; do args+=(--file "$f"); done
 if [ -n "$survivors_of" ]; then
-    # Only the mutants DIR's run missed, each by its name (one --re per mutant) with any line
-    # and column, since a change to a mutated file since then may have moved it.
+    # The mutants DIR's run missed, each by its exact name (one --re per mutant); and every
+    # mutant of a mutated file that changed since SINCE, since its mutants' lines may have moved
+    # (the score then takes this run's outcomes for those files whole: retested-files.txt).
+    mkdir -p "$out_dir/mutants.out"
+    : > "$out_dir/retested-files.txt"
+    quote() { printf '%s' "$1" | sed 's/[][\.^$*+?(){}|/]/\\&/g'; }
+    for f in $(git diff --name-only "$since" -- "${files[@]}"); do
+        echo "$f" >> "$out_dir/retested-files.txt"
+        args+=(--re "^$(quote "$f"):")
+    done
     while IFS= read -r name; do
         [ -n "$name" ] || continue
-        file="${name%%:*}"
-        what="${name#*:*:*: }"
-        quote() { printf '%s' "$1" | sed 's/[][\.^$*+?(){}|/]/\\&/g'; }
-        args+=(--re "^$(quote "$file"):[0-9]+:[0-9]+: $(quote "$what")\$")
+        grep -qxF "${name%%:*}" "$out_dir/retested-files.txt" && continue
+        args+=(--re "^$(quote "$name")\$")
     done < "$survivors_of/missed.txt"
 fi
 if [ "$mode" = --shard ]; then
