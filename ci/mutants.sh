@@ -68,7 +68,9 @@ for n, line in enumerate(open(listed_file, encoding="utf-8"), 1):
     if kind not in KINDS or not reason.partition(":")[2].strip():
         sys.exit(f"{listed_file}:{n}: the reason must be `KIND: why`, KIND one of "
                  f"{', '.join(KINDS)}: {line!r}")
-    listed[strip(name.strip())] = kind
+    # A name with its line and column matches that one mutant; without, every mutant of that
+    # name in the file (they share the reason).
+    listed[name.strip()] = kind
 counts = {"caught": 0, "missed": 0, "timeout": 0, "unviable": 0}
 by_kind = {k: 0 for k in KINDS}
 unlisted = []
@@ -93,7 +95,7 @@ for d in dirs:
         if key is not None:
             latest[scenario["Mutant"]["name"]] = key
 for name, key in sorted(latest.items()):
-    label = strip(name)
+    label = name if name in listed else strip(name)
     if key == "missed" and label in listed:
         by_kind[listed[label]] += 1
         continue
