@@ -139,10 +139,13 @@ pub enum Defect {
     /// §1.5 / C-SCOPE-33: ownership checked only on `/servers/{id}`; another team's tool read by
     /// its id is served, and its resources, prompts and gateways reach the handlers unchecked.
     ItemOwnershipUnchecked,
+    /// MCP session management / CWE-384: an `initialize` that carries an `Mcp-Session-Id`
+    /// opens the session under that id, so whoever chose it (and planted it) shares the session.
+    SessionIdFromClient,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 48] = [
+    pub const ALL: [Defect; 49] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -191,6 +194,7 @@ impl Defect {
         Defect::LargeResultTruncated,
         Defect::RestListIgnoresVisibility,
         Defect::ItemOwnershipUnchecked,
+        Defect::SessionIdFromClient,
     ];
 
     pub fn name(self) -> &'static str {
@@ -243,6 +247,7 @@ impl Defect {
             Defect::LargeResultTruncated => "large-result-truncated",
             Defect::RestListIgnoresVisibility => "rest-list-ignores-visibility",
             Defect::ItemOwnershipUnchecked => "item-ownership-unchecked",
+            Defect::SessionIdFromClient => "session-id-from-client",
         }
     }
 
@@ -297,6 +302,7 @@ impl Defect {
             Defect::LargeResultTruncated => "MCP basic (no truncation)",
             Defect::RestListIgnoresVisibility => "C-SCOPE-35 (ContextForge#1582, #3411)",
             Defect::ItemOwnershipUnchecked => "C-SCOPE-33, §1.5",
+            Defect::SessionIdFromClient => "MCP session management, CWE-384",
         }
     }
 
@@ -360,6 +366,7 @@ impl Defect {
             Defect::LargeResultTruncated => p.large_results_whole = false,
             Defect::RestListIgnoresVisibility => p.rest_lists_filtered = false,
             Defect::ItemOwnershipUnchecked => p.item_ownership_checked = false,
+            Defect::SessionIdFromClient => p.session_ids_issued = false,
         }
         p
     }

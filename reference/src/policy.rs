@@ -208,6 +208,9 @@ pub struct Policy {
     /// Ownership is checked on every item a path names by id (tools, resources, prompts,
     /// gateways), not only on servers (§1.5).
     pub(crate) item_ownership_checked: bool,
+    /// Every session id is one the gateway issued on `initialize`, whatever id the client sent
+    /// with it (no session fixation).
+    pub(crate) session_ids_issued: bool,
 }
 
 impl Policy {
@@ -261,6 +264,7 @@ impl Policy {
             large_results_whole: true,
             rest_lists_filtered: true,
             item_ownership_checked: true,
+            session_ids_issued: true,
         }
     }
 

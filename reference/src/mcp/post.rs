@@ -162,8 +162,16 @@ async fn open_session(
     initialize_result: &Value,
 ) -> Result<String, Response> {
     let now = call.state.now_secs();
+    // Only the matrix's `session-id-from-client` takes the id the client sent with its
+    // initialize (session fixation); the gateway issues every id itself.
+    let chosen = (!call.state.policy().session_ids_issued)
+        .then(|| call.headers.get(session::SESSION_HEADER))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| session::is_valid_session_id(v))
+        .map(str::to_owned);
     let record = SessionRecord {
-        id: session::new_session_id(),
+        id: chosen.unwrap_or_else(session::new_session_id),
         owner: call.caller.email.clone(),
         endpoint: call.endpoint.clone(),
         server_id,
