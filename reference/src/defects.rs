@@ -142,10 +142,14 @@ pub enum Defect {
     /// MCP session management / CWE-384: an `initialize` that carries an `Mcp-Session-Id`
     /// opens the session under that id, so whoever chose it (and planted it) shares the session.
     SessionIdFromClient,
+    /// MCP tools / multi-server gateways: tools keyed by the name their upstream gave them, so
+    /// when two upstreams offer a tool of the same name the one registered last wins, and a
+    /// call of the other runs on the wrong upstream (another server's, another team's).
+    ToolsKeyedByUpstreamName,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 49] = [
+    pub const ALL: [Defect; 50] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -195,6 +199,7 @@ impl Defect {
         Defect::RestListIgnoresVisibility,
         Defect::ItemOwnershipUnchecked,
         Defect::SessionIdFromClient,
+        Defect::ToolsKeyedByUpstreamName,
     ];
 
     pub fn name(self) -> &'static str {
@@ -248,6 +253,7 @@ impl Defect {
             Defect::RestListIgnoresVisibility => "rest-list-ignores-visibility",
             Defect::ItemOwnershipUnchecked => "item-ownership-unchecked",
             Defect::SessionIdFromClient => "session-id-from-client",
+            Defect::ToolsKeyedByUpstreamName => "tools-keyed-by-upstream-name",
         }
     }
 
@@ -303,6 +309,7 @@ impl Defect {
             Defect::RestListIgnoresVisibility => "C-SCOPE-35 (ContextForge#1582, #3411)",
             Defect::ItemOwnershipUnchecked => "C-SCOPE-33, §1.5",
             Defect::SessionIdFromClient => "MCP session management, CWE-384",
+            Defect::ToolsKeyedByUpstreamName => "MCP tools (name collisions across servers)",
         }
     }
 
@@ -367,6 +374,7 @@ impl Defect {
             Defect::RestListIgnoresVisibility => p.rest_lists_filtered = false,
             Defect::ItemOwnershipUnchecked => p.item_ownership_checked = false,
             Defect::SessionIdFromClient => p.session_ids_issued = false,
+            Defect::ToolsKeyedByUpstreamName => p.tools_keyed_by_gateway_name = false,
         }
         p
     }

@@ -211,6 +211,9 @@ pub struct Policy {
     /// Every session id is one the gateway issued on `initialize`, whatever id the client sent
     /// with it (no session fixation).
     pub(crate) session_ids_issued: bool,
+    /// A tool is found by the name the gateway gave it, so two upstreams' tools of the same
+    /// name stay two tools, each run on its own upstream.
+    pub(crate) tools_keyed_by_gateway_name: bool,
 }
 
 impl Policy {
@@ -265,6 +268,7 @@ impl Policy {
             rest_lists_filtered: true,
             item_ownership_checked: true,
             session_ids_issued: true,
+            tools_keyed_by_gateway_name: true,
         }
     }
 

@@ -210,6 +210,12 @@ async fn result_value(
                 }
                 other => other?,
             };
+            // Only the matrix's `tools-keyed-by-upstream-name` runs the tool of that upstream
+            // name registered last, whichever upstream the client's tool belongs to.
+            let tool = match ctx.state.policy().tools_keyed_by_gateway_name {
+                true => tool,
+                false => last_registered_namesake(ctx, tool).await?,
+            };
             let forwarding = Forwarding {
                 meta: params.get("_meta"),
                 relayed: Some(&ctx.relayed),
@@ -452,6 +458,20 @@ async fn usable_item<T: Offered>(
             .ok_or_else(|| outside_scope(T::LABEL, name)),
         ServerScope::Unknown(_) => Err(outside_scope(T::LABEL, name)),
     }
+}
+
+/// The tool registered last under `tool`'s upstream name (a table keyed by that name keeps only
+/// it): the defect matrix's gateway whose tool names collide across upstreams.
+async fn last_registered_namesake(
+    ctx: &RpcContext<'_>,
+    tool: Arc<Tool>,
+) -> Result<Arc<Tool>, RpcError> {
+    let all = ctx.state.store.tools.list().await.map_err(store_error)?;
+    Ok(all
+        .into_iter()
+        .filter(|t| t.original_name == tool.original_name && t.integration == tool.integration)
+        .max_by(|a, b| a.created_at.cmp(&b.created_at))
+        .unwrap_or(tool))
 }
 
 // ---- invocation ------------------------------------------------------------------------------
