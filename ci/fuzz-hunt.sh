@@ -10,14 +10,15 @@ cd "$(dirname "$0")/.."
 cases="${1:-20000}"; seed="${2:-1}"
 cargo build -q --release -p mcpgw-conformance
 bin=./target/release/mcpgw-conformance
-# Defect::ALL of reference/src/defects.rs but the seven README names as not hunted (scenarios
-# catch them), with the target each one needs.
+# The defects of reference/src/defects.rs that README's hunt table lists (those it names as not
+# hunted are caught by scenarios), with the target each one needs.
 stateful="delete-keeps-session rpc-ignores-session session-shared-across-endpoints session-owner-unchecked"
 cluster="forwarded-no-server-id unsigned-hop-trusted dead-owner-not-taken-over"
 plain="rpc-not-general-endpoint hex-only-server-regex prefix-general-endpoints global-mcp-unscoped
   scope-before-name-resolution trust-xff-from-anyone well-known-any-third-segment
   normalise-dot-segments empty-bearer-bare-challenge jsonrpc-error-code-zero server-lists-every-item
-  cross-server-call origin-unchecked id-retyped refusal-suggests-every-tool deep-json-fails"
+  cross-server-call origin-unchecked id-retyped refusal-suggests-every-tool deep-json-fails
+  revocation-unchecked"
 hunt() { # DEFECT TARGET-ARGS...
   local d="$1"; shift
   local first

@@ -404,7 +404,14 @@ fn hyper_can_send(req: &WireRequest) -> bool {
         .target
         .parse::<http::Uri>()
         .is_ok_and(|u| u.to_string() == req.target && u.scheme().is_none());
+    // A request that states its own framing is written by hand: hyper frames a body itself
+    // and would not put both `content-length` and `transfer-encoding` on the wire.
+    let own_framing = req
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"));
     uri_ok
+        && !own_framing
         && http::Method::from_bytes(req.method.as_bytes()).is_ok()
         && req.headers.iter().all(|(k, v)| {
             http::HeaderName::from_bytes(k.as_bytes()).is_ok()

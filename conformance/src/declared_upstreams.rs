@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::manifest::world::fixture_of;
 use crate::manifest::{Manifest, UpstreamTransport};
 use crate::scenario::UpstreamFixture;
-use crate::upstream::{McpUpstream, Received, append_record, reply};
+use crate::upstream::memory::SessionMemory;
+use crate::upstream::{McpUpstream, Received, Reply, append_record, reply};
 
 /// Why the declared fixtures could not be served.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,10 @@ pub fn serve_stdio(m: &Manifest, key: &str) -> Result<(), ServeError> {
     }
     let record = record_dir(m)?.join(format!("{key}.jsonl"));
     let spec = fixture_of(&d.value);
+    // Over stdio the process is the session: what it remembers, it remembers for whoever
+    // writes to it.
+    let memory = SessionMemory::default();
+    let session = memory.open();
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lock().lines() {
@@ -116,7 +121,7 @@ pub fn serve_stdio(m: &Manifest, key: &str) -> Result<(), ServeError> {
                         body: msg.clone(),
                     },
                 );
-                reply_to(&spec, &msg)
+                reply_to(&spec, &msg, &memory, &session)
             }
         };
         for reply in replies {
@@ -129,22 +134,33 @@ pub fn serve_stdio(m: &Manifest, key: &str) -> Result<(), ServeError> {
 
 /// The lines that answer a message or a batch, in order (none: nothing to send back). On stdio
 /// a single request's notifications go first, each a line of its own, as MCP's stdio transport
-/// carries them; a batch's answer is one array of responses.
-fn reply_to(spec: &UpstreamFixture, msg: &Value) -> Vec<Value> {
+/// carries them; a batch's answer is one array of responses. Memory tools answer from
+/// `session`'s memory.
+fn reply_to(
+    spec: &UpstreamFixture,
+    msg: &Value,
+    memory: &SessionMemory,
+    session: &str,
+) -> Vec<Value> {
+    let one = |m: &Value| -> Option<Reply> {
+        if spec.keeps_memory()
+            && let Some(answer) = memory.answer(spec, Some(session), m)
+        {
+            let id = m.get("id").cloned().unwrap_or(Value::Null);
+            return Some(Reply::only(answer.unwrap_or_else(|r| r.body(&id))));
+        }
+        reply(spec, m)
+    };
     match msg {
         Value::Array(batch) => {
-            let replies: Vec<Value> = batch
-                .iter()
-                .filter_map(|m| reply(spec, m))
-                .map(|r| r.response)
-                .collect();
+            let replies: Vec<Value> = batch.iter().filter_map(one).map(|r| r.response).collect();
             if replies.is_empty() {
                 Vec::new()
             } else {
                 vec![Value::Array(replies)]
             }
         }
-        one => reply(spec, one)
+        single => one(single)
             .map(|r| {
                 let mut lines = r.notifications;
                 lines.push(r.response);
@@ -166,9 +182,12 @@ mod tests {
             {"jsonrpc": "2.0", "id": 1, "method": "ping"},
             {"jsonrpc": "2.0", "method": "notifications/initialized"}
         ]);
-        let reply = reply_to(&spec, &batch);
+        let memory = SessionMemory::default();
+        let session = memory.open();
+        let reply = reply_to(&spec, &batch, &memory, &session);
         assert_eq!(reply.len(), 1);
         assert_eq!(reply[0].as_array().map(Vec::len), Some(1));
-        assert!(reply_to(&spec, &json!({"jsonrpc": "2.0", "method": "x"})).is_empty());
+        let note = json!({"jsonrpc": "2.0", "method": "x"});
+        assert!(reply_to(&spec, &note, &memory, &session).is_empty());
     }
 }

@@ -19,6 +19,7 @@ pub(crate) const NEEDS_CAPABILITY: &[(Defect, Capability)] = &[
     (Defect::ForwardedNoServerId, Capability::Cluster),
     (Defect::UnsignedHopTrusted, Capability::Cluster),
     (Defect::DeadOwnerNotTakenOver, Capability::Cluster),
+    (Defect::RevocationRememberedPerWorker, Capability::Cluster),
 ];
 
 /// Workers of the cluster a defect in [`NEEDS_CAPABILITY`] runs on.

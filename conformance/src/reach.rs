@@ -192,8 +192,9 @@ impl World {
     pub fn reach(&self, r: &Request, fixtures: &Fixtures, p: &Provisioned, path: &str) -> Reach {
         let by_token = match &r.token {
             Some(key) => fixtures.tokens.get(key).and_then(|t| {
-                // A credential the gateway never issued reaches what no credential reaches.
-                if t.forged {
+                // A credential the gateway never issued, or revoked, reaches what no credential
+                // reaches.
+                if t.forged || t.revoked {
                     return (!self.anonymous_reaches_all).then(BTreeSet::new);
                 }
                 if let Some(s) = &t.server {

@@ -25,6 +25,7 @@ use crate::reach;
 use crate::scenario::subst::{self, Lookup};
 use crate::scenario::{
     Action, Capability, Expect, Loaded, Matcher, Request, SaveFrom, Scenario, Step, TokenSource,
+    WhichEvent,
 };
 use crate::snapshot::{self, SnapshotStore};
 use crate::target::Target;
@@ -929,7 +930,9 @@ async fn run_step(
                 return check;
             }
         };
-        let (exchange, hit) = client::send_within(&authority, req, &budget.request()).await;
+        let mut limits = budget.request();
+        limits.stream_wait = step.request.stream_ms.map(Duration::from);
+        let (exchange, hit) = client::send_within(&authority, req, &limits).await;
         let mut messages = Vec::new();
         check.upstream.clear();
         match (&exchange.response, &exchange.error) {
@@ -1016,6 +1019,7 @@ async fn run_step(
                         match from {
                             SaveFrom::Header(h) => format!("header `{h}`"),
                             SaveFrom::Pointer(p) => format!("JSON value at `{p}`"),
+                            SaveFrom::EventId(_) => "SSE event with an `id`".to_owned(),
                         }
                     )),
                 }
@@ -1087,7 +1091,26 @@ fn save_value(from: &SaveFrom, resp: &WireResponse) -> Option<String> {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         }),
+        SaveFrom::EventId(WhichEvent::Last) => last_event_id(resp),
     }
+}
+
+/// The `id` of the last event of an SSE response that has one (`None` for a body that is not
+/// an event stream). An `id` field with a NUL is ignored, as SSE parsing ignores it.
+fn last_event_id(resp: &WireResponse) -> Option<String> {
+    let is_sse = resp
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/event-stream"));
+    if !is_sse {
+        return None;
+    }
+    resp.text()
+        .lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .map(|v| v.strip_prefix(' ').unwrap_or(v))
+        .find(|v| !v.contains('\0'))
+        .map(str::to_owned)
 }
 
 /// Compare a response with the step's expectations; push one message per broken expectation.
@@ -1253,6 +1276,35 @@ mod tests {
     use std::num::NonZeroU64;
 
     use super::*;
+
+    #[test]
+    fn the_last_event_id_of_an_event_stream_is_saved() {
+        let resp = |ct: &str, body: &str| WireResponse {
+            status: 200,
+            headers: vec![("content-type".to_owned(), ct.to_owned())],
+            body: Bytes::from(body.to_owned()),
+        };
+        let last = SaveFrom::EventId(WhichEvent::Last);
+        let stream = "id: 7\nevent: message\ndata: {}\n\nid:8\ndata: {}\n\n: keep-alive\n\n";
+        assert_eq!(
+            save_value(&last, &resp("text/event-stream", stream)).as_deref(),
+            Some("8")
+        );
+        // An id with a NUL is ignored (SSE), the one before counts.
+        let nul = "id: 1\ndata: x\n\nid: 2\0\ndata: y\n\n";
+        assert_eq!(
+            save_value(&last, &resp("text/event-stream", nul)).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            save_value(&last, &resp("text/event-stream", "data: x\n\n")),
+            None
+        );
+        assert_eq!(
+            save_value(&last, &resp("application/json", "id: 3\n")),
+            None
+        );
+    }
 
     #[test]
     fn each_limit_comes_from_the_caller_else_the_manifest_else_the_default() {

@@ -133,6 +133,10 @@ pub(crate) fn choose_mint(
 ) -> Mint {
     use crate::scenario::TokenSource;
     let sign_if_possible = if have_secret { Mint::Sign } else { Mint::Api };
+    // Only the issuer can revoke what it issued.
+    if f.revoked {
+        return Mint::Api;
+    }
     match f.source {
         TokenSource::Sign => Mint::Sign,
         TokenSource::Api => Mint::Api,

@@ -4,9 +4,11 @@
 //! [`McpUpstream`] answers Streamable HTTP JSON-RPC (`initialize`, notifications -> 202,
 //! `tools/*`, `resources/*`, `prompts/*`, `ping`; anything else -32601) with JSON responses and
 //! no session; a fixture with `fidelity: true` is the [`rich`] one instead, whose notifications
-//! travel in an SSE answer when the client takes one. [`RestEcho`] answers any request with
-//! what it received.
+//! travel in an SSE answer when the client takes one; a fixture with memory tools issues
+//! sessions and keeps what each session remembered ([`memory`]). [`RestEcho`] answers any
+//! request with what it received.
 
+pub mod memory;
 pub mod rich;
 
 use std::net::TcpListener;
@@ -119,6 +121,7 @@ impl McpUpstream {
                 record,
                 messages: messages.clone(),
                 sessions: std::sync::atomic::AtomicU64::new(1),
+                memory: memory::SessionMemory::default(),
             })
             .mount(&server)
             .await;
@@ -150,6 +153,8 @@ struct McpResponder {
     messages: Arc<Mutex<Vec<Value>>>,
     /// Session ids issued so far (the fidelity fixture issues one per `initialize`).
     sessions: std::sync::atomic::AtomicU64,
+    /// What each session remembered (a fixture with memory tools).
+    memory: memory::SessionMemory,
 }
 
 fn rpc_result(id: &Value, result: Value) -> Value {
@@ -175,9 +180,18 @@ impl Respond for McpResponder {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(parsed.as_ref().map_or(Value::Null, Value::clone));
+        let session = request
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok());
         match request.method.as_str() {
             "POST" => {}
-            "DELETE" => return ResponseTemplate::new(200),
+            "DELETE" => {
+                if let Some(sid) = session {
+                    self.memory.close(sid);
+                }
+                return ResponseTemplate::new(200);
+            }
             _ => return ResponseTemplate::new(405).insert_header("allow", "POST, DELETE"),
         }
         let Ok(msg) = parsed else {
@@ -201,6 +215,25 @@ impl Respond for McpResponder {
             // connections live on), so the gateway sees the connection close without a
             // response, as it would from a process that died.
             std::panic::resume_unwind(Box::new("fidelity fixture: fid-die drops the connection"));
+        }
+        if self.spec.keeps_memory() {
+            match self.memory.answer(&self.spec, session, &msg) {
+                Some(Ok(answer)) => return ResponseTemplate::new(200).set_body_json(answer),
+                Some(Err(refused)) => {
+                    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+                    return ResponseTemplate::new(refused.status())
+                        .set_body_json(refused.body(&id));
+                }
+                None => {}
+            }
+            if msg.get("method").and_then(Value::as_str) == Some("initialize") {
+                let issued = self.memory.open();
+                let template = reply(&self.spec, &msg).map_or_else(
+                    || ResponseTemplate::new(202),
+                    |r| ResponseTemplate::new(200).set_body_json(r.response),
+                );
+                return template.insert_header("mcp-session-id", issued.as_str());
+            }
         }
         let template = match reply(&self.spec, &msg) {
             Some(r) if !r.notifications.is_empty() && takes_stream => {

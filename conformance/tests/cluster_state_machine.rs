@@ -247,6 +247,7 @@ fn send(
         json,
         body: None,
         absolute_form: false,
+        stream_ms: None,
     };
     let (authority, req) =
         build_request(&side.target, via, &request, &side.p).expect("request builds");

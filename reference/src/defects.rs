@@ -146,10 +146,24 @@ pub enum Defect {
     /// when two upstreams offer a tool of the same name the one registered last wins, and a
     /// call of the other runs on the wrong upstream (another server's, another team's).
     ToolsKeyedByUpstreamName,
+    /// MCP session management / multi-tenant gateways: one upstream session per upstream,
+    /// shared by every client's tool calls, so the session state one user's call leaves upstream
+    /// (a cart, a scratchpad, a login) is what the next user's call finds.
+    UpstreamSessionShared,
+    /// C-AUTH-10 / D11: each worker remembers the tokens it once found unrevoked and stops
+    /// asking the store about them; a revocation made through another worker is not seen.
+    RevocationRememberedPerWorker,
+    /// MCP transports (resumability) / C-MCP-18: a `GET` with `Last-Event-ID` looks the event
+    /// up in every session's log, so naming another session's event id replays that session's
+    /// answers on one's own stream.
+    EventReplayAcrossSessions,
+    /// C-AUTH-10: revocation never looked up, so a revoked token (a leaked one that was
+    /// stopped) keeps working until it expires.
+    RevocationUnchecked,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 50] = [
+    pub const ALL: [Defect; 54] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -200,6 +214,10 @@ impl Defect {
         Defect::ItemOwnershipUnchecked,
         Defect::SessionIdFromClient,
         Defect::ToolsKeyedByUpstreamName,
+        Defect::UpstreamSessionShared,
+        Defect::RevocationRememberedPerWorker,
+        Defect::EventReplayAcrossSessions,
+        Defect::RevocationUnchecked,
     ];
 
     pub fn name(self) -> &'static str {
@@ -254,6 +272,10 @@ impl Defect {
             Defect::ItemOwnershipUnchecked => "item-ownership-unchecked",
             Defect::SessionIdFromClient => "session-id-from-client",
             Defect::ToolsKeyedByUpstreamName => "tools-keyed-by-upstream-name",
+            Defect::UpstreamSessionShared => "upstream-session-shared",
+            Defect::RevocationRememberedPerWorker => "revocation-remembered-per-worker",
+            Defect::EventReplayAcrossSessions => "event-replay-across-sessions",
+            Defect::RevocationUnchecked => "revocation-unchecked",
         }
     }
 
@@ -310,6 +332,10 @@ impl Defect {
             Defect::ItemOwnershipUnchecked => "C-SCOPE-33, §1.5",
             Defect::SessionIdFromClient => "MCP session management, CWE-384",
             Defect::ToolsKeyedByUpstreamName => "MCP tools (name collisions across servers)",
+            Defect::UpstreamSessionShared => "MCP session management (multi-tenant gateways)",
+            Defect::RevocationRememberedPerWorker => "C-AUTH-10, D11",
+            Defect::EventReplayAcrossSessions => "MCP transports (resumability), C-MCP-18",
+            Defect::RevocationUnchecked => "C-AUTH-10",
         }
     }
 
@@ -375,6 +401,10 @@ impl Defect {
             Defect::ItemOwnershipUnchecked => p.item_ownership_checked = false,
             Defect::SessionIdFromClient => p.session_ids_issued = false,
             Defect::ToolsKeyedByUpstreamName => p.tools_keyed_by_gateway_name = false,
+            Defect::UpstreamSessionShared => p.upstream_sessions_per_call = false,
+            Defect::RevocationRememberedPerWorker => p.revocation_read_per_request = false,
+            Defect::EventReplayAcrossSessions => p.event_replay_per_session = false,
+            Defect::RevocationUnchecked => p.revocations_checked = false,
         }
         p
     }

@@ -251,6 +251,19 @@ pub(crate) async fn method_override_layer(mut req: Request, next: Next) -> Respo
     next.run(req).await
 }
 
+/// How this gateway finds out that a token was revoked: from the store on every request, unless
+/// the defect matrix loosened it.
+fn revocation_check(state: &AppState) -> auth::RevocationCheck<'_> {
+    let policy = state.policy();
+    if !policy.revocations_checked {
+        auth::RevocationCheck::Never
+    } else if !policy.revocation_read_per_request {
+        auth::RevocationCheck::RememberedPerWorker(&state.unrevoked_seen)
+    } else {
+        auth::RevocationCheck::EveryRequest
+    }
+}
+
 /// Turn the presented credential into an outcome.
 pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthOutcome {
     let (token, cookie_only) = match auth::presented_token(headers) {
@@ -268,6 +281,7 @@ pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> AuthO
         &state.verified,
         &state.store,
         state.now_secs(),
+        revocation_check(state),
     )
     .await
     {

@@ -214,6 +214,17 @@ pub struct Policy {
     /// A tool is found by the name the gateway gave it, so two upstreams' tools of the same
     /// name stay two tools, each run on its own upstream.
     pub(crate) tools_keyed_by_gateway_name: bool,
+    /// Every upstream tool call runs in an upstream session of its own, so no client's call
+    /// finds the session state another client's call left upstream.
+    pub(crate) upstream_sessions_per_call: bool,
+    /// Revocation is read from the store on every request, so a token revoked through any
+    /// worker is refused by every worker from the next request on (C-AUTH-10, D11).
+    pub(crate) revocation_read_per_request: bool,
+    /// A revoked token is refused (C-AUTH-10: 401 "Token has been revoked").
+    pub(crate) revocations_checked: bool,
+    /// A `GET` with `Last-Event-ID` replays only the events of the session it names (MCP
+    /// transports, resumability; C-MCP-18).
+    pub(crate) event_replay_per_session: bool,
 }
 
 impl Policy {
@@ -269,6 +280,10 @@ impl Policy {
             item_ownership_checked: true,
             session_ids_issued: true,
             tools_keyed_by_gateway_name: true,
+            upstream_sessions_per_call: true,
+            revocation_read_per_request: true,
+            revocations_checked: true,
+            event_replay_per_session: true,
         }
     }
 

@@ -55,6 +55,12 @@ pub struct Inner {
     /// The defect matrix's id-keyed answer table (`colliding-ids-crossed`); the strict policy
     /// never touches it.
     pub(crate) crossing: Arc<crate::mcp::crossing::Crossing>,
+    /// The defect matrix's upstream sessions shared by every caller (`upstream-session-shared`);
+    /// the strict policy never touches it.
+    pub(crate) shared_upstream_sessions: Arc<crate::upstream::mcp::SharedSessions>,
+    /// The defect matrix's per-worker memory of tokens found unrevoked
+    /// (`revocation-remembered-per-worker`); the strict policy never touches it.
+    pub(crate) unrevoked_seen: Arc<crate::auth::UnrevokedSeen>,
 }
 
 impl std::ops::Deref for AppState {
@@ -91,6 +97,8 @@ impl AppState {
             verified: Arc::default(),
             cluster: None,
             crossing: Arc::default(),
+            shared_upstream_sessions: Arc::default(),
+            unrevoked_seen: Arc::default(),
         })))
     }
 
@@ -106,6 +114,8 @@ impl AppState {
             verified: Arc::clone(&arc.verified),
             cluster: arc.cluster.clone(),
             crossing: Arc::clone(&arc.crossing),
+            shared_upstream_sessions: Arc::clone(&arc.shared_upstream_sessions),
+            unrevoked_seen: Arc::clone(&arc.unrevoked_seen),
         })
     }
 

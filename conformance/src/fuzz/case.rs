@@ -37,6 +37,9 @@ pub enum Caller {
     EmptyServerScope { permissions: Vec<String> },
     /// A credential of the right form that the target never issued.
     Forged,
+    /// An administrator's API token that the target issued and then revoked (C-AUTH-10): it
+    /// reaches what no credential reaches.
+    Revoked,
     /// No credential.
     Anonymous,
     /// `Authorization: Bearer ` with nothing after it.
@@ -239,6 +242,7 @@ impl Case {
             json: None,
             body: None,
             absolute_form: false,
+            stream_ms: None,
         };
         // `json: null` reads back as no body: a JSON null is sent as its text.
         let raw_null = Body::Raw("null".to_owned());
@@ -775,7 +779,7 @@ pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
             // Credentials the target issued, three times as often as none or a forged one.
             let mut weighted = Vec::new();
             for c in list {
-                let n = if matches!(c, Caller::Anonymous | Caller::Forged) {
+                let n = if matches!(c, Caller::Anonymous | Caller::Forged | Caller::Revoked) {
                     1
                 } else {
                     3
@@ -811,6 +815,7 @@ pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
                 (1, Just(Caller::Anonymous).boxed()),
                 (1, Just(Caller::EmptyBearer).boxed()),
                 (1, Just(Caller::IpRestricted).boxed()),
+                (1, Just(Caller::Revoked).boxed()),
             ];
             if v.other_user {
                 callers.push((2, Just(Caller::OtherUser).boxed()));

@@ -71,6 +71,7 @@ fn initialize(server: &str, token: &str) -> Request {
         })),
         body: None,
         absolute_form: false,
+        stream_ms: None,
     }
 }
 
@@ -87,6 +88,7 @@ fn delete(server: &str, token: &str, key: &str) -> Request {
         json: None,
         body: None,
         absolute_form: false,
+        stream_ms: None,
     }
 }
 

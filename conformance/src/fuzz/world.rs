@@ -55,6 +55,7 @@ pub fn default_fixtures(target_has_oauth: bool, other_user: bool) -> Fixtures {
                     description: Some(format!("fuzz fixture tool {tool}")),
                     input_schema: None,
                     result: None,
+                    memory: None,
                 }],
                 ..Default::default()
             },
@@ -201,9 +202,11 @@ impl WorldView {
             Caller::Scoped {
                 server: Some(key), ..
             } => Some(self.server(key).into_iter().collect()),
-            Caller::Anonymous | Caller::Forged | Caller::EmptyBearer | Caller::BadClaims(_) => {
-                (!self.anonymous_reaches_all).then(Vec::new)
-            }
+            Caller::Anonymous
+            | Caller::Forged
+            | Caller::Revoked
+            | Caller::EmptyBearer
+            | Caller::BadClaims(_) => (!self.anonymous_reaches_all).then(Vec::new),
             // From the harness's address it reaches nothing, unless the target believes the
             // harness's forwarding headers (then it may be anywhere).
             Caller::IpRestricted => (!self.trusted_proxy).then(Vec::new),
@@ -323,6 +326,7 @@ impl World {
                 permissions: Vec::new(),
             }));
             fixed.push(Caller::Forged);
+            fixed.push(Caller::Revoked);
             fixed.retain(|c| c.token_fixture().is_some_and(with_token));
             fixed.push(Caller::Anonymous);
             Callers::Fixed(fixed)
@@ -472,6 +476,10 @@ impl Caller {
             Caller::Admin => Some(TokenFixture::default()),
             Caller::Forged => Some(TokenFixture {
                 forged: true,
+                ..Default::default()
+            }),
+            Caller::Revoked => Some(TokenFixture {
+                revoked: true,
                 ..Default::default()
             }),
             // Its header is the case's own.

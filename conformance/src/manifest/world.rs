@@ -106,6 +106,7 @@ fn token_need(k: &str, t: &TokenFixture) -> Result<(), String> {
         (!t.ip_restrictions.is_empty(), "IP restrictions"),
         (t.time_restrictions.is_some(), "time restrictions"),
         (t.admin == Some(false), "a non-admin identity"),
+        (t.revoked, "a revoked token"),
     ];
     match special.iter().find(|(has, _)| *has) {
         Some((_, what)) => Err(format!(

@@ -105,10 +105,13 @@ pub enum Capability {
     /// `/servers/{id}/mcp`, `{"detail": ...}` errors), as the reference does. Implied by a
     /// request path written literally rather than from an endpoint reference.
     ContextforgeApi,
+    /// In a session, the events of SSE answers carry ids and a `GET` with `Last-Event-ID`
+    /// resumes after one (MCP transports, resumability and redelivery).
+    ResumableStreams,
 }
 
 impl Capability {
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::Stateful,
         Capability::Oauth,
         Capability::NameResolution,
@@ -122,6 +125,7 @@ impl Capability {
         Capability::WellKnownDisabled,
         Capability::ClusterFaults,
         Capability::ContextforgeApi,
+        Capability::ResumableStreams,
     ];
 
     /// A *mode*: a non-default configuration under which scenarios written for the default one
@@ -152,6 +156,7 @@ impl Capability {
             Capability::WellKnownDisabled => "well-known-disabled",
             Capability::ClusterFaults => "cluster-faults",
             Capability::ContextforgeApi => "contextforge-api",
+            Capability::ResumableStreams => "resumable-streams",
         }
     }
 
@@ -262,6 +267,12 @@ pub struct Served {
 }
 
 impl UpstreamFixture {
+    /// Whether the upstream keeps session memory (one of its tools has `memory`), and so
+    /// issues sessions.
+    pub fn keeps_memory(&self) -> bool {
+        !self.fidelity && self.tools.iter().any(|t| t.memory.is_some())
+    }
+
     /// The items this fixture serves: those declared, or the fidelity fixture's (which the
     /// engine's upstream knows: without the `engine` feature, only the loader is built).
     #[cfg(feature = "engine")]
@@ -323,6 +334,22 @@ pub struct UpstreamTool {
     /// The `tools/call` result to answer; default: one text item with the arguments as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// A tool of the upstream session's memory instead of a fixed result: `remember` keeps the
+    /// call's arguments in the upstream session the call arrives in, `recall` answers what that
+    /// session kept (a JSON array, as text). An upstream with such a tool issues a session id on
+    /// `initialize`, and answers a memory call outside a session it issued with 400 (no
+    /// `Mcp-Session-Id`) or 404 (an id it never issued or already ended), as MCP's session
+    /// management says a server that needs sessions does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryOp>,
+}
+
+/// What a memory tool of an upstream does (see [`UpstreamTool::memory`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryOp {
+    Remember,
+    Recall,
 }
 
 /// A resource of an upstream.
@@ -514,6 +541,11 @@ pub struct TokenFixture {
     /// field is ignored.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forged: bool,
+    /// `true`: made by the target's token issuer (`POST /tokens`, whatever `source` says) and
+    /// revoked through it before the first step: a credential that was valid and is no longer.
+    /// It reaches what no credential reaches.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
 }
 
 /// Signature algorithm of a locally signed token.
@@ -849,6 +881,11 @@ pub struct Request {
     /// §3.2.2), which a server must accept and route exactly as the origin form.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub absolute_form: bool,
+    /// An SSE answer may stay open by design (a session's `GET` stream): read it for at most
+    /// this many milliseconds after its head (1 to 120000), then judge what came. Without it
+    /// an open stream is read until the request deadline, and the step fails there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_ms: Option<Millis>,
 }
 
 /// What the response must look like. Every field given must hold.
@@ -929,4 +966,14 @@ pub enum SaveFrom {
     Header(String),
     /// A JSON pointer into the response body (strings saved as is, other values as JSON).
     Pointer(String),
+    /// The `id` of an event of an SSE response (`last`: of the last event that has one), what a
+    /// client resumes a stream after (`Last-Event-ID`).
+    EventId(WhichEvent),
+}
+
+/// Which event of an SSE response [`SaveFrom::EventId`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WhichEvent {
+    Last,
 }

@@ -336,6 +336,9 @@ pub(crate) async fn revoke(
         })
         .await
         .map_err(store_err)?;
+    // The defect matrix's worker forgets only its own memory of the token (the strict policy
+    // keeps none).
+    state.unrevoked_seen.forget(&t.jti);
     t.is_revoked = true;
     t.is_active = false;
     t.revoked_at = Some(now);

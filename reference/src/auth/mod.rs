@@ -8,6 +8,7 @@ pub(crate) mod cache;
 pub(crate) mod claims;
 pub mod jwt;
 pub(crate) mod mint;
+pub(crate) mod unrevoked;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use axum::http::{HeaderMap, header};
 pub use claims::Scopes;
 pub(crate) use claims::{Claims, TeamScope, normalize_teams};
 pub(crate) use jwt::JwtConfig;
+pub(crate) use unrevoked::UnrevokedSeen;
 
 use crate::store::{Store, StoreError};
 
@@ -146,6 +148,18 @@ pub(crate) enum AuthOutcome {
     Unavailable(String),
 }
 
+/// How a token's revocation is found out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RevocationCheck<'a> {
+    /// Read from the store on every request (the strict policy: C-AUTH-10, D11).
+    EveryRequest,
+    /// The defect matrix's worker that remembers the tokens it once found unrevoked
+    /// (`revocation-remembered-per-worker`).
+    RememberedPerWorker(&'a UnrevokedSeen),
+    /// The defect matrix's gateway that never asks (`revocation-unchecked`).
+    Never,
+}
+
 /// Verify `token` and look its subject up. `now` is seconds since the epoch.
 pub(crate) async fn authenticate_token(
     token: &str,
@@ -153,11 +167,12 @@ pub(crate) async fn authenticate_token(
     verified: &cache::VerifiedTokens,
     store: &Store,
     now: i64,
+    revocation: RevocationCheck<'_>,
 ) -> Result<Caller, AuthError> {
     let claims = verified
         .verify(token, cfg, now)
         .map_err(|e| AuthError::Token(e.detail()))?;
-    caller_from_claims(&claims, store).await
+    caller_from_claims(&claims, store, revocation).await
 }
 
 /// Why an otherwise valid token does not authenticate.
@@ -177,11 +192,20 @@ impl From<StoreError> for AuthError {
 pub(crate) async fn caller_from_claims(
     claims: &Claims,
     store: &Store,
+    revocation: RevocationCheck<'_>,
 ) -> Result<Caller, AuthError> {
-    if let Some(jti) = claims.jti.as_deref()
-        && store.revocations.get(jti).await?.is_some()
-    {
-        return Err(AuthError::Token("Token has been revoked".to_owned()));
+    if let Some(jti) = claims.jti.as_deref() {
+        let ask = match revocation {
+            RevocationCheck::EveryRequest => true,
+            RevocationCheck::RememberedPerWorker(seen) => !seen.contains(jti),
+            RevocationCheck::Never => false,
+        };
+        if ask && store.revocations.get(jti).await?.is_some() {
+            return Err(AuthError::Token("Token has been revoked".to_owned()));
+        }
+        if let RevocationCheck::RememberedPerWorker(seen) = revocation {
+            seen.remember(jti);
+        }
     }
     let email = claims
         .email()

@@ -1,4 +1,5 @@
-//! `GET` (a stateful session's SSE stream) and `DELETE` (ending a session, D10).
+//! `GET` (a stateful session's SSE stream, resumed after `Last-Event-ID` when the client names
+//! one of the session's events) and `DELETE` (ending a session, D10).
 
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -7,6 +8,9 @@ use super::accept;
 use super::{McpCall, bad_request, sse, unavailable, with_session_id};
 use crate::error::ApiError;
 use crate::rpc::json_response;
+
+/// The header a client resumes a stream with (SSE; MCP transports, resumability).
+const LAST_EVENT_ID: &str = "last-event-id";
 
 /// `GET`: 405 without stateful sessions or without a session id (C-MCP-16), the session checks
 /// (C-MCP-19), 406 unless the client takes `text/event-stream`, 409 when the session already
@@ -50,7 +54,19 @@ pub(super) async fn get(call: &McpCall<'_>) -> Response {
         )
         .into_response();
     };
-    with_session_id(sse::listen(claim), Some(&session.id))
+    // A resumption replays this session's events after the one named; only the defect
+    // matrix's gateway looks the id up in every session's log.
+    let log = &call.state.sessions.events;
+    let replayed = match call
+        .headers
+        .get(LAST_EVENT_ID)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(last) if call.state.policy().event_replay_per_session => log.after(&session.id, last),
+        Some(last) => log.after_in_any_session(last),
+        None => Vec::new(),
+    };
+    with_session_id(sse::listen(claim, replayed), Some(&session.id))
 }
 
 /// `DELETE`: 405 without stateful sessions, 400 without a session id, the session checks, then
@@ -73,6 +89,7 @@ pub(super) async fn delete(call: &McpCall<'_>) -> Response {
             return unavailable(e);
         }
         call.state.sessions.listeners.close(&session.id);
+        call.state.sessions.events.forget(&session.id);
     }
     json_response(200, &json!({"jsonrpc": "2.0", "result": {}}))
 }

@@ -17,6 +17,7 @@ mod lifecycle;
 pub(crate) mod message;
 pub(crate) mod origin;
 mod post;
+pub(crate) mod replay;
 pub(crate) mod scope;
 pub mod session;
 pub(crate) mod sse;

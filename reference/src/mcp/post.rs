@@ -141,7 +141,11 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
     };
     let response = match mode {
         ResponseMode::Json => response,
-        ResponseMode::Sse => sse::into_one_shot(response, &relayed).await,
+        ResponseMode::Sse => {
+            let in_session = opened.as_deref().or(session_id);
+            let log = &call.state.sessions.events;
+            sse::into_one_shot(response, &relayed, in_session.map(|s| (&**log, s))).await
+        }
     };
     // Only a loosened policy records the upstream's session id (and so passes it on).
     let leaked = ctx

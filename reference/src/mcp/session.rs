@@ -205,6 +205,9 @@ impl SessionStore for MemorySessionStore {
 pub(crate) struct Sessions {
     pub store: Arc<dyn SessionStore>,
     pub listeners: Listeners,
+    /// The events of this process's SSE answers in sessions, for `Last-Event-ID` (they are
+    /// sent by the worker that serves the session, so they are local like the listeners).
+    pub events: Arc<super::replay::EventLog>,
 }
 
 impl fmt::Debug for Sessions {
@@ -226,6 +229,7 @@ impl Sessions {
         Sessions {
             store,
             listeners: Listeners::default(),
+            events: Arc::default(),
         }
     }
 }

@@ -18,6 +18,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 
+use super::replay::EventLog;
+
 /// The SSE media type.
 pub(crate) const EVENT_STREAM: &str = "text/event-stream";
 /// How often an idle `GET` stream sends a comment, so proxies and clients keep it open.
@@ -46,8 +48,13 @@ fn set_stream_headers(headers: &mut axum::http::HeaderMap) {
 /// Re-frame a JSON-RPC answer (a complete JSON response) as a one-shot SSE stream holding one
 /// `message` event, after one event for each notification in `before` (what upstreams sent
 /// while answering: progress, logging). Only 200 answers are re-framed: an HTTP-level refusal
-/// stays plain JSON.
-pub(crate) async fn into_one_shot(response: Response, before: &[serde_json::Value]) -> Response {
+/// stays plain JSON. In a session (`resumable`: the session's event log and its id) every event
+/// gets an id and is kept for a `GET` with `Last-Event-ID`.
+pub(crate) async fn into_one_shot(
+    response: Response,
+    before: &[serde_json::Value],
+    resumable: Option<(&EventLog, &str)>,
+) -> Response {
     if response.status() != StatusCode::OK {
         return response;
     }
@@ -60,10 +67,14 @@ pub(crate) async fn into_one_shot(response: Response, before: &[serde_json::Valu
         .unwrap_or_default();
     set_stream_headers(&mut parts.headers);
     let mut events = BytesMut::new();
+    let mut push = |event: Bytes| match resumable {
+        Some((log, session)) => events.put_slice(&log.record(session, &event)),
+        None => events.put_slice(&event),
+    };
     for n in before {
-        events.put_slice(&message_event(n.to_string().as_bytes()));
+        push(message_event(n.to_string().as_bytes()));
     }
-    events.put_slice(&message_event(&json));
+    push(message_event(&json));
     Response::from_parts(parts, Body::from(events.freeze()))
 }
 
@@ -142,9 +153,12 @@ impl Drop for ListenerClaim {
     }
 }
 
-/// The `GET` stream: keep-alive comments until the claim is closed. A response built on it.
-pub(crate) fn listen(claim: ListenerClaim) -> Response {
+/// The `GET` stream: the `replayed` events first (a resumption, `Last-Event-ID`), then
+/// keep-alive comments until the claim is closed. A response built on it.
+pub(crate) fn listen(claim: ListenerClaim, replayed: Vec<Bytes>) -> Response {
+    use futures_util::StreamExt;
     let interval = tokio::time::interval(KEEPALIVE_INTERVAL);
+    let replayed = futures_util::stream::iter(replayed.into_iter().map(Ok::<_, Infallible>));
     let events =
         futures_util::stream::unfold((claim, interval), |(mut claim, mut interval)| async move {
             tokio::select! {
@@ -155,7 +169,7 @@ pub(crate) fn listen(claim: ListenerClaim) -> Response {
                 }
             }
         });
-    let mut response = Response::new(Body::from_stream(events));
+    let mut response = Response::new(Body::from_stream(replayed.chain(events)));
     set_stream_headers(response.headers_mut());
     response
 }
@@ -197,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn the_stream_ends_when_closed() {
         let l = Listeners::default();
-        let response = listen(l.claim("s").unwrap());
+        let response = listen(l.claim("s").unwrap(), Vec::new());
         assert_eq!(response.headers()[header::CONTENT_TYPE], EVENT_STREAM);
         let mut body = response.into_body();
         let first = body.frame().await.unwrap().unwrap().into_data().unwrap();

@@ -504,9 +504,19 @@ pub(crate) async fn invoke_tool(
             if let Some(meta) = forwarding.meta.filter(|_| policy.client_meta_forwarded) {
                 params["_meta"] = meta.clone();
             }
-            match upstream::mcp::call_once_answered(&state.upstream, url, "tools/call", params)
+            let answered = if policy.upstream_sessions_per_call {
+                upstream::mcp::call_once_answered(&state.upstream, url, "tools/call", params).await
+            } else {
+                upstream::mcp::call_in_shared_session(
+                    &state.upstream,
+                    &state.shared_upstream_sessions,
+                    url,
+                    "tools/call",
+                    params,
+                )
                 .await
-            {
+            };
+            match answered {
                 Ok(answered) => {
                     if !policy.upstream_sessions_hidden
                         && let (Some(slot), Some(sid)) =

@@ -370,6 +370,65 @@ pub(crate) async fn call_once_answered(
     out.map(|a| Answered { session_id, ..a })
 }
 
+/// The defect matrix's upstream sessions (`upstream-session-shared`): one per upstream URL,
+/// opened on first use and then shared by every call, whoever makes it, so what one client's
+/// call leaves in the upstream's session state the next client's call finds. The strict policy
+/// never touches it (each call has a session of its own, [`call_once_answered`]).
+#[derive(Debug, Default)]
+pub(crate) struct SharedSessions {
+    open: std::sync::Mutex<std::collections::HashMap<String, SharedSession>>,
+}
+
+/// An upstream session kept open for every caller.
+#[derive(Debug, Clone)]
+struct SharedSession {
+    session_id: Option<String>,
+    protocol_version: String,
+    /// The last request id used in it.
+    next_id: u64,
+}
+
+/// [`call_once_answered`] in the upstream's shared session (opened if there is none yet).
+pub(crate) async fn call_in_shared_session(
+    client: &UpstreamClient,
+    shared: &SharedSessions,
+    url: &str,
+    method: &str,
+    params: Value,
+) -> Result<Answered, UpstreamError> {
+    let known = shared
+        .open
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(url)
+        .cloned();
+    let mut s = match known {
+        Some(k) => McpSession {
+            client,
+            url: url.to_owned(),
+            session_id: k.session_id,
+            protocol_version: k.protocol_version,
+            next_id: k.next_id,
+        },
+        None => McpSession::open(client, url).await?,
+    };
+    let out = s.request_answered(method, params).await;
+    shared
+        .open
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            url.to_owned(),
+            SharedSession {
+                session_id: s.session_id.clone(),
+                protocol_version: s.protocol_version.clone(),
+                next_id: s.next_id,
+            },
+        );
+    let session_id = s.session_id.clone();
+    out.map(|a| Answered { session_id, ..a })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

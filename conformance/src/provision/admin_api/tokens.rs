@@ -9,16 +9,49 @@ use crate::scenario::{Algorithm, Fixtures, TokenFixture, subst};
 use crate::target::Target;
 use crate::tokens::{self, TokenInputs};
 
-/// Make every token; those made with `POST /tokens` are revoked at cleanup.
+/// Make every token; those made with `POST /tokens` are revoked at cleanup, and those the
+/// scenario wants revoked (`revoked: true`) right after they were made.
 pub(super) async fn create(admin: &Admin<'_>, fixtures: &Fixtures, p: &mut Provisioned) -> Made {
     for (k, t) in &fixtures.tokens {
         let made = make_token(admin, k, t, fixtures, p).await?;
         if let Some(id) = &made.id {
             delete_later(p, format!("/tokens/{id}"));
         }
+        if t.revoked {
+            revoke(admin, k, made.id.as_deref()).await?;
+        }
         p.tokens.insert(k.clone(), made);
     }
     Ok(())
+}
+
+/// Revoke the API token `id` (of fixture `key`): `DELETE /tokens/{id}`, and where that finds
+/// only the caller's own tokens (ContextForge: 404 for another user's), the administrator's
+/// `DELETE /tokens/admin/{id}`.
+async fn revoke(admin: &Admin<'_>, key: &str, id: Option<&str>) -> Result<(), ProvisionError> {
+    let what = format!("revoke token {key}");
+    let Some(id) = id else {
+        return Err(perr(&what, "POST /tokens answered no token id to revoke"));
+    };
+    match admin
+        .call(&what, "DELETE", &format!("/tokens/{id}"), None)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.exchange
+                .as_ref()
+                .and_then(|x| x.response.as_ref())
+                .map(|r| r.status)
+                == Some(404) =>
+        {
+            admin
+                .call(&what, "DELETE", &format!("/tokens/admin/{id}"), None)
+                .await
+                .map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn make_token(
