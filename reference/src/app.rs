@@ -1,9 +1,12 @@
 //! `app(state)`: the whole gateway as an axum `Router`, testable without a socket.
 //!
-//! Layers, outermost first: raw-path guard and request context -> cluster affinity (forwarding
-//! to a session's owner; a no-op outside cluster mode) -> one store generation per request (only
-//! with the cluster's read cache) -> authentication -> token scoping -> routes. The layers wrap the router from outside, so they run before route
-//! matching (and the guard may strip `APP_ROOT_PATH` from the URI the router sees).
+//! In front of the routes, in order: raw-path guard and request context -> cluster affinity
+//! (forwarding to a session's owner; cluster mode only) -> one store generation per request
+//! (only with the cluster's read cache) -> authentication -> token scoping -> routes. On a
+//! single process that is one middleware (`pipeline::front`); in cluster mode the guard and
+//! the checks are two, around affinity and the generation. They wrap the router from outside,
+//! so they run before route matching (and the guard may strip `APP_ROOT_PATH` from the URI the
+//! router sees).
 
 use axum::Router;
 use axum::extract::Request;
@@ -14,7 +17,7 @@ use axum::routing::{any, get, post};
 use crate::error::ApiError;
 use crate::pipeline::{self, RequestContext};
 use crate::state::AppState;
-use crate::{admin, mcp, rpc, scoping, wellknown};
+use crate::{admin, mcp, rpc, wellknown};
 
 /// Paths no route matched: a malformed server MCP path gets C-MCP-01/02's answer.
 async fn fallback(req: Request) -> Response {
@@ -65,15 +68,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(fallback)
         .with_state(state.clone());
     let inner = Router::new().fallback_service(routes);
-    // Only the defect matrix routes by an override header (after scoping saw the real method).
-    let inner = if state.policy().method_override_ignored {
-        inner
-    } else {
-        inner.layer(axum::middleware::from_fn(pipeline::method_override_layer))
-    };
-    let inner = inner
-        .layer(from_fn_with_state(state.clone(), scoping::scoping_layer))
-        .layer(from_fn_with_state(state.clone(), pipeline::auth_layer));
+    // A single process: the pipeline is one function in front of the router.
+    if state.cluster.is_none() && !state.store.has_read_cache() {
+        return inner.layer(from_fn_with_state(state, pipeline::front));
+    }
+    let inner = inner.layer(from_fn_with_state(state.clone(), pipeline::checked_layer));
     // Cluster mode on Postgres: a request reads the store at one generation (one Redis round
     // trip per request, however many records it reads).
     let inner = if state.store.has_read_cache() {

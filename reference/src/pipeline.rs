@@ -1,8 +1,12 @@
-//! The outer request pipeline, in order: raw-path guard (D8) and request context, then
-//! authentication. Token scoping (`scoping::scoping_layer`) follows, then routing.
+//! The request pipeline in front of the router, in its documented order: the raw-path guard
+//! (D8) and request context, then authentication, then token scoping
+//! (`scoping::check_caller`), then routing.
 //!
-//! These layers wrap the whole router (see `app`), so they run before route matching and the
-//! router only ever sees a path the guard accepted, with `APP_ROOT_PATH` removed.
+//! On a single process it is one function, [`front`], one middleware around the whole router;
+//! in cluster mode affinity (forwarding to a session's owner) and the store generation come
+//! between the guard and authentication, so it is two ([`guard_layer`], [`checked_layer`]).
+//! Either way it runs before route matching, and the router only ever sees a path the guard
+//! accepted, with `APP_ROOT_PATH` removed.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -118,12 +122,59 @@ fn believe_forwarded(ctx: &mut RequestContext, headers: &HeaderMap) {
     }
 }
 
-/// Outermost layer: refuse crafted paths, strip the root path, record the request context.
+/// The whole pipeline on a single process: [`guard`], then [`checked`].
+pub(crate) async fn front(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match guard(&state, req) {
+        Ok(req) => checked(&state, req, next).await,
+        Err(refused) => refused,
+    }
+}
+
+/// Cluster mode, outermost: [`guard`] alone (affinity and the store generation follow).
 pub(crate) async fn guard_layer(
     State(state): State<AppState>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
+    match guard(&state, req) {
+        Ok(req) => next.run(req).await,
+        Err(refused) => refused,
+    }
+}
+
+/// Cluster mode, after affinity: [`checked`].
+pub(crate) async fn checked_layer(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    checked(&state, req, next).await
+}
+
+/// Authentication (its outcome recorded for the handlers), token scoping, then the router.
+async fn checked(state: &AppState, req: Request, next: Next) -> Response {
+    // The head alone is looked at (and held across the awaits: a body is not `Sync`).
+    let (mut parts, body) = req.into_parts();
+    let outcome = authenticate_request(state, &parts).await;
+    let ctx = parts.extensions.get::<RequestContext>();
+    if let (Some(ctx), AuthOutcome::Authenticated { caller, .. }) = (ctx, &outcome)
+        && let Err(e) =
+            crate::scoping::check_caller(state, caller, parts.method.as_str(), ctx).await
+    {
+        return e.into_response();
+    }
+    parts.extensions.insert(outcome);
+    // Only the defect matrix routes by an override header (after scoping saw the real method).
+    if !state.policy().method_override_ignored {
+        override_method(&mut parts);
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// Refuse crafted paths, strip the root path, record the request context: the request the
+/// router is to see, or the refusal.
+#[allow(clippy::result_large_err)] // a refusal is a whole response, built once
+fn guard(state: &AppState, mut req: Request) -> Result<Request, Response> {
     let raw = req.uri().path().to_owned();
     let raw_app = paths::strip_root(&raw, state.settings.root_path()).to_owned();
 
@@ -139,11 +190,13 @@ pub(crate) async fn guard_layer(
         {
             paths::normalise_dot_segments(&raw_app)
         }
-        Err(why) => return guard_rejection(&raw_app, why).into_response(),
+        Err(why) => return Err(guard_rejection(&raw_app, why).into_response()),
     };
     let Some(decoded) = paths::decode_path(&routed_path) else {
-        return ApiError::BadRequest("Invalid request path: path is not UTF-8".to_owned())
-            .into_response();
+        return Err(
+            ApiError::BadRequest("Invalid request path: path is not UTF-8".to_owned())
+                .into_response(),
+        );
     };
 
     let peer = req
@@ -183,56 +236,50 @@ pub(crate) async fn guard_layer(
         match pq.parse::<Uri>() {
             Ok(uri) => *req.uri_mut() = uri,
             Err(_) => {
-                return ApiError::BadRequest("Invalid request path".to_owned()).into_response();
+                return Err(ApiError::BadRequest("Invalid request path".to_owned()).into_response());
             }
         }
     }
     req.extensions_mut().insert(ctx);
-    next.run(req).await
+    Ok(req)
 }
 
-/// Authenticate whatever credential the request presents; record the outcome.
-pub(crate) async fn auth_layer(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let skip = req
-        .extensions()
+/// Authenticate whatever credential the request presents (nothing on the skip paths).
+async fn authenticate_request(state: &AppState, head: &Parts) -> AuthOutcome {
+    let skip = head
+        .extensions
         .get::<RequestContext>()
         .is_some_and(|c| paths::is_scoping_skip_path(c.app_path.as_str()));
-    let outcome = if skip {
+    if skip {
         AuthOutcome::Missing
-    } else if let Some(headers) = with_query_token(&state, &req) {
-        authenticate(&state, &headers).await
+    } else if let Some(headers) = with_query_token(state, head) {
+        authenticate(state, &headers).await
     } else {
-        authenticate(&state, req.headers()).await
-    };
-    req.extensions_mut().insert(outcome);
-    next.run(req).await
+        authenticate(state, &head.headers).await
+    }
 }
 
 /// The defect matrix's gateway that takes `?access_token=` as a bearer token when no header
 /// carries one: the request's headers with that credential added. `None` under the strict
 /// policy (a query-string token is no credential: MCP authorization, RFC 6750 §2.3).
-fn with_query_token(state: &AppState, req: &Request) -> Option<HeaderMap> {
-    if state.policy().query_tokens_ignored || req.headers().contains_key(header::AUTHORIZATION) {
+fn with_query_token(state: &AppState, head: &Parts) -> Option<HeaderMap> {
+    if state.policy().query_tokens_ignored || head.headers.contains_key(header::AUTHORIZATION) {
         return None;
     }
-    let token = req
-        .uri()
+    let token = head
+        .uri
         .query()?
         .split('&')
         .find_map(|pair| pair.strip_prefix("access_token="))?;
-    let mut headers = req.headers().clone();
+    let mut headers = head.headers.clone();
     let value = format!("Bearer {token}").parse().ok()?;
     headers.insert(header::AUTHORIZATION, value);
     Some(headers)
 }
 
 /// The defect matrix's router that takes its method from `X-HTTP-Method-Override` (or an alias)
-/// after the permission check saw the request's own; the strict gateway never installs it.
-pub(crate) async fn method_override_layer(mut req: Request, next: Next) -> Response {
+/// after the permission check saw the request's own; the strict gateway never calls it.
+fn override_method(head: &mut Parts) {
     let overridden = [
         "x-http-method-override",
         "x-http-method",
@@ -240,15 +287,14 @@ pub(crate) async fn method_override_layer(mut req: Request, next: Next) -> Respo
     ]
     .iter()
     .find_map(|name| {
-        req.headers()
+        head.headers
             .get(*name)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<axum::http::Method>().ok())
     });
     if let Some(method) = overridden {
-        *req.method_mut() = method;
+        head.method = method;
     }
-    next.run(req).await
 }
 
 /// How this gateway finds out that a token was revoked: from the store on every request, unless

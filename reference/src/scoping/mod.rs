@@ -3,7 +3,7 @@
 //! Steps, in order (each a pure function in its own module, gathered here):
 //! team membership, ownership of the item the path names, server restriction (after name
 //! resolution, D4), IP restriction (client IP per D3), time restriction, permission map (§1.4,
-//! D7). `decide` is the pure combination; `scoping_layer` gathers its inputs from the store.
+//! D7). `decide` is the pure combination; `check_caller` gathers its inputs from the store.
 
 pub(crate) mod ip;
 pub(crate) mod ownership;
@@ -13,12 +13,9 @@ pub(crate) mod time;
 
 use std::net::IpAddr;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
-use crate::auth::{AuthOutcome, Caller, TeamScope};
+use crate::auth::{Caller, TeamScope};
 use crate::error::ApiError;
 use crate::paths::{self, RestrictionTarget};
 use crate::pipeline::RequestContext;
@@ -286,26 +283,18 @@ pub(crate) async fn check_request(
     Ok(())
 }
 
-/// Middleware: token scoping for authenticated requests outside the skip paths.
-pub(crate) async fn scoping_layer(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let Some(ctx) = req.extensions().get::<RequestContext>() else {
-        return next.run(req).await;
-    };
-    let Some(AuthOutcome::Authenticated { caller, .. }) = req.extensions().get::<AuthOutcome>()
-    else {
-        return next.run(req).await;
-    };
+/// Token scoping of an authenticated caller's request, outside the skip paths (the pipeline's
+/// step after authentication).
+pub(crate) async fn check_caller(
+    state: &AppState,
+    caller: &Caller,
+    method: &str,
+    ctx: &RequestContext,
+) -> Result<(), ApiError> {
     if paths::is_scoping_skip_path(ctx.app_path.as_str()) {
-        return next.run(req).await;
+        return Ok(());
     }
-    match check_request(&state, caller, req.method().as_str(), ctx).await {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
-    }
+    check_request(state, caller, method, ctx).await
 }
 
 #[cfg(test)]
