@@ -160,10 +160,13 @@ pub enum Defect {
     /// C-AUTH-10: revocation never looked up, so a revoked token (a leaked one that was
     /// stopped) keeps working until it expires.
     RevocationUnchecked,
+    /// C-RPC-02 / C-SCOPE-01: `/rpc` serves JSON-RPC batches and scopes only the first call;
+    /// the others run in the whole catalogue (a check that reads the body's first message).
+    BatchCheckedByFirstCall,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 54] = [
+    pub const ALL: [Defect; 55] = [
         Defect::RpcNotGeneralEndpoint,
         Defect::ForwardedNoServerId,
         Defect::HexOnlyServerRegex,
@@ -218,6 +221,7 @@ impl Defect {
         Defect::RevocationRememberedPerWorker,
         Defect::EventReplayAcrossSessions,
         Defect::RevocationUnchecked,
+        Defect::BatchCheckedByFirstCall,
     ];
 
     pub fn name(self) -> &'static str {
@@ -276,6 +280,7 @@ impl Defect {
             Defect::RevocationRememberedPerWorker => "revocation-remembered-per-worker",
             Defect::EventReplayAcrossSessions => "event-replay-across-sessions",
             Defect::RevocationUnchecked => "revocation-unchecked",
+            Defect::BatchCheckedByFirstCall => "batch-checked-by-first-call",
         }
     }
 
@@ -336,6 +341,7 @@ impl Defect {
             Defect::RevocationRememberedPerWorker => "C-AUTH-10, D11",
             Defect::EventReplayAcrossSessions => "MCP transports (resumability), C-MCP-18",
             Defect::RevocationUnchecked => "C-AUTH-10",
+            Defect::BatchCheckedByFirstCall => "C-RPC-02, C-SCOPE-01",
         }
     }
 
@@ -405,6 +411,7 @@ impl Defect {
             Defect::RevocationRememberedPerWorker => p.revocation_read_per_request = false,
             Defect::EventReplayAcrossSessions => p.event_replay_per_session = false,
             Defect::RevocationUnchecked => p.revocations_checked = false,
+            Defect::BatchCheckedByFirstCall => p.batches_refused = false,
         }
         p
     }

@@ -222,6 +222,9 @@ pub struct Policy {
     pub(crate) revocation_read_per_request: bool,
     /// A revoked token is refused (C-AUTH-10: 401 "Token has been revoked").
     pub(crate) revocations_checked: bool,
+    /// A JSON-RPC batch on `/rpc` is -32600 Invalid Request (C-RPC-02), so no call of it runs
+    /// past a check made for another.
+    pub(crate) batches_refused: bool,
     /// A `GET` with `Last-Event-ID` replays only the events of the session it names (MCP
     /// transports, resumability; C-MCP-18).
     pub(crate) event_replay_per_session: bool,
@@ -283,6 +286,7 @@ impl Policy {
             upstream_sessions_per_call: true,
             revocation_read_per_request: true,
             revocations_checked: true,
+            batches_refused: true,
             event_replay_per_session: true,
         }
     }

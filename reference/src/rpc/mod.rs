@@ -1,5 +1,6 @@
 //! `POST /rpc`: JSON-RPC 2.0 over plain HTTP (§2).
 
+mod batch;
 pub(crate) mod dispatch;
 pub mod envelope;
 pub mod inject;
@@ -171,6 +172,12 @@ pub(crate) async fn rpc_endpoint(
     };
     if let Some(failed) = crate::pipeline::fails_on_deep_json(&state, &bytes) {
         return failed;
+    }
+    if !state.policy().batches_refused
+        && let Ok(Value::Array(calls)) = serde_json::from_slice::<Value>(&bytes)
+        && !calls.is_empty()
+    {
+        return batch::serve_first_checked(&state, &caller, calls).await;
     }
     let request = match envelope::parse_request(&bytes) {
         Ok(r) => r,
