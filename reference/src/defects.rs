@@ -142,9 +142,10 @@ pub enum Defect {
     /// MCP session management / CWE-384: an `initialize` that carries an `Mcp-Session-Id`
     /// opens the session under that id, so whoever chose it (and planted it) shares the session.
     SessionIdFromClient,
-    /// MCP tools / multi-server gateways: tools keyed by the name their upstream gave them, so
-    /// when two upstreams offer a tool of the same name the one registered last wins, and a
-    /// call of the other runs on the wrong upstream (another server's, another team's).
+    /// MCP tools / multi-server gateways: tools keyed by the name their upstream gave them,
+    /// normalised (case and separators folded), so when two upstreams offer a tool of the same
+    /// or a look-alike name (`get_user`, `get-user`) the one registered last wins, and a call of
+    /// the other runs on the wrong upstream (another server's, another team's).
     ToolsKeyedByUpstreamName,
     /// MCP session management / multi-tenant gateways: one upstream session per upstream,
     /// shared by every client's tool calls, so the session state one user's call leaves upstream

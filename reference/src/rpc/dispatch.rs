@@ -467,9 +467,15 @@ async fn last_registered_namesake(
     tool: Arc<Tool>,
 ) -> Result<Arc<Tool>, RpcError> {
     let all = ctx.state.store.tools.list().await.map_err(store_error)?;
+    // Keyed as such a gateway keys them: by the upstream's name, normalised (`get_user` and
+    // `get-user` are one key).
+    let key = crate::admin::common::slugify(&tool.original_name);
     Ok(all
         .into_iter()
-        .filter(|t| t.original_name == tool.original_name && t.integration == tool.integration)
+        .filter(|t| {
+            t.integration == tool.integration
+                && crate::admin::common::slugify(&t.original_name) == key
+        })
         .max_by(|a, b| a.created_at.cmp(&b.created_at))
         .unwrap_or(tool))
 }
