@@ -109,6 +109,12 @@ impl WireResponse {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// Whether the body is an SSE stream (`content-type: text/event-stream`).
+    pub fn is_event_stream(&self) -> bool {
+        self.header("content-type")
+            .is_some_and(|c| c.starts_with("text/event-stream"))
+    }
 }
 
 fn ser_body<S: serde::Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {

@@ -785,10 +785,7 @@ pub fn build_request(
 
 /// The body as JSON: plain JSON, or the last JSON `data:` event of an SSE stream.
 pub fn body_json(resp: &WireResponse) -> Option<Value> {
-    let is_sse = resp
-        .header("content-type")
-        .is_some_and(|c| c.starts_with("text/event-stream"));
-    if !is_sse {
+    if !resp.is_event_stream() {
         return serde_json::from_slice(&resp.body).ok();
     }
     let text = resp.text();
@@ -1098,10 +1095,7 @@ fn save_value(from: &SaveFrom, resp: &WireResponse) -> Option<String> {
 /// The `id` of the last event of an SSE response that has one (`None` for a body that is not
 /// an event stream). An `id` field with a NUL is ignored, as SSE parsing ignores it.
 fn last_event_id(resp: &WireResponse) -> Option<String> {
-    let is_sse = resp
-        .header("content-type")
-        .is_some_and(|c| c.starts_with("text/event-stream"));
-    if !is_sse {
+    if !resp.is_event_stream() {
         return None;
     }
     resp.text()

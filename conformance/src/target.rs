@@ -80,9 +80,7 @@ impl Probe {
             product: text("name"),
             version: text("version"),
             session: resp.header("mcp-session-id").is_some(),
-            sse: resp
-                .header("content-type")
-                .is_some_and(|c| c.starts_with("text/event-stream")),
+            sse: resp.is_event_stream(),
         }
     }
 

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::Admin;
 use super::users::USERS;
+use super::{Admin, tokens};
 use crate::provision::Provisioned;
 use crate::target::Target;
 
@@ -13,36 +13,18 @@ pub(super) async fn cleanup(target: &Target, p: &mut Provisioned) -> Vec<String>
     let admin = Admin { target };
     let mut errors = Vec::new();
     while let Some((method, path)) = p.cleanup.pop() {
-        if let Err(e) = admin
-            .call(&format!("delete {path}"), &method, &path, None)
-            .await
-        {
+        let what = format!("delete {path}");
+        // A token is revoked the way the scenario's revoked tokens are (its owner's route, else
+        // the administrator's).
+        let deleted = match path.strip_prefix("/tokens/") {
+            Some(id) if method == "DELETE" => tokens::revoke(&admin, &what, id).await,
+            _ => admin.call(&what, &method, &path, None).await.map(|_| ()),
+        };
+        if let Err(e) = deleted {
             // A step may have deleted it already (e.g. revoked a token): 404, or ContextForge's
             // 409 for a second token revocation, means it is gone.
-            let status = e
-                .exchange
-                .as_ref()
-                .and_then(|x| x.response.as_ref())
-                .map(|r| r.status);
-            // ContextForge's DELETE /tokens/{id} finds only the caller's own tokens (404 for
-            // another user's); an administrator revokes those at /tokens/admin/{id}.
-            let status = match (status, path.strip_prefix("/tokens/")) {
-                (Some(404), Some(id)) => admin
-                    .call(
-                        &format!("revoke token {id} as administrator"),
-                        "DELETE",
-                        &format!("/tokens/admin/{id}"),
-                        None,
-                    )
-                    .await
-                    .map_or_else(
-                        |e2| e2.exchange.and_then(|x| x.response).map(|r| r.status),
-                        |(code, _)| Some(code),
-                    ),
-                _ => status,
-            };
-            let gone = matches!(status, Some(200..=299) | Some(404))
-                || (status == Some(409) && path.starts_with("/tokens/"));
+            let status = tokens::status_of(&e);
+            let gone = status == Some(404) || (status == Some(409) && path.starts_with("/tokens/"));
             if gone {
                 continue;
             }

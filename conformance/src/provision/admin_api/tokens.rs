@@ -18,40 +18,41 @@ pub(super) async fn create(admin: &Admin<'_>, fixtures: &Fixtures, p: &mut Provi
             delete_later(p, format!("/tokens/{id}"));
         }
         if t.revoked {
-            revoke(admin, k, made.id.as_deref()).await?;
+            let what = format!("revoke token {k}");
+            let id = made
+                .id
+                .as_deref()
+                .ok_or_else(|| perr(&what, "POST /tokens answered no token id to revoke"))?;
+            revoke(admin, &what, id).await?;
         }
         p.tokens.insert(k.clone(), made);
     }
     Ok(())
 }
 
-/// Revoke the API token `id` (of fixture `key`): `DELETE /tokens/{id}`, and where that finds
-/// only the caller's own tokens (ContextForge: 404 for another user's), the administrator's
-/// `DELETE /tokens/admin/{id}`.
-async fn revoke(admin: &Admin<'_>, key: &str, id: Option<&str>) -> Result<(), ProvisionError> {
-    let what = format!("revoke token {key}");
-    let Some(id) = id else {
-        return Err(perr(&what, "POST /tokens answered no token id to revoke"));
-    };
+/// Revoke the API token `id`: `DELETE /tokens/{id}`, and where that finds only the caller's
+/// own tokens (a 404 for another user's, as ContextForge answers), the administrator's
+/// `DELETE /tokens/admin/{id}`. The error is the last attempt's.
+pub(super) async fn revoke(admin: &Admin<'_>, what: &str, id: &str) -> Result<(), ProvisionError> {
     match admin
-        .call(&what, "DELETE", &format!("/tokens/{id}"), None)
+        .call(what, "DELETE", &format!("/tokens/{id}"), None)
         .await
     {
         Ok(_) => Ok(()),
-        Err(e)
-            if e.exchange
-                .as_ref()
-                .and_then(|x| x.response.as_ref())
-                .map(|r| r.status)
-                == Some(404) =>
-        {
-            admin
-                .call(&what, "DELETE", &format!("/tokens/admin/{id}"), None)
-                .await
-                .map(|_| ())
-        }
+        Err(e) if status_of(&e) == Some(404) => admin
+            .call(what, "DELETE", &format!("/tokens/admin/{id}"), None)
+            .await
+            .map(|_| ()),
         Err(e) => Err(e),
     }
+}
+
+/// The HTTP status a failed admin call got, if it got an answer.
+pub(super) fn status_of(e: &ProvisionError) -> Option<u16> {
+    e.exchange
+        .as_ref()
+        .and_then(|x| x.response.as_ref())
+        .map(|r| r.status)
 }
 
 async fn make_token(
