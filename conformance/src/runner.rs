@@ -1094,7 +1094,7 @@ fn save_value(from: &SaveFrom, resp: &WireResponse) -> Option<String> {
 
 /// The `id` of the last event of an SSE response that has one (`None` for a body that is not
 /// an event stream). An `id` field with a NUL is ignored, as SSE parsing ignores it.
-fn last_event_id(resp: &WireResponse) -> Option<String> {
+pub fn last_event_id(resp: &WireResponse) -> Option<String> {
     if !resp.is_event_stream() {
         return None;
     }

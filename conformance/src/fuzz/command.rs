@@ -40,7 +40,9 @@ use super::regression::{self, Provenance};
                   the upstreams behind it; a JSON-RPC response keeps its request's id; a \
                   foreign Origin gets no result from an MCP endpoint; a session is unknown to \
                   every endpoint but its own and once ended, and is served only to the user \
-                  who opened it.\n\
+                  who opened it. With --sequences, checked after every step of each sequence \
+                  with the sessions it opened, and also: no answer to one user carries the \
+                  secret another user's tool call sent (other-user-data-seen).\n\
                   Several workers: each case goes to one of them, sessions live on the last; \
                   on a cluster the harness starts (--cluster N) the sessions' owner is killed \
                   half-way.\n\
@@ -91,6 +93,13 @@ pub struct FuzzArgs {
     /// attempt wait for --timeout).
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub max_shrink_secs: u64,
+    /// Stateful fuzzing: each case is a sequence of up to 6 MCP requests (sessions opened,
+    /// used on their own endpoint and others', by their user and another, ended and resumed;
+    /// tool calls carrying a secret of their sender's user), checked after every step; a
+    /// failure shrinks to the shortest sequence. Sequences run one at a time (--jobs is
+    /// ignored).
+    #[arg(long)]
+    pub sequences: bool,
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
@@ -246,12 +255,15 @@ pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
         jobs: usize::from(args.jobs),
     };
     let progress = Progress::new(args.cases, args.quiet, args.trace);
-    let report = engine::fuzz(&target, &opts, &|e| progress.event(e))
-        .await
-        .map_err(|e| e.to_string())?;
+    let report = if args.sequences {
+        super::sequence_run::fuzz_sequences(&target, &opts, &|e| progress.event(e)).await
+    } else {
+        engine::fuzz(&target, &opts, &|e| progress.event(e)).await
+    }
+    .map_err(|e| e.to_string())?;
     progress.bar.finish_and_clear();
     let mut out = summary(&report, seed, &opts.known);
-    if report.found.is_empty() {
+    if report.found.is_empty() && report.sequences.is_empty() {
         print_out(&out);
         return Ok(ExitCode::SUCCESS);
     }
@@ -281,8 +293,55 @@ pub async fn run(args: FuzzArgs) -> Result<ExitCode, String> {
             }
         }
     }
+    for found in &report.sequences {
+        out.push_str(&sequence_failure_text(found));
+        if args.no_write {
+            continue;
+        }
+        match regression::write_sequence(&regressions_dir, found, &provenance) {
+            Ok((path, id)) => {
+                out.push_str(&written_text(&target, &cfg, &path, &id, &args).await);
+            }
+            Err(e) => {
+                let _ = writeln!(out, "\nthe scenario was not written: {e}");
+            }
+        }
+    }
     print_out(&out);
     Ok(ExitCode::from(1))
+}
+
+fn sequence_failure_text(found: &super::sequence_run::SequenceFound) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\nsequence {} broke {}", found.case_index, found.first);
+    let _ = writeln!(
+        out,
+        "shrunk in {} step(s) to {} request(s), the last of which breaks {}{}",
+        found.shrink_steps,
+        found.sent.len(),
+        found.violation,
+        if found.reproduced {
+            ""
+        } else {
+            "\n(warning: running it once more did not fail again: the failure may be flaky)"
+        }
+    );
+    let _ = writeln!(out, "\nminimal sequence:");
+    for (i, s) in found.sent.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {} {} ({})",
+            i + 1,
+            s.request.method,
+            s.request.path,
+            s.description
+        );
+    }
+    let _ = writeln!(out, "\nthe last request and its response:");
+    for line in transcript_text(&found.exchange).lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
 }
 
 /// Print to stdout; a closed pipe is not worth a panic.
@@ -309,7 +368,7 @@ fn describe_target(target: &Target) -> String {
 fn summary(report: &Report, seed: u64, known: &BTreeSet<Invariant>) -> String {
     let secs = report.elapsed.as_secs_f64();
     let mut out = String::new();
-    let verdict = if report.found.is_empty() {
+    let verdict = if report.found.is_empty() && report.sequences.is_empty() {
         "PASS"
     } else {
         "FAIL"

@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use serde_json::Value;
 
 use crate::client::{self, Exchange};
 use crate::runner;
 use crate::target::Target;
 
 use super::case::{self, Body, Case};
-use super::invariants::{self, Invariant, Observed, Sent, Violation};
+use super::invariants::{self, Invariant, Sent, Violation};
+use super::observe;
 use super::world::{World, WorldView};
 
 /// How to search.
@@ -102,6 +102,8 @@ pub struct Report {
     pub statuses: BTreeMap<Option<u16>, u32>,
     /// New failures, one per invariant, in the order found.
     pub found: Vec<Found>,
+    /// The same, of a campaign of sequences (`fuzz --sequences`).
+    pub sequences: Vec<super::sequence_run::SequenceFound>,
     /// Cases that broke each invariant (known ones included, and found ones after the first).
     pub broken: BTreeMap<Invariant, u32>,
     /// Fixtures that could not be deleted at the end.
@@ -134,7 +136,7 @@ pub enum FuzzError {
 }
 
 /// A 32-byte ChaCha seed from a `u64`: the same `--seed` always generates the same cases.
-fn rng(seed: u64) -> TestRng {
+pub(super) fn rng(seed: u64) -> TestRng {
     let mut bytes = [0u8; 32];
     for (i, chunk) in bytes.chunks_mut(8).enumerate() {
         let word =
@@ -253,7 +255,7 @@ impl Search<'_> {
             tokio::time::sleep(SETTLE).await;
         }
         let before = if watch {
-            log_lengths(self.world()).await
+            observe::log_lengths(self.world()).await
         } else {
             Vec::new()
         };
@@ -325,7 +327,7 @@ impl Search<'_> {
         }
         let watch = cases.iter().any(|c| may_run_a_tool(c));
         let before = if watch {
-            log_lengths(self.world()).await
+            observe::log_lengths(self.world()).await
         } else {
             Vec::new()
         };
@@ -384,20 +386,7 @@ impl Search<'_> {
     /// The `tools/call` requests the upstreams received since `before` was read, and the
     /// longest log now.
     async fn calls_since(&mut self, before: &[usize]) -> (Vec<(String, String)>, usize) {
-        let world = self.world();
-        let mut calls = Vec::new();
-        let mut longest = 0;
-        for (i, up) in world.fixtures.upstreams.keys().enumerate() {
-            let seen = before.get(i).copied().unwrap_or(0);
-            let (len, new) = world
-                .provisioned
-                .messages_since(up, seen)
-                .await
-                .unwrap_or_default();
-            longest = longest.max(len);
-            calls.extend(tool_calls(&new).into_iter().map(|t| (up.clone(), t)));
-        }
-        (calls, longest)
+        observe::calls_since(self.world(), before).await
     }
 
     /// Make the world again when a request may have changed it, or when the upstreams' logs
@@ -428,42 +417,23 @@ impl Search<'_> {
             .world
             .as_ref()
             .expect("the world exists while the search runs");
-        let root = &target.bases[via].root;
-        let path = exchange
-            .request
-            .target
-            .strip_prefix(root.as_str())
-            .unwrap_or(&exchange.request.target);
-        let observed = exchange.response.as_ref().map(|r| Observed {
-            status: r.status,
-            text: r.text(),
-            json: runner::body_json(r),
-            calls,
-            www_authenticate: r.header("www-authenticate"),
-        });
+        let path = observe::path_of(target, via, &exchange);
+        let observed = observe::observed(&exchange, calls);
         let sent = Sent {
             method: case.method,
             path,
             body: &exchange.request.body,
             caller: &case.caller,
-            origin: sent_header(&exchange, "origin"),
-            session: sent_header(&exchange, "mcp-session-id"),
+            origin: observe::sent_header(&exchange, "origin"),
+            session: observe::sent_header(&exchange, "mcp-session-id"),
             forged_hop: target
                 .manifest
                 .hop_headers
                 .keys()
-                .any(|h| sent_header(&exchange, h).is_some()),
+                .any(|h| observe::sent_header(&exchange, h).is_some()),
         };
         let mut broken = invariants::check(&sent, observed.as_ref(), &world.view);
-        if let Some(why) = exchange.error.as_deref().filter(|_| observed.is_none()) {
-            // Which limit, or what broke: a deadline, the size cap, a reset, garbage.
-            for v in broken
-                .iter_mut()
-                .filter(|v| v.invariant == Invariant::NoResponse)
-            {
-                v.detail = format!("no usable response: {why}");
-            }
-        }
+        observe::explain_no_response(&mut broken, &exchange, observed.is_some());
         (self.progress)(Event::Sent {
             method: case.method,
             target: &exchange.request.target,
@@ -527,15 +497,6 @@ async fn send(
     exchange
 }
 
-fn sent_header<'a>(exchange: &'a Exchange, name: &str) -> Option<&'a str> {
-    exchange
-        .request
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// Whether a case names a tool to run (only then are the upstreams' logs read).
 fn may_run_a_tool(case: &Case) -> bool {
     let names_a_call = |text: &str| text.contains("tools/call") || text.contains("${tools.");
@@ -544,30 +505,6 @@ fn may_run_a_tool(case: &Case) -> bool {
         Some(Body::Raw(text)) => names_a_call(text),
         None => false,
     }
-}
-
-/// How many requests each upstream has received.
-async fn log_lengths(world: &World) -> Vec<usize> {
-    let mut lengths = Vec::new();
-    for up in world.fixtures.upstreams.keys() {
-        let (len, _) = world
-            .provisioned
-            .messages_since(up, usize::MAX)
-            .await
-            .unwrap_or_default();
-        lengths.push(len);
-    }
-    lengths
-}
-
-/// The tools that `tools/call` messages among `bodies` name, also inside a batch (a gateway
-/// may forward a client's batch as one).
-fn tool_calls(bodies: &[Value]) -> Vec<String> {
-    crate::reach::calls_in("", bodies)
-        .into_iter()
-        .filter(|(_, method, _)| method == "tools/call")
-        .map(|(_, _, name)| name)
-        .collect()
 }
 
 /// What a request may have changed, least first.
@@ -736,6 +673,7 @@ pub async fn fuzz(
         elapsed: started.elapsed(),
         statuses,
         found,
+        sequences: Vec::new(),
         broken,
         cleanup_errors,
         name_resolution,
@@ -829,7 +767,6 @@ async fn shrink<T: ValueTree<Value = Case>>(
 mod tests {
     use super::super::world::SessionView;
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn the_seed_decides_the_cases() {
@@ -860,8 +797,9 @@ mod tests {
     fn a_live_session_ended_is_opened_again() {
         let session = |id: &str, ended| SessionView {
             id: id.to_owned(),
-            server: "A".to_owned(),
+            server: Some("A".to_owned()),
             ended,
+            owner: super::super::world::ADMIN_USER,
         };
         let view = WorldView {
             sessions: vec![session("live", false), session("gone", true)],
@@ -872,17 +810,5 @@ mod tests {
         assert!(!ends_a_session("DELETE", 200, Some("gone"), &view));
         assert!(!ends_a_session("DELETE", 200, Some("other"), &view));
         assert!(!ends_a_session("POST", 200, Some("live"), &view));
-    }
-
-    #[test]
-    fn tool_calls_are_read_from_batches_too() {
-        let call = |n: &str| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": n}});
-        let bodies = [
-            call("alpha"),
-            json!([json!({"method": "tools/list"}), call("beta")]),
-            json!({"method": "tools/list"}),
-            Value::Null,
-        ];
-        assert_eq!(tool_calls(&bodies), ["alpha", "beta"]);
     }
 }

@@ -18,7 +18,7 @@ use crate::oracle::{Verdict, envelope};
 use crate::scenario::{Expect, Matcher, UpstreamExpect};
 
 use super::case::{Caller, FOREIGN_ORIGINS};
-use super::world::{ServerView, ToolView, WorldView};
+use super::world::{ServerView, ToolView, WorldView, user_of};
 
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource/";
 
@@ -63,10 +63,14 @@ pub enum Invariant {
     /// A 401 to a request with an empty bearer on an OAuth server's endpoint names the server's
     /// RFC 9728 document (`resource_metadata`), never a bare challenge.
     BareChallenge,
+    /// No answer to one user carries what another user sent earlier in the same sequence (a
+    /// tool call's secret): not through an upstream session shared between users, a replayed
+    /// event stream, a cached or misrouted answer.
+    OtherUserDataSeen,
 }
 
 /// Every invariant, in the order they are checked.
-pub const ALL: [Invariant; 17] = [
+pub const ALL: [Invariant; 18] = [
     Invariant::NoResponse,
     Invariant::ServerError,
     Invariant::ErrorCodeZero,
@@ -80,6 +84,7 @@ pub const ALL: [Invariant; 17] = [
     Invariant::EndedSessionServed,
     Invariant::SessionOwnerCrossed,
     Invariant::BareChallenge,
+    Invariant::OtherUserDataSeen,
     Invariant::ServerIdNotInjected,
     Invariant::RestrictionNotEnforced,
     Invariant::RestrictionOverEnforced,
@@ -127,6 +132,7 @@ impl Invariant {
             Invariant::EndedSessionServed => "ended-session-served",
             Invariant::SessionOwnerCrossed => "session-owner-crossed",
             Invariant::BareChallenge => "bare-challenge",
+            Invariant::OtherUserDataSeen => "other-user-data-seen",
         }
     }
 
@@ -174,6 +180,9 @@ impl Invariant {
             Invariant::BareChallenge => {
                 "A 401 on an OAuth server's endpoint names its protected-resource metadata"
             }
+            Invariant::OtherUserDataSeen => {
+                "No answer to one user carries what another user sent the gateway"
+            }
         }
     }
 
@@ -213,6 +222,13 @@ impl Invariant {
                 "C-MCP-19",
             ],
             Invariant::BareChallenge => &["RFC 9728 §5.1", "D5"],
+            Invariant::OtherUserDataSeen => &[
+                "MCP 2025-06-18 security best practices §session-hijacking",
+                "MCP 2025-06-18 transports: resumability and redelivery",
+                "C-MCP-18",
+                "C-MCP-19",
+                "CWE-200",
+            ],
         }
     }
 }
@@ -294,6 +310,18 @@ pub struct Observed {
 /// Check one exchange; `observed` is `None` when no response came. Returns every invariant
 /// broken, in the order of [`ALL`]; the reference's decisions only where `world.strict`.
 pub fn check(sent: &Sent<'_>, observed: Option<&Observed>, world: &WorldView) -> Vec<Violation> {
+    check_echoing(sent, observed, world, "")
+}
+
+/// [`check`], where the answer may also repeat `echoed`: what the same caller sent earlier in
+/// a sequence (a replayed stream repeats the caller's own earlier answers, and a tool name the
+/// caller typed is no leak).
+pub fn check_echoing(
+    sent: &Sent<'_>,
+    observed: Option<&Observed>,
+    world: &WorldView,
+    echoed: &str,
+) -> Vec<Violation> {
     let Some(obs) = observed else {
         return vec![Violation::new(
             Invariant::NoResponse,
@@ -336,7 +364,11 @@ pub fn check(sent: &Sent<'_>, observed: Option<&Observed>, world: &WorldView) ->
             format!("{rest:?} names no server; {}", shown()),
         ));
     }
-    let request_text = format!("{} {}", sent.path, String::from_utf8_lossy(sent.body));
+    let request_text = format!(
+        "{} {} {echoed}",
+        sent.path,
+        String::from_utf8_lossy(sent.body)
+    );
     if let Some(reach) = world.reach(sent.caller)
         && let Some(v) = tools_stay_inside(sent.caller, &reach, obs, world, &request_text)
     {
@@ -457,37 +489,87 @@ fn session_served_where_unknown(
     if session.ended {
         return Some(Violation::new(
             Invariant::EndedSessionServed,
+            format!("an ended session was served (HTTP {})", obs.status),
+        ));
+    }
+    let opened_on = session
+        .server
+        .as_deref()
+        .map_or("the endpoint of every server".to_owned(), |k| {
+            format!("server {k}'s endpoint")
+        });
+    // A caller with a credential of another user than the one who opened it (callers with no
+    // valid credential are judged by what they reach).
+    if user_of(sent.caller).is_some_and(|u| u != session.owner) {
+        return Some(Violation::new(
+            Invariant::SessionOwnerCrossed,
             format!(
-                "a session ended before the campaign was served (HTTP {})",
+                "a session opened on {opened_on} by another user was served (HTTP {})",
                 obs.status
             ),
         ));
     }
-    // Every session is opened by the platform administrator; this caller is another user.
-    if *sent.caller == Caller::OtherUser {
-        return Some(Violation::new(
-            Invariant::SessionOwnerCrossed,
-            format!(
-                "server {}'s session, opened by another user, was served (HTTP {})",
-                session.server, obs.status
-            ),
-        ));
-    }
-    // Every campaign session was opened on a server's endpoint: on another server's, or on
-    // the endpoint of every server, it is unknown.
-    let here = match world.server_endpoint_of(decoded) {
-        Some(s) if s.key == session.server => return None,
-        Some(s) => format!("server {}'s endpoint", s.key),
-        None if world.is_mcp_endpoint(decoded) => "the endpoint of every server".to_owned(),
-        None => return None,
+    // On another server's endpoint, or on the endpoint of every server when it was opened on a
+    // server's (and the other way round), it is unknown.
+    let here = match (world.server_endpoint_of(decoded), session.server.as_deref()) {
+        (Some(s), Some(own)) if s.key == own => return None,
+        (None, None) => return None,
+        (Some(s), _) => format!("server {}'s endpoint", s.key),
+        (None, Some(_)) if world.is_mcp_endpoint(decoded) => {
+            "the endpoint of every server".to_owned()
+        }
+        (None, Some(_)) => return None,
     };
     Some(Violation::new(
         Invariant::SessionCrossed,
         format!(
-            "server {}'s session was served on {here} (HTTP {})",
-            session.server, obs.status
+            "a session opened on {opened_on} was served on {here} (HTTP {})",
+            obs.status
         ),
     ))
+}
+
+/// A secret a step of a sequence sent: the user who sent it, and the text as sent and as its
+/// template (what a written scenario's expectation names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planted {
+    pub user: &'static str,
+    pub text: String,
+    pub template: String,
+}
+
+/// [`Invariant::OtherUserDataSeen`]: whether an answer to `caller` carries a secret another user
+/// planted (a caller with no valid credential is every user's other). Not judged where a
+/// request with no credential reaches everything: there every caller is the same nobody.
+pub fn data_of_others(
+    caller: &Caller,
+    obs: &Observed,
+    planted: &[Planted],
+    world: &WorldView,
+) -> Option<Violation> {
+    if world.anonymous_reaches_all {
+        return None;
+    }
+    let receiver = user_of(caller);
+    let seen: Vec<&Planted> = planted
+        .iter()
+        .filter(|p| Some(p.user) != receiver && obs.text.contains(&p.text))
+        .collect();
+    let first = seen.first()?;
+    let mut v = Violation::new(
+        Invariant::OtherUserDataSeen,
+        format!(
+            "the answer (HTTP {}) to {} carries {:?}, which user {} sent",
+            obs.status,
+            receiver.map_or("a caller with no valid credential".to_owned(), |u| format!(
+                "user {u}"
+            )),
+            first.text,
+            first.user
+        ),
+    );
+    v.must_not_show = seen.iter().map(|p| p.template.clone()).collect();
+    Some(v)
 }
 
 /// The id of a well-formed JSON-RPC request (a string or a number), if the body is one.
@@ -825,7 +907,7 @@ pub fn expectation(v: &Violation) -> Expect {
                 json!({"$not": {"$matches": r#"^\s*\{\s*"detail"\s*:\s*"Access denied"\s*\}\s*$"#}}),
             ));
         }
-        Invariant::OtherServerToolSeen => {
+        Invariant::OtherServerToolSeen | Invariant::OtherUserDataSeen => {
             let any: Vec<Value> = v
                 .must_not_show
                 .iter()
@@ -952,13 +1034,15 @@ mod tests {
         w.sessions = vec![
             SessionView {
                 id: "s-a".into(),
-                server: "A".into(),
+                server: Some("A".into()),
                 ended: false,
+                owner: crate::fuzz::world::ADMIN_USER,
             },
             SessionView {
                 id: "s-gone".into(),
-                server: "A".into(),
+                server: Some("A".into()),
                 ended: true,
+                owner: crate::fuzz::world::ADMIN_USER,
             },
         ];
         let on_a = format!("/servers/{}/mcp", w.servers[0].id);

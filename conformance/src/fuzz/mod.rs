@@ -16,8 +16,14 @@ pub mod engine;
 #[cfg(feature = "engine")]
 pub mod invariants;
 #[cfg(feature = "engine")]
+pub mod observe;
+#[cfg(feature = "engine")]
 pub mod regression;
 pub mod scenario_yaml;
+#[cfg(feature = "engine")]
+pub mod sequence;
+#[cfg(feature = "engine")]
+pub mod sequence_run;
 #[cfg(feature = "engine")]
 pub mod sessions;
 #[cfg(feature = "engine")]

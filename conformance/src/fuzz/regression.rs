@@ -12,11 +12,13 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::scenario::{
-    Action, Capability, Fault, Fixtures, Level, RequestStep, Scenario, Step, parse_str,
+    Action, Capability, Fault, Fixtures, Level, RequestStep, SaveFrom, Scenario, Step, parse_str,
 };
 
+use super::case::Caller;
 use super::engine::Found;
 use super::invariants;
+use super::sequence_run::SequenceFound;
 use super::sessions::{self, SessionPlan};
 
 /// The token key of the failing case's caller in a written scenario.
@@ -146,8 +148,50 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
         v.invariant.name(),
         v.detail,
     );
+    let steps = steps
+        .into_iter()
+        .chain([Step {
+            name: v.invariant.name().to_owned(),
+            description: Some(format!(
+                "The minimal request fuzzing found ({})",
+                v.invariant.name()
+            )),
+            level: None,
+            action: Action::Request(Box::new(RequestStep {
+                via: found.via,
+                request: found
+                    .case
+                    .request(found.token.as_ref().map(|_| CALLER.to_owned())),
+                expect: invariants::expectation(v),
+                retry_for: None,
+                retry_while: None,
+                save: BTreeMap::new(),
+            })),
+        }])
+        .collect();
+    finding_scenario(
+        format!("{area}/{}", slug(found)),
+        v,
+        description,
+        requires,
+        provenance,
+        fixtures,
+        steps,
+    )
+}
+
+/// A finding's scenario: titled and cited by its invariant, a MUST.
+fn finding_scenario(
+    id: String,
+    v: &invariants::Violation,
+    description: String,
+    requires: Vec<Capability>,
+    provenance: &Provenance,
+    fixtures: Fixtures,
+    steps: Vec<Step>,
+) -> Scenario {
     Scenario {
-        id: format!("{area}/{}", slug(found)),
+        id,
         title: v.invariant.title().to_owned(),
         description: Some(description),
         spec: v.invariant.spec().iter().map(|s| (*s).to_owned()).collect(),
@@ -155,28 +199,175 @@ pub fn scenario(found: &Found, area: &str, provenance: &Provenance) -> Scenario 
         requires,
         paths_of: provenance.paths_of.clone(),
         fixtures,
-        steps: steps
-            .into_iter()
-            .chain([Step {
-                name: v.invariant.name().to_owned(),
-                description: Some(format!(
-                    "The minimal request fuzzing found ({})",
-                    v.invariant.name()
-                )),
+        steps,
+    }
+}
+
+/// The token key of a caller in a written sequence scenario, readable where it can be.
+fn caller_key(caller: &Caller, n: usize) -> String {
+    match caller {
+        Caller::Admin => "admin".to_owned(),
+        Caller::OtherUser => "other".to_owned(),
+        Caller::Scoped {
+            server: Some(s),
+            permissions,
+        } if permissions.is_empty() => format!("scoped_{}", s.to_ascii_lowercase()),
+        _ => format!("caller{n}"),
+    }
+}
+
+/// The slug of a sequence scenario: invariant name and a hash of the steps.
+pub fn sequence_slug(found: &SequenceFound) -> String {
+    let key = format!("{:?}", found.sequence);
+    format!(
+        "fuzz-seq-{}-{:08x}",
+        found.violation.invariant.name(),
+        fnv1a(key.as_bytes()) >> 32
+    )
+}
+
+/// The regression scenario of a failing sequence: every step as it was sent, each caller a
+/// token of its own, the last step expecting exactly the broken invariant.
+pub fn sequence_scenario(found: &SequenceFound, area: &str, provenance: &Provenance) -> Scenario {
+    let v = &found.violation;
+    let mut fixtures = provenance.fixtures.clone();
+    let mut keys: Vec<(Caller, String)> = Vec::new();
+    for s in &found.sent {
+        if s.caller.token_fixture().is_some() && !keys.iter().any(|(c, _)| *c == s.caller) {
+            let key = caller_key(&s.caller, keys.len());
+            keys.push((s.caller.clone(), key));
+        }
+    }
+    for (caller, key) in &keys {
+        if let Some(t) = caller.token_fixture() {
+            fixtures.tokens.insert(key.clone(), t);
+        }
+    }
+    let mut requires = Vec::new();
+    let opens = found
+        .sent
+        .iter()
+        .any(|s| s.save.values().any(|f| matches!(f, SaveFrom::Header(_))));
+    if opens {
+        requires.push(Capability::Stateful);
+    }
+    if found
+        .sent
+        .iter()
+        .any(|s| s.request.headers.contains_key("last-event-id"))
+    {
+        requires.push(Capability::ResumableStreams);
+    }
+    if provenance.oauth {
+        requires.push(Capability::Oauth);
+    }
+    if provenance.cluster {
+        requires.push(Capability::Cluster);
+    }
+    let steps = found
+        .sent
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut request = s.request.clone();
+            request.token = keys
+                .iter()
+                .find(|(c, _)| *c == s.caller)
+                .map(|(_, k)| k.clone());
+            if s.caller == Caller::EmptyBearer {
+                request
+                    .headers
+                    .insert("authorization".to_owned(), Some("Bearer ".to_owned()));
+            }
+            let expect = if i == found.failing {
+                invariants::expectation(v)
+            } else {
+                // An earlier step: any answer will do; what it saved is what later steps use.
+                crate::scenario::Expect {
+                    status: Some(
+                        serde_json::from_value(serde_json::json!({"$gte": 100}))
+                            .expect("a matcher written here parses"),
+                    ),
+                    ..Default::default()
+                }
+            };
+            Step {
+                name: s.name.clone(),
+                description: Some(s.description.clone()),
                 level: None,
                 action: Action::Request(Box::new(RequestStep {
-                    via: found.via,
-                    request: found
-                        .case
-                        .request(found.token.as_ref().map(|_| CALLER.to_owned())),
-                    expect: invariants::expectation(v),
+                    via: s.via,
+                    request,
+                    expect,
                     retry_for: None,
                     retry_while: None,
-                    save: BTreeMap::new(),
+                    save: s.save.clone(),
                 })),
-            }])
-            .collect(),
+            }
+        })
+        .collect();
+    let description = format!(
+        "Found by fuzzing sequences: `mcpgw-conformance fuzz --sequences --seed {} --cases {}` \
+         against {}. Sequence {} broke `{}`; proptest shrank it in {} step(s) to the {} request(s) \
+         below, whose last then broke `{}`: {}. The last step's expectation holds exactly when \
+         the invariant does.",
+        provenance.seed,
+        provenance.cases,
+        provenance.target,
+        found.case_index,
+        found.first.invariant.name(),
+        found.shrink_steps,
+        found.sent.len(),
+        v.invariant.name(),
+        v.detail,
+    );
+    finding_scenario(
+        format!("{area}/{}", sequence_slug(found)),
+        v,
+        description,
+        requires,
+        provenance,
+        fixtures,
+        steps,
+    )
+}
+
+/// Write the regression scenario of a failing sequence into `dir` (its area folder).
+pub fn write_sequence(
+    dir: &Path,
+    found: &SequenceFound,
+    provenance: &Provenance,
+) -> Result<(PathBuf, String), RegressionError> {
+    let area = area_of(dir)?;
+    let scenario = sequence_scenario(found, &area, provenance);
+    let path = dir.join(format!("{}.yaml", sequence_slug(found)));
+    save(&scenario, path)
+}
+
+/// The area a folder of regressions is (its name, a lowercase slug).
+fn area_of(dir: &Path) -> Result<String, RegressionError> {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|a| {
+            !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        .ok_or_else(|| RegressionError::Area(dir.to_path_buf()))
+}
+
+/// Write `scenario` to `path`, checked to load back unchanged.
+fn save(scenario: &Scenario, path: PathBuf) -> Result<(PathBuf, String), RegressionError> {
+    let text = yaml(scenario, &path)?;
+    let io = |source| RegressionError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
     }
+    std::fs::write(&path, text).map_err(io)?;
+    Ok((path, scenario.id.clone()))
 }
 
 /// Fields of fixtures that hold free JSON (kept as they are).
@@ -245,25 +436,10 @@ pub fn write(
     found: &Found,
     provenance: &Provenance,
 ) -> Result<(PathBuf, String), RegressionError> {
-    let area = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .filter(|a| {
-            !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-        .ok_or_else(|| RegressionError::Area(dir.to_path_buf()))?;
+    let area = area_of(dir)?;
     let scenario = scenario(found, &area, provenance);
     let path = dir.join(format!("{}.yaml", slug(found)));
-    let text = yaml(&scenario, &path)?;
-    let io = |source| RegressionError::Io {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    std::fs::write(&path, text).map_err(io)?;
-    Ok((path, scenario.id))
+    save(&scenario, path)
 }
 
 #[cfg(test)]
@@ -330,6 +506,85 @@ mod tests {
             let s = scenario(&f, "regressions", &provenance);
             let path = Path::new("scenarios/regressions/x.yaml");
             yaml(&s, path).unwrap_or_else(|e| panic!("{e}\n{:?}", f.case));
+        }
+    }
+    /// Every generated sequence, rendered step by step as a campaign sends it, writes a
+    /// scenario that loads back unchanged, with a token per caller and the last step judged.
+    #[test]
+    fn generated_sequences_write_scenarios_that_load_back() {
+        use crate::fuzz::sequence::{self, Tracker};
+        use crate::fuzz::sequence_run::{SentStep, SequenceFound};
+        let provenance = Provenance {
+            seed: 1,
+            cases: 10,
+            target: "the in-process reference".to_owned(),
+            oauth: false,
+            name_resolution: true,
+            fixtures: crate::fuzz::world::default_fixtures(false, true),
+            paths_of: None,
+            sessions: Vec::new(),
+            cluster: false,
+        };
+        let mut v = case::Vocabulary::contextforge_default();
+        v.other_user = true;
+        let invariants = crate::fuzz::invariants::ALL;
+        let mut runner = TestRunner::deterministic();
+        for i in 0..300 {
+            let seq = sequence::sequence(&v)
+                .new_tree(&mut runner)
+                .unwrap()
+                .current();
+            let mut tracker = Tracker::new(i);
+            let mut sent = Vec::new();
+            for (n, step) in seq.steps.iter().enumerate() {
+                let Some(r) = tracker.render(n, step, None, &v) else {
+                    continue;
+                };
+                let save = tracker.record(step, &r, Some(200), true, n % 2 == 0);
+                sent.push(SentStep {
+                    name: r.name.clone(),
+                    description: sequence::describe(step),
+                    request: r.request,
+                    caller: step.caller.clone(),
+                    via: step.via,
+                    save,
+                });
+            }
+            if sent.is_empty() {
+                continue;
+            }
+            let base = found(
+                case::Case {
+                    method: "GET",
+                    path: "/".to_owned(),
+                    caller: Caller::Admin,
+                    body: None,
+                    headers: Vec::new(),
+                    via: 0,
+                },
+                invariants[i as usize % invariants.len()],
+            );
+            let f = SequenceFound {
+                case_index: 1,
+                first: base.first.clone(),
+                sequence: seq,
+                failing: sent.len() - 1,
+                sent,
+                violation: base.violation.clone(),
+                exchange: base.exchange.clone(),
+                shrink_steps: 2,
+                reproduced: true,
+            };
+            let s = sequence_scenario(&f, "regressions", &provenance);
+            let callers: std::collections::BTreeSet<_> = f
+                .sent
+                .iter()
+                .filter(|s| s.caller.token_fixture().is_some())
+                .map(|s| format!("{:?}", s.caller))
+                .collect();
+            assert_eq!(s.fixtures.tokens.len(), callers.len());
+            let path = Path::new("scenarios/regressions/x.yaml");
+            yaml(&s, path).unwrap_or_else(|e| panic!("{e}\n{:?}", f.sequence));
         }
     }
 }

@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::provision::{self, ProvisionError, Provisioned};
 use crate::scenario::{
-    Capability, Fixtures, OauthFixture, ServerFixture, TokenFixture, UpstreamFixture, UpstreamTool,
-    UserFixture,
+    Capability, Fixtures, MemoryOp, OauthFixture, ServerFixture, TokenFixture, UpstreamFixture,
+    UpstreamTool, UserFixture,
 };
 use crate::target::Target;
 
@@ -91,6 +91,43 @@ pub fn fixtures_for(target: &Target) -> Fixtures {
     })
 }
 
+/// The memory upstream a sequence campaign adds to the default world, and the server it is on:
+/// it keeps what `remember` is given per upstream session and `recall` answers it, so a gateway
+/// that shares one upstream session between users hands one user's secret to another.
+pub const MEMORY_UPSTREAM: (&str, &str) = ("um", "A");
+
+/// The fixtures of a sequence campaign on `target`: [`fixtures_for`], and on the default world
+/// the [`MEMORY_UPSTREAM`] (a declared world is fuzzed as it is).
+pub fn sequence_fixtures(target: &Target) -> Fixtures {
+    let mut f = fixtures_for(target);
+    if target.provisioner.declared_fixtures().is_some() {
+        return f;
+    }
+    let (up, server) = MEMORY_UPSTREAM;
+    let tool = |name: &str, op| UpstreamTool {
+        name: name.to_owned(),
+        description: Some(format!("fuzz fixture memory tool {name}")),
+        input_schema: None,
+        result: None,
+        memory: Some(op),
+    };
+    f.upstreams.insert(
+        up.to_owned(),
+        UpstreamFixture {
+            tools: vec![
+                tool("remember", MemoryOp::Remember),
+                tool("recall", MemoryOp::Recall),
+            ],
+            ..Default::default()
+        },
+    );
+    if let Some(s) = f.servers.get_mut(server) {
+        s.tools
+            .extend([format!("{up}.remember"), format!("{up}.recall")]);
+    }
+    f
+}
+
 /// A tool as the target named it.
 #[derive(Debug, Clone)]
 pub struct ToolView {
@@ -146,10 +183,31 @@ pub struct WorldView {
 pub struct SessionView {
     /// Its `mcp-session-id`.
     pub id: String,
-    /// The server key whose endpoint opened it.
-    pub server: String,
-    /// Ended before the campaign started.
+    /// The server key whose endpoint opened it (`None`: the endpoint of every server).
+    pub server: Option<String>,
+    /// Ended (before the campaign started, or by an earlier step of a sequence).
     pub ended: bool,
+    /// The user who opened it ([`user_of`]).
+    pub owner: &'static str,
+}
+
+/// The user of the platform administrator and of every token made for it (scoped or not).
+pub const ADMIN_USER: &str = "admin";
+
+/// The user a caller acts as, where it is one (`None`: no valid credential, so no user). Every
+/// token of the default world but [`Caller::OtherUser`]'s is the administrator's, whatever its
+/// scopes; a configured world's principals are taken for one user too, because its manifest
+/// does not say whose they are.
+pub fn user_of(caller: &Caller) -> Option<&'static str> {
+    match caller {
+        Caller::Admin
+        | Caller::Scoped { .. }
+        | Caller::EmptyServerScope { .. }
+        | Caller::IpRestricted
+        | Caller::Revoked => Some(ADMIN_USER),
+        Caller::OtherUser => Some(OTHER_USER),
+        Caller::Anonymous | Caller::Forged | Caller::EmptyBearer | Caller::BadClaims(_) => None,
+    }
 }
 
 impl WorldView {
@@ -238,12 +296,21 @@ impl World {
     /// Provision the world on `target`, its sessions opened on worker `session_worker`. On
     /// error, whatever was made is deleted again.
     pub async fn build(target: &Target, session_worker: usize) -> Result<World, ProvisionError> {
+        let mut world = World::build_from(target, fixtures_for(target)).await?;
+        if target.has(Capability::Stateful) {
+            world.open_sessions(target, session_worker).await;
+        }
+        Ok(world)
+    }
+
+    /// Provision `fixtures` on `target`, opening no session. On error, whatever was made is
+    /// deleted again.
+    pub async fn build_from(target: &Target, fixtures: Fixtures) -> Result<World, ProvisionError> {
         let mut p = Provisioned::new(
             provision::new_run_id(),
             &target.bases[0],
             target.manifest.endpoints.clone(),
         );
-        let fixtures = fixtures_for(target);
         if let Err(e) = target
             .provisioner
             .provision(target, &fixtures, &mut p)
@@ -253,17 +320,13 @@ impl World {
             return Err(e);
         }
         let view = view_of(&p, &fixtures, target);
-        let mut world = World {
+        Ok(World {
             provisioned: p,
             view,
             fixtures,
             sessions: Vec::new(),
             tokens: BTreeMap::new(),
-        };
-        if target.has(Capability::Stateful) {
-            world.open_sessions(target, session_worker).await;
-        }
-        Ok(world)
+        })
     }
 
     /// Open the campaign's sessions ([`sessions::plan`]) on worker `via` as the caller that
@@ -283,8 +346,9 @@ impl World {
                 let id = self.provisioned.saved.get(&plan.key)?;
                 Some(SessionView {
                     id: id.clone(),
-                    server: plan.server.clone(),
+                    server: Some(plan.server.clone()),
                     ended: plan.ended,
+                    owner: ADMIN_USER,
                 })
             })
             .collect();

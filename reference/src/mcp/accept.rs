@@ -1,8 +1,9 @@
 //! `Accept` negotiation on the MCP transport (pure).
 //!
 //! A POST is answered as `application/json` or as a one-shot `text/event-stream`. The configured
-//! mode (`JSON_RESPONSE_ENABLED`) is used when the client accepts it, the other one when only
-//! that is accepted, and 406 when neither is. A `GET` stream needs `text/event-stream`. No
+//! mode (`JSON_RESPONSE_ENABLED`) is used when the client accepts it at least as much as the
+//! other (RFC 9110 §12.4.2: a higher `q` is a preference), the other one when only that is
+//! accepted or preferred, and 406 when neither is. A `GET` stream needs `text/event-stream`. No
 //! `Accept` header means anything is accepted (RFC 9110 §12.5.1). A media range with `q=0`
 //! refuses that type, and the most specific matching range decides.
 
@@ -83,8 +84,14 @@ fn quality(params: &str) -> f32 {
 
 /// Whether an `Accept` value (`None`: no header) accepts `media`.
 pub(crate) fn accepts(accept: Option<&str>, media: &str) -> bool {
+    acceptance(accept, media) > 0.0
+}
+
+/// How much an `Accept` value (`None`: no header) accepts `media`: the `q` of the most specific
+/// range that matches it, 0 when none does.
+fn acceptance(accept: Option<&str>, media: &str) -> f32 {
     let Some(accept) = accept else {
-        return true;
+        return 1.0;
     };
     let mut best: Option<(u8, f32)> = None;
     for range in accept.split(',') {
@@ -96,14 +103,20 @@ pub(crate) fn accepts(accept: Option<&str>, media: &str) -> bool {
             best = Some((spec, quality(params)));
         }
     }
-    best.is_some_and(|(_, q)| q > 0.0)
+    best.map_or(0.0, |(_, q)| q.max(0.0))
 }
 
 /// The mode to answer a POST in, or `None` for 406.
 pub(crate) fn choose_mode(accept: Option<&str>, preferred: ResponseMode) -> Option<ResponseMode> {
-    [preferred, preferred.other()]
-        .into_iter()
-        .find(|m| accepts(accept, m.media_type()))
+    let ours = acceptance(accept, preferred.media_type());
+    let other = acceptance(accept, preferred.other().media_type());
+    if other > ours {
+        Some(preferred.other())
+    } else if ours > 0.0 {
+        Some(preferred)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +169,16 @@ mod tests {
         assert_eq!(choose_mode(Some("text/event-stream"), Json), Some(Sse));
         assert_eq!(choose_mode(Some("text/html"), Json), None);
         assert_eq!(choose_mode(None, Sse), Some(Sse));
+        // A client's stated preference wins over the configured mode.
+        let sse_first = Some("text/event-stream, application/json;q=0.5");
+        assert_eq!(choose_mode(sse_first, Json), Some(Sse));
+        assert_eq!(
+            choose_mode(Some("application/json, text/event-stream;q=0.9"), Sse),
+            Some(Json)
+        );
+        assert_eq!(
+            choose_mode(Some("*/*;q=0.1, text/event-stream"), Json),
+            Some(Sse)
+        );
     }
 }

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::accept;
+use super::replay::Audience;
 use super::{McpCall, bad_request, sse, unavailable, with_session_id};
 use crate::error::ApiError;
 use crate::rpc::json_response;
@@ -62,7 +63,9 @@ pub(super) async fn get(call: &McpCall<'_>) -> Response {
         .get(LAST_EVENT_ID)
         .and_then(|v| v.to_str().ok())
     {
-        Some(last) if call.state.policy().event_replay_per_session => log.after(&session.id, last),
+        Some(last) if call.state.policy().event_replay_per_session => {
+            log.after(&session.id, &Audience::of(call.caller), last)
+        }
         Some(last) => log.after_in_any_session(last),
         None => Vec::new(),
     };

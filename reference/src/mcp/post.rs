@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::accept::{self, ResponseMode};
 use super::message::{self, Incoming};
+use super::replay::Audience;
 use super::session::{self, SessionRecord};
 use super::{McpCall, bad_request, scope, sse, unavailable, with_session_id};
 use crate::error::ApiError;
@@ -144,7 +145,13 @@ pub(super) async fn post(call: &McpCall<'_>, body: Body) -> Response {
         ResponseMode::Sse => {
             let in_session = opened.as_deref().or(session_id);
             let log = &call.state.sessions.events;
-            sse::into_one_shot(response, &relayed, in_session.map(|s| (&**log, s))).await
+            let audience = Audience::of(call.caller);
+            sse::into_one_shot(
+                response,
+                &relayed,
+                in_session.map(|s| (&**log, s, &audience)),
+            )
+            .await
         }
     };
     // Only a loosened policy records the upstream's session id (and so passes it on).

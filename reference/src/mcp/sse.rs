@@ -18,7 +18,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tokio::sync::oneshot;
 
-use super::replay::EventLog;
+use super::replay::{Audience, EventLog};
 
 /// The SSE media type.
 pub(crate) const EVENT_STREAM: &str = "text/event-stream";
@@ -53,7 +53,7 @@ fn set_stream_headers(headers: &mut axum::http::HeaderMap) {
 pub(crate) async fn into_one_shot(
     response: Response,
     before: &[serde_json::Value],
-    resumable: Option<(&EventLog, &str)>,
+    resumable: Option<(&EventLog, &str, &Audience)>,
 ) -> Response {
     if response.status() != StatusCode::OK {
         return response;
@@ -68,7 +68,7 @@ pub(crate) async fn into_one_shot(
     set_stream_headers(&mut parts.headers);
     let mut events = BytesMut::new();
     let mut push = |event: Bytes| match resumable {
-        Some((log, session)) => events.put_slice(&log.record(session, &event)),
+        Some((log, session, audience)) => events.put_slice(&log.record(session, audience, &event)),
         None => events.put_slice(&event),
     };
     for n in before {

@@ -1,0 +1,117 @@
+//! What a campaign reads around one exchange, shared by the search over single requests
+//! ([`super::engine`]) and over sequences ([`super::sequence_run`]): the `tools/call` requests
+//! the harness's upstreams received meanwhile, the answer as the invariants see it, and why
+//! there was none.
+
+use serde_json::Value;
+
+use crate::client::Exchange;
+use crate::runner;
+use crate::target::Target;
+
+use super::invariants::{Invariant, Observed, Violation};
+use super::world::World;
+
+/// How many requests each upstream of `world` has received.
+pub async fn log_lengths(world: &World) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    for up in world.fixtures.upstreams.keys() {
+        let (len, _) = world
+            .provisioned
+            .messages_since(up, usize::MAX)
+            .await
+            .unwrap_or_default();
+        lengths.push(len);
+    }
+    lengths
+}
+
+/// The `tools/call` requests (upstream, tool) the upstreams received since `before` (from
+/// [`log_lengths`]) was read, and the longest log now.
+pub async fn calls_since(world: &World, before: &[usize]) -> (Vec<(String, String)>, usize) {
+    let mut calls = Vec::new();
+    let mut longest = 0;
+    for (i, up) in world.fixtures.upstreams.keys().enumerate() {
+        let seen = before.get(i).copied().unwrap_or(0);
+        let (len, new) = world
+            .provisioned
+            .messages_since(up, seen)
+            .await
+            .unwrap_or_default();
+        longest = longest.max(len);
+        calls.extend(tool_calls(&new).into_iter().map(|t| (up.clone(), t)));
+    }
+    (calls, longest)
+}
+
+/// The tools that `tools/call` messages among `bodies` name, also inside a batch (a gateway
+/// may forward a client's batch as one).
+pub fn tool_calls(bodies: &[Value]) -> Vec<String> {
+    crate::reach::calls_in("", bodies)
+        .into_iter()
+        .filter(|(_, method, _)| method == "tools/call")
+        .map(|(_, _, name)| name)
+        .collect()
+}
+
+/// The request target of `exchange` without worker `via`'s root path.
+pub fn path_of<'a>(target: &Target, via: usize, exchange: &'a Exchange) -> &'a str {
+    let root = &target.bases[via].root;
+    exchange
+        .request
+        .target
+        .strip_prefix(root.as_str())
+        .unwrap_or(&exchange.request.target)
+}
+
+/// The answer as the invariants see it (`None`: no response), with the upstream `calls`.
+pub fn observed(exchange: &Exchange, calls: Vec<(String, String)>) -> Option<Observed> {
+    exchange.response.as_ref().map(|r| Observed {
+        status: r.status,
+        text: r.text(),
+        json: runner::body_json(r),
+        calls,
+        www_authenticate: r.header("www-authenticate"),
+    })
+}
+
+/// A header the request carried.
+pub fn sent_header<'a>(exchange: &'a Exchange, name: &str) -> Option<&'a str> {
+    exchange
+        .request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Say in `broken`'s no-response violation which limit or what broke (a deadline, the size
+/// cap, a reset, garbage), when no response came.
+pub fn explain_no_response(broken: &mut [Violation], exchange: &Exchange, answered: bool) {
+    if let Some(why) = exchange.error.as_deref().filter(|_| !answered) {
+        for v in broken
+            .iter_mut()
+            .filter(|v| v.invariant == Invariant::NoResponse)
+        {
+            v.detail = format!("no usable response: {why}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tool_calls_are_read_from_batches_too() {
+        let call = |n: &str| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": n}});
+        let bodies = [
+            call("alpha"),
+            json!([json!({"method": "tools/list"}), call("beta")]),
+            json!({"method": "tools/list"}),
+            Value::Null,
+        ];
+        assert_eq!(tool_calls(&bodies), ["alpha", "beta"]);
+    }
+}
