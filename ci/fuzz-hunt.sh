@@ -14,14 +14,16 @@ cargo build -q --release -p mcpgw-conformance
 bin=./target/release/mcpgw-conformance
 # The defects of reference/src/defects.rs that README's hunt table lists (those it names as not
 # hunted are caught by scenarios), with the target each one needs.
-stateful="delete-keeps-session rpc-ignores-session session-shared-across-endpoints session-owner-unchecked"
+stateful="delete-keeps-session rpc-ignores-session session-shared-across-endpoints session-owner-unchecked
+  server-mcp-stream-unchecked session-id-from-client"
 cluster="forwarded-no-server-id unsigned-hop-trusted dead-owner-not-taken-over"
 sequences="upstream-session-shared event-replay-across-sessions"
 plain="rpc-not-general-endpoint hex-only-server-regex prefix-general-endpoints global-mcp-unscoped
   scope-before-name-resolution trust-xff-from-anyone well-known-any-third-segment
   normalise-dot-segments empty-bearer-bare-challenge jsonrpc-error-code-zero server-lists-every-item
   cross-server-call origin-unchecked id-retyped refusal-suggests-every-tool deep-json-fails
-  revocation-unchecked"
+  revocation-unchecked duplicate-method-first-checked protocol-version-compared-as-text
+  forwarded-header-believed query-token-accepted batch-checked-by-first-call server-segments-folded"
 hunt() { # DEFECT TARGET-ARGS...
   local d="$1"; shift
   local first

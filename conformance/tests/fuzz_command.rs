@@ -218,6 +218,66 @@ fn challenge_forwarding_and_rpc_session_defects_are_found_and_replay() {
     }
 }
 
+/// The invariants a request's form decides: a permission list whatever the body says or the
+/// method is, a session id the client planted, a protocol version from the future, a host from
+/// the client's forwarding headers, a token in the query string, a batch mixing servers. Each
+/// defect is found, written, and the scenario fails with it and passes without.
+#[test]
+fn request_form_defects_are_found_and_replay() {
+    for (defect, invariants, extra) in [
+        (
+            "duplicate-method-first-checked",
+            "permission-not-enforced",
+            &[][..],
+        ),
+        (
+            "server-mcp-stream-unchecked",
+            "permission-not-enforced",
+            &["--with", "stateful"][..],
+        ),
+        (
+            "session-id-from-client",
+            // An `initialize` carrying a session id the campaign opened (or ended) takes it
+            // over: that session is then served where it must not be.
+            "client-session-id-adopted|session-crossed|ended-session-served",
+            &["--with", "stateful"][..],
+        ),
+        (
+            "protocol-version-compared-as-text",
+            "unsupported-protocol-version-served",
+            &[][..],
+        ),
+        (
+            "forwarded-header-believed",
+            "forwarded-host-believed",
+            &[][..],
+        ),
+        (
+            "query-token-accepted",
+            "other-server-tool-ran|other-server-tool-seen",
+            &[][..],
+        ),
+        (
+            "batch-checked-by-first-call",
+            "other-server-tool-ran|other-server-tool-seen",
+            &[][..],
+        ),
+    ] {
+        let (root, id, out) = fuzz_finds_with(defect, "1", invariants, extra);
+        if extra.is_empty() {
+            replays(root.path(), &id, defect);
+        } else {
+            // A stateful finding is replayed by the campaign itself, on the stateful reference
+            // it ran on, with the defect and without.
+            assert!(out.contains("replayed here: FAIL (as it should)"), "{out}");
+            assert!(
+                out.contains("replayed on the reference without the defect: PASS"),
+                "{out}"
+            );
+        }
+    }
+}
+
 /// Known invariants (a baseline's `fuzz_findings`) are counted, not found: the campaign passes;
 /// an entry naming no invariant is a configuration error.
 #[test]

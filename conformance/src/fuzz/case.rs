@@ -46,6 +46,10 @@ pub enum Caller {
     EmptyBearer,
     /// An admin token usable only from [`RESTRICTED_TO`] (the harness is elsewhere).
     IpRestricted,
+    /// An administrator's valid token sent only in the query string (`?access_token=`), which
+    /// MCP's authorization spec forbids (RFC 6750 §2.3 says why): it reaches what no
+    /// credential reaches.
+    QueryToken,
     /// Another platform administrator ([`OTHER_USER`]): it reaches every server but opened
     /// none of the campaign's sessions (C-MCP-18/19: a session is its creator's).
     OtherUser,
@@ -72,6 +76,18 @@ pub const OTHER_USER: &str = "other";
 
 /// The one address an [`Caller::IpRestricted`] token may be used from: not the harness's.
 pub const RESTRICTED_TO: &str = "10.0.0.1";
+
+/// A session id no gateway issued, sent with an `initialize` (session fixation, CWE-384): a
+/// gateway must never adopt it as the new session's id.
+pub const PLANTED_SESSION: &str = "fuzz-planted-session-4f1d2c";
+
+/// A host the client names only in its forwarding headers (`X-Forwarded-Host`,
+/// `Forwarded: host=`): a gateway that does not trust the client never builds a URL on it.
+pub const FORWARDED_HOST: &str = "forwarded-host.example";
+
+/// An `MCP-Protocol-Version` from the future: no gateway supports it, so every MCP endpoint
+/// refuses it (MCP transports §protocol-version-header: 400 Bad Request).
+pub const FUTURE_PROTOCOL_VERSION: &str = "2099-01-01";
 
 impl Caller {
     /// The fixture server key the token is restricted to.
@@ -234,9 +250,20 @@ pub struct Case {
 impl Case {
     /// The scenario request for this case; `token` is the key of its token fixture.
     pub fn request(&self, token: Option<String>) -> Request {
+        // A query token travels in the target, never in `Authorization`.
+        let (path, token) = match (&self.caller, token) {
+            (Caller::QueryToken, Some(key)) => {
+                let join = if self.path.contains('?') { '&' } else { '?' };
+                (
+                    format!("{}{join}access_token=${{tokens.{key}}}", self.path),
+                    None,
+                )
+            }
+            (_, token) => (self.path.clone(), token),
+        };
         let mut request = Request {
             method: self.method.to_owned(),
-            path: self.path.clone(),
+            path,
             token,
             headers: Default::default(),
             json: None,
@@ -711,6 +738,7 @@ pub fn body(v: &Vocabulary) -> BoxedStrategy<Body> {
         4 => strategies::rpc_body()
             .prop_map(|b| Body::Raw(literal(&String::from_utf8_lossy(&b)))),
         2 => prop::collection::vec(rpc_request(v), 1..=3).prop_map(|b| Body::Json(Value::Array(b))),
+        2 => mixing_batch(v),
         2 => duplicate_members(v),
         1 => outsized(v),
     ]
@@ -746,6 +774,25 @@ fn outsized(v: &Vocabulary) -> BoxedStrategy<Body> {
             Body::Raw(format!(
                 r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{"q":{value}}}}}}}"#
             ))
+        })
+        .boxed()
+}
+
+/// A batch of two or three tool calls of fixture tools, as often of different servers' tools
+/// as of one's (C-SCOPE-01: a gateway that scopes a batch by its first call runs the others
+/// wherever they are).
+fn mixing_batch(v: &Vocabulary) -> BoxedStrategy<Body> {
+    prop::collection::vec(tool_name(v), 2..=3)
+        .prop_map(|tools| {
+            let calls = tools
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    json!({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call",
+                           "params": {"name": name, "arguments": {"q": 1}}})
+                })
+                .collect();
+            Body::Json(Value::Array(calls))
         })
         .boxed()
 }
@@ -790,7 +837,16 @@ pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
         }
         Callers::Fixed(_) => Just(Caller::Anonymous).boxed(),
         Callers::Minted => {
-            let perms = prop_oneof![3 => Just(Vec::new()), 1 => strategies::permissions()];
+            // Mostly none; else any list, the read-only MCP token a client is given to list
+            // tools (it may use the endpoints and read, never execute), or one that may read
+            // servers and not use them (D7).
+            let owned = |l: &[&str]| l.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+            let perms = prop_oneof![
+                6 => Just(Vec::new()),
+                2 => strategies::permissions(),
+                1 => Just(owned(&["tools.read", "servers.use"])),
+                1 => Just(owned(&["servers.read"])),
+            ];
             let server = prop_oneof![
                 4 => select(v.servers.clone()).prop_map(Some),
                 1 => Just(None),
@@ -816,6 +872,7 @@ pub fn caller(v: &Vocabulary) -> BoxedStrategy<Caller> {
                 (1, Just(Caller::EmptyBearer).boxed()),
                 (1, Just(Caller::IpRestricted).boxed()),
                 (1, Just(Caller::Revoked).boxed()),
+                (1, Just(Caller::QueryToken).boxed()),
             ];
             if v.other_user {
                 callers.push((2, Just(Caller::OtherUser).boxed()));
@@ -853,6 +910,7 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
     let mut options: Vec<(u32, BoxedStrategy<Headers>)> = vec![
         (12, Just(Vec::new()).boxed()),
         (8, session),
+        (1, one("mcp-session-id", &[PLANTED_SESSION]).boxed()),
         (2, one("origin", FOREIGN_ORIGINS).boxed()),
         (
             1,
@@ -872,7 +930,7 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
         ),
         (
             1,
-            one("x-forwarded-host", &["evil.example", "localhost"]).boxed(),
+            one("x-forwarded-host", &[FORWARDED_HOST, "localhost"]).boxed(),
         ),
         // An `Accept` that leaves out one of the two types a Streamable HTTP client must list
         // (MCP transports §2.1), or names neither: a refusal (406) is fine, a leak or a 5xx not.
@@ -888,7 +946,7 @@ fn headers(v: &Vocabulary) -> impl Strategy<Value = Vec<(String, String)>> + use
             1,
             one(
                 "forwarded",
-                &["for=127.0.0.1;host=evil.example;proto=https"],
+                &["for=127.0.0.1;host=forwarded-host.example;proto=https"],
             )
             .boxed(),
         ),
@@ -1011,6 +1069,11 @@ pub fn case(v: &Vocabulary) -> BoxedStrategy<Case> {
     if let Some(claim) = claiming_the_allowed_address(v) {
         options.push((1, claim));
     }
+    options.push((1, with_protocol_version(v)));
+    options.push((2, on_exact_endpoint(v)));
+    if let Some(restricted) = restricted_token_calls(v) {
+        options.push((1, restricted));
+    }
     if options.len() == 1 {
         return options.remove(0).1;
     }
@@ -1057,6 +1120,98 @@ fn claiming_the_allowed_address(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
                     headers,
                     via,
                 }
+            })
+            .boxed(),
+    )
+}
+
+/// A request to an exact MCP endpoint with an `MCP-Protocol-Version` header: one the target
+/// must refuse (from the future, empty, a list) or an old one (MCP transports
+/// §protocol-version-header).
+fn with_protocol_version(v: &Vocabulary) -> BoxedStrategy<Case> {
+    let versions = &[
+        FUTURE_PROTOCOL_VERSION,
+        "",
+        "2024-11-05",
+        "2025-06-18, 2025-03-26",
+    ][..];
+    (
+        select(v.exact_endpoints()),
+        select(versions),
+        caller(v),
+        rpc_request(v),
+        worker(v),
+    )
+        .prop_map(|(path, version, caller, body, via)| Case {
+            method: "POST",
+            path,
+            caller,
+            body: Some(Body::Json(body)),
+            headers: vec![("mcp-protocol-version".to_owned(), version.to_owned())],
+            via,
+        })
+        .boxed()
+}
+
+/// Any body and headers sent to an exact endpoint (`/rpc`, `/mcp`, a server's), mostly
+/// `POST`, else the `GET` that opens a stream or the `DELETE` that ends a session: where what a
+/// body says (a method named twice, a batch) and what a method may do are decided.
+fn on_exact_endpoint(v: &Vocabulary) -> BoxedStrategy<Case> {
+    let method = prop_oneof![6 => Just("POST"), 1 => Just("GET"), 1 => Just("DELETE")];
+    (
+        select(v.exact_endpoints()),
+        method,
+        caller(v),
+        body(v),
+        headers(v),
+        worker(v),
+    )
+        .prop_map(|(path, method, caller, body, headers, via)| Case {
+            method,
+            path,
+            caller,
+            body: (method == "POST").then_some(body),
+            headers,
+            via,
+        })
+        .boxed()
+}
+
+/// A restricted token (to one server, or to listing: `tools.read` and `servers.use`, or
+/// both) asks an exact endpoint to run a tool in every form a body can take: a plain
+/// `tools/call`, `method` named twice, a batch of several servers' calls, the legacy form (the
+/// tool's name as the method). Whatever form it takes, no tool outside its server runs, and
+/// none at all for a token that may not execute (C-SCOPE-01, C-RPC-16).
+fn restricted_token_calls(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
+    if !matches!(v.callers, Callers::Minted) {
+        return None;
+    }
+    let lister = || vec!["tools.read".to_owned(), "servers.use".to_owned()];
+    let caller = prop_oneof![
+        select(v.servers.clone()).prop_map(|s| (Some(s), Vec::new())),
+        prop::option::of(select(v.servers.clone())).prop_map(move |s| (s, lister())),
+    ]
+    .prop_map(|(server, permissions)| Caller::Scoped {
+        server,
+        permissions,
+    });
+    let legacy = tool_name(v).prop_map(|tool| {
+        Body::Json(json!({"jsonrpc": "2.0", "id": 1, "method": tool, "params": {"q": 1}}))
+    });
+    let plain = tool_name(v).prop_map(|tool| {
+        Body::Json(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": tool, "arguments": {"q": 1}}}))
+    });
+    let body = prop_oneof![plain, duplicate_members(v), mixing_batch(v), legacy];
+    Some(
+        (select(v.exact_endpoints()), caller, body, worker(v))
+            .prop_map(|(path, caller, body, via)| Case {
+                method: "POST",
+                path,
+                caller,
+                body: Some(body),
+                headers: Vec::new(),
+                via,
             })
             .boxed(),
     )

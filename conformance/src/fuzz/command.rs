@@ -40,7 +40,9 @@ use super::regression::{self, Provenance};
                   the upstreams behind it; a JSON-RPC response keeps its request's id; a \
                   foreign Origin gets no result from an MCP endpoint; a session is unknown to \
                   every endpoint but its own and once ended, and is served only to the user \
-                  who opened it. With --sequences, checked after every step of each sequence \
+                  who opened it; a session id the client made up is never adopted; an MCP \
+                  endpoint serves no request of an MCP-Protocol-Version from the future. With \
+                  --sequences, checked after every step of each sequence \
                   with the sessions it opened, and also: no answer to one user carries the \
                   secret another user's tool call sent (other-user-data-seen).\n\
                   Several workers: each case goes to one of them, sessions live on the last; \
@@ -49,7 +51,10 @@ use super::regression::{self, Provenance};
                   Targets that speak ContextForge's API also: JSON-RPC error code 0 (D9); a \
                   path the oracle refuses served (D8); RFC 9728 paths (D6); the server \
                   restriction of scoped tokens (C-SCOPE-03, D1, D4); the path's server \
-                  injected over params.server_id (D11)."
+                  injected over params.server_id (D11); a token's permission list, whatever \
+                  the body or method says (no success where the map denies, no tool run \
+                  without tools.execute); a host from the client's forwarding headers in no \
+                  answer (D3)."
 )]
 pub struct FuzzArgs {
     #[command(flatten)]

@@ -350,15 +350,27 @@ impl Search<'_> {
         };
         let mut outcomes = Vec::with_capacity(cases.len());
         let mut change = Change::None;
-        for (case, sent) in cases.iter().zip(exchanges) {
+        // The bodies of the batch's cases that may run a tool, as sent.
+        let bodies: Vec<String> = cases
+            .iter()
+            .zip(&exchanges)
+            .map(|(case, sent)| match sent {
+                Some((_, ex)) if may_run_a_tool(case) => {
+                    String::from_utf8_lossy(&ex.request.body).into_owned()
+                }
+                _ => String::new(),
+            })
+            .collect();
+        for (i, (case, sent)) in cases.iter().zip(exchanges).enumerate() {
             let Some((via, exchange)) = sent else {
                 outcomes.push(Outcome::Skip);
                 continue;
             };
-            // Every call the upstreams received meanwhile is laid at each tool case's door; a
-            // failure it causes is checked alone below.
+            // Every call the upstreams received meanwhile is laid at each tool case's door,
+            // but for those only a batch-mate asked for by name; a failure it causes is
+            // checked alone below.
             let calls = if may_run_a_tool(case) {
-                calls.clone()
+                observe::calls_of(&calls, &bodies, i, &self.world().view)
             } else {
                 Vec::new()
             };
@@ -431,6 +443,7 @@ impl Search<'_> {
                 .hop_headers
                 .keys()
                 .any(|h| observe::sent_header(&exchange, h).is_some()),
+            headers: &exchange.request.headers,
         };
         let mut broken = invariants::check(&sent, observed.as_ref(), &world.view);
         observe::explain_no_response(&mut broken, &exchange, observed.is_some());
@@ -796,6 +809,7 @@ mod tests {
     #[test]
     fn a_live_session_ended_is_opened_again() {
         let session = |id: &str, ended| SessionView {
+            key: id.to_owned(),
             id: id.to_owned(),
             server: Some("A".to_owned()),
             ended,

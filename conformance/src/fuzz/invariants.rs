@@ -17,7 +17,9 @@ use crate::oracle::wellknown::protected_resource_server;
 use crate::oracle::{Verdict, envelope};
 use crate::scenario::{Expect, Matcher, UpstreamExpect};
 
-use super::case::{Caller, FOREIGN_ORIGINS};
+use super::case::{
+    Caller, FOREIGN_ORIGINS, FORWARDED_HOST, FUTURE_PROTOCOL_VERSION, PLANTED_SESSION,
+};
 use super::world::{ServerView, ToolView, WorldView, user_of};
 
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource/";
@@ -67,10 +69,23 @@ pub enum Invariant {
     /// tool call's secret): not through an upstream session shared between users, a replayed
     /// event stream, a cached or misrouted answer.
     OtherUserDataSeen,
+    /// A token whose permission list does not allow a request gets no success for it and runs
+    /// no tool unless it may execute tools, whatever form the request takes (§1.4 with D7,
+    /// C-RPC-16).
+    PermissionNotEnforced,
+    /// An `initialize` that carries a session id the client made up never gets a session of
+    /// that id (session fixation, CWE-384).
+    ClientSessionAdopted,
+    /// An MCP endpoint answers a request with an `MCP-Protocol-Version` it does not support
+    /// with no result (MCP transports: 400 Bad Request).
+    UnsupportedVersionServed,
+    /// No answer names a host the client gave only in its own forwarding headers (D3: they are
+    /// believed only from a trusted proxy).
+    ForwardedHostBelieved,
 }
 
 /// Every invariant, in the order they are checked.
-pub const ALL: [Invariant; 18] = [
+pub const ALL: [Invariant; 22] = [
     Invariant::NoResponse,
     Invariant::ServerError,
     Invariant::ErrorCodeZero,
@@ -85,6 +100,10 @@ pub const ALL: [Invariant; 18] = [
     Invariant::SessionOwnerCrossed,
     Invariant::BareChallenge,
     Invariant::OtherUserDataSeen,
+    Invariant::ClientSessionAdopted,
+    Invariant::UnsupportedVersionServed,
+    Invariant::ForwardedHostBelieved,
+    Invariant::PermissionNotEnforced,
     Invariant::ServerIdNotInjected,
     Invariant::RestrictionNotEnforced,
     Invariant::RestrictionOverEnforced,
@@ -110,6 +129,8 @@ impl Invariant {
                 | Invariant::RestrictionNotEnforced
                 | Invariant::RestrictionOverEnforced
                 | Invariant::BareChallenge
+                | Invariant::PermissionNotEnforced
+                | Invariant::ForwardedHostBelieved
         )
     }
 
@@ -133,6 +154,10 @@ impl Invariant {
             Invariant::SessionOwnerCrossed => "session-owner-crossed",
             Invariant::BareChallenge => "bare-challenge",
             Invariant::OtherUserDataSeen => "other-user-data-seen",
+            Invariant::PermissionNotEnforced => "permission-not-enforced",
+            Invariant::ClientSessionAdopted => "client-session-id-adopted",
+            Invariant::UnsupportedVersionServed => "unsupported-protocol-version-served",
+            Invariant::ForwardedHostBelieved => "forwarded-host-believed",
         }
     }
 
@@ -183,6 +208,18 @@ impl Invariant {
             Invariant::OtherUserDataSeen => {
                 "No answer to one user carries what another user sent the gateway"
             }
+            Invariant::PermissionNotEnforced => {
+                "A token is refused what its permissions do not allow, and runs no tool unless it may execute tools"
+            }
+            Invariant::ClientSessionAdopted => {
+                "A session id the client made up is never adopted as a session's id"
+            }
+            Invariant::UnsupportedVersionServed => {
+                "An MCP endpoint serves no request of an MCP-Protocol-Version it does not support"
+            }
+            Invariant::ForwardedHostBelieved => {
+                "No answer names a host the client gave only in its forwarding headers"
+            }
         }
     }
 
@@ -229,6 +266,15 @@ impl Invariant {
                 "C-MCP-19",
                 "CWE-200",
             ],
+            Invariant::PermissionNotEnforced => &["C-SCOPE-16", "C-SCOPE-18", "C-RPC-16", "D7"],
+            Invariant::ClientSessionAdopted => {
+                &["MCP 2025-06-18 transports §session-management", "CWE-384"]
+            }
+            Invariant::UnsupportedVersionServed => &[
+                "MCP 2025-06-18 transports §protocol-version-header",
+                "C-RPC-23",
+            ],
+            Invariant::ForwardedHostBelieved => &["RFC 7239 §8.4", "D3", "C-MCP-14"],
         }
     }
 }
@@ -254,6 +300,9 @@ pub struct Violation {
     /// The request must be refused outright (a `DELETE` that ended a session it should not
     /// know): its status is judged, not only its body.
     pub must_refuse: bool,
+    /// The session id the request sent and the answer adopted, for
+    /// [`Invariant::ClientSessionAdopted`] (the template's value, as sent).
+    pub adopted: Option<String>,
 }
 
 impl Violation {
@@ -267,6 +316,7 @@ impl Violation {
             request_id: None,
             foreign_upstreams: Vec::new(),
             must_refuse: false,
+            adopted: None,
         }
     }
 }
@@ -292,6 +342,18 @@ pub struct Sent<'a> {
     /// The request carried the gateway's own hop headers (forged): refusing it whole, in
     /// whatever form, is right, so the scoping 403's form is not judged.
     pub forged_hop: bool,
+    /// Every header sent (name, value).
+    pub headers: &'a [(String, String)],
+}
+
+impl Sent<'_> {
+    /// A header the request carried (names compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// What came back.
@@ -305,6 +367,8 @@ pub struct Observed {
     pub calls: Vec<(String, String)>,
     /// The `WWW-Authenticate` header, if any.
     pub www_authenticate: Option<String>,
+    /// The `Mcp-Session-Id` header of the answer, if any.
+    pub session_id: Option<String>,
 }
 
 /// Check one exchange; `observed` is `None` when no response came. Returns every invariant
@@ -413,9 +477,31 @@ pub fn check_echoing(
             ),
         ));
     }
+    if let Some(v) = session_adopted(sent, obs, world) {
+        out.push(v);
+    }
+    if let Some(v) = decoded
+        .as_deref()
+        .and_then(|d| unsupported_version_served(sent, d, obs, world))
+    {
+        out.push(v);
+    }
+    if world.strict
+        && !world.trusted_proxy
+        && let Some(v) = forwarded_host_believed(sent, obs)
+    {
+        out.push(v);
+    }
     let Some(decoded) = decoded else {
         return out;
     };
+    if world.strict
+        && !refused
+        && !sent.forged_hop
+        && let Some(v) = permissions_hold(sent, &decoded, obs, world)
+    {
+        out.push(v);
+    }
     if world.strict && !refused {
         let target = classify::target(&classify::normalise(&decoded, None));
         let resolved = match &target {
@@ -445,6 +531,144 @@ pub fn check_echoing(
     out
 }
 
+/// CWE-384: a session id no live session has (one the client planted, [`PLANTED_SESSION`], or
+/// one of the campaign's sessions that ended) is never the id of the session an `initialize`
+/// opens.
+/// (A live session's own id may come back: some gateways answer every request in a session
+/// with its id.)
+fn session_adopted(sent: &Sent<'_>, obs: &Observed, world: &WorldView) -> Option<Violation> {
+    // Only an `initialize` opens a session: any later answer that carries the id is the effect
+    // of an earlier adoption, which the request that made it shows.
+    let initialize = asks(sent.body, "initialize");
+    if !initialize {
+        return None;
+    }
+    let chosen = sent.header("mcp-session-id")?;
+    let template = if chosen == PLANTED_SESSION {
+        PLANTED_SESSION.to_owned()
+    } else {
+        let ended = world.sessions.iter().find(|s| s.ended && s.id == chosen)?;
+        format!("${{saved.{}}}", ended.key)
+    };
+    (obs.session_id.as_deref() == Some(chosen)).then(|| {
+        let mut v = Violation::new(
+            Invariant::ClientSessionAdopted,
+            format!(
+                "the answer (HTTP {}) adopted the session id the client sent, {chosen}, which no live session has",
+                obs.status
+            ),
+        );
+        v.adopted = Some(template);
+        v
+    })
+}
+
+/// Whether `body` is one JSON-RPC request of `method`.
+fn asks(body: &[u8], method: &str) -> bool {
+    matches!(envelope::judge(body), envelope::Envelope::Request { method: m, .. } if m == method)
+}
+
+/// MCP transports §protocol-version-header: a request (other than `initialize`, which
+/// negotiates the version in its body) with a version no one supports gets no result on an MCP
+/// endpoint.
+fn unsupported_version_served(
+    sent: &Sent<'_>,
+    decoded: &str,
+    obs: &Observed,
+    world: &WorldView,
+) -> Option<Violation> {
+    let initialize = asks(sent.body, "initialize");
+    let served = obs.json.as_ref().is_some_and(|j| j.get("result").is_some());
+    (sent.header("mcp-protocol-version") == Some(FUTURE_PROTOCOL_VERSION)
+        && !initialize
+        && served
+        && world.is_mcp_endpoint(decoded))
+    .then(|| {
+        Violation::new(
+            Invariant::UnsupportedVersionServed,
+            format!(
+                "MCP-Protocol-Version {FUTURE_PROTOCOL_VERSION} was served (HTTP {})",
+                obs.status
+            ),
+        )
+    })
+}
+
+/// D3: a host named only in the client's `X-Forwarded-Host` or `Forwarded: host=` appears in
+/// no answer (a resource or metadata URL, a challenge).
+fn forwarded_host_believed(sent: &Sent<'_>, obs: &Observed) -> Option<Violation> {
+    let claimed = ["x-forwarded-host", "forwarded"]
+        .iter()
+        .any(|h| sent.header(h).is_some_and(|v| v.contains(FORWARDED_HOST)));
+    let in_challenge = obs
+        .www_authenticate
+        .as_deref()
+        .is_some_and(|h| h.contains(FORWARDED_HOST));
+    (claimed && (in_challenge || obs.text.contains(FORWARDED_HOST))).then(|| {
+        Violation::new(
+            Invariant::ForwardedHostBelieved,
+            format!(
+                "the client's forwarding header named {FORWARDED_HOST} and the answer (HTTP {}) used it",
+                obs.status
+            ),
+        )
+    })
+}
+
+/// §1.4 with D7, C-RPC-16: a token with a permission list gets no success where the
+/// permission map denies it, and runs no tool unless it may execute tools (whatever the body
+/// says it is: a method named twice, a batch, the legacy form).
+fn permissions_hold(
+    sent: &Sent<'_>,
+    decoded: &str,
+    obs: &Observed,
+    world: &WorldView,
+) -> Option<Violation> {
+    let perms = sent.caller.permissions();
+    if perms.is_empty() || classify::scoping_skipped(decoded) != Verdict::No {
+        return None;
+    }
+    // Only a call of a tool the request named is its own: a campaign sends cases side by side,
+    // and another case's call may land meanwhile.
+    let body = String::from_utf8_lossy(sent.body);
+    let named = |up: &str, tool: &str| {
+        world
+            .tools
+            .iter()
+            .find(|t| t.upstream == up && t.original == tool)
+            .is_some_and(|t| body.contains(&t.name) || body.contains(&t.id))
+    };
+    if permissions::grants(perms, "tools.execute") == Verdict::No
+        && let Some((up, tool)) = obs.calls.iter().find(|(u, t)| named(u, t))
+    {
+        let mut v = Violation::new(
+            Invariant::PermissionNotEnforced,
+            format!(
+                "a token with permissions {perms:?} (no tools.execute) ran tool {tool} of upstream {up} (HTTP {})",
+                obs.status
+            ),
+        );
+        v.must_not_run = world
+            .tools
+            .iter()
+            .map(|t| (t.upstream.clone(), t.original.clone()))
+            .collect();
+        return Some(v);
+    }
+    let denied = permissions::allows(perms, sent.method, decoded, None) == Verdict::No;
+    (denied && (200..300).contains(&obs.status)).then(|| {
+        let mut v = Violation::new(
+            Invariant::PermissionNotEnforced,
+            format!(
+                "a token with permissions {perms:?} was served {} {decoded} (HTTP {}), which the permission map denies",
+                sent.method, obs.status
+            ),
+        );
+        v.must_refuse = true;
+        v
+    })
+}
+
 /// MCP transports §session-management: a session id belongs to the endpoint that issued it,
 /// and an ended one is answered 404. A request (other than `initialize`) that carries a session
 /// the campaign opened on server S to another server's endpoint, or an ended session to any MCP
@@ -469,10 +693,7 @@ fn session_served_where_unknown(
 ) -> Option<Violation> {
     let id = sent.session?;
     let session = world.sessions.iter().find(|s| s.id == id)?;
-    let initialize = matches!(
-        envelope::judge(sent.body),
-        envelope::Envelope::Request { ref method, .. } if method == "initialize"
-    );
+    let initialize = asks(sent.body, "initialize");
     // A result, or a DELETE that ended it (2xx) where it should be unknown.
     let served = obs.json.as_ref().is_some_and(|j| j.get("result").is_some())
         || (sent.method == "DELETE" && (200..300).contains(&obs.status));
@@ -651,10 +872,7 @@ fn endpoint_serves_own(
             server.key, obs.status
         )));
     }
-    let lists_tools = matches!(
-        envelope::judge(sent.body),
-        envelope::Envelope::Request { ref method, .. } if method == "tools/list"
-    );
+    let lists_tools = asks(sent.body, "tools/list");
     if world.strict || !lists_tools {
         return None;
     }
@@ -757,10 +975,7 @@ fn injected_server_only(
         .trim_end_matches('/')
         .strip_prefix("/servers/")
         .is_some_and(|rest| rest.ends_with("/mcp") && rest.matches('/').count() == 1);
-    let lists_tools = matches!(
-        envelope::judge(sent.body),
-        envelope::Envelope::Request { ref method, .. } if method == "tools/list"
-    );
+    let lists_tools = asks(sent.body, "tools/list");
     if sent.method != "POST" || !on_mcp || !lists_tools {
         return None;
     }
@@ -950,6 +1165,31 @@ pub fn expectation(v: &Violation) -> Expect {
                 e.status = Some(matcher(json!({"$gte": 300, "$lte": 499})));
             }
         }
+        Invariant::PermissionNotEnforced => {
+            never_run(&mut e, &v.must_not_run);
+            if v.must_refuse {
+                e.status = Some(matcher(json!({"$not": {"$gte": 200, "$lte": 299}})));
+            }
+        }
+        Invariant::ClientSessionAdopted => {
+            e.headers.insert(
+                "mcp-session-id".to_owned(),
+                matcher(json!({"$any_of": [{"$absent": true}, {"$not": v.adopted}]})),
+            );
+        }
+        Invariant::UnsupportedVersionServed => {
+            e.pointers
+                .insert("/result".to_owned(), matcher(json!({"$absent": true})));
+        }
+        Invariant::ForwardedHostBelieved => {
+            e.body = Some(matcher(json!({"$not": {"$includes": FORWARDED_HOST}})));
+            e.headers.insert(
+                "www-authenticate".to_owned(),
+                matcher(
+                    json!({"$any_of": [{"$absent": true}, {"$not": {"$contains": FORWARDED_HOST}}]}),
+                ),
+            );
+        }
         Invariant::IdAltered => {
             let asked = v.request_id.clone().unwrap_or(Value::Null);
             e.pointers.insert(
@@ -1012,6 +1252,7 @@ mod tests {
             json: Some(body),
             calls: Vec::new(),
             www_authenticate: None,
+            session_id: None,
         }
     }
 
@@ -1026,6 +1267,116 @@ mod tests {
         check(sent, Some(o), &world()).first().map(|v| v.invariant)
     }
 
+    /// What a request's form decides: a permission list (no success where the map denies, no
+    /// tool run without `tools.execute`), a planted session id, a protocol version from the
+    /// future, a host from the client's forwarding headers. Each holds on a refusal and breaks
+    /// on the answer a defective gateway gives.
+    #[test]
+    fn request_form_invariants() {
+        let w = world();
+        let on_a = format!("/servers/{}/mcp", w.servers[0].id);
+        let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"ua-run-alpha"}}"#;
+        let lister = Caller::Scoped {
+            server: Some("A".into()),
+            permissions: vec!["tools.read".into(), "servers.use".into()],
+        };
+        let reader = Caller::Scoped {
+            server: Some("A".into()),
+            permissions: vec!["servers.read".into()],
+        };
+        let sent = |method: &'static str, caller: &'static Caller, headers| Sent {
+            method,
+            path: "",
+            body: call,
+            caller,
+            origin: None,
+            session: None,
+            forged_hop: false,
+            headers,
+        };
+        let lister: &'static Caller = Box::leak(Box::new(lister));
+        let reader: &'static Caller = Box::leak(Box::new(reader));
+        let ok = obs(200, json!({"jsonrpc": "2.0", "id": 1, "result": {}}));
+        let mut ran = ok.clone();
+        ran.calls = vec![("ua".into(), "alpha".into())];
+        let denied = obs(
+            200,
+            json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32003}}),
+        );
+        let on_a_sent = |s: Sent<'static>| Sent {
+            path: Box::leak(on_a.clone().into_boxed_str()),
+            ..s
+        };
+        // A read-only token: the call refused holds, the call run breaks.
+        assert_eq!(broken(&on_a_sent(sent("POST", lister, &[])), &denied), None);
+        assert_eq!(
+            broken(&on_a_sent(sent("POST", lister, &[])), &ran),
+            Some(Invariant::PermissionNotEnforced)
+        );
+        let v = &check(&on_a_sent(sent("POST", lister, &[])), Some(&ran), &w)[0];
+        assert!(expectation(v).upstream.contains_key("ua"));
+        // D7: a token that may read servers opens no stream on a server's endpoint.
+        let get = on_a_sent(sent("GET", reader, &[]));
+        assert_eq!(broken(&get, &obs(403, json!({"detail": "x"}))), None);
+        assert_eq!(broken(&get, &ok), Some(Invariant::PermissionNotEnforced));
+        // A planted session id never comes back as the session's.
+        let planted = [("mcp-session-id".to_owned(), PLANTED_SESSION.to_owned())];
+        let planted: &'static [(String, String)] = Box::leak(Box::new(planted));
+        let init = Sent {
+            body: br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#,
+            ..on_a_sent(sent("POST", &Caller::Admin, planted))
+        };
+        let listing = on_a_sent(sent("POST", &Caller::Admin, planted));
+        let mut adopted = ok.clone();
+        adopted.session_id = Some(PLANTED_SESSION.into());
+        assert_eq!(broken(&init, &ok), None);
+        assert_eq!(
+            broken(&init, &adopted),
+            Some(Invariant::ClientSessionAdopted)
+        );
+        // Only the `initialize` that adopted it is judged, not a later answer in the session.
+        assert_eq!(broken(&listing, &adopted), None);
+        // A version from the future gets no result from an MCP endpoint (only there).
+        let future = [(
+            "mcp-protocol-version".to_owned(),
+            FUTURE_PROTOCOL_VERSION.to_owned(),
+        )];
+        let future: &'static [(String, String)] = Box::leak(Box::new(future));
+        let versioned = on_a_sent(sent("POST", &Caller::Admin, future));
+        assert_eq!(
+            broken(&versioned, &ok),
+            Some(Invariant::UnsupportedVersionServed)
+        );
+        assert_eq!(broken(&versioned, &obs(400, json!({"error": "x"}))), None);
+        let elsewhere = Sent {
+            path: "/tools",
+            ..versioned.clone()
+        };
+        assert_eq!(broken(&elsewhere, &ok), None);
+        // A forwarded host in the answer, or in its challenge, breaks; elsewhere it does not.
+        let forwarded = [("x-forwarded-host".to_owned(), FORWARDED_HOST.to_owned())];
+        let forwarded: &'static [(String, String)] = Box::leak(Box::new(forwarded));
+        let fwd = Sent {
+            path: "/servers",
+            body: b"",
+            ..sent("GET", &Caller::Admin, forwarded)
+        };
+        let named = obs(
+            200,
+            json!({"url": format!("https://{FORWARDED_HOST}/servers/x")}),
+        );
+        assert_eq!(broken(&fwd, &named), Some(Invariant::ForwardedHostBelieved));
+        assert_eq!(broken(&fwd, &ok), None);
+        let mut challenge = obs(401, json!({"detail": "x"}));
+        challenge.www_authenticate = Some(format!(
+            "Bearer resource_metadata=\"https://{FORWARDED_HOST}/x\""
+        ));
+        assert_eq!(
+            broken(&fwd, &challenge),
+            Some(Invariant::ForwardedHostBelieved)
+        );
+    }
+
     /// A session opened on A by the administrator is served to nobody else, nowhere else, and
     /// not once it ended; a forged hop may be refused in any form.
     #[test]
@@ -1033,12 +1384,14 @@ mod tests {
         let mut w = world();
         w.sessions = vec![
             SessionView {
+                key: "s-a".into(),
                 id: "s-a".into(),
                 server: Some("A".into()),
                 ended: false,
                 owner: crate::fuzz::world::ADMIN_USER,
             },
             SessionView {
+                key: "s-gone".into(),
                 id: "s-gone".into(),
                 server: Some("A".into()),
                 ended: true,
@@ -1062,6 +1415,7 @@ mod tests {
                 origin: None,
                 session: Some(session),
                 forged_hop: false,
+                headers: &[],
             };
             check(&sent, Some(o), &w).first().map(|v| v.invariant)
         };
@@ -1098,6 +1452,7 @@ mod tests {
             origin: None,
             session: None,
             forged_hop: true,
+            headers: &[],
         };
         assert!(check(&sent, Some(&hop_refusal), &w).is_empty());
         sent.forged_hop = false;
@@ -1120,6 +1475,7 @@ mod tests {
             origin: None,
             session: None,
             forged_hop: false,
+            headers: &[],
         };
         assert_eq!(
             broken(&sent, &obs(502, json!({}))),
@@ -1151,6 +1507,7 @@ mod tests {
             origin: None,
             session: None,
             forged_hop: false,
+            headers: &[],
         };
         assert_eq!(
             broken(&sent, &obs(200, json!({}))),
@@ -1174,6 +1531,7 @@ mod tests {
             origin: None,
             session: None,
             forged_hop: false,
+            headers: &[],
         };
         let v = check(&sent, Some(&obs(200, listed.clone())), &w)
             .into_iter()
@@ -1214,6 +1572,7 @@ mod tests {
             origin: None,
             session: None,
             forged_hop: false,
+            headers: &[],
         };
         let alpha = json!({"result": {"tools": [{"name": w.tools[0].name}]}});
         let v = check(&sent, Some(&obs(200, alpha)), &w)
@@ -1240,6 +1599,7 @@ mod tests {
             origin: None,
             session: None,
             forged_hop: false,
+            headers: &[],
         };
         assert_eq!(
             broken(&sent, &obs(404, json!({}))),
@@ -1292,6 +1652,7 @@ mod tests {
             origin: None,
             session: None,
             forged_hop: false,
+            headers: &[],
         };
         let mut own_upstream = obs(200, json!({"jsonrpc": "2.0", "id": 7, "result": {}}));
         own_upstream.calls = vec![("ub".into(), "alpha".into())];

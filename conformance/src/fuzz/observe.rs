@@ -10,7 +10,7 @@ use crate::runner;
 use crate::target::Target;
 
 use super::invariants::{Invariant, Observed, Violation};
-use super::world::World;
+use super::world::{World, WorldView};
 
 /// How many requests each upstream of `world` has received.
 pub async fn log_lengths(world: &World) -> Vec<usize> {
@@ -54,6 +54,36 @@ pub fn tool_calls(bodies: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The calls of `calls` that may be case `i`'s, of a batch whose cases sent `bodies`: all but
+/// those that another case of the batch named (by the tool's name or id) and `i` did not. A
+/// call nobody named stays with every case, so a gateway that runs a tool no one asked for is
+/// still seen.
+pub fn calls_of(
+    calls: &[(String, String)],
+    bodies: &[String],
+    i: usize,
+    world: &WorldView,
+) -> Vec<(String, String)> {
+    let names = |body: &str, up: &str, tool: &str| {
+        world
+            .tools
+            .iter()
+            .filter(|t| t.upstream == up && t.original == tool)
+            .any(|t| body.contains(&t.name) || body.contains(&t.id))
+    };
+    calls
+        .iter()
+        .filter(|(up, tool)| {
+            names(&bodies[i], up, tool)
+                || !bodies
+                    .iter()
+                    .enumerate()
+                    .any(|(j, b)| j != i && names(b, up, tool))
+        })
+        .cloned()
+        .collect()
+}
+
 /// The request target of `exchange` without worker `via`'s root path.
 pub fn path_of<'a>(target: &Target, via: usize, exchange: &'a Exchange) -> &'a str {
     let root = &target.bases[via].root;
@@ -72,6 +102,7 @@ pub fn observed(exchange: &Exchange, calls: Vec<(String, String)>) -> Option<Obs
         json: runner::body_json(r),
         calls,
         www_authenticate: r.header("www-authenticate"),
+        session_id: r.header("mcp-session-id"),
     })
 }
 
@@ -102,6 +133,33 @@ pub fn explain_no_response(broken: &mut [Violation], exchange: &Exchange, answer
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_call_another_case_named_is_not_laid_at_this_ones_door() {
+        let tool = |up: &str, original: &str| crate::fuzz::world::ToolView {
+            key: format!("{up}.{original}"),
+            upstream: up.into(),
+            original: original.into(),
+            name: format!("{up}-run-{original}"),
+            id: format!("id-{original}"),
+        };
+        let world = WorldView {
+            tools: vec![tool("ua", "alpha"), tool("ub", "beta")],
+            ..WorldView::default()
+        };
+        let calls = vec![
+            ("ua".to_owned(), "alpha".to_owned()),
+            ("ub".to_owned(), "beta".to_owned()),
+        ];
+        let bodies = vec![
+            r#"{"params":{"name":"ua-run-alpha"}}"#.to_owned(),
+            r#"{"params":{"name":"nothing"}}"#.to_owned(),
+        ];
+        // The first named alpha: alpha is its own, and beta (named by nobody) may be too.
+        assert_eq!(calls_of(&calls, &bodies, 0, &world), calls);
+        // The second named neither: alpha is the first's; beta, unasked for, stays.
+        assert_eq!(calls_of(&calls, &bodies, 1, &world), calls[1..]);
+    }
 
     #[test]
     fn tool_calls_are_read_from_batches_too() {

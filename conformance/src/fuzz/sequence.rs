@@ -269,6 +269,7 @@ impl Tracker {
             .iter()
             .filter_map(|o| {
                 Some(SessionView {
+                    key: o.key.clone(),
                     id: saved.get(&o.key)?.clone(),
                     server: o.server.clone(),
                     ended: o.ended,

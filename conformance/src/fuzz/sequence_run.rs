@@ -244,6 +244,7 @@ impl SequenceSearch<'_> {
             origin: None,
             session,
             forged_hop: false,
+            headers: &exchange.request.headers,
         };
         let mut view = world.view.clone();
         view.sessions = tracker.sessions(&world.provisioned.saved);

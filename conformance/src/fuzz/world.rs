@@ -181,6 +181,8 @@ pub struct WorldView {
 /// A session the campaign opened.
 #[derive(Debug, Clone)]
 pub struct SessionView {
+    /// The key its id is saved under (`${saved.KEY}` in a template).
+    pub key: String,
     /// Its `mcp-session-id`.
     pub id: String,
     /// The server key whose endpoint opened it (`None`: the endpoint of every server).
@@ -206,7 +208,11 @@ pub fn user_of(caller: &Caller) -> Option<&'static str> {
         | Caller::IpRestricted
         | Caller::Revoked => Some(ADMIN_USER),
         Caller::OtherUser => Some(OTHER_USER),
-        Caller::Anonymous | Caller::Forged | Caller::EmptyBearer | Caller::BadClaims(_) => None,
+        Caller::Anonymous
+        | Caller::Forged
+        | Caller::EmptyBearer
+        | Caller::BadClaims(_)
+        | Caller::QueryToken => None,
     }
 }
 
@@ -264,6 +270,7 @@ impl WorldView {
             | Caller::Forged
             | Caller::Revoked
             | Caller::EmptyBearer
+            | Caller::QueryToken
             | Caller::BadClaims(_) => (!self.anonymous_reaches_all).then(Vec::new),
             // From the harness's address it reaches nothing, unless the target believes the
             // harness's forwarding headers (then it may be anywhere).
@@ -345,6 +352,7 @@ impl World {
             .filter_map(|plan| {
                 let id = self.provisioned.saved.get(&plan.key)?;
                 Some(SessionView {
+                    key: plan.key.clone(),
                     id: id.clone(),
                     server: Some(plan.server.clone()),
                     ended: plan.ended,
@@ -537,7 +545,7 @@ impl Caller {
     pub fn token_fixture(&self) -> Option<TokenFixture> {
         match self {
             Caller::Anonymous => None,
-            Caller::Admin => Some(TokenFixture::default()),
+            Caller::Admin | Caller::QueryToken => Some(TokenFixture::default()),
             Caller::Forged => Some(TokenFixture {
                 forged: true,
                 ..Default::default()

@@ -135,6 +135,9 @@ pub fn required(method: &str, path: &str) -> Required {
     let Some(segs) = split(path) else {
         return Required::Unspecified("not an absolute path");
     };
+    if segs == [""] {
+        return Required::Unspecified("§1.2 step 3: the root passes before the map");
+    }
     let first = segs[0];
     if first == "search" {
         return Required::Always;
