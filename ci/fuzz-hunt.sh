@@ -23,7 +23,9 @@ plain="rpc-not-general-endpoint hex-only-server-regex prefix-general-endpoints g
   normalise-dot-segments empty-bearer-bare-challenge jsonrpc-error-code-zero server-lists-every-item
   cross-server-call origin-unchecked id-retyped refusal-suggests-every-tool deep-json-fails
   revocation-unchecked duplicate-method-first-checked protocol-version-compared-as-text
-  forwarded-header-believed query-token-accepted batch-checked-by-first-call server-segments-folded"
+  forwarded-header-believed query-token-accepted batch-checked-by-first-call server-segments-folded
+  structured-content-stripped content-flattened upstream-error-code-replaced meta-not-forwarded
+  upstream-session-id-leaked dead-upstream-hangs tools-keyed-by-upstream-name"
 hunt() { # DEFECT TARGET-ARGS...
   local d="$1"; shift
   local first

@@ -88,34 +88,36 @@ impl World {
             .unwrap_or_default()
         };
         for (up, u) in &fixtures.upstreams {
-            for t in &u.tools {
-                let key = format!("{up}.{}", t.name);
+            // What it serves, not only what it declares: the fidelity fixture declares nothing.
+            let served = u.served();
+            for (name, _) in served.tools {
+                let key = format!("{up}.{name}");
                 items.push(Item {
                     label: format!("tool {key}"),
                     shown_as: entity_strings(p.tools.get(&key)),
-                    runs_as: Some((up.clone(), "tools/call".into(), t.name.clone())),
+                    runs_as: Some((up.clone(), "tools/call".into(), name)),
                 });
             }
-            for r in &u.resources {
-                let key = format!("{up}.{}", r.name);
+            for (name, declared_uri) in served.resources {
+                let key = format!("{up}.{name}");
                 let made = p.resources.get(&key);
                 // The URI as made (fixture URIs may carry the run id).
                 let uri = made
                     .map(|e| e.uri.clone())
                     .filter(|u| !u.is_empty())
-                    .unwrap_or_else(|| r.uri.clone());
+                    .unwrap_or(declared_uri);
                 items.push(Item {
                     label: format!("resource {key}"),
                     shown_as: entity_strings(made),
                     runs_as: Some((up.clone(), "resources/read".into(), uri)),
                 });
             }
-            for pr in &u.prompts {
-                let key = format!("{up}.{}", pr.name);
+            for (name, _) in served.prompts {
+                let key = format!("{up}.{name}");
                 items.push(Item {
                     label: format!("prompt {key}"),
                     shown_as: entity_strings(p.prompts.get(&key)),
-                    runs_as: Some((up.clone(), "prompts/get".into(), pr.name.clone())),
+                    runs_as: Some((up.clone(), "prompts/get".into(), name)),
                 });
             }
         }

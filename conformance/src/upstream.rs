@@ -284,6 +284,15 @@ pub fn reply(spec: &UpstreamFixture, msg: &Value) -> Option<Reply> {
     }
 }
 
+/// What the fixture answers one JSON-RPC message over HTTP: [`reply`], but nothing for a call
+/// during which it drops the connection instead (`fid-die`).
+pub fn http_reply(spec: &UpstreamFixture, msg: &Value) -> Option<Reply> {
+    if spec.fidelity && rich::delivery(msg).dies {
+        return None;
+    }
+    reply(spec, msg)
+}
+
 /// The fixture's answer to one JSON-RPC message (`None` for a notification or a response),
 /// whatever transport carried it.
 pub fn answer(spec: &UpstreamFixture, msg: &Value) -> Option<Value> {

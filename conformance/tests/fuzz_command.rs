@@ -278,6 +278,24 @@ fn request_form_defects_are_found_and_replay() {
     }
 }
 
+/// What a call meets on its way through a gateway: a result's member dropped or flattened, an
+/// upstream's error code replaced, the client's `_meta` not forwarded, an upstream's session id
+/// passed on. Each defect is found on the world's fidelity upstream, written, and the scenario
+/// fails with it and passes without.
+#[test]
+fn relay_defects_are_found_and_replay() {
+    for (defect, invariant) in [
+        ("structured-content-stripped", "relayed-answer-altered"),
+        ("content-flattened", "relayed-answer-altered"),
+        ("upstream-error-code-replaced", "relayed-answer-altered"),
+        ("meta-not-forwarded", "relayed-request-altered"),
+        ("upstream-session-id-leaked", "upstream-session-id-passed"),
+    ] {
+        let (root, id, _) = fuzz_finds_with(defect, "1", invariant, &[]);
+        replays(root.path(), &id, defect);
+    }
+}
+
 /// Known invariants (a baseline's `fuzz_findings`) are counted, not found: the campaign passes;
 /// an entry naming no invariant is a configuration error.
 #[test]

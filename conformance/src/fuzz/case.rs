@@ -688,10 +688,18 @@ fn rpc_request(v: &Vocabulary) -> BoxedStrategy<Value> {
                  "initialize", "notifications/initialized"][..]).prop_map(|m| json!(m)),
         prop_oneof![3 => Just(None), 3 => scoped_params, 1 => odd_params()],
     );
-    let call = (tool_name(v), server_id).prop_map(|(name, sid)| {
+    // Now and then a `_meta`, which a gateway must pass on (the progress token it may replace).
+    let meta = prop_oneof![
+        3 => Just(None),
+        1 => Just(Some(json!({"io.mcpgw.fuzz/trace": "t-1", "progressToken": "p-1"}))),
+    ];
+    let call = (tool_name(v), server_id, meta).prop_map(|(name, sid, meta)| {
         let mut p = json!({"name": name, "arguments": {"q": 1}});
         if let Some(sid) = sid {
             p["server_id"] = sid;
+        }
+        if let Some(meta) = meta {
+            p["_meta"] = meta;
         }
         Some(p)
     });

@@ -41,7 +41,11 @@ use super::regression::{self, Provenance};
                   foreign Origin gets no result from an MCP endpoint; a session is unknown to \
                   every endpoint but its own and once ended, and is served only to the user \
                   who opened it; a session id the client made up is never adopted; an MCP \
-                  endpoint serves no request of an MCP-Protocol-Version from the future. With \
+                  endpoint serves no request of an MCP-Protocol-Version from the future; a \
+                  tool call reaches its upstream with the client's arguments and _meta (the \
+                  progress token aside) and its answer reaches the client as the upstream gave \
+                  it (each member of the result, _meta aside; an error's code); no answer \
+                  carries an upstream's session id. With \
                   --sequences, checked after every step of each sequence \
                   with the sessions it opened, and also: no answer to one user carries the \
                   secret another user's tool call sent (other-user-data-seen).\n\
@@ -172,6 +176,18 @@ impl Progress {
                 violation,
             } => {
                 let line = format!("case {case_index} failed: {violation}; shrinking");
+                if self.plain {
+                    eprintln!("fuzz: {line}");
+                } else {
+                    self.bar.println(line);
+                }
+            }
+            Event::Unoffered { tools } => {
+                let line = format!(
+                    "the gateway does not offer {} of the world's tools ({}); the campaign does not call them",
+                    tools.len(),
+                    tools.join(", ")
+                );
                 if self.plain {
                     eprintln!("fuzz: {line}");
                 } else {

@@ -19,7 +19,7 @@ use crate::runner;
 use crate::target::Target;
 
 use super::case::{self, Body, Case};
-use super::invariants::{self, Invariant, Sent, Violation};
+use super::invariants::{self, Invariant, Sent, UpstreamCall, Violation};
 use super::observe;
 use super::world::{World, WorldView};
 
@@ -60,6 +60,9 @@ pub enum Event<'a> {
     },
     /// One shrinking attempt; `failing` when it still failed.
     Shrink { step: u32, failing: bool },
+    /// Tools of the world (`<upstream>.<tool>`) the gateway does not offer: the campaign goes
+    /// on without them.
+    Unoffered { tools: &'a [String] },
     /// A fault was caused (`Ok`: what was done) before case `before_case`.
     Fault {
         before_case: u32,
@@ -397,7 +400,7 @@ impl Search<'_> {
 
     /// The `tools/call` requests the upstreams received since `before` was read, and the
     /// longest log now.
-    async fn calls_since(&mut self, before: &[usize]) -> (Vec<(String, String)>, usize) {
+    async fn calls_since(&mut self, before: &[usize]) -> (Vec<UpstreamCall>, usize) {
         observe::calls_since(self.world(), before).await
     }
 
@@ -422,7 +425,7 @@ impl Search<'_> {
         case: &Case,
         via: usize,
         exchange: Exchange,
-        calls: Vec<(String, String)>,
+        calls: Vec<UpstreamCall>,
     ) -> (Outcome, Change) {
         let target = self.target;
         let world = self
@@ -584,6 +587,10 @@ pub async fn fuzz(
     };
     let mut runner = TestRunner::new_with_rng(config, rng(opts.seed));
     let vocabulary = search.world().vocabulary(target);
+    let unoffered = search.world().unoffered_tools();
+    if !unoffered.is_empty() {
+        progress(Event::Unoffered { tools: &unoffered });
+    }
     let strategy = case::case(&vocabulary);
     let mut found: Vec<Found> = Vec::new();
     let mut broken: BTreeMap<Invariant, u32> = BTreeMap::new();

@@ -15,6 +15,7 @@ use crate::oracle::permissions;
 use crate::oracle::raw_path::{self, RawPath};
 use crate::oracle::wellknown::protected_resource_server;
 use crate::oracle::{Verdict, envelope};
+use crate::scenario::matcher::values_equal;
 use crate::scenario::{Expect, Matcher, UpstreamExpect};
 
 use super::case::{
@@ -82,10 +83,19 @@ pub enum Invariant {
     /// No answer names a host the client gave only in its own forwarding headers (D3: they are
     /// believed only from a trusted proxy).
     ForwardedHostBelieved,
+    /// The client gets what the upstream answered its call: each member of the result as the
+    /// upstream sent it (`_meta` aside, which a gateway may add to), an error with the
+    /// upstream's code.
+    AnswerAltered,
+    /// The upstream gets the client's call as the client sent it: the arguments, and each
+    /// `_meta` key but the progress token (which a gateway may replace with its own).
+    RequestAltered,
+    /// No answer carries a session id an upstream issued: the gateway's sessions are its own.
+    UpstreamSessionPassed,
 }
 
 /// Every invariant, in the order they are checked.
-pub const ALL: [Invariant; 22] = [
+pub const ALL: [Invariant; 25] = [
     Invariant::NoResponse,
     Invariant::ServerError,
     Invariant::ErrorCodeZero,
@@ -103,6 +113,9 @@ pub const ALL: [Invariant; 22] = [
     Invariant::ClientSessionAdopted,
     Invariant::UnsupportedVersionServed,
     Invariant::ForwardedHostBelieved,
+    Invariant::AnswerAltered,
+    Invariant::RequestAltered,
+    Invariant::UpstreamSessionPassed,
     Invariant::PermissionNotEnforced,
     Invariant::ServerIdNotInjected,
     Invariant::RestrictionNotEnforced,
@@ -158,6 +171,9 @@ impl Invariant {
             Invariant::ClientSessionAdopted => "client-session-id-adopted",
             Invariant::UnsupportedVersionServed => "unsupported-protocol-version-served",
             Invariant::ForwardedHostBelieved => "forwarded-host-believed",
+            Invariant::AnswerAltered => "relayed-answer-altered",
+            Invariant::RequestAltered => "relayed-request-altered",
+            Invariant::UpstreamSessionPassed => "upstream-session-id-passed",
         }
     }
 
@@ -220,6 +236,15 @@ impl Invariant {
             Invariant::ForwardedHostBelieved => {
                 "No answer names a host the client gave only in its forwarding headers"
             }
+            Invariant::AnswerAltered => {
+                "A tool call's answer reaches the client as the upstream gave it"
+            }
+            Invariant::RequestAltered => {
+                "A tool call reaches the upstream with the client's arguments and _meta"
+            }
+            Invariant::UpstreamSessionPassed => {
+                "No answer carries a session id an upstream issued to the gateway"
+            }
         }
     }
 
@@ -275,6 +300,13 @@ impl Invariant {
                 "C-RPC-23",
             ],
             Invariant::ForwardedHostBelieved => &["RFC 7239 §8.4", "D3", "C-MCP-14"],
+            Invariant::AnswerAltered => &[
+                "MCP 2025-06-18 tools §tool-result",
+                "MCP 2025-06-18 tools §structured-content",
+                "JSON-RPC 2.0 §5.1",
+            ],
+            Invariant::RequestAltered => &["MCP 2025-06-18 basic §_meta", "MCP 2025-06-18 tools"],
+            Invariant::UpstreamSessionPassed => &["MCP 2025-06-18 transports §session-management"],
         }
     }
 }
@@ -303,6 +335,11 @@ pub struct Violation {
     /// The session id the request sent and the answer adopted, for
     /// [`Invariant::ClientSessionAdopted`] (the template's value, as sent).
     pub adopted: Option<String>,
+    /// What must arrive, as a literal (objects as subsets): the answer's members by name, for
+    /// [`Invariant::AnswerAltered`]; the call's `params`, for [`Invariant::RequestAltered`].
+    pub relayed: Option<Value>,
+    /// The upstream the call reached, for [`Invariant::RequestAltered`].
+    pub upstream: Option<String>,
 }
 
 impl Violation {
@@ -317,6 +354,8 @@ impl Violation {
             foreign_upstreams: Vec::new(),
             must_refuse: false,
             adopted: None,
+            relayed: None,
+            upstream: None,
         }
     }
 }
@@ -363,12 +402,38 @@ pub struct Observed {
     pub text: String,
     /// The body as JSON (an SSE body: its last JSON event).
     pub json: Option<Value>,
-    /// `tools/call` requests the harness's upstreams received meanwhile: (upstream, tool).
-    pub calls: Vec<(String, String)>,
+    /// `tools/call` requests the harness's upstreams received meanwhile.
+    pub calls: Vec<UpstreamCall>,
     /// The `WWW-Authenticate` header, if any.
     pub www_authenticate: Option<String>,
     /// The `Mcp-Session-Id` header of the answer, if any.
     pub session_id: Option<String>,
+}
+
+/// A `tools/call` one of the harness's upstreams received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamCall {
+    /// The upstream's key in the world.
+    pub upstream: String,
+    /// The tool called, by the upstream's name.
+    pub tool: String,
+    /// The call's `params` as they arrived (`null` for a call inside a batch).
+    pub params: Value,
+    /// What the upstream answered (a JSON-RPC response), where that follows from the message
+    /// alone: a call that came on its own, to an upstream that keeps no session memory.
+    pub answer: Option<Value>,
+}
+
+impl UpstreamCall {
+    /// A call of `tool` on `upstream` whose message is not known.
+    pub fn named(upstream: &str, tool: &str) -> UpstreamCall {
+        UpstreamCall {
+            upstream: upstream.to_owned(),
+            tool: tool.to_owned(),
+            params: Value::Null,
+            answer: None,
+        }
+    }
 }
 
 /// Check one exchange; `observed` is `None` when no response came. Returns every invariant
@@ -492,6 +557,10 @@ pub fn check_echoing(
     {
         out.push(v);
     }
+    out.extend(relayed_intact(sent, obs, world));
+    if let Some(v) = upstream_session_passed(obs) {
+        out.push(v);
+    }
     let Some(decoded) = decoded else {
         return out;
     };
@@ -531,16 +600,122 @@ pub fn check_echoing(
     out
 }
 
+/// The call a single `tools/call` request made, judged both ways: the upstream got the
+/// client's arguments and `_meta`, and the client got the upstream's answer. Judged only where
+/// the call is certain: one request (not a batch) with an id, one upstream call of the tool it
+/// named, and an answer to that id. The comparisons are the scenario matcher's own, so the
+/// written expectation holds exactly when this does.
+fn relayed_intact(sent: &Sent<'_>, obs: &Observed, world: &WorldView) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(sent.body) else {
+        return out;
+    };
+    let Some(params) = req
+        .get("params")
+        .and_then(Value::as_object)
+        .filter(|_| req.get("method").and_then(Value::as_str) == Some("tools/call"))
+    else {
+        return out;
+    };
+    let Some(name) = params.get("name").and_then(Value::as_str) else {
+        return out;
+    };
+    let named = |c: &UpstreamCall| {
+        world.tools.iter().any(|t| {
+            t.upstream == c.upstream && t.original == c.tool && (t.name == name || t.id == name)
+        })
+    };
+    let mine: Vec<&UpstreamCall> = obs.calls.iter().filter(|c| named(c)).collect();
+    let [call] = mine.as_slice() else {
+        return out;
+    };
+    let mut wanted = serde_json::Map::new();
+    if let Some(args) = params.get("arguments").filter(|a| a.is_object()) {
+        wanted.insert("arguments".to_owned(), args.clone());
+    }
+    if let Some(Value::Object(meta)) = params.get("_meta") {
+        let mut meta = meta.clone();
+        meta.remove("progressToken");
+        wanted.insert("_meta".to_owned(), Value::Object(meta));
+    }
+    if !call.params.is_null()
+        && let Err(m) = Matcher::literal(&Value::Object(wanted.clone())).check(Some(&call.params))
+    {
+        let mut v = Violation::new(
+            Invariant::RequestAltered,
+            format!(
+                "the call of {name} reached upstream {} altered (params {m})",
+                call.upstream
+            ),
+        );
+        v.relayed = Some(Value::Object(wanted));
+        v.upstream = Some(call.upstream.clone());
+        out.push(v);
+    }
+    let (Some(answer), Some(id), Some(got)) = (&call.answer, req.get("id"), obs.json.as_ref())
+    else {
+        return out;
+    };
+    if id.is_null() || got.get("id").is_none_or(|g| !values_equal(g, id)) {
+        return out;
+    }
+    let mut expected = serde_json::Map::new();
+    if let Some(Value::Object(result)) = answer.get("result") {
+        let mut result = result.clone();
+        result.remove("_meta");
+        expected.insert("result".to_owned(), Value::Object(result));
+    } else if let Some(code) = answer.pointer("/error/code") {
+        expected.insert("error".to_owned(), json!({"code": code}));
+    } else {
+        return out;
+    }
+    let expected = Value::Object(expected);
+    if let Err(m) = Matcher::literal(&expected).check(Some(got)) {
+        let mut v = Violation::new(
+            Invariant::AnswerAltered,
+            format!(
+                "the answer of upstream {} to the call of {name} reached the client altered: {m}",
+                call.upstream
+            ),
+        );
+        v.relayed = Some(expected);
+        out.push(v);
+    }
+    out
+}
+
+/// The answer's `Mcp-Session-Id` is one the harness's upstreams issue: the gateway passed its
+/// upstream session on to the client, who could then reach that session past the gateway's own.
+fn upstream_session_passed(obs: &Observed) -> Option<Violation> {
+    let sid = obs.session_id.as_deref()?;
+    UPSTREAM_SESSION_PREFIXES
+        .iter()
+        .any(|p| sid.starts_with(p))
+        .then(|| {
+            Violation::new(
+                Invariant::UpstreamSessionPassed,
+                format!("the answer carries Mcp-Session-Id {sid}, an upstream's session id"),
+            )
+        })
+}
+
+/// How the session ids the harness's upstreams issue begin.
+const UPSTREAM_SESSION_PREFIXES: [&str; 2] = [
+    crate::upstream::rich::SESSION_PREFIX,
+    crate::upstream::memory::SESSION_PREFIX,
+];
+
 /// CWE-384: a session id no live session has (one the client planted, [`PLANTED_SESSION`], or
 /// one of the campaign's sessions that ended) is never the id of the session an `initialize`
 /// opens.
 /// (A live session's own id may come back: some gateways answer every request in a session
 /// with its id.)
 fn session_adopted(sent: &Sent<'_>, obs: &Observed, world: &WorldView) -> Option<Violation> {
-    // Only an `initialize` opens a session: any later answer that carries the id is the effect
-    // of an earlier adoption, which the request that made it shows.
-    let initialize = asks(sent.body, "initialize");
-    if !initialize {
+    // Only an `initialize` that succeeds opens a session: any later answer that carries the id
+    // (an echo of the header on a notification's 202 among them) is the effect of an earlier
+    // adoption, which the request that made it shows.
+    let opened = obs.json.as_ref().is_some_and(|j| j.get("result").is_some());
+    if !asks(sent.body, "initialize") || !opened {
         return None;
     }
     let chosen = sent.header("mcp-session-id")?;
@@ -639,7 +814,9 @@ fn permissions_hold(
             .is_some_and(|t| body.contains(&t.name) || body.contains(&t.id))
     };
     if permissions::grants(perms, "tools.execute") == Verdict::No
-        && let Some((up, tool)) = obs.calls.iter().find(|(u, t)| named(u, t))
+        && let Some(UpstreamCall {
+            upstream: up, tool, ..
+        }) = obs.calls.iter().find(|c| named(&c.upstream, &c.tool))
     {
         let mut v = Violation::new(
             Invariant::PermissionNotEnforced,
@@ -861,10 +1038,12 @@ fn endpoint_serves_own(
         v.foreign_upstreams = foreign.iter().map(|u| (*u).to_owned()).collect();
         v
     };
-    if let Some((up, tool)) = obs
+    if let Some(UpstreamCall {
+        upstream: up, tool, ..
+    }) = obs
         .calls
         .iter()
-        .find(|(up, _)| foreign.contains(up.as_str()))
+        .find(|c| foreign.contains(c.upstream.as_str()))
     {
         return Some(violation(format!(
             "a call on server {}'s endpoint reached upstream {up}, which is not behind it \
@@ -944,11 +1123,13 @@ fn tools_stay_inside(
         .iter()
         .map(|t| (t.upstream.clone(), t.original.clone()))
         .collect();
-    if let Some((up, tool)) = obs
-        .calls
-        .iter()
-        .find(|(up, tool)| must_not_run.iter().any(|(u, t)| u == up && t == tool))
-    {
+    if let Some(UpstreamCall {
+        upstream: up, tool, ..
+    }) = obs.calls.iter().find(|c| {
+        must_not_run
+            .iter()
+            .any(|(u, t)| *u == c.upstream && *t == c.tool)
+    }) {
         let mut v = Violation::new(
             Invariant::OtherServerToolRan,
             format!(
@@ -1190,6 +1371,38 @@ pub fn expectation(v: &Violation) -> Expect {
                 ),
             );
         }
+        Invariant::AnswerAltered => {
+            if let Some(Value::Object(members)) = &v.relayed {
+                for (k, want) in members {
+                    e.pointers.insert(format!("/{k}"), Matcher::literal(want));
+                }
+            }
+        }
+        Invariant::RequestAltered => {
+            if let Some(up) = &v.upstream {
+                e.upstream.insert(
+                    up.clone(),
+                    UpstreamExpect {
+                        method: Some("tools/call".to_owned()),
+                        params: v.relayed.as_ref().map(Matcher::literal),
+                        headers: Default::default(),
+                        count: Some(matcher(json!({"$gte": 1}))),
+                        never_carries: Vec::new(),
+                    },
+                );
+            }
+        }
+        Invariant::UpstreamSessionPassed => {
+            let any: Vec<Value> = UPSTREAM_SESSION_PREFIXES
+                .iter()
+                // The prefixes are letters and dashes: no character a pattern reads.
+                .map(|p| json!({"$matches": format!("^{p}")}))
+                .collect();
+            e.headers.insert(
+                "mcp-session-id".to_owned(),
+                matcher(json!({"$any_of": [{"$absent": true}, {"$not": {"$any_of": any}}]})),
+            );
+        }
         Invariant::IdAltered => {
             let asked = v.request_id.clone().unwrap_or(Value::Null);
             e.pointers.insert(
@@ -1298,7 +1511,7 @@ mod tests {
         let reader: &'static Caller = Box::leak(Box::new(reader));
         let ok = obs(200, json!({"jsonrpc": "2.0", "id": 1, "result": {}}));
         let mut ran = ok.clone();
-        ran.calls = vec![("ua".into(), "alpha".into())];
+        ran.calls = vec![UpstreamCall::named("ua", "alpha")];
         let denied = obs(
             200,
             json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32003}}),
@@ -1334,8 +1547,12 @@ mod tests {
             broken(&init, &adopted),
             Some(Invariant::ClientSessionAdopted)
         );
-        // Only the `initialize` that adopted it is judged, not a later answer in the session.
+        // Only the `initialize` that adopted it is judged, not a later answer in the session,
+        // nor the header echoed on an answer that opened nothing.
         assert_eq!(broken(&listing, &adopted), None);
+        let mut echoed = obs(202, Value::Null);
+        echoed.session_id = Some(PLANTED_SESSION.into());
+        assert_eq!(broken(&init, &echoed), None);
         // A version from the future gets no result from an MCP endpoint (only there).
         let future = [(
             "mcp-protocol-version".to_owned(),
@@ -1375,6 +1592,100 @@ mod tests {
             broken(&fwd, &challenge),
             Some(Invariant::ForwardedHostBelieved)
         );
+    }
+
+    /// A call's way through, both directions: the upstream gets the client's arguments and
+    /// `_meta` (the progress token it may replace), the client gets the upstream's answer
+    /// (`_meta` aside); and no answer carries an upstream's session id. Each written
+    /// expectation holds on the faithful answer and fails on the altered one.
+    #[test]
+    fn relayed_invariants() {
+        let w = world();
+        let body = br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"ua-run-alpha","arguments":{"q":1},"_meta":{"trace":"t","progressToken":"p"}}}"#;
+        let sent = Sent {
+            method: "POST",
+            path: "/rpc",
+            body,
+            caller: &Caller::Admin,
+            origin: None,
+            session: None,
+            forged_hop: false,
+            headers: &[],
+        };
+        let relayed = [
+            Invariant::AnswerAltered,
+            Invariant::RequestAltered,
+            Invariant::UpstreamSessionPassed,
+        ];
+        let judged = |params: Value, answer: &Value, got: &Value, sid: Option<&str>| {
+            let mut o = obs(200, got.clone());
+            o.session_id = sid.map(str::to_owned);
+            o.calls = vec![UpstreamCall {
+                upstream: "ua".into(),
+                tool: "alpha".into(),
+                params,
+                answer: Some(answer.clone()),
+            }];
+            check(&sent, Some(&o), &w)
+                .into_iter()
+                .filter(|v| relayed.contains(&v.invariant))
+                .collect::<Vec<_>>()
+        };
+        let broke = |vs: Vec<Violation>| vs.iter().map(|v| v.invariant).collect::<Vec<_>>();
+        let params = json!({"name": "alpha", "arguments": {"q": 1},
+                            "_meta": {"trace": "t", "progressToken": 42}});
+        let answer = json!({"jsonrpc": "2.0", "id": 99, "result": {
+            "content": [{"type": "text", "text": "x"}], "structuredContent": {"t": 1},
+            "_meta": {"up": 1}}});
+        // The progress token replaced, the result's `_meta` replaced: intact.
+        let intact = json!({"jsonrpc": "2.0", "id": 7, "result": {
+            "content": [{"type": "text", "text": "x"}], "structuredContent": {"t": 1},
+            "_meta": {"gw": true}}});
+        assert!(judged(params.clone(), &answer, &intact, None).is_empty());
+        // `structuredContent` dropped on the way back.
+        let stripped = json!({"jsonrpc": "2.0", "id": 7, "result": {
+            "content": [{"type": "text", "text": "x"}]}});
+        let v = judged(params.clone(), &answer, &stripped, None);
+        assert_eq!(broke(v.clone()), [Invariant::AnswerAltered]);
+        let e = expectation(&v[0]);
+        let holds = |got: &Value| {
+            e.pointers
+                .iter()
+                .all(|(p, m)| m.check(got.pointer(p)).is_ok())
+        };
+        assert!(holds(&intact) && !holds(&stripped));
+        // The client's `_meta` dropped on the way there.
+        let bare = json!({"name": "alpha", "arguments": {"q": 1}});
+        let v = judged(bare.clone(), &answer, &intact, None);
+        assert_eq!(broke(v.clone()), [Invariant::RequestAltered]);
+        let e = expectation(&v[0]);
+        let wanted = e.upstream["ua"]
+            .params
+            .as_ref()
+            .expect("params are expected");
+        assert!(wanted.check(Some(&params)).is_ok() && wanted.check(Some(&bare)).is_err());
+        // An upstream's error: its code must arrive, its message may be the gateway's.
+        let error = json!({"jsonrpc": "2.0", "id": 99, "error": {"code": -32042, "message": "no"}});
+        let relayed_error = json!({"jsonrpc": "2.0", "id": 7, "error": {"code": -32042, "message": "upstream: no"}});
+        assert!(judged(params.clone(), &error, &relayed_error, None).is_empty());
+        let replaced =
+            json!({"jsonrpc": "2.0", "id": 7, "error": {"code": -32603, "message": "no"}});
+        assert_eq!(
+            broke(judged(params.clone(), &error, &replaced, None)),
+            [Invariant::AnswerAltered]
+        );
+        // An answer to another id is the id invariant's to judge, not this one's.
+        let other_id = json!({"jsonrpc": "2.0", "id": 8, "result": {"content": []}});
+        assert!(judged(params.clone(), &answer, &other_id, None).is_empty());
+        // An upstream's session id passed on.
+        let leaked = "fid-upstream-session-00000001";
+        let v = judged(params.clone(), &answer, &intact, Some(leaked));
+        assert_eq!(broke(v.clone()), [Invariant::UpstreamSessionPassed]);
+        let e = expectation(&v[0]);
+        let header = &e.headers["mcp-session-id"];
+        assert!(header.check(Some(&json!(leaked))).is_err());
+        assert!(header.check(Some(&json!("gateway-own-1"))).is_ok() && header.check(None).is_ok());
+        assert!(judged(params, &answer, &intact, Some("gateway-own-1")).is_empty());
     }
 
     /// A session opened on A by the administrator is served to nobody else, nowhere else, and
@@ -1550,11 +1861,11 @@ mod tests {
         };
         assert_eq!(broken(&echo, &obs(200, listed)), None);
         let mut ran = obs(200, json!({"result": {}}));
-        ran.calls = vec![("ub".into(), "beta".into())];
+        ran.calls = vec![UpstreamCall::named("ub", "beta")];
         let v = check(&echo, Some(&ran), &w).into_iter().next().unwrap();
         assert_eq!(v.invariant, Invariant::OtherServerToolRan);
         assert_eq!(v.must_not_run, [("ub".to_owned(), "beta".to_owned())]);
-        ran.calls = vec![("ua".into(), "alpha".into())];
+        ran.calls = vec![UpstreamCall::named("ua", "alpha")];
         assert_eq!(broken(&echo, &ran), None);
     }
 
@@ -1655,10 +1966,10 @@ mod tests {
             headers: &[],
         };
         let mut own_upstream = obs(200, json!({"jsonrpc": "2.0", "id": 7, "result": {}}));
-        own_upstream.calls = vec![("ub".into(), "alpha".into())];
+        own_upstream.calls = vec![UpstreamCall::named("ub", "alpha")];
         assert!(check(&sent, Some(&own_upstream), &w).is_empty());
         let mut foreign = own_upstream.clone();
-        foreign.calls = vec![("ua".into(), "alpha".into())];
+        foreign.calls = vec![UpstreamCall::named("ua", "alpha")];
         let v = check(&sent, Some(&foreign), &w).into_iter().next().unwrap();
         assert_eq!(v.invariant, Invariant::ServerEndpointLeak);
         assert_eq!(v.foreign_upstreams, ["ua"]);

@@ -9,7 +9,7 @@ use crate::client::Exchange;
 use crate::runner;
 use crate::target::Target;
 
-use super::invariants::{Invariant, Observed, Violation};
+use super::invariants::{Invariant, Observed, UpstreamCall, Violation};
 use super::world::{World, WorldView};
 
 /// How many requests each upstream of `world` has received.
@@ -26,12 +26,13 @@ pub async fn log_lengths(world: &World) -> Vec<usize> {
     lengths
 }
 
-/// The `tools/call` requests (upstream, tool) the upstreams received since `before` (from
-/// [`log_lengths`]) was read, and the longest log now.
-pub async fn calls_since(world: &World, before: &[usize]) -> (Vec<(String, String)>, usize) {
+/// The `tools/call` requests the upstreams received since `before` (from [`log_lengths`]) was
+/// read, each with what its upstream answered where that follows from the message, and the
+/// longest log now.
+pub async fn calls_since(world: &World, before: &[usize]) -> (Vec<UpstreamCall>, usize) {
     let mut calls = Vec::new();
     let mut longest = 0;
-    for (i, up) in world.fixtures.upstreams.keys().enumerate() {
+    for (i, (up, spec)) in world.fixtures.upstreams.iter().enumerate() {
         let seen = before.get(i).copied().unwrap_or(0);
         let (len, new) = world
             .provisioned
@@ -39,18 +40,52 @@ pub async fn calls_since(world: &World, before: &[usize]) -> (Vec<(String, Strin
             .await
             .unwrap_or_default();
         longest = longest.max(len);
-        calls.extend(tool_calls(&new).into_iter().map(|t| (up.clone(), t)));
+        // An upstream that keeps session memory answers by its session, which the log does
+        // not show; the others answer by the message alone.
+        let answers = !spec.keeps_memory();
+        calls.extend(tool_calls(&new).into_iter().map(|(tool, message)| {
+            let answer = message
+                .filter(|_| answers)
+                .and_then(|m| crate::upstream::http_reply(spec, m))
+                .map(|r| r.response);
+            UpstreamCall {
+                upstream: up.clone(),
+                tool,
+                params: message
+                    .and_then(|m| m.get("params"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                answer,
+            }
+        }));
     }
     (calls, longest)
 }
 
 /// The tools that `tools/call` messages among `bodies` name, also inside a batch (a gateway
-/// may forward a client's batch as one).
-pub fn tool_calls(bodies: &[Value]) -> Vec<String> {
-    crate::reach::calls_in("", bodies)
-        .into_iter()
-        .filter(|(_, method, _)| method == "tools/call")
-        .map(|(_, _, name)| name)
+/// may forward a client's batch as one), each with its message when it came alone (an upstream
+/// answers a batch as a whole, or not at all).
+pub fn tool_calls(bodies: &[Value]) -> Vec<(String, Option<&Value>)> {
+    let call = |m: &Value| {
+        (m.get("method").and_then(Value::as_str) == Some("tools/call")).then(|| {
+            m.pointer("/params/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        })
+    };
+    bodies
+        .iter()
+        .flat_map(|b| match b {
+            Value::Array(batch) => batch
+                .iter()
+                .filter_map(|m| call(m).map(|t| (t, None)))
+                .collect(),
+            one => call(one)
+                .map(|t| (t, Some(one)))
+                .into_iter()
+                .collect::<Vec<_>>(),
+        })
         .collect()
 }
 
@@ -59,11 +94,11 @@ pub fn tool_calls(bodies: &[Value]) -> Vec<String> {
 /// call nobody named stays with every case, so a gateway that runs a tool no one asked for is
 /// still seen.
 pub fn calls_of(
-    calls: &[(String, String)],
+    calls: &[UpstreamCall],
     bodies: &[String],
     i: usize,
     world: &WorldView,
-) -> Vec<(String, String)> {
+) -> Vec<UpstreamCall> {
     let names = |body: &str, up: &str, tool: &str| {
         world
             .tools
@@ -73,12 +108,12 @@ pub fn calls_of(
     };
     calls
         .iter()
-        .filter(|(up, tool)| {
-            names(&bodies[i], up, tool)
+        .filter(|c| {
+            names(&bodies[i], &c.upstream, &c.tool)
                 || !bodies
                     .iter()
                     .enumerate()
-                    .any(|(j, b)| j != i && names(b, up, tool))
+                    .any(|(j, b)| j != i && names(b, &c.upstream, &c.tool))
         })
         .cloned()
         .collect()
@@ -95,7 +130,7 @@ pub fn path_of<'a>(target: &Target, via: usize, exchange: &'a Exchange) -> &'a s
 }
 
 /// The answer as the invariants see it (`None`: no response), with the upstream `calls`.
-pub fn observed(exchange: &Exchange, calls: Vec<(String, String)>) -> Option<Observed> {
+pub fn observed(exchange: &Exchange, calls: Vec<UpstreamCall>) -> Option<Observed> {
     exchange.response.as_ref().map(|r| Observed {
         status: r.status,
         text: r.text(),
@@ -148,8 +183,8 @@ mod tests {
             ..WorldView::default()
         };
         let calls = vec![
-            ("ua".to_owned(), "alpha".to_owned()),
-            ("ub".to_owned(), "beta".to_owned()),
+            UpstreamCall::named("ua", "alpha"),
+            UpstreamCall::named("ub", "beta"),
         ];
         let bodies = vec![
             r#"{"params":{"name":"ua-run-alpha"}}"#.to_owned(),
@@ -170,6 +205,11 @@ mod tests {
             json!({"method": "tools/list"}),
             Value::Null,
         ];
-        assert_eq!(tool_calls(&bodies), ["alpha", "beta"]);
+        let found = tool_calls(&bodies);
+        let names: Vec<&str> = found.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(names, ["alpha", "beta"]);
+        // Only the call that came alone has a message an upstream answers.
+        assert_eq!(found[0].1, Some(&bodies[0]));
+        assert_eq!(found[1].1, None);
     }
 }

@@ -19,7 +19,7 @@ use crate::target::Target;
 
 use super::case::{Caller, Vocabulary};
 use super::engine::{Event, FuzzError, FuzzOptions, Report};
-use super::invariants::{self, Invariant, Sent, Violation};
+use super::invariants::{self, Invariant, Sent, UpstreamCall, Violation};
 use super::observe;
 use super::sequence::{self, SAVED_PREFIX, Sequence, Tracker};
 use super::world::{self, World};
@@ -225,7 +225,7 @@ impl SequenceSearch<'_> {
         step: &sequence::Step,
         via: usize,
         exchange: &Exchange,
-        calls: Vec<(String, String)>,
+        calls: Vec<UpstreamCall>,
         tracker: &Tracker,
         earlier: &[Echo],
     ) -> Vec<Violation> {
@@ -277,6 +277,10 @@ pub async fn fuzz_sequences(
     let fixtures = world.fixtures.clone();
     let oauth = target.has(crate::scenario::Capability::Oauth);
     let mut vocabulary = world.vocabulary(target);
+    let unoffered = world.unoffered_tools();
+    if !unoffered.is_empty() {
+        progress(Event::Unoffered { tools: &unoffered });
+    }
     // The second user is sent wherever there is one: the sequences open the sessions it may
     // cross (the single-request campaign offers it only beside its own sessions).
     vocabulary.other_user = matches!(vocabulary.callers, super::case::Callers::Minted)

@@ -4,7 +4,8 @@
 //! servers, each with a tool on an MCP upstream the harness runs, provisioned once with the
 //! same code scenarios use and rebuilt only when a generated request may have changed it;
 //! server C shares upstream `ua`'s tool with A, so "another server's tool" is decided by
-//! membership, not by upstream. A gateway configured from a file is fuzzed on the world its
+//! membership, not by upstream; server B also offers all of the fidelity fixture, whose
+//! answers a gateway must relay unchanged. A gateway configured from a file is fuzzed on the world its
 //! manifest declares ([`Provisioner::declared_fixtures`]). Either way the campaign sees the
 //! same [`WorldView`], and the generator the same [`Vocabulary`]: server keys, tools, endpoint
 //! templates and the callers the target can be sent as. Tokens are made on first use and kept
@@ -25,15 +26,32 @@ use super::case::{Caller, Callers, OTHER_USER, Vocabulary};
 use super::sessions::{self, SessionPlan};
 
 /// Upstream key and the tool it serves in the default world (one tool per upstream, so an
-/// upstream that receives a `tools/call` names the tool that ran).
-pub const UPSTREAMS: [(&str, &str); 3] = [("ua", "alpha"), ("ub", "beta"), ("uc", "gamma")];
+/// upstream that receives a `tools/call` names the tool that ran). `ud`'s tool has the name of
+/// `ua`'s: two servers' tools of one name stay two tools, each run on its own upstream.
+pub const UPSTREAMS: [(&str, &str); 4] = [
+    ("ua", "alpha"),
+    ("ub", "beta"),
+    ("uc", "gamma"),
+    ("ud", "alpha"),
+];
 
 /// Server key and its tools (`<upstream>.<tool>` keys) in the default world.
 pub const SERVERS: [(&str, &[&str]); 3] = [
     ("A", &["ua.alpha"]),
-    ("B", &["ub.beta"]),
+    ("B", &["ub.beta", "ud.alpha"]),
     ("C", &["uc.gamma", "ua.alpha"]),
 ];
+
+/// The fidelity fixture's upstream in the default world, and the server that offers its tools:
+/// its answers (every content type, structured content, a JSON-RPC error, `_meta` echoed, an
+/// upstream that dies mid-call) are what a gateway must relay unchanged, and they follow from
+/// the call alone, so the campaign can tell an altered answer.
+pub const FIDELITY_UPSTREAM: (&str, &str) = ("uf", "B");
+
+/// The fidelity fixture's tools the generator never names: a megabyte answer (`fid-large`)
+/// would make a campaign a throughput test, and notifications (`fid-progress`) are judged by
+/// `fidelity`, not by an invariant on one answer.
+const UNNAMED_FIDELITY_TOOLS: [&str; 2] = ["fid-large", "fid-progress"];
 
 /// The server whose RFC 9728 document exists (when the target has OAuth).
 const OAUTH_SERVER: &str = "A";
@@ -61,15 +79,49 @@ pub fn default_fixtures(target_has_oauth: bool, other_user: bool) -> Fixtures {
             },
         );
     }
+    let (fid_up, fid_server) = FIDELITY_UPSTREAM;
+    let fidelity = UpstreamFixture {
+        fidelity: true,
+        ..Default::default()
+    };
+    // All it serves is the server's: its tool results link to its resources.
+    let served = fidelity.served();
+    let refs = |items: Vec<(String, String)>| -> Vec<String> {
+        items
+            .into_iter()
+            .map(|(name, _)| format!("{fid_up}.{name}"))
+            .collect()
+    };
+    let (fid_tools, fid_resources, fid_prompts) = (
+        refs(served.tools),
+        refs(served.resources),
+        refs(served.prompts),
+    );
+    f.upstreams.insert(fid_up.to_owned(), fidelity);
     for (key, tools) in SERVERS {
         let oauth = (target_has_oauth && key == OAUTH_SERVER).then(|| OauthFixture {
             authorization_servers: vec!["https://auth.example.com".to_owned()],
             scopes_supported: Vec::new(),
         });
+        let (fid_tools, resources, prompts) = if key == fid_server {
+            (
+                fid_tools.clone(),
+                fid_resources.clone(),
+                fid_prompts.clone(),
+            )
+        } else {
+            Default::default()
+        };
         f.servers.insert(
             key.to_owned(),
             ServerFixture {
-                tools: tools.iter().map(|t| (*t).to_owned()).collect(),
+                tools: tools
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .chain(fid_tools)
+                    .collect(),
+                resources,
+                prompts,
                 oauth,
                 // `ServerFixture::default()` is disabled (serde's default is enabled).
                 enabled: true,
@@ -97,11 +149,22 @@ pub fn fixtures_for(target: &Target) -> Fixtures {
 pub const MEMORY_UPSTREAM: (&str, &str) = ("um", "A");
 
 /// The fixtures of a sequence campaign on `target`: [`fixtures_for`], and on the default world
-/// the [`MEMORY_UPSTREAM`] (a declared world is fuzzed as it is).
+/// the [`MEMORY_UPSTREAM`] in place of the [`FIDELITY_UPSTREAM`] (a declared world is fuzzed as
+/// it is). A sequence judges what crosses between sessions and users, which needs one user's
+/// `remember` and another's `recall`; the fidelity fixture's many tools would crowd them out,
+/// and what one answer's relay alters the single-request campaign judges.
 pub fn sequence_fixtures(target: &Target) -> Fixtures {
     let mut f = fixtures_for(target);
     if target.provisioner.declared_fixtures().is_some() {
         return f;
+    }
+    let (fid_up, fid_server) = FIDELITY_UPSTREAM;
+    f.upstreams.remove(fid_up);
+    if let Some(s) = f.servers.get_mut(fid_server) {
+        let theirs = |r: &String| r.starts_with(&format!("{fid_up}."));
+        s.tools.retain(|r| !theirs(r));
+        s.resources.retain(|r| !theirs(r));
+        s.prompts.retain(|r| !theirs(r));
     }
     let (up, server) = MEMORY_UPSTREAM;
     let tool = |name: &str, op| UpstreamTool {
@@ -410,6 +473,16 @@ impl World {
                 .view
                 .tools
                 .iter()
+                // A tool the gateway does not offer has no name to call it by.
+                .filter(|t| !t.name.is_empty())
+                .filter(|t| {
+                    !(UNNAMED_FIDELITY_TOOLS.contains(&t.original.as_str())
+                        && self
+                            .fixtures
+                            .upstreams
+                            .get(&t.upstream)
+                            .is_some_and(|u| u.fidelity))
+                })
                 .map(|t| (t.key.clone(), t.original.clone()))
                 .collect(),
             server_mcp: endpoints.template("server_mcp").map(str::to_owned),
@@ -437,6 +510,18 @@ impl World {
                 .map(|(n, v)| (n.clone(), v.value.clone()))
                 .collect(),
         }
+    }
+
+    /// The world's tools (`<upstream>.<tool>`) the gateway does not offer, which a campaign
+    /// therefore never names (a gateway that loses tools it was given is `run`'s and
+    /// `fidelity`'s to judge; a campaign goes on without them).
+    pub fn unoffered_tools(&self) -> Vec<String> {
+        self.view
+            .tools
+            .iter()
+            .filter(|t| t.name.is_empty())
+            .map(|t| t.key.clone())
+            .collect()
     }
 
     /// The token fixture key for `caller`, making the token on first use (`None`: no token);

@@ -17,6 +17,7 @@ use regex::Regex;
 use super::matcher::{Matcher, Op};
 use super::model::{
     Action, Expect, Fixtures, RequestStep, Scenario, ScenarioFile, Step, StepFile, TokenSource,
+    UpstreamFixture,
 };
 use super::subst::{self, Declared, Piece};
 use crate::located::Places;
@@ -187,12 +188,36 @@ impl Declared for Decl<'_> {
         let Some(u) = self.0.upstreams.get(up) else {
             return false;
         };
+        if u.fidelity {
+            return fidelity_serves(u, kind, name);
+        }
         match kind {
             "tools" => u.tools.iter().any(|t| t.name == name),
             "resources" => u.resources.iter().any(|r| r.name == name),
             "prompts" => u.prompts.iter().any(|p| p.name == name),
             _ => false,
         }
+    }
+}
+
+/// Whether the fidelity fixture `u` serves an item of `kind` called `name` (it declares none:
+/// what it serves is the engine's; a build without the engine takes every name).
+fn fidelity_serves(u: &UpstreamFixture, kind: &str, name: &str) -> bool {
+    #[cfg(feature = "engine")]
+    {
+        let served = u.served();
+        let list = match kind {
+            "tools" => served.tools,
+            "resources" => served.resources,
+            "prompts" => served.prompts,
+            _ => Vec::new(),
+        };
+        list.iter().any(|(n, _)| n == name)
+    }
+    #[cfg(not(feature = "engine"))]
+    {
+        let _ = (u, kind, name);
+        true
     }
 }
 
