@@ -25,7 +25,7 @@ plain="rpc-not-general-endpoint hex-only-server-regex prefix-general-endpoints g
   revocation-unchecked duplicate-method-first-checked protocol-version-compared-as-text
   forwarded-header-believed query-token-accepted batch-checked-by-first-call server-segments-folded
   structured-content-stripped content-flattened upstream-error-code-replaced meta-not-forwarded
-  upstream-session-id-leaked dead-upstream-hangs tools-keyed-by-upstream-name"
+  upstream-session-id-leaked dead-upstream-hangs tools-keyed-by-upstream-name absolute-form-unguarded"
 hunt() { # DEFECT TARGET-ARGS...
   local d="$1"; shift
   local first

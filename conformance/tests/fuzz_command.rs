@@ -220,8 +220,9 @@ fn challenge_forwarding_and_rpc_session_defects_are_found_and_replay() {
 
 /// The invariants a request's form decides: a permission list whatever the body says or the
 /// method is, a session id the client planted, a protocol version from the future, a host from
-/// the client's forwarding headers, a token in the query string, a batch mixing servers. Each
-/// defect is found, written, and the scenario fails with it and passes without.
+/// the client's forwarding headers, a token in the query string, a batch mixing servers, a
+/// target in absolute form. Each defect is found, written, and the scenario fails with it and
+/// passes without.
 #[test]
 fn request_form_defects_are_found_and_replay() {
     for (defect, invariants, extra) in [
@@ -262,6 +263,8 @@ fn request_form_defects_are_found_and_replay() {
             "other-server-tool-ran|other-server-tool-seen",
             &[][..],
         ),
+        // A dot segment in an absolute-form target, which the defect's guard does not read.
+        ("absolute-form-unguarded", "refused-path-served", &[][..]),
     ] {
         let (root, id, out) = fuzz_finds_with(defect, "1", invariants, extra);
         if extra.is_empty() {

@@ -245,6 +245,9 @@ pub struct Case {
     pub headers: Vec<(String, String)>,
     /// The worker it is sent to (0-based; always 0 on a single-worker target).
     pub via: usize,
+    /// Sent in absolute form (`POST http://host/path`, RFC 9112 §3.2.2), which a gateway must
+    /// judge by the same path as the origin form.
+    pub absolute_form: bool,
 }
 
 impl Case {
@@ -268,7 +271,7 @@ impl Case {
             headers: Default::default(),
             json: None,
             body: None,
-            absolute_form: false,
+            absolute_form: self.absolute_form,
             stream_ms: None,
         };
         // `json: null` reads back as no body: a JSON null is sent as its text.
@@ -1060,6 +1063,7 @@ fn on_own_session(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
                         body: (method == "POST").then_some(Body::Json(body)),
                         headers,
                         via,
+                        absolute_form: false,
                     }
                 },
             )
@@ -1078,6 +1082,17 @@ pub fn case(v: &Vocabulary) -> BoxedStrategy<Case> {
         options.push((1, claim));
     }
     options.push((1, with_protocol_version(v)));
+    // Now and then in absolute form: a guard that reads only origin-form targets lets its dot
+    // segments and encodings through (D8).
+    options.push((
+        1,
+        any_case(v)
+            .prop_map(|c| Case {
+                absolute_form: true,
+                ..c
+            })
+            .boxed(),
+    ));
     options.push((2, on_exact_endpoint(v)));
     if let Some(restricted) = restricted_token_calls(v) {
         options.push((1, restricted));
@@ -1127,6 +1142,7 @@ fn claiming_the_allowed_address(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
                     body: Some(Body::Json(body)),
                     headers,
                     via,
+                    absolute_form: false,
                 }
             })
             .boxed(),
@@ -1157,6 +1173,7 @@ fn with_protocol_version(v: &Vocabulary) -> BoxedStrategy<Case> {
             body: Some(Body::Json(body)),
             headers: vec![("mcp-protocol-version".to_owned(), version.to_owned())],
             via,
+            absolute_form: false,
         })
         .boxed()
 }
@@ -1181,6 +1198,7 @@ fn on_exact_endpoint(v: &Vocabulary) -> BoxedStrategy<Case> {
             body: (method == "POST").then_some(body),
             headers,
             via,
+            absolute_form: false,
         })
         .boxed()
 }
@@ -1220,6 +1238,7 @@ fn restricted_token_calls(v: &Vocabulary) -> Option<BoxedStrategy<Case>> {
                 body: Some(body),
                 headers: Vec::new(),
                 via,
+                absolute_form: false,
             })
             .boxed(),
     )
@@ -1249,6 +1268,7 @@ fn any_case(v: &Vocabulary) -> BoxedStrategy<Case> {
             body: matches!(method, "POST" | "PUT").then_some(body),
             headers,
             via,
+            absolute_form: false,
         })
         .boxed()
 }

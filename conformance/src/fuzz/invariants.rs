@@ -806,17 +806,13 @@ fn permissions_hold(
     // Only a call of a tool the request named is its own: a campaign sends cases side by side,
     // and another case's call may land meanwhile.
     let body = String::from_utf8_lossy(sent.body);
-    let named = |up: &str, tool: &str| {
-        world
-            .tools
-            .iter()
-            .find(|t| t.upstream == up && t.original == tool)
-            .is_some_and(|t| body.contains(&t.name) || body.contains(&t.id))
-    };
     if permissions::grants(perms, "tools.execute") == Verdict::No
         && let Some(UpstreamCall {
             upstream: up, tool, ..
-        }) = obs.calls.iter().find(|c| named(&c.upstream, &c.tool))
+        }) = obs
+            .calls
+            .iter()
+            .find(|c| world.names_tool(&body, &c.upstream, &c.tool))
     {
         let mut v = Violation::new(
             Invariant::PermissionNotEnforced,

@@ -99,34 +99,31 @@ pub fn calls_of(
     i: usize,
     world: &WorldView,
 ) -> Vec<UpstreamCall> {
-    let names = |body: &str, up: &str, tool: &str| {
-        world
-            .tools
-            .iter()
-            .filter(|t| t.upstream == up && t.original == tool)
-            .any(|t| body.contains(&t.name) || body.contains(&t.id))
-    };
     calls
         .iter()
         .filter(|c| {
-            names(&bodies[i], &c.upstream, &c.tool)
+            world.names_tool(&bodies[i], &c.upstream, &c.tool)
                 || !bodies
                     .iter()
                     .enumerate()
-                    .any(|(j, b)| j != i && names(b, &c.upstream, &c.tool))
+                    .any(|(j, b)| j != i && world.names_tool(b, &c.upstream, &c.tool))
         })
         .cloned()
         .collect()
 }
 
-/// The request target of `exchange` without worker `via`'s root path.
+/// The request target of `exchange` without worker `via`'s root path (and, in absolute form,
+/// without its scheme and authority: the path is what the gateway must judge either way).
 pub fn path_of<'a>(target: &Target, via: usize, exchange: &'a Exchange) -> &'a str {
-    let root = &target.bases[via].root;
-    exchange
-        .request
-        .target
-        .strip_prefix(root.as_str())
-        .unwrap_or(&exchange.request.target)
+    let base = &target.bases[via];
+    let sent = exchange.request.target.as_str();
+    let origin_form = sent
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_prefix(base.authority.as_str()))
+        .unwrap_or(sent);
+    origin_form
+        .strip_prefix(base.root.as_str())
+        .unwrap_or(origin_form)
 }
 
 /// The answer as the invariants see it (`None`: no response), with the upstream `calls`.

@@ -561,6 +561,7 @@ mod tests {
                     body: None,
                     headers: Vec::new(),
                     via: 0,
+                    absolute_form: false,
                 },
                 invariants[i as usize % invariants.len()],
             );

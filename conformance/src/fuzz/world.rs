@@ -280,6 +280,17 @@ pub fn user_of(caller: &Caller) -> Option<&'static str> {
 }
 
 impl WorldView {
+    /// Whether `body` names the tool `original` of `upstream`, by the gateway's name or id of it:
+    /// a call of that tool is then one the request asked for (a campaign sends cases side by
+    /// side, and another case's call may land meanwhile).
+    pub fn names_tool(&self, body: &str, upstream: &str, original: &str) -> bool {
+        let names = |s: &str| !s.is_empty() && body.contains(s);
+        self.tools
+            .iter()
+            .filter(|t| t.upstream == upstream && t.original == original)
+            .any(|t| names(&t.name) || names(&t.id))
+    }
+
     /// The server a decoded path segment names: by id, or by name where names resolve.
     pub fn resolve(&self, segment: &str) -> Option<&ServerView> {
         self.servers
